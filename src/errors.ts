@@ -50,27 +50,27 @@ export class ApiError extends TlmError {
     this.path = init.path;
     this.retryAfterMs = init.retryAfterMs;
     this.rateLimitResetMs = init.rateLimitResetMs;
-    /** The platform's own message, without our prefix. */
     this.apiMessage = init.message;
   }
 
+  /** The platform's own message, without our prefix. */
   readonly apiMessage: string;
 }
 
 /**
- * The request may or may not have reached the server and been acted on: a timeout, a reset, a 5xx
- * after the body was sent. For a non-idempotent POST this must be reconciled before any retry.
+ * No HTTP answer: a timeout, a reset, a refused connection. For a GET this is safe to retry; for a
+ * non-idempotent POST the request may have been acted on, so it must be reconciled before any retry.
  */
-export class UnknownOutcomeError extends TlmError {
+export class TransportError extends TlmError {
   readonly method: string;
   readonly path: string;
-  readonly status: number | undefined;
+  readonly reason: 'timeout' | 'network';
 
-  constructor(init: { method: string; path: string; reason: string; status?: number; cause?: unknown }) {
-    super('outcome_unknown', `${init.method} ${init.path}: outcome unknown (${init.reason})`, { cause: init.cause });
+  constructor(init: { method: string; path: string; reason: 'timeout' | 'network'; detail: string; cause?: unknown }) {
+    super(init.reason === 'timeout' ? 'timeout' : 'network_error', `${init.method} ${init.path}: ${init.detail}`, { cause: init.cause });
     this.method = init.method;
     this.path = init.path;
-    this.status = init.status;
+    this.reason = init.reason;
   }
 }
 

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Logger } from '../log.js';
+import {
+  DEFAULT_REQUIREMENTS,
+  DEFAULT_VIDEO_EXTENSIONS,
+  PLAN_VERSION,
+  emptySummary,
+  planMigration,
+  requirementsForModels,
+  type IndexedVideoRef,
+  type InFlightTask,
+  type PlanHeader,
+  type PlanOptions,
+  type PlanSummary,
+  type RequirementsProfile,
+} from '../planner/index.js';
+import { InventoryLister } from '../sources/inventory.js';
+import { ffprobeUrl } from '../sources/probe.js';
+import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
+import type { SourceLister } from '../sources/types.js';
+import { parseS3Uri } from '../sources/uri.js';
+import { readLedger } from '../state/index.js';
+import { writePlanFile } from '../state/plan-file.js';
+import { IN_FLIGHT_STATUSES, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
+import type { Progress } from './progress.js';
+import { VERSION } from './version.js';
+import { ConfigError } from '../errors.js';
+
+export interface PlanArgs {
+  source: string;
+  index: string;
+  out: string;
+  state: string;
+  include: string[];
+  exclude: string[];
+  minSize?: number | undefined;
+  maxSize?: number | undefined;
+  incremental: boolean;
+  match: 'filename' | 'fingerprint';
+  probe: boolean;
+  allFiles: boolean;
+  extensions?: string[] | undefined;
+  requirements?: Partial<RequirementsProfile> | undefined;
+  inventory?: string | undefined;
+  apiUrl?: string | undefined;
+  s3Endpoint?: string | undefined;
+  s3Region?: string | undefined;
+  probeConcurrency: number;
+}
+
+export interface PlanOutcome {
+  header: PlanHeader;
+  summary: PlanSummary;
+  planFile: string;
+}
+
+/** Plan: fail fast on configuration, read the index and the ledger, stream the source through the planner to a plan file. */
+export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, signal?: AbortSignal): Promise<PlanOutcome> {
+  const spec = parseS3Uri(args.source);
+  const inventory = args.inventory === undefined ? undefined : parseS3Uri(args.inventory, '--inventory');
+  if (args.minSize !== undefined && args.maxSize !== undefined && args.minSize > args.maxSize) {
+    throw new ConfigError('size_bounds_invalid', `--min-size ${args.minSize} is larger than --max-size ${args.maxSize}: swap them`);
+  }
+  const apiUrl = resolveBaseUrl(args.apiUrl, env);
+  const api = createApiClient({ apiUrl, env });
+  const index = await connectIndex(api, args.index, apiUrl);
+  const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env));
+  const source = new S3Source(s3, spec.bucket);
+  let lister: SourceLister = source;
+  if (!inventory) await source.checkAccess(spec.prefix, signal);
+  else {
+    const inventoryLister = new InventoryLister(s3, inventory.bucket, inventory.prefix, spec.bucket);
+    await inventoryLister.checkAccess(signal);
+    lister = inventoryLister;
+  }
+
+  const ledger = existsSync(args.state) ? await readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : [];
+  const videos = await listAllVideos(api, args.index, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
+  const tasks = await listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of in-progress tasks`) });
+  log.info({ videos: videos.length, inFlight: tasks.length, ledger: ledger.length }, 'index read');
+
+  const requirements = requirementsForModels({ ...DEFAULT_REQUIREMENTS, ...args.requirements }, (index.models ?? []).map((m) => m.model_name));
+  const options: PlanOptions = {
+    include: args.include,
+    exclude: args.exclude,
+    minSize: args.minSize,
+    maxSize: args.maxSize,
+    incremental: args.incremental,
+    match: args.match,
+    probe: args.probe,
+    allFiles: args.allFiles,
+    extensions: args.extensions?.length ? args.extensions : DEFAULT_VIDEO_EXTENSIONS,
+    requirements,
+  };
+  const header: PlanHeader & { planId: string } = {
+    version: PLAN_VERSION,
+    planId: randomUUID(),
+    createdAt: new Date().toISOString(),
+    tool: `tlmigrate ${VERSION}`,
+    source: { uri: sourceUri(spec), bucket: spec.bucket, prefix: spec.prefix, ...(args.inventory ? { inventory: args.inventory } : {}) },
+    indexId: args.index,
+    indexName: index.index_name,
+    options,
+  };
+  const videoRefs: IndexedVideoRef[] = videos.map((v) => ({
+    videoId: v._id,
+    filename: v.system_metadata?.filename ?? '',
+    size: v.system_metadata?.size,
+    createdAt: v.created_at,
+    userMetadata: v.user_metadata ?? undefined,
+  }));
+  const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
+
+  let listed = 0;
+  async function* counted() {
+    for await (const object of lister.list({ prefix: spec.prefix }, signal)) {
+      listed += 1;
+      if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
+      yield object;
+    }
+  }
+  const summary = emptySummary();
+  const items = planMigration(
+    {
+      source: header.source,
+      objects: counted(),
+      videos: videoRefs,
+      inFlight,
+      ledger,
+      options,
+      concurrency: args.probeConcurrency,
+      edges: {
+        videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
+        probe: (object) => source.presignGet(object.key, 900).then((url) => ffprobeUrl(url)),
+      },
+    },
+    summary,
+  );
+  await writePlanFile(args.out, header, items, () => summary);
+  progress.done();
+  log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
+  return { header, summary, planFile: args.out };
+}
+
+function sourceUri(spec: { bucket: string; prefix: string }): string {
+  return `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;
+}

@@ -1,0 +1,156 @@
+import yargs, { type Argv } from 'yargs';
+import { TlmError, redactUrls } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { formatPlanSummary } from '../planner/index.js';
+import { runPlan, type PlanArgs } from './plan-command.js';
+import { createProgress } from './progress.js';
+import { VERSION } from './version.js';
+
+const EPILOG = `Environment:
+  TWELVELABS_API_KEY     your Twelve Labs API key (TWELVE_LABS_API_KEY also works)
+  TWELVELABS_BASE_URL    API base URL (default https://api.twelvelabs.io/v1.3)
+  AWS_*                  S3 credentials from the AWS default chain (env, profile, SSO, role);
+                         AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for S3-compatible stores
+Exit codes: 0 ok, 1 finished with failed items, 2 bad input or configuration, 130 interrupted.
+Docs: README.md (Quick start, Runbook).`;
+
+interface GlobalArgs {
+  'log-level': string;
+  'log-file'?: string;
+}
+
+/** The CLI's one entry: parses argv, runs a command, maps errors to one line and an exit code. */
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let exitCode = 0;
+  let logger: Logger | undefined;
+  let logToFile = false;
+  const getLogger = (args: GlobalArgs) => {
+    logToFile = Boolean(args['log-file']);
+    return (logger ??= createLogger({ level: args['log-level'] as 'info', file: args['log-file'] }));
+  };
+
+  const cli = yargs(argv)
+    .scriptName('tlmigrate')
+    .usage('$0 <command> [options]\n\nMove video collections from S3 into Twelve Labs indexes: plan, review, apply exactly once, resume after a crash.')
+    .option('log-level', { type: 'string', default: env.TLMIGRATE_LOG_LEVEL ?? 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], describe: 'Log level (JSON lines on stderr, or --log-file)', global: true })
+    .option('log-file', { type: 'string', describe: 'Write JSON logs to this file instead of stderr', global: true })
+    .command(
+      'plan',
+      'Diff an S3 bucket against a Twelve Labs index and write a reviewable plan (no credits spent)',
+      (y) => planOptions(y).example('$0 plan --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0', 'write plan.json and print the summary'),
+      async (args) => {
+        const log = getLogger(args);
+        const outcome = await runPlan(toPlanArgs(args), env, log, createProgress(process.stderr));
+        if (args.json) {
+          const s = outcome.summary;
+          process.stdout.write(`${JSON.stringify({ counts: s.counts, bytes: s.bytes, reasons: s.reasons, indexedBy: s.indexedBy, collisions: s.collisions, ignored: s.ignored, total: s.total, planFile: outcome.planFile, indexId: outcome.header.indexId, source: outcome.header.source.uri })}\n`);
+        } else {
+          process.stdout.write(`${formatPlanSummary(outcome.summary)}\nPlan written to ${outcome.planFile}. Review it, then: tlmigrate apply ${outcome.planFile}\n`);
+        }
+        if (args['detailed-exitcode']) exitCode = outcome.summary.counts.upload > 0 ? 2 : 0;
+      },
+    )
+    .demandCommand(1, 'Name a command: tlmigrate plan --help shows how to start.')
+    .strict()
+    .recommendCommands()
+    .epilog(EPILOG)
+    .version(VERSION)
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .exitProcess(false)
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UsageError(message);
+    });
+
+  try {
+    await cli.parseAsync();
+    return exitCode;
+  } catch (error) {
+    return reportError(error, logToFile ? logger : undefined);
+  } finally {
+    logger?.flush();
+  }
+}
+
+class UsageError extends TlmError {
+  constructor(message: string) {
+    super('usage', `${message} (see tlmigrate --help)`);
+  }
+}
+
+function reportError(error: unknown, logger: Logger | undefined): number {
+  if (error instanceof TlmError) {
+    process.stderr.write(`tlmigrate: ${redactUrls(error.message)}\n`);
+    logger?.error({ code: error.code }, redactUrls(error.message));
+    return error.exitCode;
+  }
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`tlmigrate: unexpected error: ${redactUrls(text)}\n`);
+  return 1;
+}
+
+function planOptions<T>(y: Argv<T>) {
+  return y
+    .option('source', { type: 'string', demandOption: true, describe: 'Where the videos are: s3://BUCKET[/PREFIX]' })
+    .option('index', { type: 'string', demandOption: true, describe: 'Target Twelve Labs index id' })
+    .option('out', { type: 'string', default: 'plan.json', describe: 'Plan file to write (atomically)' })
+    .option('state', { type: 'string', default: 'tlmigrate-state.json', describe: 'State file of earlier runs (its ledger counts as already indexed)' })
+    .option('include', { type: 'string', array: true, default: [] as string[], describe: 'Only keys matching this glob (repeatable), e.g. "**/*.mp4"' })
+    .option('exclude', { type: 'string', array: true, default: [] as string[], describe: 'Skip keys matching this glob (repeatable)' })
+    .option('min-size', { type: 'number', describe: 'Skip objects smaller than BYTES' })
+    .option('max-size', { type: 'number', describe: 'Skip objects larger than BYTES' })
+    .option('incremental', { type: 'boolean', default: true, describe: 'Skip what the index already holds (--no-incremental plans everything)' })
+    .option('match', { choices: ['filename', 'fingerprint'] as const, default: 'filename' as const, describe: 'fingerprint: only our user_metadata proves a video is indexed; filename: also filename+size (legacy imports)' })
+    .option('probe', { type: 'boolean', default: false, describe: 'Run ffprobe on each video to upload (Range reads) and fail short, low-res or broken files before spending credits' })
+    .option('probe-concurrency', { type: 'number', default: 8, describe: 'Parallel probes and metadata lookups' })
+    .option('all-files', { type: 'boolean', default: false, describe: 'Send non-video extensions to preflight (they fail unsupported_file_type) instead of excluding them' })
+    .option('extensions', { type: 'string', array: true, describe: 'Video extensions to consider (default: mp4 mov mkv webm avi m4v mpg ts ...)' })
+    .option('inventory', { type: 'string', describe: 'Read an S3 Inventory report (s3://bucket/path/manifest.json, CSV) instead of listing' })
+    .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
+    .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); path-style addressing' })
+    .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
+    .option('min-duration', { type: 'number', describe: 'Requirements: minimum seconds (default 4)' })
+    .option('max-duration', { type: 'number', describe: "Requirements: maximum seconds (default 7200, tightened by the index's models)" })
+    .option('max-file-size', { type: 'number', describe: 'Requirements: maximum bytes (default 2 GiB)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object on stdout instead of the summary' })
+    .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when there is nothing to upload, 2 when there is work to do' })
+    .check((a) => {
+      for (const name of ['min-size', 'max-size', 'probe-concurrency', 'min-duration', 'max-duration', 'max-file-size'] as const) {
+        const v = (a as Record<string, unknown>)[name];
+        if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new UsageError(`--${name} must be a non-negative number`);
+      }
+      if ((a as Record<string, unknown>)['probe-concurrency'] === 0) throw new UsageError('--probe-concurrency must be at least 1');
+      return true;
+    });
+}
+
+type PlanCliArgs = Awaited<ReturnType<ReturnType<typeof planOptions>['parseAsync']>>;
+
+function toPlanArgs(a: PlanCliArgs): PlanArgs {
+  return {
+    source: a.source,
+    index: a.index,
+    out: a.out,
+    state: a.state,
+    include: a.include,
+    exclude: a.exclude,
+    minSize: a['min-size'],
+    maxSize: a['max-size'],
+    incremental: a.incremental,
+    match: a.match,
+    probe: a.probe,
+    allFiles: a['all-files'],
+    extensions: a.extensions,
+    inventory: a.inventory,
+    apiUrl: a['api-url'],
+    s3Endpoint: a['s3-endpoint'],
+    s3Region: a['s3-region'],
+    probeConcurrency: a['probe-concurrency'],
+    requirements: {
+      ...(a['min-duration'] === undefined ? {} : { minDurationSeconds: a['min-duration'] }),
+      ...(a['max-duration'] === undefined ? {} : { maxDurationSeconds: a['max-duration'] }),
+      ...(a['max-file-size'] === undefined ? {} : { maxFileSizeBytes: a['max-file-size'] }),
+    },
+  };
+}

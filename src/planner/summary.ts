@@ -1,0 +1,33 @@
+import { formatBytes } from './requirements.js';
+import type { PlanSummary } from './types.js';
+
+const MATCH_LABEL: Record<string, string> = {
+  ledger: 'by earlier runs',
+  fingerprint: 'by fingerprint',
+  filename_size: 'by filename+size',
+  task: 'by task',
+  source_content: 'by content',
+};
+
+const SKIP_REASONS = new Set(['indexed', 'duplicate', 'excluded', 'in_progress']);
+
+/** The Terraform-style one-paragraph summary a person acts on. */
+export function formatPlanSummary(summary: PlanSummary): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts: string[] = [`${n(summary.counts.upload)} to upload (${formatBytes(summary.bytes.upload)})`];
+  const indexed = summary.reasons.indexed ?? 0;
+  const by = Object.entries(summary.indexedBy)
+    .filter(([, count]) => (count ?? 0) > 0)
+    .map(([how, count]) => `${n(count ?? 0)} ${MATCH_LABEL[how] ?? `by ${how}`}`);
+  parts.push(`${n(indexed)} already indexed${by.length ? ` (${by.join(', ')})` : ''}`);
+  if (summary.reasons.in_progress) parts.push(`${n(summary.reasons.in_progress)} already in progress`);
+  const failures = Object.entries(summary.reasons)
+    .filter(([reason]) => !SKIP_REASONS.has(reason))
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  parts.push(`${n(summary.counts.fail)} will fail preflight${failures.length ? ` (${failures.map(([r, c]) => `${n(c)} ${r}`).join(', ')})` : ''}`);
+  parts.push(`${n(summary.reasons.duplicate ?? 0)} duplicates in source`);
+  parts.push(`${n(summary.reasons.excluded ?? 0)} excluded`);
+  let text = `Plan: ${parts.join(', ')}.`;
+  if (summary.collisions) text += `\nWarning: ${n(summary.collisions)} objects share a file name and size with a legacy video and with other keys; not guessed: they will be uploaded (see "collision" in the plan).`;
+  return text;
+}

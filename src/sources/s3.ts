@@ -1,0 +1,133 @@
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { SourceError } from '../errors.js';
+import type { ListOptions, SourceLister, SourceObject, UrlSigner } from './types.js';
+
+export interface S3Settings {
+  /** `--s3-endpoint`, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. */
+  endpoint?: string | undefined;
+  region?: string | undefined;
+}
+
+/** Resolves endpoint and region the way the AWS CLI does, plus our flags. */
+export function resolveS3Settings(flags: S3Settings, env: NodeJS.ProcessEnv): Required<Pick<S3Settings, 'region'>> & S3Settings {
+  const endpoint = flags.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return { endpoint: endpoint || undefined, region };
+}
+
+/** The only place an S3Client is built. Credentials come from the SDK's default chain. */
+export function createS3Client(settings: S3Settings): S3Client {
+  return new S3Client({
+    region: settings.region ?? 'us-east-1',
+    ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+    // The SDK retries throttles (503 SlowDown) itself; we never wrap S3 calls in another retry loop.
+    maxAttempts: 5,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/** A bucket (and prefix) seen through the S3 API: lists, heads, signs. */
+export class S3Source implements SourceLister, UrlSigner {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  /** Fails fast with a clear line when the bucket is missing or not listable. */
+  async checkAccess(prefix: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: signal });
+    } catch (error) {
+      throw toSourceError(error, this.bucket, 'list');
+    }
+  }
+
+  async *list(options: ListOptions, signal?: AbortSignal): AsyncIterable<SourceObject> {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: options.prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        throw toSourceError(error, this.bucket, 'list');
+      }
+      for (const object of page.Contents ?? []) {
+        const item = toSourceObject(object);
+        if (item) yield item;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /** HEAD one object: current size and ETag, checksum when stored, restore state. */
+  async head(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: signal });
+      return {
+        key,
+        size: head.ContentLength ?? 0,
+        etag: stripQuotes(head.ETag ?? ''),
+        lastModified: (head.LastModified ?? new Date(0)).toISOString(),
+        storageClass: head.StorageClass,
+        restored: head.Restore ? head.Restore.includes('ongoing-request="false"') : undefined,
+        sha256: head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? head.ChecksumSHA256 : undefined,
+      };
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (name === 'NotFound' || name === 'NoSuchKey' || status === 404) return undefined;
+      throw toSourceError(error, this.bucket, 'read', key);
+    }
+  }
+
+  presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+  }
+}
+
+function toSourceObject(object: _Object): SourceObject | undefined {
+  if (object.Key === undefined) return undefined;
+  return {
+    key: object.Key,
+    size: object.Size ?? 0,
+    etag: stripQuotes(object.ETag ?? ''),
+    lastModified: (object.LastModified ?? new Date(0)).toISOString(),
+    storageClass: object.StorageClass,
+    restored: object.RestoreStatus ? object.RestoreStatus.IsRestoreInProgress === false && object.RestoreStatus.RestoreExpiryDate !== undefined : undefined,
+  };
+}
+
+export function stripQuotes(etag: string): string {
+  return etag.replace(/^"+|"+$/g, '').replace(/^W\//, '');
+}
+
+/** Maps SDK failures to one line naming the bucket and the fix. */
+export function toSourceError(error: unknown, bucket: string, action: 'list' | 'read', key?: string): SourceError {
+  const e = error as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? e.Code ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const what = key === undefined ? `bucket '${bucket}'` : `s3://${bucket}/${key}`;
+  if (name === 'NoSuchBucket' || (status === 404 && key === undefined)) {
+    return new SourceError('bucket_missing', `S3 bucket '${bucket}' does not exist: check the bucket name in --source (and --s3-region / --s3-endpoint)`, { cause: error });
+  }
+  if (name === 'AccessDenied' || name === 'Forbidden' || status === 403) {
+    const permission = action === 'list' ? `s3:ListBucket on arn:aws:s3:::${bucket}` : `s3:GetObject on arn:aws:s3:::${bucket}/*`;
+    return new SourceError('access_denied', `access denied to ${what}: grant the credentials ${permission}`, { cause: error });
+  }
+  if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+    return new SourceError('credentials_invalid', `S3 rejected the credentials (${name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile`, { cause: error });
+  }
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message ?? '')) {
+    return new SourceError('credentials_missing', 'no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run on a role', { cause: error });
+  }
+  const code = e.code ?? (error as { cause?: { code?: string } }).cause?.code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT' || code === 'ECONNRESET') {
+    return new SourceError('endpoint_unreachable', `cannot reach S3 for ${what} (${code}): check --s3-endpoint / AWS_ENDPOINT_URL_S3 and the network`, { cause: error });
+  }
+  return new SourceError('s3_error', `S3 ${action} of ${what} failed: ${name || 'error'}${status ? ` (HTTP ${status})` : ''}: ${(e.message ?? '').split('\n')[0]}`, { cause: error });
+}

@@ -1,0 +1,131 @@
+import { createReadStream } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { PlanFileError } from '../errors.js';
+import { PLAN_VERSION, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from '../planner/index.js';
+import { writeFileAtomic } from './atomic.js';
+
+const ITEMS_OPEN = '"items":[';
+
+/**
+ * Streams a plan to disk, one item per line, atomically. The layout is plain JSON that any tool
+ * reads, and lets our reader stream a million-item plan without holding it as one string.
+ */
+export async function writePlanFile(path: string, header: PlanHeader, items: AsyncIterable<PlanItem>, summary: () => PlanSummary): Promise<void> {
+  async function* lines(): AsyncGenerator<string> {
+    const head = JSON.stringify(header);
+    yield `${head.slice(0, -1)},${ITEMS_OPEN}\n`;
+    let first = true;
+    for await (const item of items) {
+      yield `${first ? '' : ',\n'}${JSON.stringify(item)}`;
+      first = false;
+    }
+    yield `${first ? '' : '\n'}],"summary":${JSON.stringify(summary())}}\n`;
+  }
+  try {
+    await writeFileAtomic(path, lines());
+  } catch (error) {
+    if (error instanceof PlanFileError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC') {
+      throw new PlanFileError('plan_unwritable', `cannot write plan file ${path} (${code}): choose a writable --out path`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export interface PlanReader {
+  header: PlanHeader;
+  summary: PlanSummary;
+  items(): AsyncIterable<PlanItem>;
+}
+
+/** Opens a plan file, checks its version and completeness, and streams its items. */
+export async function openPlanFile(path: string): Promise<PlanReader> {
+  try {
+    await stat(path);
+  } catch (error) {
+    throw new PlanFileError('plan_missing', `plan file ${path} not found: run tlmigrate plan --out ${path} first`, { cause: error });
+  }
+  const lines = await readEdgeLines(path);
+  const layout = parseOurLayout(lines.first, lines.last);
+  if (layout) {
+    validateHeader(layout.header, path);
+    return { header: layout.header, summary: layout.summary, items: () => streamItems(path) };
+  }
+  // Not our line layout (reformatted by a person or tool): parse it whole.
+  let plan: Plan;
+  try {
+    plan = JSON.parse(await readFile(path, 'utf8')) as Plan;
+  } catch (error) {
+    throw new PlanFileError('plan_corrupt', `plan file ${path} is not valid JSON (truncated or edited?): re-run tlmigrate plan`, { cause: error });
+  }
+  if (typeof plan !== 'object' || plan === null) throw new PlanFileError('plan_corrupt', `plan file ${path} is not a tlmigrate plan: re-run tlmigrate plan`);
+  validateHeader(plan, path);
+  if (!Array.isArray(plan.items) || typeof plan.summary !== 'object') {
+    throw new PlanFileError('plan_corrupt', `plan file ${path} has no items or summary: re-run tlmigrate plan`);
+  }
+  const { items, summary, ...header } = plan;
+  return {
+    header,
+    summary,
+    items: async function* () {
+      yield* items;
+    },
+  };
+}
+
+function validateHeader(header: Partial<PlanHeader>, path: string): asserts header is PlanHeader {
+  if (header.version !== PLAN_VERSION) {
+    const seen = header.version === undefined ? 'no version' : `version ${JSON.stringify(header.version)}`;
+    throw new PlanFileError('plan_version', `plan file ${path} has ${seen}; this tlmigrate reads version ${PLAN_VERSION}: re-run tlmigrate plan with this version`);
+  }
+  if (typeof header.indexId !== 'string' || typeof header.source?.bucket !== 'string') {
+    throw new PlanFileError('plan_corrupt', `plan file ${path} has no source or index: re-run tlmigrate plan`);
+  }
+}
+
+function parseOurLayout(first: string, last: string): { header: PlanHeader; summary: PlanSummary } | undefined {
+  if (!first.endsWith(ITEMS_OPEN) || !last.startsWith('],"summary":')) return undefined;
+  try {
+    const header = JSON.parse(`${first.slice(0, -ITEMS_OPEN.length - 1)}}`) as PlanHeader;
+    const summary = (JSON.parse(`{${last.slice(2)}`) as { summary: PlanSummary }).summary;
+    return { header, summary };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the first line and the last line without loading the whole file. */
+async function readEdgeLines(path: string): Promise<{ first: string; last: string }> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const headBytes = Buffer.alloc(Math.min(size, 1 << 20));
+    await handle.read(headBytes, 0, headBytes.length, 0);
+    const head = headBytes.toString('utf8');
+    const tailLength = Math.min(size, 1 << 20);
+    const tailBytes = Buffer.alloc(tailLength);
+    await handle.read(tailBytes, 0, tailLength, size - tailLength);
+    const tail = tailBytes.toString('utf8').trimEnd();
+    const firstBreak = head.indexOf('\n');
+    return { first: firstBreak === -1 ? head : head.slice(0, firstBreak), last: tail.slice(tail.lastIndexOf('\n') + 1) };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function* streamItems(path: string): AsyncGenerator<PlanItem> {
+  const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of rl) {
+    lineNo += 1;
+    if (lineNo === 1 || line.startsWith('],"summary":') || line === '') continue;
+    const json = line.endsWith(',') ? line.slice(0, -1) : line;
+    try {
+      yield JSON.parse(json) as PlanItem;
+    } catch (error) {
+      throw new PlanFileError('plan_corrupt', `plan file ${path}: line ${lineNo} is not valid JSON: re-run tlmigrate plan`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,246 @@
+import { open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { StateFileError } from '../errors.js';
+import type { LedgerEntry } from '../planner/index.js';
+import { writeFileAtomic } from './atomic.js';
+import { acquireLock, type StateLock } from './lock.js';
+import { STATE_VERSION, type ItemState, type RunRecord, type StateFile } from './types.js';
+
+export interface StateIdentity {
+  uri: string;
+  indexId: string;
+}
+
+type JournalEvent = { i: string; s: Partial<ItemState> } | { r: RunRecord } | { p: StateFile['lastPlan'] };
+
+/**
+ * Reads a state file: the last checkpoint plus the journal written since. A torn last journal line
+ * (a crash mid-append) is ignored; anything else unreadable is refused, never overwritten.
+ */
+export async function loadState(path: string): Promise<StateFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new StateFileError('state_unreadable', `cannot read state file ${path} (${code}): check its permissions`, { cause: error });
+  }
+  let state: StateFile;
+  try {
+    state = JSON.parse(text) as StateFile;
+  } catch (cause) {
+    throw new StateFileError('state_corrupt', `state file ${path} is not valid JSON: it was left untouched; restore it from a backup or pass another --state`, { cause });
+  }
+  if (typeof state !== 'object' || state === null || state.tool === undefined || typeof state.items !== 'object') {
+    throw new StateFileError('state_foreign', `${path} is not a tlmigrate state file: it was left untouched; pass another --state`);
+  }
+  if (state.version !== STATE_VERSION) {
+    throw new StateFileError('state_version', `state file ${path} has version ${JSON.stringify(state.version)}; this tlmigrate reads version ${STATE_VERSION}: use the tlmigrate that wrote it`);
+  }
+  const journal = await readFile(`${path}.journal`, 'utf8').catch(() => '');
+  const lines = journal.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n];
+    if (!line) continue;
+    let event: JournalEvent;
+    try {
+      event = JSON.parse(line) as JournalEvent;
+    } catch (cause) {
+      if (n >= lines.length - 2) break;
+      throw new StateFileError('state_corrupt', `journal ${path}.journal line ${n + 1} is corrupt: it was left untouched; restore it or pass another --state`, { cause });
+    }
+    applyEvent(state, event);
+  }
+  return state;
+}
+
+function applyEvent(state: StateFile, event: JournalEvent): void {
+  if ('i' in event) {
+    const current = state.items[event.i];
+    state.items[event.i] = { ...(current ?? { key: '', size: 0, etag: '', status: 'planned', attempts: 0, updatedAt: '' }), ...event.s } as ItemState;
+  } else if ('r' in event) {
+    const at = state.runs.findIndex((r) => r.runId === event.r.runId);
+    if (at === -1) state.runs.push(event.r);
+    else state.runs[at] = event.r;
+  } else if ('p' in event) state.lastPlan = event.p;
+}
+
+/** Refuses a state that belongs to another source or index. */
+export function checkIdentity(state: StateFile, identity: StateIdentity, path: string): void {
+  if (state.source.uri !== identity.uri || state.indexId !== identity.indexId) {
+    throw new StateFileError(
+      'state_mismatch',
+      `state file ${path} belongs to ${state.source.uri} -> index ${state.indexId}, not ${identity.uri} -> index ${identity.indexId}: pass another --state`,
+    );
+  }
+}
+
+/** What earlier runs created, for the planner. */
+export async function readLedger(path: string, identity: StateIdentity): Promise<LedgerEntry[]> {
+  const state = await loadState(path);
+  if (!state) return [];
+  checkIdentity(state, identity, path);
+  return Object.entries(state.items).map(([uri, item]) => ({
+    uri,
+    size: item.size,
+    etag: item.etag,
+    status: item.status,
+    taskId: item.taskId,
+    videoId: item.videoId,
+    errorCode: item.lastError?.code,
+  }));
+}
+
+export interface StoreStats {
+  journalWrites: number;
+  syncs: number;
+  checkpoints: number;
+  writeMs: number;
+}
+
+/**
+ * The one writer of a state file: holds the lock, appends each change to a journal (fsync'd when
+ * the change must survive a crash, such as an intent before its POST) and folds the journal into
+ * an atomic checkpoint often enough to keep replays short and rarely enough to stay cheap.
+ */
+export class StateStore {
+  readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0 };
+  private journal: FileHandle | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private eventsSinceCheckpoint = 0;
+  private lastCheckpointAt = Date.now();
+  private lastCheckpointMs = 0;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly state: StateFile,
+    private readonly lock: StateLock,
+  ) {}
+
+  /** Locks, loads (or creates) and checks the identity of a state file. */
+  static async open(path: string, identity: StateIdentity & { bucket: string; prefix: string; indexName?: string | undefined }, command: string, tool: string): Promise<StateStore> {
+    const lock = await acquireLock(path, command);
+    try {
+      let state = await loadState(path);
+      const now = new Date().toISOString();
+      if (state) checkIdentity(state, identity, path);
+      else {
+        state = {
+          version: STATE_VERSION,
+          tool,
+          source: { uri: identity.uri, bucket: identity.bucket, prefix: identity.prefix },
+          indexId: identity.indexId,
+          indexName: identity.indexName,
+          createdAt: now,
+          updatedAt: now,
+          items: {},
+          runs: [],
+        };
+      }
+      const store = new StateStore(path, state, lock);
+      await store.checkpoint();
+      store.journal = await open(`${path}.journal`, 'a', 0o600);
+      return store;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  item(uri: string): ItemState | undefined {
+    return this.state.items[uri];
+  }
+
+  /** Records a change; with `durable`, resolves only once it is on disk. */
+  setItem(uri: string, patch: Partial<ItemState>, options: { durable?: boolean } = {}): Promise<void> {
+    const event: JournalEvent = { i: uri, s: { ...patch, updatedAt: patch.updatedAt ?? new Date().toISOString() } };
+    applyEvent(this.state, event);
+    return this.append(event, options.durable ?? false);
+  }
+
+  setRun(run: RunRecord, options: { durable?: boolean } = {}): Promise<void> {
+    const event: JournalEvent = { r: structuredClone(run) };
+    applyEvent(this.state, event);
+    return this.append(event, options.durable ?? true);
+  }
+
+  setLastPlan(plan: NonNullable<StateFile['lastPlan']>): Promise<void> {
+    const event: JournalEvent = { p: plan };
+    applyEvent(this.state, event);
+    return this.append(event, true);
+  }
+
+  /** Folds the journal into a new checkpoint (temp, fsync, rename), then empties the journal. */
+  checkpoint(): Promise<void> {
+    const run = async () => {
+      const started = performance.now();
+      this.state.updatedAt = new Date().toISOString();
+      await writeFileAtomic(this.path, JSON.stringify(this.state)).catch((error: unknown) => {
+        throw writeError(this.path, error);
+      });
+      // Replaying the old journal onto the new checkpoint would be harmless (events set absolute values), so a crash here is safe.
+      await truncate(`${this.path}.journal`, 0).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(this.path, error);
+      });
+      this.eventsSinceCheckpoint = 0;
+      this.lastCheckpointAt = Date.now();
+      this.lastCheckpointMs = performance.now() - started;
+      this.stats.checkpoints += 1;
+      this.stats.writeMs += this.lastCheckpointMs;
+    };
+    this.queue = this.queue.then(run);
+    return this.queue;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.journal?.close().catch(() => undefined);
+      await this.lock.release();
+    }
+  }
+
+  private append(event: JournalEvent, durable: boolean): Promise<void> {
+    const line = `${JSON.stringify(event)}\n`;
+    const run = async () => {
+      if (!this.journal) return;
+      const started = performance.now();
+      try {
+        await this.journal.write(line);
+        this.stats.journalWrites += 1;
+        if (durable) {
+          await this.journal.datasync();
+          this.stats.syncs += 1;
+        }
+      } catch (error) {
+        throw writeError(this.path, error);
+      } finally {
+        this.stats.writeMs += performance.now() - started;
+      }
+      this.eventsSinceCheckpoint += 1;
+    };
+    this.queue = this.queue.then(run);
+    const written = this.queue;
+    // Checkpoint when the journal is long, but no more often than 20x the last checkpoint's cost.
+    const due = this.eventsSinceCheckpoint >= 5000 || (Date.now() - this.lastCheckpointAt > Math.max(5000, 20 * this.lastCheckpointMs) && this.eventsSinceCheckpoint > 0);
+    if (due) void this.checkpoint().catch(() => undefined);
+    return written;
+  }
+}
+
+function writeError(path: string, error: unknown): StateFileError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const fix = code === 'ENOSPC' ? 'free disk space and resume (the last checkpoint is intact)' : 'check the folder is writable and resume';
+  return new StateFileError('state_write_failed', `cannot write state file ${path} (${code}): ${fix}`, { cause: error });
+}
+
+export async function stateExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,59 @@
+import type { TaskStatus } from '../twelvelabs/types.js';
+
+export const STATE_VERSION = 1;
+
+/**
+ * Where one object stands. `intent` = a POST may be on the wire (recorded before it leaves);
+ * `unknown` = a POST's outcome was lost; both are reconciled before any new POST.
+ */
+export type ItemStatus = 'planned' | 'intent' | 'unknown' | 'submitted' | TaskStatus | 'skipped';
+
+export interface ItemError {
+  code: string;
+  message: string;
+  at: string;
+}
+
+export interface ItemState {
+  key: string;
+  size: number;
+  etag: string;
+  sha256?: string | undefined;
+  status: ItemStatus;
+  taskId?: string | undefined;
+  videoId?: string | undefined;
+  attempts: number;
+  /** When the last intent was recorded: the lower bound for reconciliation searches. */
+  intentAt?: string | undefined;
+  submittedAt?: string | undefined;
+  updatedAt: string;
+  /** The run that created the task (`tlm_run`). */
+  runId?: string | undefined;
+  lastError?: ItemError | undefined;
+  reason?: string | undefined;
+}
+
+export interface RunRecord {
+  runId: string;
+  command: string;
+  pid: number;
+  startedAt: string;
+  endedAt?: string | null | undefined;
+  planId?: string | undefined;
+  outcome?: 'completed' | 'failed_items' | 'interrupted' | 'quota' | 'error' | undefined;
+  counters: { submitted: number; failed: number; reconciled: number; retries: number; throttled: number };
+}
+
+export interface StateFile {
+  version: typeof STATE_VERSION;
+  tool: string;
+  source: { uri: string; bucket: string; prefix: string };
+  indexId: string;
+  indexName?: string | undefined;
+  createdAt: string;
+  updatedAt: string;
+  lastPlan?: { planId: string; createdAt: string } | undefined;
+  /** Keyed by source URI. */
+  items: Record<string, ItemState>;
+  runs: RunRecord[];
+}

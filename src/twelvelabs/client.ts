@@ -1,0 +1,279 @@
+import type { Clock } from '../clock.js';
+import { ApiError, TransportError, redactUrls } from '../errors.js';
+import type { RequestGate, ResponseSignal } from './pacer.js';
+import { backoffMs, classifyFailure } from './retry.js';
+import type {
+  CreateTaskRequest,
+  CreatedTask,
+  IndexInfo,
+  IndexedVideo,
+  ListTasksQuery,
+  ListVideosQuery,
+  Page,
+  Task,
+} from './types.js';
+
+export const DEFAULT_BASE_URL = 'https://api.twelvelabs.io/v1.3';
+
+export interface TwelveLabsClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  clock: Clock;
+  /** Per-request timeout. A POST that times out has an unknown outcome. */
+  timeoutMs?: number;
+  gate?: RequestGate;
+  /** Attempts for idempotent requests (GET, DELETE); POST /tasks is never retried here. */
+  maxAttempts?: number;
+  random?: () => number;
+  fetch?: typeof globalThis.fetch;
+}
+
+type Query = Record<string, string | number | boolean | string[] | undefined>;
+
+interface RequestSpec {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Query;
+  body?: FormData | string;
+  idempotent: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * A small typed client for the endpoints tlmigrate uses. Error bodies in both shapes become
+ * ApiError with the platform's code; no answer becomes TransportError. Messages carry the path,
+ * never a query string.
+ */
+export class TwelveLabsClient {
+  private readonly baseUrl: string;
+  private readonly apiKey: string;
+  private readonly clock: Clock;
+  private readonly timeoutMs: number;
+  private readonly gate: RequestGate | undefined;
+  private readonly maxAttempts: number;
+  private readonly random: () => number;
+  private readonly fetchImpl: typeof globalThis.fetch;
+
+  constructor(options: TwelveLabsClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.apiKey = options.apiKey;
+    this.clock = options.clock;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.gate = options.gate;
+    this.maxAttempts = options.maxAttempts ?? 6;
+    this.random = options.random ?? Math.random;
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+  }
+
+  getIndex(indexId: string, signal?: AbortSignal): Promise<IndexInfo> {
+    return this.json({ method: 'GET', path: `/indexes/${enc(indexId)}`, idempotent: true, signal });
+  }
+
+  listVideos(indexId: string, query: ListVideosQuery = {}, signal?: AbortSignal): Promise<Page<IndexedVideo>> {
+    const q: Query = {
+      page: query.page,
+      page_limit: query.pageLimit,
+      sort_by: query.sortBy,
+      sort_option: query.sortOption,
+      filename: query.filename,
+    };
+    // The encoding of metadata filters is unconfirmed (see the contract); the Python SDK's form is kept here alone.
+    for (const [key, value] of Object.entries(query.userMetadata ?? {})) q[`user_metadata[${key}]`] = String(value);
+    return this.json({ method: 'GET', path: `/indexes/${enc(indexId)}/videos`, query: q, idempotent: true, signal });
+  }
+
+  getVideo(indexId: string, videoId: string, signal?: AbortSignal): Promise<IndexedVideo> {
+    return this.json({ method: 'GET', path: `/indexes/${enc(indexId)}/videos/${enc(videoId)}`, idempotent: true, signal });
+  }
+
+  async deleteVideo(indexId: string, videoId: string, signal?: AbortSignal): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/indexes/${enc(indexId)}/videos/${enc(videoId)}`, idempotent: true, signal });
+  }
+
+  listTasks(query: ListTasksQuery = {}, signal?: AbortSignal): Promise<Page<Task>> {
+    return this.json({
+      method: 'GET',
+      path: '/tasks',
+      query: {
+        page: query.page,
+        page_limit: query.pageLimit,
+        sort_by: query.sortBy,
+        sort_option: query.sortOption,
+        index_id: query.indexId,
+        status: query.status,
+        filename: query.filename,
+        created_at: query.createdAt,
+        updated_at: query.updatedAt,
+      },
+      idempotent: true,
+      signal,
+    });
+  }
+
+  getTask(taskId: string, signal?: AbortSignal): Promise<Task> {
+    return this.json({ method: 'GET', path: `/tasks/${enc(taskId)}`, idempotent: true, signal });
+  }
+
+  async deleteTask(taskId: string, signal?: AbortSignal): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/tasks/${enc(taskId)}`, idempotent: true, signal });
+  }
+
+  /**
+   * Sends exactly one POST /tasks. Never retried here: a TransportError or a 5xx means the task may
+   * exist, and only the caller can reconcile that.
+   */
+  async createTask(request: CreateTaskRequest, signal?: AbortSignal): Promise<CreatedTask> {
+    const form = new FormData();
+    form.set('index_id', request.indexId);
+    form.set('video_url', request.videoUrl);
+    form.set('enable_video_stream', String(request.enableVideoStream));
+    form.set('user_metadata', JSON.stringify(request.userMetadata));
+    const body = await this.json<{ _id?: string; id?: string; video_id?: string }>({
+      method: 'POST',
+      path: '/tasks',
+      body: form,
+      idempotent: false,
+      signal,
+    });
+    const taskId = body._id ?? body.id;
+    if (!taskId) throw new ApiError({ status: 200, code: 'invalid_response', message: 'the answer has no _id', method: 'POST', path: '/tasks' });
+    return { taskId, videoId: body.video_id };
+  }
+
+  private async json<T>(spec: RequestSpec): Promise<T> {
+    const response = await this.send(spec);
+    const text = await response.text();
+    try {
+      return (text === '' ? {} : JSON.parse(text)) as T;
+    } catch (cause) {
+      throw new ApiError({ status: response.status, code: 'invalid_response', message: 'the answer is not JSON', method: spec.method, path: spec.path, cause });
+    }
+  }
+
+  private async send(spec: RequestSpec): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sendOnce(spec);
+      } catch (error) {
+        const action = classifyFailure(error, { idempotent: spec.idempotent }, this.clock.now());
+        const retriable = action === 'retry' || action === 'pace';
+        if (!retriable || attempt >= this.maxAttempts || spec.signal?.aborted) throw error;
+        // The gate already pauses the whole run after a 429; without one, back off here.
+        if (action === 'retry' || this.gate === undefined) await this.clock.sleep(backoffMs(attempt, this.random, 500, 30_000), spec.signal);
+      }
+    }
+  }
+
+  private async sendOnce(spec: RequestSpec): Promise<Response> {
+    await this.gate?.acquire(spec.signal);
+    const url = this.baseUrl + spec.path + queryString(spec.query);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        method: spec.method,
+        headers: { 'x-api-key': this.apiKey, accept: 'application/json', ...(typeof spec.body === 'string' ? { 'content-type': 'application/json' } : {}) },
+        ...(spec.body === undefined ? {} : { body: spec.body }),
+        signal,
+      });
+    } catch (cause) {
+      this.gate?.release({ status: 0 });
+      if (spec.signal?.aborted) throw spec.signal.reason;
+      const timedOut = timeout.aborted;
+      throw new TransportError({
+        method: spec.method,
+        path: spec.path,
+        reason: timedOut ? 'timeout' : 'network',
+        detail: timedOut ? `no answer within ${this.timeoutMs} ms` : `connection failed (${redactUrls(describeCause(cause))})`,
+        cause,
+      });
+    }
+    const signalOut = readRateLimit(response, this.clock.now());
+    this.gate?.release(signalOut);
+    if (response.ok) return response;
+    let text = '';
+    try {
+      text = await response.text();
+    } catch {
+      // A body cut short still leaves the status, which is what classifies the failure.
+    }
+    const { code, message } = parseErrorBody(text, response.status);
+    throw new ApiError({
+      status: response.status,
+      code,
+      message,
+      method: spec.method,
+      path: spec.path,
+      retryAfterMs: signalOut.retryAfterMs,
+      rateLimitResetMs: signalOut.resetAtMs,
+    });
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) params.append(key, v);
+    else params.append(key, String(value));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Parses both error shapes: `{code, message}` and `{error: {code, message}}`. */
+export function parseErrorBody(text: string, status: number): { code: string; message: string } {
+  let code = `http_${status}`;
+  let message = text.slice(0, 200) || `HTTP ${status}`;
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown } | string };
+    const inner = typeof body.error === 'object' && body.error !== null ? body.error : undefined;
+    const c = body.code ?? inner?.code;
+    const m = body.message ?? inner?.message ?? (typeof body.error === 'string' ? body.error : undefined);
+    if (typeof c === 'string' && c) code = c;
+    if (typeof m === 'string' && m) message = m;
+  } catch {
+    // Not JSON (a proxy's HTML page, say): keep the status-derived code.
+  }
+  return { code, message: redactUrls(message.replace(/\s+/g, ' ').trim()) };
+}
+
+/** Reads Retry-After and X-Ratelimit-* headers. */
+export function readRateLimit(response: { status: number; headers: Headers }, nowMs: number): ResponseSignal {
+  const h = response.headers;
+  const num = (name: string): number | undefined => {
+    const v = h.get(name);
+    if (v === null || v.trim() === '') return undefined;
+    const n = Number(v);
+    return Number.isFinite(n) ? n : undefined;
+  };
+  let retryAfterMs: number | undefined;
+  const retryAfter = h.get('retry-after');
+  if (retryAfter !== null) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) retryAfterMs = Math.max(0, seconds * 1000);
+    else {
+      const date = Date.parse(retryAfter);
+      if (Number.isFinite(date)) retryAfterMs = Math.max(0, date - nowMs);
+    }
+  }
+  const reset = num('x-ratelimit-reset');
+  // Epoch seconds per v1.2; a small number is read as seconds from now, which some servers send.
+  const resetAtMs = reset === undefined ? undefined : reset > 1e9 ? reset * 1000 : nowMs + reset * 1000;
+  return { status: response.status, retryAfterMs, resetAtMs, limit: num('x-ratelimit-limit'), remaining: num('x-ratelimit-remaining') };
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const inner = (cause as { cause?: unknown }).cause;
+    const code = inner && typeof inner === 'object' && 'code' in inner ? String((inner as { code: unknown }).code) : undefined;
+    return code ?? cause.message;
+  }
+  return String(cause);
+}

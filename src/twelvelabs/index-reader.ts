@@ -1,0 +1,63 @@
+import pLimit from 'p-limit';
+import type { TwelveLabsClient } from './client.js';
+import type { IndexedVideo, Page, Task, TaskStatus } from './types.js';
+
+export const IN_FLIGHT_STATUSES: TaskStatus[] = ['uploading', 'validating', 'pending', 'queued', 'indexing'];
+const PAGE_LIMIT = 50;
+
+export interface ReadProgress {
+  onPage?(kind: 'videos' | 'tasks', page: number, totalPages: number): void;
+}
+
+/**
+ * Reads every page of a listing: the first page tells the total, the rest are fetched in parallel.
+ * Sorted oldest first so that videos added meanwhile land on later pages; deduplicated by id.
+ */
+async function readAllPages<T extends { _id: string }>(
+  fetchPage: (page: number) => Promise<Page<T>>,
+  concurrency: number,
+  onPage?: (page: number, total: number) => void,
+): Promise<T[]> {
+  const first = await fetchPage(1);
+  const totalPages = Math.max(1, first.page_info?.total_page ?? 1);
+  onPage?.(1, totalPages);
+  const limit = pLimit(concurrency);
+  const rest = await Promise.all(
+    Array.from({ length: totalPages - 1 }, (_, i) =>
+      limit(async () => {
+        const page = await fetchPage(i + 2);
+        onPage?.(i + 2, totalPages);
+        return page.data ?? [];
+      }),
+    ),
+  );
+  const seen = new Map<string, T>();
+  for (const item of [first.data ?? [], ...rest].flat()) seen.set(item._id, item);
+  // A listing that grew while we read it has more pages than the first one said: read on until empty.
+  for (let page = totalPages + 1; ; page++) {
+    const more = await fetchPage(page);
+    if (!more.data?.length) break;
+    for (const item of more.data) seen.set(item._id, item);
+  }
+  return [...seen.values()];
+}
+
+export function listAllVideos(client: TwelveLabsClient, indexId: string, options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {}): Promise<IndexedVideo[]> {
+  return readAllPages(
+    (page) => client.listVideos(indexId, { page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc' }, options.signal),
+    options.concurrency ?? 8,
+    (p, t) => options.onPage?.('videos', p, t),
+  );
+}
+
+export function listTasks(
+  client: TwelveLabsClient,
+  query: { indexId: string; status?: TaskStatus[]; createdAt?: string; updatedAt?: string; filename?: string; sortBy?: 'created_at' | 'updated_at' },
+  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
+): Promise<Task[]> {
+  return readAllPages(
+    (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal),
+    options.concurrency ?? 8,
+    (p, t) => options.onPage?.('tasks', p, t),
+  );
+}

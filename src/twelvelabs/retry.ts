@@ -1,0 +1,39 @@
+import { ApiError, TransportError } from '../errors.js';
+
+/**
+ * What to do after a failed request. Pure, so it is table-tested (smithy's retry classifiers).
+ * - `pace`: the server refused before doing any work (429): slow the whole run down, then retry.
+ * - `quota`: a daily quota is exhausted: stop the run cleanly and resume later.
+ * - `retry`: safe to send again (idempotent request, transient fault).
+ * - `reconcile`: a non-idempotent request may have been acted on: look for its effect before retrying.
+ * - `fail`: a definite rejection of this item; record it, never retry automatically.
+ * - `fatal`: a run-level fault (invalid key, unknown error): stop everything.
+ */
+export type FailureAction = 'pace' | 'quota' | 'retry' | 'reconcile' | 'fail' | 'fatal';
+
+/** A reset further away than this is a daily quota, not a per-minute rate limit. */
+export const QUOTA_RESET_THRESHOLD_MS = 15 * 60_000;
+
+export function classifyFailure(error: unknown, request: { idempotent: boolean }, nowMs = Date.now()): FailureAction {
+  if (error instanceof ApiError) {
+    if (error.status === 429) {
+      if (error.code === 'usage_limit_exceeded') return 'quota';
+      const resetIn = error.rateLimitResetMs === undefined ? 0 : error.rateLimitResetMs - nowMs;
+      if (error.retryAfterMs === undefined && resetIn > QUOTA_RESET_THRESHOLD_MS) return 'quota';
+      if (error.retryAfterMs !== undefined && error.retryAfterMs > QUOTA_RESET_THRESHOLD_MS) return 'quota';
+      return 'pace';
+    }
+    if (error.status === 401) return 'fatal';
+    if (error.status === 408 || error.status >= 500) return request.idempotent ? 'retry' : 'reconcile';
+    if (error.status >= 400) return 'fail';
+    return 'fatal';
+  }
+  if (error instanceof TransportError) return request.idempotent ? 'retry' : 'reconcile';
+  return 'fatal';
+}
+
+/** Exponential backoff with full jitter: attempt 1 -> up to base, doubling, capped. */
+export function backoffMs(attempt: number, random: () => number = Math.random, baseMs = 1000, capMs = 60_000): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

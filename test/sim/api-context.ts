@@ -1,0 +1,39 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { SimClock } from './clock.js';
+import type { FaultInjector } from './faults.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { SimTask } from './model.js';
+import type { SimStore } from './store.js';
+import type { ApiVariants } from './variants.js';
+
+export interface ApiRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: Buffer;
+  headers: IncomingHttpHeaders;
+}
+
+export interface Reply {
+  status: number;
+  json?: unknown;
+}
+
+/** What a route handler may touch. */
+export interface ApiContext {
+  store: SimStore;
+  clock: SimClock;
+  lifecycle: Lifecycle;
+  faults: FaultInjector;
+  variants: () => Readonly<ApiVariants>;
+  /** `http://127.0.0.1:PORT`, for HLS URLs. */
+  origin: () => string;
+  onTaskCreated: (task: SimTask) => void;
+}
+
+export type Handler = (req: ApiRequest, ctx: ApiContext) => Reply | Promise<Reply>;
+
+export function param(req: ApiRequest, name: string): string {
+  const value = req.params[name];
+  if (value === undefined) throw new Error(`Route parameter ${name} missing`);
+  return value;
+}

@@ -1,0 +1,224 @@
+import type { RouteId } from './routes.js';
+
+export interface MsRange {
+  min: number;
+  max: number;
+}
+
+/** Fault switches; every one is off unless set. */
+export interface FaultConfig {
+  /** Seed of the PRNG behind every random choice below, so a test replays the same faults. Default 1. */
+  seed?: number;
+  /** Delay before the request is handled. */
+  latency?: { ms: number | MsRange; routes?: readonly RouteId[] };
+  /** Fixed-window limit per route set: 429 `too_many_requests` over `limit` in `windowMs`. */
+  rateLimit?: {
+    limit: number;
+    windowMs: number;
+    /** Send `Retry-After` (seconds) with a 429. Default false: the contract calls it undocumented. */
+    retryAfter?: boolean;
+    /** Send `X-Ratelimit-Limit/Remaining/Used/Reset` on every limited-route response. Default true. */
+    headers?: boolean;
+    routes?: readonly RouteId[];
+  };
+  /** A per-day quota (default: POST /tasks only): 429 `usage_limit_exceeded`, reset at the next UTC midnight. */
+  dailyQuota?: {
+    limit: number;
+    retryAfter?: boolean;
+    headers?: boolean;
+    routes?: readonly RouteId[];
+    /** Epoch ms the quota resets at; default the next UTC midnight of the simulator's clock. */
+    resetAt?: number;
+  };
+  /** Answers a share of requests with a 5xx before doing any work. */
+  error5xx?: { rate: number; statuses?: readonly number[]; routes?: readonly RouteId[] };
+  /**
+   * POST /tasks creates the task, then loses the answer: `drop` closes the socket, `reset` sends a
+   * TCP RST, `500` answers 500. `nth` counts tasks created since this switch was set (1-based).
+   */
+  postAcceptThenFail?: { rate?: number; nth?: readonly number[]; mode: 'drop' | '500' | 'reset' };
+  /** The work is done at once but the answer leaves only after `ms` (meant to exceed the client's timeout). */
+  slowResponse?: { ms: number; routes?: readonly RouteId[] };
+  /** A created task appears in GET /tasks listings only this long after its creation. */
+  taskVisibilityLagMs?: number;
+  /** Every API key is refused with 401. */
+  wrongKey?: boolean;
+}
+
+export interface RateDecision {
+  headers: Record<string, string>;
+  reject?: { code: 'too_many_requests' | 'usage_limit_exceeded'; message: string };
+}
+
+interface Window {
+  start: number;
+  used: number;
+}
+
+const DEFAULT_5XX = [500, 502, 503, 504] as const;
+
+/** Holds the fault switches and the state they need (PRNG, rate windows, creation counter). */
+export class FaultInjector {
+  #config: FaultConfig = {};
+  #random: () => number = mulberry32(1);
+  #rateWindow: Window = { start: 0, used: 0 };
+  #quotaWindow: Window = { start: 0, used: 0 };
+  #created = 0;
+  readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0 };
+
+  constructor(initial: FaultConfig = {}) {
+    this.set(initial);
+  }
+
+  get current(): Readonly<FaultConfig> {
+    return this.#config;
+  }
+
+  /** Merges switches (an `undefined` value turns one off) and restarts their state: PRNG, windows, counters. */
+  set(patch: FaultConfig): void {
+    const next: Record<string, unknown> = { ...this.#config };
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) delete next[key];
+      else next[key] = value;
+    }
+    this.#config = next as FaultConfig;
+    this.#restart();
+  }
+
+  reset(): void {
+    this.#config = {};
+    this.#restart();
+  }
+
+  #restart(): void {
+    this.#random = mulberry32(this.#config.seed ?? 1);
+    this.#rateWindow = { start: 0, used: 0 };
+    this.#quotaWindow = { start: 0, used: 0 };
+    this.#created = 0;
+  }
+
+  latencyFor(route: RouteId): number {
+    const latency = this.#config.latency;
+    if (!latency || !applies(latency.routes, route)) return 0;
+    this.injected.latency++;
+    return typeof latency.ms === 'number' ? latency.ms : latency.ms.min + this.#random() * (latency.ms.max - latency.ms.min);
+  }
+
+  slowFor(route: RouteId): number {
+    const slow = this.#config.slowResponse;
+    if (!slow || !applies(slow.routes, route)) return 0;
+    this.injected.slow++;
+    return slow.ms;
+  }
+
+  /** Counts the request against the daily quota and the rate window; says what headers to add and whether to refuse. */
+  admit(route: RouteId, now: number): RateDecision {
+    const quota = this.#config.dailyQuota;
+    const quotaApplies = quota !== undefined && applies(quota.routes ?? ['POST /tasks'], route);
+    if (quota && quotaApplies) {
+      const resetAt = quota.resetAt ?? nextUtcMidnight(now);
+      if (this.#quotaWindow.start !== resetAt) this.#quotaWindow = { start: resetAt, used: 0 };
+      if (this.#quotaWindow.used >= quota.limit) {
+        this.injected.quotaExceeded++;
+        return {
+          headers: limitHeaders(quota, quota.limit, quota.limit, resetAt, now),
+          reject: {
+            code: 'usage_limit_exceeded',
+            message: 'Not enough free credit. Please register a payment method or contact sales@twelvelabs.io.',
+          },
+        };
+      }
+    }
+    const decision = this.#admitRate(route, now);
+    if (quotaApplies && !decision.reject) this.#quotaWindow.used++;
+    return decision;
+  }
+
+  #admitRate(route: RouteId, now: number): RateDecision {
+    const rate = this.#config.rateLimit;
+    if (!rate || !applies(rate.routes, route)) return { headers: {} };
+    const start = Math.floor(now / rate.windowMs) * rate.windowMs;
+    if (this.#rateWindow.start !== start) this.#rateWindow = { start, used: 0 };
+    const resetAt = start + rate.windowMs;
+    if (this.#rateWindow.used >= rate.limit) {
+      this.injected.rateLimited++;
+      return {
+        headers: limitHeaders(rate, rate.limit, this.#rateWindow.used, resetAt, now),
+        reject: {
+          code: 'too_many_requests',
+          message: `You have exceeded the rate limit (${rate.limit}). Please try again later after ${new Date(resetAt).toISOString()}.`,
+        },
+      };
+    }
+    this.#rateWindow.used++;
+    return { headers: limitHeaders({ ...rate, retryAfter: false }, rate.limit, this.#rateWindow.used, resetAt, now) };
+  }
+
+  /** A 5xx status to answer instead of handling the request, or undefined. */
+  serverError(route: RouteId): number | undefined {
+    const fault = this.#config.error5xx;
+    if (!fault || !applies(fault.routes, route)) return undefined;
+    if (this.#random() >= fault.rate) return undefined;
+    const statuses = fault.statuses && fault.statuses.length > 0 ? fault.statuses : DEFAULT_5XX;
+    this.injected.error5xx++;
+    return statuses[Math.floor(this.#random() * statuses.length)] ?? 500;
+  }
+
+  /** Called once per task created by POST /tasks: how to lose the answer, if at all. */
+  loseCreateAnswer(): 'drop' | '500' | 'reset' | undefined {
+    this.#created++;
+    const fault = this.#config.postAcceptThenFail;
+    if (!fault) return undefined;
+    const hit = (fault.nth?.includes(this.#created) ?? false) || (fault.rate !== undefined && this.#random() < fault.rate);
+    if (!hit) return undefined;
+    this.injected.acceptThenFail++;
+    return fault.mode;
+  }
+
+  get visibilityLagMs(): number {
+    return this.#config.taskVisibilityLagMs ?? 0;
+  }
+
+  get refusesEveryKey(): boolean {
+    return this.#config.wrongKey ?? false;
+  }
+}
+
+function applies(routes: readonly RouteId[] | undefined, route: RouteId): boolean {
+  return routes === undefined || routes.includes(route);
+}
+
+function limitHeaders(
+  opts: { headers?: boolean; retryAfter?: boolean },
+  limit: number,
+  used: number,
+  resetAt: number,
+  now: number,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (opts.headers ?? true) {
+    headers['X-Ratelimit-Limit'] = String(limit);
+    headers['X-Ratelimit-Remaining'] = String(Math.max(0, limit - used));
+    headers['X-Ratelimit-Used'] = String(used);
+    headers['X-Ratelimit-Reset'] = String(Math.ceil(resetAt / 1000));
+  }
+  if (opts.retryAfter) headers['Retry-After'] = String(Math.max(1, Math.ceil((resetAt - now) / 1000)));
+  return headers;
+}
+
+function nextUtcMidnight(now: number): number {
+  const day = new Date(now);
+  return Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate() + 1);
+}
+
+/** A small seeded PRNG (mulberry32): reproducible faults without a dependency. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,12 @@
+export { startSimulator } from './simulator.js';
+export type { SeedVideoInput, Simulator, SimulatorOptions, TaskView, VideoView } from './simulator.js';
+export type { FaultConfig, MsRange } from './faults.js';
+export type { ApiVariants, MetadataFilterEncoding } from './variants.js';
+export type { LifecycleTimings } from './lifecycle.js';
+export type { DescribeVideo, ProbeMode } from './probe.js';
+export type { VideoLimits } from './validate.js';
+export type { RecordedRequest, SimCounts, Outcome } from './recorder.js';
+export type { RouteId } from './routes.js';
+export { ROUTE_IDS } from './routes.js';
+export type { IndexModel, SimIndex, TaskFailure, TaskStatus, UserMetadata, VideoMeta } from './model.js';
+export { TASK_STATUSES } from './model.js';

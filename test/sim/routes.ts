@@ -1,0 +1,56 @@
+export const API_PREFIX = '/v1.3';
+
+export const ROUTE_IDS = [
+  'GET /indexes/{index_id}',
+  'GET /indexes/{index_id}/videos',
+  'GET /indexes/{index_id}/videos/{video_id}',
+  'PATCH /indexes/{index_id}/videos/{video_id}',
+  'DELETE /indexes/{index_id}/videos/{video_id}',
+  'POST /tasks',
+  'GET /tasks',
+  'GET /tasks/{task_id}',
+  'DELETE /tasks/{task_id}',
+] as const;
+
+/** A route of the simulated API, named like the API reference names its endpoints. */
+export type RouteId = (typeof ROUTE_IDS)[number];
+
+export interface RouteMatch {
+  route: RouteId;
+  params: Record<string, string>;
+}
+
+const compiled = ROUTE_IDS.map((route) => {
+  const [method, template] = route.split(' ') as [string, string];
+  const names: string[] = [];
+  const source = template.replace(/\{(\w+)\}/g, (_all, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, method, names, pattern: new RegExp(`^${source}/?$`) };
+});
+
+/** Matches a request to a route; `pathname` includes the `/v1.3` prefix. */
+export function matchRoute(method: string, pathname: string): RouteMatch | undefined {
+  if (!pathname.startsWith(`${API_PREFIX}/`)) return undefined;
+  const rest = pathname.slice(API_PREFIX.length);
+  for (const candidate of compiled) {
+    if (candidate.method !== method) continue;
+    const found = candidate.pattern.exec(rest);
+    if (!found) continue;
+    const params: Record<string, string> = {};
+    candidate.names.forEach((name, i) => {
+      params[name] = safeDecode(found[i + 1] ?? '');
+    });
+    return { route: candidate.route, params };
+  }
+  return undefined;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

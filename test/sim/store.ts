@@ -1,0 +1,62 @@
+import { ApiFailure } from './api-error.js';
+import { newId } from './model.js';
+import type { IndexModel, SimIndex, SimTask, SimVideo } from './model.js';
+
+export const DEFAULT_MODELS: IndexModel[] = [
+  { name: 'marengo3.0', options: ['visual', 'audio'] },
+  { name: 'pegasus1.2', options: ['visual', 'audio'] },
+];
+
+/** The simulated account: indexes, tasks and videos, in memory. */
+export class SimStore {
+  readonly indexes = new Map<string, SimIndex>();
+  readonly tasks = new Map<string, SimTask>();
+  readonly videos = new Map<string, SimVideo>();
+  #seq = 0;
+
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  addIndex(input: { id?: string; name?: string; models?: IndexModel[]; expiresAt?: number }, now: number): SimIndex {
+    const id = input.id ?? newId();
+    if (this.indexes.has(id)) throw new Error(`Index ${id} already exists in the simulator.`);
+    const index: SimIndex = {
+      id,
+      name: input.name ?? `index-${id.slice(-6)}`,
+      models: input.models ?? DEFAULT_MODELS,
+      createdAt: now,
+      updatedAt: now,
+      ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
+    };
+    this.indexes.set(id, index);
+    return index;
+  }
+
+  videosOf(indexId: string): SimVideo[] {
+    return [...this.videos.values()].filter((v) => v.indexId === indexId);
+  }
+
+  requireIndex(id: string, notFoundStatus: number): SimIndex {
+    const index = this.indexes.get(id);
+    if (!index) throw notFound(notFoundStatus, `The index ${id} does not exist.`);
+    return index;
+  }
+
+  requireTask(id: string, notFoundStatus: number): SimTask {
+    const task = this.tasks.get(id);
+    if (!task) throw notFound(notFoundStatus, `The task ${id} does not exist.`);
+    return task;
+  }
+
+  requireVideo(indexId: string, videoId: string, notFoundStatus: number): SimVideo {
+    this.requireIndex(indexId, notFoundStatus);
+    const video = this.videos.get(videoId);
+    if (!video || video.indexId !== indexId) throw notFound(notFoundStatus, `The video ${videoId} does not exist in the index ${indexId}.`);
+    return video;
+  }
+}
+
+function notFound(status: number, message: string): ApiFailure {
+  return new ApiFailure(status, 'resource_not_exist', message);
+}

@@ -1,0 +1,76 @@
+import { iso } from './model.js';
+import type { SimIndex, SimTask, SimVideo } from './model.js';
+import type { ApiVariants } from './variants.js';
+
+/** JSON shapes of the v1.3 wire format, as the official SDK's serializers read them. */
+
+export function indexToWire(index: SimIndex, videos: readonly SimVideo[]): Record<string, unknown> {
+  return {
+    _id: index.id,
+    index_name: index.name,
+    models: index.models.map((m) => ({ model_name: m.name, model_options: m.options })),
+    video_count: videos.length,
+    total_duration: videos.reduce((sum, v) => sum + v.meta.duration, 0),
+    created_at: iso(index.createdAt),
+    updated_at: iso(index.updatedAt),
+    ...(index.expiresAt !== undefined ? { expires_at: iso(index.expiresAt) } : {}),
+  };
+}
+
+export function taskToWire(
+  task: SimTask,
+  detail?: { baseOrigin: string; errorField: ApiVariants['taskErrorField'] },
+): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    _id: task.id,
+    video_id: task.videoId,
+    created_at: iso(task.createdAt),
+    updated_at: iso(task.updatedAt),
+    status: task.status,
+    index_id: task.indexId,
+    system_metadata: {
+      filename: task.filename,
+      ...(task.meta ? { duration: task.meta.duration, height: task.meta.height, width: task.meta.width } : {}),
+    },
+  };
+  if (!detail) return wire;
+  if (task.enableVideoStream) {
+    wire.hls = hls(detail.baseOrigin, task.videoId, task.status === 'ready' ? 'COMPLETE' : task.status === 'failed' ? 'ERROR' : 'PROCESSING', task.updatedAt);
+  }
+  if (task.failure && detail.errorField === 'error') wire.error = { code: task.failure.code, message: task.failure.message };
+  if (task.failure && detail.errorField === 'error_message') wire.error_message = task.failure.message;
+  return wire;
+}
+
+export function videoToWire(
+  video: SimVideo,
+  detail: { userMetadata: boolean; baseOrigin?: string },
+): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    _id: video.id,
+    ...(video.assetId !== undefined ? { asset_id: video.assetId } : {}),
+    created_at: iso(video.createdAt),
+    updated_at: iso(video.updatedAt),
+    indexed_at: iso(video.indexedAt),
+    system_metadata: {
+      filename: video.meta.filename,
+      duration: video.meta.duration,
+      fps: video.meta.fps,
+      width: video.meta.width,
+      height: video.meta.height,
+      size: video.meta.size,
+    },
+  };
+  if (detail.userMetadata) wire.user_metadata = { ...video.userMetadata };
+  if (detail.baseOrigin !== undefined && video.streaming) wire.hls = hls(detail.baseOrigin, video.id, 'COMPLETE', video.indexedAt);
+  return wire;
+}
+
+function hls(baseOrigin: string, videoId: string, status: string, updatedAt: number): Record<string, unknown> {
+  return {
+    video_url: `${baseOrigin}/hls/${videoId}/stream.m3u8`,
+    thumbnail_urls: [`${baseOrigin}/hls/${videoId}/thumbnail.jpg`],
+    status,
+    updated_at: iso(updatedAt),
+  };
+}
