@@ -2,7 +2,15 @@ import yargs, { type Argv } from 'yargs';
 import { TlmError, redactUrls } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
+import { importLogs, importStatus } from '../report/status.js';
+import { loadState } from '../state/index.js';
+import { StateStore } from '../state/index.js';
+import { followTasks } from '../executor/follow.js';
+import { runApply, type ApplyArgs } from './apply-command.js';
+import { createApiClient, resolveBaseUrl } from './config.js';
 import { runPlan, type PlanArgs } from './plan-command.js';
+import { systemClock } from '../clock.js';
+import { StateFileError } from '../errors.js';
 import { createProgress } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -50,6 +58,77 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         if (args['detailed-exitcode']) exitCode = outcome.summary.counts.upload > 0 ? 2 : 0;
       },
     )
+    .command(
+      'apply <plan>',
+      'Apply a plan: one task per video to upload, exactly once, checkpointed (resume by running it again)',
+      (y) => applyOptions(y.positional('plan', { type: 'string', demandOption: true, describe: 'Plan file written by tlmigrate plan' })).example('$0 apply plan.json --concurrency 8 --metadata project=archive --wait', 'upload and follow to ready'),
+      async (args) => {
+        const log = getLogger(args);
+        exitCode = await withSignals((stop) => applyAndReport(toApplyArgs(args, args.plan), Boolean(args.json), log, stop));
+      },
+    )
+    .command(
+      'migrate',
+      'Plan and apply in one go (the plan file is still written, for the record)',
+      (y) => applyOptions(planOptions(y)).example('$0 migrate --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0 --wait', 'plan, apply, follow'),
+      async (args) => {
+        const log = getLogger(args);
+        const planned = await runPlan(toPlanArgs(args), env, log, createProgress(process.stderr));
+        if (!args.json) process.stdout.write(`${formatPlanSummary(planned.summary)}\n`);
+        exitCode = await withSignals((stop) => applyAndReport(toApplyArgs(args, planned.planFile), Boolean(args.json), log, stop));
+      },
+    )
+    .command(
+      'status',
+      'Where every object stands, grouped by state (the old import-status shape with --json)',
+      (y) =>
+        y
+          .option('state', { type: 'string', default: 'tlmigrate-state.json', describe: 'State file' })
+          .option('refresh', { type: 'boolean', default: false, describe: 'Update task states from the API first' })
+          .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (for --refresh)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print {not_imported, validating, pending, queued, indexing, ready, failed}' }),
+      async (args) => {
+        getLogger(args);
+        if (args.refresh) {
+          const api = createApiClient({ apiUrl: resolveBaseUrl(args['api-url'], env), env });
+          const before = await requireState(args.state);
+          const store = await StateStore.open(args.state, { uri: before.source.uri, bucket: before.source.bucket, prefix: before.source.prefix, indexId: before.indexId }, 'status --refresh', `tlmigrate ${VERSION}`);
+          try {
+            await followTasks({ api, store, clock: systemClock, indexId: before.indexId, pollMs: 0, once: true });
+          } finally {
+            await store.close();
+          }
+        }
+        const state = await requireState(args.state);
+        const status = importStatus(state);
+        if (args.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+        else {
+          process.stdout.write(`${state.source.uri} -> index ${state.indexId}${state.indexName ? ` (${state.indexName})` : ''}\n`);
+          for (const [name, list] of Object.entries(status)) process.stdout.write(`  ${name.padEnd(13)} ${String((list as unknown[]).length).padStart(7)}\n`);
+          for (const f of status.failed.slice(0, 20)) process.stdout.write(`  failed: ${f.filename}: ${f.error_message}\n`);
+          if (status.failed.length > 20) process.stdout.write(`  ... ${status.failed.length - 20} more failures: tlmigrate status --json\n`);
+        }
+      },
+    )
+    .command(
+      'logs',
+      'One entry per run: counts by state and failed files with their error codes (the old import-logs shape with --json)',
+      (y) =>
+        y
+          .option('state', { type: 'string', default: 'tlmigrate-state.json', describe: 'State file' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}]}' }),
+      async (args) => {
+        getLogger(args);
+        const logs = importLogs(await requireState(args.state));
+        if (args.json) process.stdout.write(`${JSON.stringify(logs)}\n`);
+        else
+          for (const entry of logs.data) {
+            const counts = Object.entries(entry.video_status).map(([k, v]) => `${k} ${v}`).join(', ');
+            process.stdout.write(`run ${entry.created_at} -> ${entry.ended_at ?? 'running'}: ${counts}\n`);
+            for (const f of entry.failed_files) process.stdout.write(`  failed: ${f.filename}: ${f.error_message}\n`);
+          }
+      },
+    )
     .demandCommand(1, 'Name a command: tlmigrate plan --help shows how to start.')
     .strict()
     .recommendCommands()
@@ -88,6 +167,84 @@ function reportError(error: unknown, logger: Logger | undefined): number {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`tlmigrate: unexpected error: ${redactUrls(text)}\n`);
   return 1;
+}
+
+async function requireState(path: string) {
+  const state = await loadState(path);
+  if (!state) throw new StateFileError('state_missing', `state file ${path} not found: run tlmigrate apply first, or pass --state`);
+  return state;
+}
+
+/** First SIGINT/SIGTERM: stop new submissions, finish in-flight ones, checkpoint, exit 130. Second: exit now. */
+async function withSignals(body: (stop: AbortSignal) => Promise<number>): Promise<number> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      process.stderr.write(`\ntlmigrate: ${name}: finishing in-flight requests and checkpointing (press Ctrl-C again to exit at once)\n`);
+      controller.abort(new Error(name));
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop: AbortSignal): Promise<number> {
+  const outcome = await runApply(args, process.env, log, createProgress(process.stderr), stop);
+  if (json) {
+    const r = outcome.result;
+    process.stdout.write(`${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, pending: r.pending, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, counts: outcome.counts })}\n`);
+  } else process.stdout.write(`${outcome.message}\n`);
+  if (outcome.exitCode === 130) process.stderr.write(`tlmigrate: ${outcome.message}\n`);
+  return outcome.exitCode;
+}
+
+function applyOptions<T>(y: Argv<T>) {
+  return y
+    .option('state', { type: 'string', default: 'tlmigrate-state.json', describe: 'State file: checkpoints every step; one run at a time' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'Requests in flight at once (1-64)' })
+    .option('max-rpm', { type: 'number', describe: 'Cap on requests per minute (the run also learns from 429s)' })
+    .option('metadata', { type: 'string', array: true, default: [] as string[], describe: 'user_metadata KEY=VALUE on every video (repeatable; types inferred)' })
+    .option('metadata-json', { type: 'string', describe: 'user_metadata from a JSON file (exact types; scalars only)' })
+    .option('video-stream', { type: 'boolean', default: true, describe: 'enable_video_stream (--no-video-stream to turn it off)' })
+    .option('presign-expires', { type: 'string', default: '6h', describe: 'Lifetime of each presigned URL (max 7d)' })
+    .option('wait', { type: 'boolean', default: false, describe: 'Follow tasks until ready or failed' })
+    .option('retry-failed', { type: 'boolean', default: false, describe: 'Resubmit items that failed in earlier runs' })
+    .option('request-timeout', { type: 'number', default: 60, describe: 'Seconds before a request counts as timed out (its outcome is then reconciled)' })
+    .option('poll-interval', { type: 'number', default: 10, describe: 'Seconds between polls with --wait' })
+    .option('reconcile-lag', { type: 'number', default: 5, describe: 'Seconds to wait for a task to become visible before resubmitting' })
+    .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
+    .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)' })
+    .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object with the run result' });
+}
+
+function toApplyArgs(a: Record<string, unknown>, plan: string): ApplyArgs {
+  return {
+    plan,
+    state: a.state as string,
+    concurrency: a.concurrency as number,
+    maxRpm: a['max-rpm'] as number | undefined,
+    metadata: (a.metadata as string[]) ?? [],
+    metadataJson: a['metadata-json'] as string | undefined,
+    videoStream: a['video-stream'] as boolean,
+    presignExpires: a['presign-expires'] as string,
+    wait: a.wait as boolean,
+    retryFailed: a['retry-failed'] as boolean,
+    apiUrl: a['api-url'] as string | undefined,
+    s3Endpoint: a['s3-endpoint'] as string | undefined,
+    s3Region: a['s3-region'] as string | undefined,
+    requestTimeoutMs: (a['request-timeout'] as number) * 1000,
+    pollMs: (a['poll-interval'] as number) * 1000,
+    reconcileLagMs: (a['reconcile-lag'] as number) * 1000,
+  };
 }
 
 function planOptions<T>(y: Argv<T>) {

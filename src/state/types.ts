@@ -29,7 +29,7 @@ export interface ItemState {
   updatedAt: string;
   /** The run that created the task (`tlm_run`). */
   runId?: string | undefined;
-  lastError?: ItemError | undefined;
+  lastError?: ItemError | null | undefined;
   reason?: string | undefined;
 }
 

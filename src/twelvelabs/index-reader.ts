@@ -42,7 +42,7 @@ async function readAllPages<T extends { _id: string }>(
   return [...seen.values()];
 }
 
-export function listAllVideos(client: TwelveLabsClient, indexId: string, options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {}): Promise<IndexedVideo[]> {
+export function listAllVideos(client: Pick<TwelveLabsClient, 'listVideos'>, indexId: string, options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {}): Promise<IndexedVideo[]> {
   return readAllPages(
     (page) => client.listVideos(indexId, { page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc' }, options.signal),
     options.concurrency ?? 8,
@@ -51,7 +51,7 @@ export function listAllVideos(client: TwelveLabsClient, indexId: string, options
 }
 
 export function listTasks(
-  client: TwelveLabsClient,
+  client: Pick<TwelveLabsClient, 'listTasks'>,
   query: { indexId: string; status?: TaskStatus[]; createdAt?: string; updatedAt?: string; filename?: string; sortBy?: 'created_at' | 'updated_at' },
   options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
 ): Promise<Task[]> {

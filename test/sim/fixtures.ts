@@ -5,7 +5,10 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-/** A file served by the media server: bytes, or a status to answer instead (403 for an expired presigned URL). */
+/**
+ * A file served by the media server: bytes; a status to answer instead (403 for an expired presigned
+ * URL); or a huge file that exists only as its first bytes and a declared size (served by range only).
+ */
 export type MediaEntry = { bytes: Buffer } | { status: number } | { size: number; head: Buffer };
 
 export interface MediaServer {
@@ -32,7 +35,10 @@ export async function startMediaServer(): Promise<MediaServer> {
     const slice = (start: number, end: number): Buffer =>
       'bytes' in entry ? entry.bytes.subarray(start, end + 1) : Buffer.concat([entry.head, Buffer.alloc(Math.max(0, end + 1 - entry.head.length))]).subarray(start, end + 1);
     const wanted = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
-    if (!wanted) return void res.writeHead(200, { 'Content-Length': size }).end(slice(0, Math.min(size, 1024 * 1024) - 1));
+    if (!wanted) {
+      if (!('bytes' in entry)) return void res.writeHead(400).end('this fake file is served by range only');
+      return void res.writeHead(200, { 'Content-Length': size }).end(entry.bytes);
+    }
     const start = Number(wanted[1]);
     if (start >= size) return void res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
     const end = Math.min(size - 1, wanted[2] ? Number(wanted[2]) : size - 1);
@@ -78,4 +84,57 @@ export async function makeVideo(file: string, opts: { width: number; height: num
     '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
     file,
   ]);
+}
+
+export interface ApiCall {
+  query?: Record<string, string | string[]> | string;
+  form?: Record<string, string | { bytes: Buffer; filename: string }>;
+  json?: unknown;
+  /** Overrides the x-api-key header; null sends none. */
+  key?: string | null;
+  signal?: AbortSignal;
+}
+
+export interface ApiAnswer {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read wire JSON freely
+  body: any;
+}
+
+/** A raw HTTP call to the simulator, for asserting the wire format itself. */
+export async function callApi(sim: { url: string; apiKey: string }, method: string, path: string, opts: ApiCall = {}): Promise<ApiAnswer> {
+  const query = opts.query === undefined ? '' : `?${typeof opts.query === 'string' ? opts.query : toSearch(opts.query)}`;
+  const headers: Record<string, string> = {};
+  const key = opts.key === undefined ? sim.apiKey : opts.key;
+  if (key !== null) headers['x-api-key'] = key;
+  let body: FormData | string | undefined;
+  if (opts.form) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(opts.form)) {
+      if (typeof value === 'string') form.append(name, value);
+      else form.append(name, new Blob([value.bytes]), value.filename);
+    }
+    body = form;
+  } else if (opts.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  }
+  const response = await fetch(`${sim.url}${path}${query}`, { method, headers, ...(body !== undefined ? { body } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON (an HTML gateway page): keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+function toSearch(query: Record<string, string | string[]>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    for (const v of Array.isArray(value) ? value : [value]) search.append(name, v);
+  }
+  return search.toString();
 }

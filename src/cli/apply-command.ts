@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { systemClock } from '../clock.js';
+import { ConfigError, PlanFileError } from '../errors.js';
+import { executePlan } from '../executor/executor.js';
+import { countStatuses, followTasks } from '../executor/follow.js';
+import { parseDuration, parseMetadataJson, parseMetadataPairs } from '../executor/metadata.js';
+import type { ExecuteResult } from '../executor/types.js';
+import type { Logger } from '../log.js';
+import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
+import type { PlanItem } from '../planner/index.js';
+import { StateStore, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
+import { Pacer } from '../twelvelabs/pacer.js';
+import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
+import type { Progress } from './progress.js';
+import { VERSION } from './version.js';
+
+export const MAX_PRESIGN_SECONDS = 7 * 86400;
+
+export interface ApplyArgs {
+  plan: string;
+  state: string;
+  concurrency: number;
+  maxRpm?: number | undefined;
+  metadata: string[];
+  metadataJson?: string | undefined;
+  videoStream: boolean;
+  presignExpires: string;
+  wait: boolean;
+  retryFailed: boolean;
+  apiUrl?: string | undefined;
+  s3Endpoint?: string | undefined;
+  s3Region?: string | undefined;
+  requestTimeoutMs: number;
+  pollMs: number;
+  reconcileLagMs: number;
+}
+
+export interface ApplyOutcome {
+  result: ExecuteResult;
+  counts: Record<string, number>;
+  exitCode: number;
+  runId: string;
+  message: string;
+}
+
+/** Validates everything that can be checked before a single task is created. */
+export async function prepareApply(args: ApplyArgs) {
+  if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 64) {
+    throw new ConfigError('concurrency_invalid', `--concurrency ${args.concurrency} is out of range: use a whole number from 1 to 64`);
+  }
+  if (args.maxRpm !== undefined && (!Number.isFinite(args.maxRpm) || args.maxRpm <= 0)) {
+    throw new ConfigError('max_rpm_invalid', `--max-rpm ${args.maxRpm} must be a positive number of requests per minute`);
+  }
+  const presignSeconds = parseDuration(args.presignExpires, '--presign-expires');
+  if (presignSeconds < 60 || presignSeconds > MAX_PRESIGN_SECONDS) {
+    throw new ConfigError('presign_expires_invalid', `--presign-expires ${args.presignExpires} is out of range: S3 presigned URLs last 1m to 7d (e.g. 6h)`);
+  }
+  let metadata = parseMetadataPairs(args.metadata);
+  if (args.metadataJson) {
+    const text = await readFile(args.metadataJson, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new ConfigError('metadata_invalid', `--metadata-json ${args.metadataJson}: cannot read it (${error.code}): check the path`);
+    });
+    metadata = { ...parseMetadataJson(text, args.metadataJson), ...metadata };
+  }
+  const plan = await openPlanFile(args.plan);
+  return { presignSeconds, metadata, plan };
+}
+
+/** Apply: one task per upload item of the plan, exactly once, checkpointed, resumable. */
+export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, stop: AbortSignal): Promise<ApplyOutcome> {
+  const { presignSeconds: requestedExpiry, metadata, plan } = await prepareApply(args);
+  const header = plan.header as typeof plan.header & { planId?: string };
+  const clock = systemClock;
+  let throttles = 0;
+  const pacer = new Pacer({ clock, maxRpm: args.maxRpm, onThrottle: (ms) => log.warn({ pauseMs: ms }, 'rate limited (429): the whole run pauses') });
+  const apiUrl = resolveBaseUrl(args.apiUrl, env);
+  const api = createApiClient({ apiUrl, env, gate: pacer, timeoutMs: args.requestTimeoutMs });
+  const index = await connectIndex(api, header.indexId, apiUrl);
+  const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env));
+  const presignSeconds = await capExpiryToSession(s3, requestedExpiry, log);
+  const source = new S3Source(s3, header.source.bucket);
+
+  const store = await StateStore.open(
+    args.state,
+    { uri: header.source.uri, bucket: header.source.bucket, prefix: header.source.prefix, indexId: header.indexId, indexName: index.index_name },
+    `apply ${args.plan}`,
+    `tlmigrate ${VERSION}`,
+  );
+  const runId = randomUUID();
+  const run: RunRecord = {
+    runId,
+    command: 'apply',
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    planId: header.planId,
+    counters: { submitted: 0, failed: 0, reconciled: 0, retries: 0, throttled: 0 },
+  };
+  try {
+    const last = store.state.lastPlan;
+    if (last && last.planId !== header.planId && last.createdAt > header.createdAt) {
+      throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
+    }
+    if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
+    const uris = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
+    await store.setRun(run);
+    log.info({ runId, items: uris.length, plan: args.plan }, 'apply started');
+
+    const total = uris.length;
+    let done = 0;
+    let failed = 0;
+    const startedAt = Date.now();
+    const show = () => {
+      const elapsed = (Date.now() - startedAt) / 1000;
+      const rate = done / Math.max(elapsed, 0.001);
+      const eta = rate > 0 ? Math.round((total - done - failed) / rate) : 0;
+      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${eta}s, 429s ${throttles}`);
+    };
+    const result = await executePlan({
+      api,
+      source,
+      store,
+      clock,
+      indexId: header.indexId,
+      bucket: header.source.bucket,
+      runId,
+      uris,
+      concurrency: args.concurrency,
+      presignExpiresSeconds: presignSeconds,
+      enableVideoStream: args.videoStream,
+      userMetadata: metadata,
+      reconcileLagMs: args.reconcileLagMs,
+      stop,
+      onEvent: (event) => {
+        if (event.type === 'submitted') done += 1;
+        if (event.type === 'failed') failed += 1;
+        if (event.type === 'throttled') throttles += 1;
+        if (event.type === 'failed' || event.type === 'reconciled' || event.type === 'quota') log.info(event, event.type);
+        else log.debug(event, event.type);
+        show();
+      },
+    });
+    progress.done();
+    run.counters = { submitted: result.submitted, failed: result.failed, reconciled: result.reconciled, retries: result.retries, throttled: result.throttled };
+    await store.setRun(run);
+
+    let counts = countStatuses(store);
+    if (args.wait && !result.interrupted && !result.quota) {
+      counts = await followTasks({
+        api,
+        store,
+        clock,
+        indexId: header.indexId,
+        pollMs: args.pollMs,
+        signal: stop,
+        onProgress: (c) => progress.update(`wait: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+      }).catch((error: unknown) => {
+        if (stop.aborted) return countStatuses(store);
+        throw error;
+      });
+      progress.done();
+    }
+    const interrupted = result.interrupted || stop.aborted;
+    const runFailed = Object.values(store.state.items).filter((i) => i.runId === runId && i.status === 'failed').length;
+    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : runFailed > 0 || result.pending > 0 ? 'failed_items' : 'completed';
+    run.endedAt = new Date().toISOString();
+    await store.setRun(run);
+    const notReady = args.wait ? Object.values(store.state.items).filter((i) => i.runId === runId && i.status !== 'ready' && i.status !== 'failed').length : 0;
+    const exitCode = interrupted ? 130 : result.quota ? 1 : runFailed > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
+    const message = interrupted
+      ? `Interrupted: state checkpointed in ${args.state}. Resume with: tlmigrate apply ${args.plan} --state ${args.state}`
+      : result.quota
+        ? `Daily quota exhausted: stopped cleanly${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: tlmigrate apply ${args.plan} --state ${args.state}`
+        : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${
+            runFailed ? ' See failures: tlmigrate logs; resubmit after fixing: tlmigrate apply --retry-failed.' : ''
+          }`;
+    return { result, counts, exitCode, runId, message };
+  } catch (error) {
+    run.outcome = stop.aborted ? 'interrupted' : 'error';
+    run.endedAt = new Date().toISOString();
+    await store.setRun(run).catch(() => undefined);
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Brings the plan's items into the state: new upload items become `planned`; skips and preflight
+ * failures are recorded for status; items already in flight or done are left alone. Returns the
+ * URIs the executor should work on, in plan order.
+ */
+async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<string[]> {
+  const uris: string[] = [];
+  const now = new Date().toISOString();
+  for await (const item of items) {
+    const uri = `s3://${bucket}/${item.key}`;
+    const current = store.item(uri);
+    const sameObject = current && current.etag === item.etag && current.size === item.size;
+    if (item.action === 'upload') {
+      if (current && sameObject && current.status !== 'skipped') {
+        if (current.status === 'failed' && retryFailed) {
+          await store.setItem(uri, { status: 'planned', lastError: null });
+          uris.push(uri);
+        } else if (current.status === 'planned' || current.status === 'intent' || current.status === 'unknown') uris.push(uri);
+        continue;
+      }
+      await store.setItem(uri, newItem(item, 'planned', now));
+      uris.push(uri);
+    } else if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
+      if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
+        await store.setItem(uri, { status: 'planned', lastError: null });
+        uris.push(uri);
+        continue;
+      }
+      if (item.action === 'fail' && item.match?.by === 'ledger') continue;
+      await store.setItem(uri, {
+        ...newItem(item, item.action === 'fail' ? 'failed' : item.reason === 'indexed' ? 'ready' : 'skipped', now),
+        reason: item.reason,
+        ...(item.match?.videoId ? { videoId: item.match.videoId } : {}),
+        ...(item.action === 'fail' ? { lastError: { code: item.reason ?? 'preflight_failed', message: item.detail ?? 'failed preflight', at: now } } : {}),
+      });
+    } else if (item.action === 'fail' && retryFailed && current.status === 'failed') {
+      await store.setItem(uri, { status: 'planned', lastError: null });
+      uris.push(uri);
+    }
+  }
+  await store.checkpoint();
+  return uris;
+}
+
+function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
+  return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
+}
+
+/** Temporary credentials: warn once that URLs die with the session, and cap the expiry to it. */
+async function capExpiryToSession(s3: ReturnType<typeof createS3Client>, seconds: number, log: Logger): Promise<number> {
+  let credentials;
+  try {
+    credentials = await s3.config.credentials();
+  } catch (error) {
+    throw new ConfigError('credentials_missing', 'no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run on a role', { cause: error });
+  }
+  if (!credentials.sessionToken) return seconds;
+  const expiration = credentials.expiration?.getTime();
+  const left = expiration === undefined ? undefined : Math.floor((expiration - Date.now()) / 1000);
+  const capped = left === undefined ? seconds : Math.max(60, Math.min(seconds, left));
+  process.stderr.write(
+    `tlmigrate: warning: the S3 credentials are temporary (session token): presigned URLs stop working when the session ends${left === undefined ? '' : `, in ${Math.round(left / 60)} min; URL expiry capped to ${capped} s`}\n`,
+  );
+  log.warn({ expiresInSeconds: capped }, 'temporary S3 credentials');
+  return capped;
+}

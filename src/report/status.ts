@@ -1,0 +1,74 @@
+import type { StateFile } from '../state/index.js';
+
+type Entry = { video_id: string; filename: string; created_at: string };
+
+/** The deprecated import-status shape, from a state file. */
+export interface ImportStatus {
+  not_imported: string[];
+  validating: Entry[];
+  pending: Entry[];
+  queued: Entry[];
+  indexing: Entry[];
+  ready: Entry[];
+  failed: Array<{ filename: string; created_at: string; error_message: string }>;
+}
+
+export function importStatus(state: StateFile): ImportStatus {
+  const out: ImportStatus = { not_imported: [], validating: [], pending: [], queued: [], indexing: [], ready: [], failed: [] };
+  for (const item of Object.values(state.items)) {
+    const created = item.submittedAt ?? item.updatedAt;
+    switch (item.status) {
+      case 'planned':
+      case 'intent':
+      case 'unknown':
+        out.not_imported.push(item.key);
+        break;
+      case 'submitted':
+      case 'uploading':
+      case 'validating':
+        out.validating.push({ video_id: item.videoId ?? '', filename: item.key, created_at: created });
+        break;
+      case 'pending':
+      case 'queued':
+      case 'indexing':
+      case 'ready':
+        out[item.status].push({ video_id: item.videoId ?? '', filename: item.key, created_at: created });
+        break;
+      case 'failed':
+        out.failed.push({ filename: item.key, created_at: item.lastError?.at ?? item.updatedAt, error_message: item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'failed' });
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/** The deprecated import-logs shape: one entry per run, oldest first. */
+export interface ImportLogs {
+  data: Array<{
+    index_id: string;
+    index_name: string;
+    created_at: string;
+    ended_at: string | null;
+    video_status: { ready: number; validating: number; queued: number; pending: number; indexing: number; failed: number };
+    failed_files: Array<{ filename: string; error_message: string }>;
+  }>;
+}
+
+export function importLogs(state: StateFile): ImportLogs {
+  const runs = [...state.runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return {
+    data: runs.map((run) => {
+      const video_status = { ready: 0, validating: 0, queued: 0, pending: 0, indexing: 0, failed: 0 };
+      const failed_files: Array<{ filename: string; error_message: string }> = [];
+      for (const item of Object.values(state.items)) {
+        if (item.runId !== run.runId) continue;
+        const s = item.status === 'submitted' || item.status === 'uploading' ? 'validating' : item.status;
+        if (s in video_status) video_status[s as keyof typeof video_status] += 1;
+        if (s === 'failed') failed_files.push({ filename: item.key, error_message: item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'failed' });
+      }
+      return { index_id: state.indexId, index_name: state.indexName ?? '', created_at: run.startedAt, ended_at: run.endedAt ?? null, video_status, failed_files };
+    }),
+  };
+}
