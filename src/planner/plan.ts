@@ -2,7 +2,7 @@ import type { SourceObject } from '../sources/types.js';
 import { basename, isFolderMarker, keyFilter } from './filters.js';
 import { mapOrdered } from './ordered.js';
 import { preflightListing, preflightProbe } from './requirements.js';
-import type { IndexedVideoRef, InFlightTask, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
+import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 /** Ledger statuses that mean "a task exists and is not finished". */
 const LEDGER_IN_FLIGHT = new Set(['intent', 'unknown', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
