@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { SimClock } from './clock.js';
 import type { FaultInjector } from './faults.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { FormPart } from './multipart.js';
 import type { SimTask } from './model.js';
 import type { SimStore } from './store.js';
 import type { ApiVariants } from './variants.js';
@@ -11,6 +12,8 @@ export interface ApiRequest {
   query: URLSearchParams;
   body: Buffer;
   headers: IncomingHttpHeaders;
+  /** The multipart form, parsed once (the handler and the request log share it). */
+  form(): Promise<FormPart[]>;
 }
 
 export interface Reply {
@@ -32,6 +35,7 @@ export interface ApiContext {
 
 export type Handler = (req: ApiRequest, ctx: ApiContext) => Reply | Promise<Reply>;
 
+/** A path parameter the route guarantees. */
 export function param(req: ApiRequest, name: string): string {
   const value = req.params[name];
   if (value === undefined) throw new Error(`Route parameter ${name} missing`);

@@ -3,7 +3,6 @@ import { param } from './api-context.js';
 import type { ApiRequest, Handler, Reply } from './api-context.js';
 import { TASK_STATUSES, newId } from './model.js';
 import type { SimTask, TaskSource, TaskStatus, UserMetadata } from './model.js';
-import { parseMultipart } from './multipart.js';
 import type { FormPart } from './multipart.js';
 import { inRange, parseInstant, parsePaging, parseRange, parseSorting, sortAndPage } from './query.js';
 import { parseUserMetadata } from './validate.js';
@@ -109,7 +108,7 @@ export const deleteTask: Handler = (req, ctx): Reply => {
 };
 
 async function formFields(req: ApiRequest): Promise<Map<string, FormPart>> {
-  const parts = await parseMultipart(req.body, req.headers['content-type']);
+  const parts = await req.form();
   const fields = new Map<string, FormPart>();
   for (const part of parts) {
     if (!CREATE_FIELDS.has(part.name)) throw new ApiFailure(400, 'parameter_unknown', `The ${part.name} parameter is not supported.`);

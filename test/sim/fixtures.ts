@@ -67,6 +67,7 @@ export function fakeMp4(size = 4096): Buffer {
   return bytes;
 }
 
+/** True when `name -version` runs (ffmpeg, ffprobe). */
 export async function hasBinary(name: string): Promise<boolean> {
   try {
     await execFileAsync(name, ['-version']);

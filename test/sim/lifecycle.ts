@@ -40,6 +40,8 @@ export class Lifecycle {
       .catch((error: unknown): ProbeOutcome => ({ ok: false, failure: fileBroken(String(error)) }))
       .then((result) => {
         outcome = result;
+        // Uploaded bytes matter only while validating; dropping them keeps long benchmarks' memory flat.
+        if (task.source.kind === 'file') task.source = { ...task.source, bytes: Buffer.alloc(0) };
         if (validated) this.#afterValidation(task, result);
       })
       .finally(() => this.#probing.delete(probing));

@@ -79,6 +79,7 @@ export function newId(): string {
   return randomBytes(12).toString('hex');
 }
 
+/** RFC 3339 with milliseconds, UTC. */
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

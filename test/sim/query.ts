@@ -29,6 +29,7 @@ export interface PageInfo {
   total_results: number;
 }
 
+/** `page` (default 1) and `page_limit` (default 10, at most 50). */
 export function parsePaging(query: URLSearchParams): Paging {
   const page = positiveInt(query, 'page') ?? 1;
   const limit = positiveInt(query, 'page_limit') ?? DEFAULT_PAGE_LIMIT;
@@ -36,6 +37,7 @@ export function parsePaging(query: URLSearchParams): Paging {
   return { page, limit };
 }
 
+/** `sort_by` (created_at | updated_at) and `sort_option` (desc by default). */
 export function parseSorting(query: URLSearchParams): Sorting {
   const by = query.get('sort_by') ?? 'created_at';
   if (by !== 'created_at' && by !== 'updated_at') throw invalid('The sort_by parameter must be created_at or updated_at.');
@@ -44,6 +46,7 @@ export function parseSorting(query: URLSearchParams): Sorting {
   return { by, desc: option === 'desc' };
 }
 
+/** Sorts (ties in creation order), slices one page, and describes the paging; past the end gives no items. */
 export function sortAndPage<T extends Sortable>(items: readonly T[], sorting: Sorting, paging: Paging): { items: T[]; pageInfo: PageInfo } {
   const key = sorting.by === 'created_at' ? 'createdAt' : 'updatedAt';
   const sign = sorting.desc ? -1 : 1;
@@ -87,6 +90,7 @@ export function parseRange(query: URLSearchParams, name: string): RangeFilter | 
   return Object.keys(filter).length > 0 ? filter : undefined;
 }
 
+/** True when `value` satisfies every bound of the filter (no filter: always). */
 export function inRange(value: number | undefined, filter: RangeFilter | undefined): boolean {
   if (!filter) return true;
   if (value === undefined) return false;
@@ -130,6 +134,7 @@ export function parseMetadataFilters(
   return filters;
 }
 
+/** True when every filter key is in the metadata with that value, compared as a string. */
 export function metadataMatches(metadata: UserMetadata, filters: Record<string, string>): boolean {
   return Object.entries(filters).every(([key, want]) => key in metadata && String(metadata[key]) === want);
 }

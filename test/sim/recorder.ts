@@ -88,6 +88,7 @@ export class Recorder {
   }
 }
 
+/** A query string as a record; repeated keys become arrays. */
 export function queryRecord(query: URLSearchParams): Record<string, string | string[]> {
   const record: Record<string, string | string[]> = {};
   for (const key of new Set(query.keys())) {

@@ -4,9 +4,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiFailure, errorBody } from './api-error.js';
-import type { ApiContext, Reply } from './api-context.js';
+import type { ApiContext, ApiRequest, Reply } from './api-context.js';
 import { HANDLERS } from './handlers.js';
 import { parseMultipart } from './multipart.js';
+import type { FormPart } from './multipart.js';
 import { queryRecord } from './recorder.js';
 import type { Outcome, Recorder } from './recorder.js';
 import { matchRoute } from './routes.js';
@@ -40,7 +41,7 @@ export async function listen(deps: ServerDeps, host = '127.0.0.1', port = 0): Pr
   const closing = new AbortController();
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
-    void handle(req, res, deps, closing.signal);
+    handle(req, res, deps, closing.signal).catch(() => req.socket.destroy());
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -78,9 +79,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
     return;
   }
 
+  const request = apiRequest(req, url, body, match);
   let answer: Answer;
   try {
-    answer = await decide(req, url, body, match, deps, closing);
+    answer = await decide(req, url, request, match, deps, closing);
   } catch (error) {
     if (closing.aborted) {
       req.socket.destroy();
@@ -99,7 +101,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
     outcome,
     at,
     durationMs: Math.round(performance.now() - started),
-    ...(body.length > 0 ? { body: await summarize(body, req.headers['content-type']) } : {}),
+    ...(body.length > 0 ? { body: await summarize(request) } : {}),
     ...(answer.fault ? { fault: answer.fault } : {}),
   });
 }
@@ -108,7 +110,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
 async function decide(
   req: IncomingMessage,
   url: URL,
-  body: Buffer,
+  request: ApiRequest,
   match: RouteMatch | undefined,
   deps: ServerDeps,
   closing: AbortSignal,
@@ -135,7 +137,7 @@ async function decide(
   const injected = faults.serverError(match.route);
   if (injected !== undefined) return { ...serverErrorAnswer(injected, deps), headers: admission.headers, fault: 'error5xx' };
 
-  const reply: Reply = await HANDLERS[match.route]({ params: match.params, query: url.searchParams, body, headers: req.headers }, ctx);
+  const reply: Reply = await HANDLERS[match.route](request, ctx);
   let answer: Answer = { ...jsonAnswer(reply), headers: admission.headers };
 
   if (match.route === 'POST /tasks' && reply.status < 300) {
@@ -218,19 +220,31 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+function apiRequest(req: IncomingMessage, url: URL, body: Buffer, match: RouteMatch | undefined): ApiRequest {
+  let form: Promise<FormPart[]> | undefined;
+  return {
+    params: match?.params ?? {},
+    query: url.searchParams,
+    body,
+    headers: req.headers,
+    form: () => (form ??= parseMultipart(body, req.headers['content-type'])),
+  };
+}
+
 /** A readable record of the body: form fields (file parts as name and size), JSON, or a byte count. */
-async function summarize(body: Buffer, contentType: string | undefined): Promise<unknown> {
+async function summarize(request: ApiRequest): Promise<unknown> {
+  const contentType = request.headers['content-type'];
   try {
     if (contentType?.startsWith('multipart/form-data')) {
       const summary: Record<string, unknown> = {};
-      for (const part of await parseMultipart(body, contentType)) {
+      for (const part of await request.form()) {
         summary[part.name] = part.kind === 'text' ? part.value : { filename: part.filename, size: part.bytes.length };
       }
       return summary;
     }
-    if (contentType?.includes('json')) return JSON.parse(body.toString('utf8')) as unknown;
+    if (contentType?.includes('json')) return JSON.parse(request.body.toString('utf8')) as unknown;
   } catch {
     // an unparsable body is summarised by its size below
   }
-  return { bytes: body.length };
+  return { bytes: request.body.length };
 }

@@ -105,6 +105,11 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
+interface Waiter {
+  done(task: SimTask): void;
+  abandon(reason: string): void;
+}
+
 /** Starts a Twelve Labs API v1.3 simulator on 127.0.0.1 (port 0). */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const clock = makeClock(options.clock);
@@ -137,10 +142,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }, '127.0.0.1', options.port ?? 0);
   origin = listening.origin;
 
-  const waiters = new Map<string, Set<(task: SimTask) => void>>();
+  const waiters = new Map<string, Set<Waiter>>();
   lifecycle.onTransition((task) => {
     if (task.status !== 'ready' && task.status !== 'failed') return;
-    for (const wake of waiters.get(task.id) ?? []) wake(task);
+    for (const waiter of waiters.get(task.id) ?? []) waiter.done(task);
     waiters.delete(task.id);
   });
 
@@ -160,19 +165,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return task && view(task);
     },
     videos: (indexId) => store.videosOf(indexId).map((v) => ({ ...v, meta: { ...v.meta }, userMetadata: { ...v.userMetadata } })),
-    counts: () => ({ ...recorder.counts() }),
+    counts: () => recorder.counts(),
     duplicates: () => recorder.duplicates(),
     clearRequests: () => recorder.clear(),
     waitForTask: (taskId, timeoutMs = 10_000) => new Promise<TaskView>((resolve, reject) => {
       const task = store.tasks.get(taskId);
       if (!task) return reject(new Error(`No task ${taskId} in the simulator`));
       if (task.status === 'ready' || task.status === 'failed') return resolve(view(task));
-      const timer = setTimeout(() => reject(new Error(`Task ${taskId} still ${task.status} after ${timeoutMs} ms`)), timeoutMs);
-      const set = waiters.get(taskId) ?? new Set();
-      set.add((done) => {
-        clearTimeout(timer);
-        resolve(view(done));
-      });
+      const set = waiters.get(taskId) ?? new Set<Waiter>();
+      const waiter: Waiter = {
+        done: (finished) => {
+          clearTimeout(timer);
+          resolve(view(finished));
+        },
+        abandon: (reason) => {
+          clearTimeout(timer);
+          reject(new Error(`Task ${taskId} still ${task.status}: ${reason}`));
+        },
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        waiter.abandon(`timed out after ${timeoutMs} ms`);
+      }, timeoutMs);
+      set.add(waiter);
       waiters.set(taskId, set);
     }),
     settle: () => lifecycle.settled(),
@@ -191,6 +206,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       closed = true;
       clock.cancelAll();
       lifecycle.close();
+      for (const set of waiters.values()) for (const waiter of set) waiter.abandon('the simulator was closed');
+      waiters.clear();
       await listening.close();
       await lifecycle.settled();
     },

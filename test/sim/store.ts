@@ -24,7 +24,7 @@ export class SimStore {
     const index: SimIndex = {
       id,
       name: input.name ?? `index-${id.slice(-6)}`,
-      models: input.models ?? DEFAULT_MODELS,
+      models: (input.models ?? DEFAULT_MODELS).map((m) => ({ name: m.name, options: [...m.options] })),
       createdAt: now,
       updatedAt: now,
       ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),

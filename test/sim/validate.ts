@@ -23,6 +23,7 @@ export const DEFAULT_LIMITS: VideoLimits = {
   maxAspectRatio: 2.4,
 };
 
+/** `video_filesize_too_large` above the size limit. */
 export function fileTooLarge(size: number, limits: VideoLimits): TaskFailure | undefined {
   if (size <= limits.maxFileSize) return undefined;
   return {
@@ -31,6 +32,7 @@ export function fileTooLarge(size: number, limits: VideoLimits): TaskFailure | u
   };
 }
 
+/** `video_file_broken`, with an optional detail saying what went wrong. */
 export function fileBroken(detail?: string): TaskFailure {
   const message = 'Cannot read video file. Please check the video file is valid and try again.';
   return { code: 'video_file_broken', message: detail ? `${message} (${detail})` : message };
@@ -110,6 +112,7 @@ export function parseUserMetadata(raw: string): UserMetadata {
   return metadata;
 }
 
+/** A user-metadata value the platform stores: string, finite number or boolean. */
 export function isMetadataValue(value: unknown): value is MetadataValue {
   return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 }

@@ -2,8 +2,9 @@ import { iso } from './model.js';
 import type { SimIndex, SimTask, SimVideo } from './model.js';
 import type { ApiVariants } from './variants.js';
 
-/** JSON shapes of the v1.3 wire format, as the official SDK's serializers read them. */
+// JSON shapes of the v1.3 wire format, as the official SDK's serializers read them.
 
+/** An index as GET /indexes/{id} returns it. */
 export function indexToWire(index: SimIndex, videos: readonly SimVideo[]): Record<string, unknown> {
   return {
     _id: index.id,
@@ -17,6 +18,7 @@ export function indexToWire(index: SimIndex, videos: readonly SimVideo[]): Recor
   };
 }
 
+/** A task as GET /tasks lists it; with `detail`, as GET /tasks/{id} returns it (hls, error field variant). */
 export function taskToWire(
   task: SimTask,
   detail?: { baseOrigin: string; errorField: ApiVariants['taskErrorField'] },
@@ -42,6 +44,7 @@ export function taskToWire(
   return wire;
 }
 
+/** A video as listed; `userMetadata` and `baseOrigin` (hls) for the single-video shape. */
 export function videoToWire(
   video: SimVideo,
   detail: { userMetadata: boolean; baseOrigin?: string },
