@@ -60,7 +60,7 @@ const PACKAGE_BINARIES: Record<string, string> = {
 
 /** Installs the Debian packages whose binary is not on PATH (apt-get, as root). */
 export async function ensureSystemPackages(pkgs: readonly string[]): Promise<void> {
-  const missing = pkgs.filter((pkg) => !onPath(PACKAGE_BINARIES[pkg] ?? pkg));
+  const missing = pkgs.filter((pkg) => !commandExists(PACKAGE_BINARIES[pkg] ?? pkg));
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     throw new S3ServerError(
@@ -68,13 +68,13 @@ export async function ensureSystemPackages(pkgs: readonly string[]): Promise<voi
         `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`,
     );
   }
-  if (!onPath('apt-get')) {
+  if (!commandExists('apt-get')) {
     throw new S3ServerError(`missing system packages ${missing.join(' ')} and no apt-get to install them`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update'], { timeoutMs: 600_000, env });
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { timeoutMs: 1_200_000, env });
-  const still = missing.filter((pkg) => !onPath(PACKAGE_BINARIES[pkg] ?? pkg));
+  const still = missing.filter((pkg) => !commandExists(PACKAGE_BINARIES[pkg] ?? pkg));
   if (still.length > 0) throw new S3ServerError(`apt-get install did not provide: ${still.join(' ')}`);
 }
 
@@ -201,6 +201,7 @@ run dir = ${d}/run
 admin socket = ${d}/run/$name.asok
 pid file = ${d}/run/$name.pid
 log file = ${d}/log/$name.log
+mon cluster log file = default=${d}/log/$cluster.$channel.log cluster=${d}/log/$cluster.log
 log to stderr = false
 err to stderr = true
 crash dir = ${d}/run/crash
@@ -243,7 +244,7 @@ function spawnDaemon(cmd: string, args: string[], logFile: string, opts: StartS3
   const out = openSync(`${logFile}.stdout`, 'a');
   // setpriv --pdeathsig ties the daemon's life to ours; it execs, so the PID stays the daemon's.
   const [file, argv] =
-    !opts.outliveProcess && onPath('setpriv') ? ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+    !opts.outliveProcess && commandExists('setpriv') ? ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
   try {
     const child = spawn(file, argv, { detached: true, stdio: ['ignore', out, out] });
     if (child.pid === undefined) throw new S3ServerError(`could not start ${cmd}`);
@@ -346,7 +347,8 @@ function randomKey(length: number, alphabet: string): string {
   return [...randomBytes(length)].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
-function onPath(binary: string): boolean {
+/** Whether `binary` is on PATH (or in the sbin folders root's PATH has). */
+export function commandExists(binary: string): boolean {
   const dirs = (process.env['PATH'] ?? '').split(delimiter).filter(Boolean);
   return [...dirs, '/usr/sbin', '/sbin', '/usr/bin'].some((d) => existsSync(join(d, binary)));
 }
@@ -356,7 +358,7 @@ function belongsTo(pid: number, dir: string): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
   } catch {
     // No /proc (not Linux): trust the PID; gone: nothing to kill.
-    return !existsSync('/proc/self') ;
+    return !existsSync('/proc/self');
   }
 }
 

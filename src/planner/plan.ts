@@ -30,8 +30,9 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
   const contentOwner = new Map<string, string>();
   /** `basename\0size` -> keys whose only evidence was a legacy file-name match. */
   const legacyMatches = new Map<string, PlanItem[]>();
-  /** `basename\0size` -> distinct ETags seen among all planned keys. */
+  /** `basename\0size` -> distinct ETags and every key seen among all planned keys. */
   const etagsByNameSize = new Map<string, Set<string>>();
+  const keysByNameSize = new Map<string, string[]>();
 
   const decide = async (object: SourceObject): Promise<Decision> => {
     if (object.key.endsWith('/') || isFolderMarker(object.key, object.size)) return undefined;
@@ -52,6 +53,9 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     let etags = etagsByNameSize.get(nameSize);
     if (!etags) etagsByNameSize.set(nameSize, (etags = new Set()));
     etags.add(object.etag);
+    const keys = keysByNameSize.get(nameSize);
+    if (keys) keys.push(object.key);
+    else keysByNameSize.set(nameSize, [object.key]);
 
     if (options.incremental) {
       const ledger = ledgerByUri.get(uri(object.key));
@@ -145,7 +149,8 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
               lastModified: item.lastModified,
               action: 'upload',
               detail: 'a legacy video has this file name and size, but so do other keys: not guessed, uploaded',
-              collision: items.map((i) => i.key).filter((k) => k !== item.key),
+              // Every other key of this name and size, not only the deferred ones: a key matched another way is still a candidate.
+              collision: (keysByNameSize.get(nameSize) ?? []).filter((k) => k !== item.key),
               ...(item.sha256 ? { sha256: item.sha256 } : {}),
             }
           : item;

@@ -16,8 +16,9 @@ export function ffprobeUrl(url: string, options: { ffprobePath?: string; timeout
           resolve({ error: 'ffprobe is not installed (apt-get install ffmpeg)' });
           return;
         }
-        const line = redactUrls(String(stderr).trim().split('\n').pop() ?? '') || `ffprobe exited with ${String(error.code ?? error.signal)}`;
-        resolve({ error: line.replace(url, '[url]') });
+        const last = String(stderr).trim().split('\n').pop() ?? '';
+        const line = redactUrls(last.split(url).join('').replace(/^:\s*/, '')) || `ffprobe exited with ${String(error.code ?? error.signal)}`;
+        resolve({ error: line });
         return;
       }
       resolve(parseFfprobe(stdout));

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { ApiError, TransportError, redactUrls } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
@@ -141,16 +142,15 @@ export class TwelveLabsClient {
   }
 
   private async json<T>(spec: RequestSpec): Promise<T> {
-    const response = await this.send(spec);
-    const text = await response.text();
+    const { status, text } = await this.send(spec);
     try {
       return (text === '' ? {} : JSON.parse(text)) as T;
     } catch (cause) {
-      throw new ApiError({ status: response.status, code: 'invalid_response', message: 'the answer is not JSON', method: spec.method, path: spec.path, cause });
+      throw new ApiError({ status, code: 'invalid_response', message: 'the answer is not JSON', method: spec.method, path: spec.path, cause });
     }
   }
 
-  private async send(spec: RequestSpec): Promise<Response> {
+  private async send(spec: RequestSpec): Promise<{ status: number; text: string }> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.sendOnce(spec);
@@ -164,10 +164,13 @@ export class TwelveLabsClient {
     }
   }
 
-  private async sendOnce(spec: RequestSpec): Promise<Response> {
+  /** One request, body included: a body cut short is as much "no answer" as a refused connection. */
+  private async sendOnce(spec: RequestSpec): Promise<{ status: number; text: string }> {
     await this.gate?.acquire(spec.signal);
     const url = this.baseUrl + spec.path + queryString(spec.query);
     const timeout = AbortSignal.timeout(this.timeoutMs);
+    // One run-wide stop signal joins every request's timeout; it legitimately has many listeners.
+    if (spec.signal) setMaxListeners(0, spec.signal);
     const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
     let response: Response;
     try {
@@ -179,25 +182,19 @@ export class TwelveLabsClient {
       });
     } catch (cause) {
       this.gate?.release({ status: 0 });
-      if (spec.signal?.aborted) throw spec.signal.reason;
-      const timedOut = timeout.aborted;
-      throw new TransportError({
-        method: spec.method,
-        path: spec.path,
-        reason: timedOut ? 'timeout' : 'network',
-        detail: timedOut ? `no answer within ${this.timeoutMs} ms` : `connection failed (${redactUrls(describeCause(cause))})`,
-        cause,
-      });
+      throw this.noAnswer(spec, timeout, 'connection failed', cause);
     }
     const signalOut = readRateLimit(response, this.clock.now());
     this.gate?.release(signalOut);
-    if (response.ok) return response;
     let text = '';
     try {
       text = await response.text();
-    } catch {
-      // A body cut short still leaves the status, which is what classifies the failure.
+    } catch (cause) {
+      // A success whose body never arrived has an unknown outcome (a POST may have created a task).
+      if (response.ok) throw this.noAnswer(spec, timeout, `the ${response.status} answer was cut off`, cause);
+      // A failure's body cut short still leaves the status, which is what classifies the failure.
     }
+    if (response.ok) return { status: response.status, text };
     const { code, message } = parseErrorBody(text, response.status);
     throw new ApiError({
       status: response.status,
@@ -207,6 +204,18 @@ export class TwelveLabsClient {
       path: spec.path,
       retryAfterMs: signalOut.retryAfterMs,
       rateLimitResetMs: signalOut.resetAtMs,
+    });
+  }
+
+  private noAnswer(spec: RequestSpec, timeout: AbortSignal, what: string, cause: unknown): unknown {
+    if (spec.signal?.aborted) return spec.signal.reason;
+    const timedOut = timeout.aborted;
+    return new TransportError({
+      method: spec.method,
+      path: spec.path,
+      reason: timedOut ? 'timeout' : 'network',
+      detail: timedOut ? `no answer within ${this.timeoutMs} ms` : `${what} (${redactUrls(describeCause(cause))})`,
+      cause,
     });
   }
 }

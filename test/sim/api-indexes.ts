@@ -3,7 +3,7 @@ import { param } from './api-context.js';
 import type { Handler, Reply } from './api-context.js';
 import type { UserMetadata } from './model.js';
 import {
-  inRange, metadataMatches, parseInstantRange, parseMetadataFilters, parsePaging, parseRange, parseSorting, sortAndPage,
+  inRange, listingKey, metadataMatches, pageOf, parseInstantRange, parseMetadataFilters, parsePaging, parseRange, parseSorting, sortItems,
 } from './query.js';
 import { isMetadataValue } from './validate.js';
 import { indexToWire, videoToWire } from './wire.js';
@@ -32,13 +32,14 @@ export const listVideos: Handler = (req, ctx) => {
   const updated = parseInstantRange(q, 'updated_at');
   const metadata = parseMetadataFilters(q, LIST_VIDEO_PARAMS, variants.metadataFilterEncodings);
 
-  const matching = ctx.store.videosOf(index.id).filter((video) =>
+  const key = `videos/${index.id}?${listingKey(q)}:${variants.metadataFilterEncodings.join(',')}`;
+  const matching = ctx.store.memo(key, () => sortItems(ctx.store.videosOf(index.id), sorting).filter((video) =>
     (filename === null || video.meta.filename === filename)
     && ranges.every(([field, range]) => inRange(video.meta[field], range))
     && inRange(video.createdAt, created)
     && inRange(video.updatedAt, updated)
-    && metadataMatches(video.userMetadata, metadata));
-  const { items, pageInfo } = sortAndPage(matching, sorting, paging);
+    && metadataMatches(video.userMetadata, metadata)));
+  const { items, pageInfo } = pageOf(matching, paging);
   const data = items.map((v) => videoToWire(v, { userMetadata: variants.listVideosIncludesUserMetadata }));
   return { status: 200, json: { data, page_info: pageInfo } };
 };
@@ -66,6 +67,7 @@ export const updateVideo: Handler = (req, ctx): Reply => {
     video.userMetadata = next;
   }
   video.updatedAt = ctx.clock.now();
+  ctx.store.touch();
   return variants.updateVideoStatus === 200
     ? { status: 200, json: videoToWire(video, { userMetadata: true, baseOrigin: ctx.origin() }) }
     : { status: 204 };
@@ -75,9 +77,12 @@ export const updateVideo: Handler = (req, ctx): Reply => {
 export const deleteVideo: Handler = (req, ctx): Reply => {
   const variants = ctx.variants();
   const video = ctx.store.requireVideo(param(req, 'index_id'), param(req, 'video_id'), variants.notFoundStatus);
-  ctx.store.videos.delete(video.id);
+  ctx.store.removeVideo(video.id);
   const task = ctx.store.tasks.get(video.taskId);
-  if (task) task.videoDeleted = true;
+  if (task) {
+    task.videoDeleted = true;
+    ctx.store.touch();
+  }
   return { status: variants.deleteStatus };
 };
 

@@ -4,7 +4,7 @@ import type { ApiRequest, Handler, Reply } from './api-context.js';
 import { TASK_STATUSES, newId } from './model.js';
 import type { SimTask, TaskSource, TaskStatus, UserMetadata } from './model.js';
 import type { FormPart } from './multipart.js';
-import { inRange, parseInstant, parsePaging, parseRange, parseSorting, sortAndPage } from './query.js';
+import { inRange, listingKey, pageOf, parseInstant, parsePaging, parseRange, parseSorting, sortItems } from './query.js';
 import { parseUserMetadata } from './validate.js';
 import { taskToWire } from './wire.js';
 
@@ -46,7 +46,7 @@ export const createTask: Handler = async (req, ctx) => {
     userMetadata,
     videoDeleted: false,
   };
-  ctx.store.tasks.set(task.id, task);
+  ctx.store.putTask(task);
   ctx.onTaskCreated(task);
   ctx.lifecycle.start(task);
   return { status: variants.createTaskStatus, json: { _id: task.id, video_id: task.videoId } };
@@ -73,7 +73,9 @@ export const listTasks: Handler = (req, ctx) => {
   const now = ctx.clock.now();
   const lag = ctx.faults.visibilityLagMs;
 
-  const matching = [...ctx.store.tasks.values()].filter((task) =>
+  // The lag makes a listing depend on the time as well as on the data.
+  const key = `tasks?${listingKey(q)}${lag > 0 ? `@${now}` : ''}`;
+  const matching = ctx.store.memo(key, () => sortItems([...ctx.store.tasks.values()], sorting).filter((task) =>
     (task.source.kind === 'seed' || task.createdAt + lag <= now)
     && (indexId === null || task.indexId === indexId)
     && (statuses.length === 0 || statuses.includes(task.status as TaskStatus))
@@ -82,8 +84,8 @@ export const listTasks: Handler = (req, ctx) => {
     && inRange(task.meta?.width, width)
     && inRange(task.meta?.height, height)
     && (createdAfter === undefined || task.createdAt >= createdAfter)
-    && (updatedAfter === undefined || task.updatedAt >= updatedAfter));
-  const { items, pageInfo } = sortAndPage(matching, sorting, paging);
+    && (updatedAfter === undefined || task.updatedAt >= updatedAfter)));
+  const { items, pageInfo } = pageOf(matching, paging);
   return { status: 200, json: { data: items.map((t) => taskToWire(t)), page_info: pageInfo } };
 };
 
@@ -103,7 +105,7 @@ export const deleteTask: Handler = (req, ctx): Reply => {
   if (task.status === 'ready' && !task.videoDeleted) {
     throw new ApiFailure(400, 'task_cannot_be_deleted', `The task ${task.id} is ready. Delete its video ${task.videoId} first.`);
   }
-  ctx.store.tasks.delete(task.id);
+  ctx.store.removeTask(task.id);
   return { status: variants.deleteStatus };
 };
 

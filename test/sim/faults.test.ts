@@ -52,7 +52,9 @@ describe('fault switches', () => {
       expect(first.headers.get('x-ratelimit-remaining')).toBe('1');
       expect(first.headers.get('x-ratelimit-used')).toBe('1');
       expect(first.headers.get('x-ratelimit-reset')).toBe(String((NOON + 60_000) / 1000));
-      await callApi(sim, 'GET', '/tasks');
+      const invalid = await callApi(sim, 'GET', '/tasks', { query: { page_limit: '99' } });
+      expect(invalid.status).toBe(400);
+      expect(invalid.headers.get('x-ratelimit-remaining')).toBe('0');
       const refused = await post('a.mp4');
       expect(refused.status).toBe(429);
       expect(refused.body).toEqual({

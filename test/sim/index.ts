@@ -10,3 +10,5 @@ export type { RouteId } from './routes.js';
 export { ROUTE_IDS } from './routes.js';
 export type { IndexModel, SimIndex, TaskFailure, TaskStatus, UserMetadata, VideoMeta } from './model.js';
 export { TASK_STATUSES } from './model.js';
+export { callApi, fakeMp4, hasBinary, makeVideo, startMediaServer } from './fixtures.js';
+export type { ApiAnswer, ApiCall, MediaEntry, MediaServer } from './fixtures.js';

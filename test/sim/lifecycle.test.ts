@@ -153,9 +153,11 @@ describe('task lifecycle', () => {
     });
   });
 
-  it('close() cancels pending lifecycle timers and answers no more', async () => {
+  it('close() cancels lifecycle timers, releases waiters and answers no more', async () => {
     const { sim: running, taskId } = await create({ lifecycle: { validatingMs: 60_000 } }, 'ok.mp4');
+    const waiting = running.waitForTask(taskId, 120_000);
     await running.close();
+    await expect(waiting).rejects.toThrow(/closed/);
     sim = undefined;
     expect(running.task(taskId)?.status).toBe('validating');
     await expect(fetch(`${running.url}/tasks`)).rejects.toThrow();

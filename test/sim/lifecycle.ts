@@ -86,7 +86,7 @@ export class Lifecycle {
   #ready(task: SimTask): void {
     const now = this.clock.now();
     if (task.meta) {
-      this.store.videos.set(task.videoId, {
+      this.store.putVideo({
         id: task.videoId,
         indexId: task.indexId,
         taskId: task.id,
@@ -110,6 +110,7 @@ export class Lifecycle {
   #move(task: SimTask, status: TaskStatus): void {
     task.status = status;
     task.updatedAt = this.clock.now();
+    this.store.touch();
     for (const listener of this.#listeners) listener(task);
   }
 

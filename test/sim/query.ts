@@ -46,11 +46,15 @@ export function parseSorting(query: URLSearchParams): Sorting {
   return { by, desc: option === 'desc' };
 }
 
-/** Sorts (ties in creation order), slices one page, and describes the paging; past the end gives no items. */
-export function sortAndPage<T extends Sortable>(items: readonly T[], sorting: Sorting, paging: Paging): { items: T[]; pageInfo: PageInfo } {
+/** Sorts by the requested timestamp, ties in creation order. */
+export function sortItems<T extends Sortable>(items: readonly T[], sorting: Sorting): T[] {
   const key = sorting.by === 'created_at' ? 'createdAt' : 'updatedAt';
   const sign = sorting.desc ? -1 : 1;
-  const sorted = [...items].sort((a, b) => sign * (a[key] - b[key] || a.seq - b.seq));
+  return [...items].sort((a, b) => sign * (a[key] - b[key] || a.seq - b.seq));
+}
+
+/** Slices one page of sorted items and describes the paging; past the end gives no items. */
+export function pageOf<T>(sorted: readonly T[], paging: Paging): { items: T[]; pageInfo: PageInfo } {
   const start = (paging.page - 1) * paging.limit;
   return {
     items: sorted.slice(start, start + paging.limit),
@@ -61,6 +65,11 @@ export function sortAndPage<T extends Sortable>(items: readonly T[], sorting: So
       total_results: sorted.length,
     },
   };
+}
+
+/** The query minus paging, in a stable order: the cache key of a listing. */
+export function listingKey(query: URLSearchParams): string {
+  return [...query].filter(([key]) => key !== 'page' && key !== 'page_limit').map(([k, v]) => `${k}=${v}`).sort().join('&');
 }
 
 /** Parses an RFC 3339 instant query parameter to epoch ms. */

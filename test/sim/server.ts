@@ -137,10 +137,16 @@ async function decide(
   const injected = faults.serverError(match.route);
   if (injected !== undefined) return { ...serverErrorAnswer(injected, deps), headers: admission.headers, fault: 'error5xx' };
 
-  const reply: Reply = await HANDLERS[match.route](request, ctx);
-  let answer: Answer = { ...jsonAnswer(reply), headers: admission.headers };
+  let answer: Answer;
+  try {
+    const reply: Reply = await HANDLERS[match.route](request, ctx);
+    answer = { ...jsonAnswer(reply), headers: admission.headers };
+  } catch (error) {
+    if (!(error instanceof ApiFailure)) throw error;
+    answer = errorAnswer(error.status, error.code, error.message, deps, admission.headers);
+  }
 
-  if (match.route === 'POST /tasks' && reply.status < 300) {
+  if (match.route === 'POST /tasks' && answer.status < 300) {
     const lose = faults.loseCreateAnswer();
     if (lose === '500') answer = { ...serverErrorAnswer(500, deps), headers: admission.headers, fault: 'postAcceptThenFail' };
     else if (lose) answer = { ...answer, lose, fault: 'postAcceptThenFail' };

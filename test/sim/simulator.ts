@@ -250,9 +250,9 @@ function seed(store: SimStore, indexId: string, input: SeedVideoInput, now: numb
     videoDeleted: false,
     ...(failed ? { failure: input.failure ?? { code: 'video_file_broken', message: 'Cannot read video file. Please check the video file is valid and try again.' } } : {}),
   };
-  store.tasks.set(task.id, task);
+  store.putTask(task);
   if (!failed) {
-    store.videos.set(task.videoId, {
+    store.putVideo({
       id: task.videoId,
       indexId,
       taskId: task.id,

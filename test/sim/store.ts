@@ -2,20 +2,66 @@ import { ApiFailure } from './api-error.js';
 import { newId } from './model.js';
 import type { IndexModel, SimIndex, SimTask, SimVideo } from './model.js';
 
+const MEMO_ENTRIES = 64;
+
 export const DEFAULT_MODELS: IndexModel[] = [
   { name: 'marengo3.0', options: ['visual', 'audio'] },
   { name: 'pegasus1.2', options: ['visual', 'audio'] },
 ];
 
-/** The simulated account: indexes, tasks and videos, in memory. */
+/**
+ * The simulated account: indexes, tasks and videos, in memory. Write tasks and videos through
+ * put/remove, and call `touch()` after changing one in place, so cached sort orders stay true.
+ */
 export class SimStore {
   readonly indexes = new Map<string, SimIndex>();
   readonly tasks = new Map<string, SimTask>();
   readonly videos = new Map<string, SimVideo>();
   #seq = 0;
+  #version = 0;
+  readonly #memo = new Map<string, { version: number; value: unknown }>();
 
   nextSeq(): number {
     return ++this.#seq;
+  }
+
+  touch(): void {
+    this.#version++;
+  }
+
+  putTask(task: SimTask): void {
+    this.tasks.set(task.id, task);
+    this.touch();
+  }
+
+  removeTask(id: string): void {
+    this.tasks.delete(id);
+    this.touch();
+  }
+
+  putVideo(video: SimVideo): void {
+    this.videos.set(video.id, video);
+    this.touch();
+  }
+
+  removeVideo(id: string): void {
+    this.videos.delete(id);
+    this.touch();
+  }
+
+  /**
+   * Caches a computed listing until the next change: paging through 100k items then costs one
+   * filter-and-sort, not one per page.
+   */
+  memo<T>(key: string, compute: () => T): T {
+    const hit = this.#memo.get(key);
+    if (hit?.version === this.#version) return hit.value as T;
+    const value = compute();
+    this.#memo.delete(key);
+    this.#memo.set(key, { version: this.#version, value });
+    const oldest = this.#memo.keys().next().value;
+    if (this.#memo.size > MEMO_ENTRIES && oldest !== undefined) this.#memo.delete(oldest);
+    return value;
   }
 
   addIndex(input: { id?: string; name?: string; models?: IndexModel[]; expiresAt?: number }, now: number): SimIndex {
