@@ -35,11 +35,14 @@ export interface PacerOptions {
 }
 
 const MIN_RPM = 1;
+/** Two reset times this close apart name the same window (epoch seconds, or seconds-from-now read at different instants). */
+const SAME_WINDOW_MS = 2_000;
 
 /**
  * One shared pacer for a run (not per request): a token bucket at the current rate, a global pause
  * after a 429 (Retry-After, else X-Ratelimit-Reset, else backoff with jitter), a multiplicative
- * slow-down on each 429 and a gentle additive ramp back up to the cap. When the server announces
+ * slow-down on each 429 (halving the rate observed over the last minute) and a gentle ramp back up
+ * (+10% per 10 successes) to the cap. When the server announces
  * `X-Ratelimit-Remaining`, the pacer stops sending before it hits zero and waits for the reset.
  */
 export class Pacer implements RequestGate {
@@ -52,8 +55,11 @@ export class Pacer implements RequestGate {
   private pausedUntil = 0;
   private consecutive429 = 0;
   private inFlight = 0;
-  private remaining: number | undefined;
-  private resetAt: number | undefined;
+  /** Send times of the last minute: the rate actually observed, which a 429 halves. */
+  private readonly recentSends: number[] = [];
+  private firstSendAt: number | undefined;
+  /** Requests we may still send in the server's current window, and when that window ends. */
+  private budget: { remaining: number; resetAt: number } | undefined;
   private successesSinceSlowdown = 0;
   readonly stats: PacerStats = { sent: 0, throttled: 0, pausedMs: 0, currentRpm: undefined };
 
@@ -69,13 +75,19 @@ export class Pacer implements RequestGate {
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const now = this.clock.now();
-      const waitUntil = Math.max(this.pausedUntil, this.budgetExhausted(now) ? (this.resetAt ?? now) : 0, this.rpm === undefined ? 0 : this.nextSlotAt);
+      if (this.budget && now >= this.budget.resetAt) this.budget = undefined;
+      const budgetWait = this.budget && this.budget.remaining <= 0 ? this.budget.resetAt : 0;
+      const slotWait = this.rpm === undefined ? 0 : this.nextSlotAt;
+      const waitUntil = Math.max(this.pausedUntil, budgetWait, slotWait);
       if (waitUntil <= now) break;
       await this.clock.sleep(waitUntil - now, signal);
     }
     const now = this.clock.now();
     if (this.rpm !== undefined) this.nextSlotAt = Math.max(now, this.nextSlotAt) + 60_000 / this.rpm;
-    if (this.remaining !== undefined) this.remaining -= 1;
+    if (this.budget) this.budget.remaining -= 1;
+    this.firstSendAt ??= now;
+    this.recentSends.push(now);
+    while ((this.recentSends[0] ?? now) <= now - 60_000) this.recentSends.shift();
     this.inFlight += 1;
     this.stats.sent += 1;
   }
@@ -83,9 +95,7 @@ export class Pacer implements RequestGate {
   release(signal: ResponseSignal): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     const now = this.clock.now();
-    if (signal.resetAtMs !== undefined) this.resetAt = signal.resetAtMs;
-    if (signal.remaining !== undefined) this.remaining = Math.min(signal.remaining, this.remaining ?? signal.remaining);
-    if (signal.resetAtMs !== undefined && signal.remaining !== undefined && now >= (this.resetAt ?? 0)) this.remaining = signal.remaining;
+    this.learnBudget(signal, now);
     if (signal.status === 429) {
       this.consecutive429 += 1;
       this.stats.throttled += 1;
@@ -97,7 +107,7 @@ export class Pacer implements RequestGate {
         this.stats.pausedMs += until - Math.max(now, this.pausedUntil);
         this.pausedUntil = until;
       }
-      if (signal.limit === undefined) this.slowDown();
+      if (signal.limit === undefined) this.slowDown(now);
       this.onThrottle?.(pause);
       return;
     }
@@ -107,19 +117,28 @@ export class Pacer implements RequestGate {
     }
   }
 
-  /** When the server told us what is left, keep the in-flight requests inside that budget. */
-  private budgetExhausted(now: number): boolean {
-    if (this.remaining === undefined || this.resetAt === undefined) return false;
-    if (now >= this.resetAt) {
-      this.remaining = undefined;
-      return false;
-    }
-    return this.remaining <= 0;
+  /**
+   * Keeps our count of what the server's window has left. Within one window our own count (one
+   * less per acquire) and the server's only go down, so the lower wins; a later reset time starts
+   * a new window, where the server's number is taken as is; an answer about an earlier window
+   * (sent before the reset, answered after) says nothing about the current one.
+   */
+  private learnBudget(signal: ResponseSignal, now: number): void {
+    if (signal.remaining === undefined || signal.resetAtMs === undefined || signal.resetAtMs <= now) return;
+    // Our requests still on the wire may not be counted in this answer yet: spend them now.
+    const remaining = Math.max(0, signal.remaining - this.inFlight);
+    const current = this.budget;
+    if (current && signal.resetAtMs < current.resetAt - SAME_WINDOW_MS) return;
+    if (current && signal.resetAtMs <= current.resetAt + SAME_WINDOW_MS) current.remaining = Math.min(current.remaining, remaining);
+    else this.budget = { remaining, resetAt: signal.resetAtMs };
   }
 
-  private slowDown(): void {
-    const observed = this.rpm ?? Math.max(MIN_RPM, this.stats.sent);
-    this.rpm = Math.max(MIN_RPM, Math.floor(observed * 0.5));
+  private slowDown(now: number): void {
+    while ((this.recentSends[0] ?? now) <= now - 60_000) this.recentSends.shift();
+    // A run younger than a minute has sent fewer than its rate: scale up what it sent so far.
+    const spanMs = Math.min(60_000, Math.max(1_000, now - (this.firstSendAt ?? now)));
+    const observed = Math.max(MIN_RPM, (this.recentSends.length * 60_000) / spanMs);
+    this.rpm = Math.max(MIN_RPM, Math.floor(Math.min(this.rpm ?? observed, observed) * 0.5));
     this.successesSinceSlowdown = 0;
     this.stats.currentRpm = this.rpm;
   }
