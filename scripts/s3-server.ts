@@ -448,6 +448,8 @@ function envLines(info: S3ServerInfo): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // The SDK is pinned on purpose (s3-test-server.md); its Node 22 notice is noise here.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const [command] = argv;
   const stateFile = stateFileFrom(argv);
   switch (command) {

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import {
   S3_SERVER_PACKAGES,
@@ -20,21 +23,33 @@ declare module 'vitest' {
  * TLM_TEST_S3_SECRET_KEY (e.g. from `tsx scripts/s3-server.ts start`) to reuse a running one.
  */
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
-  const ffmpegAvailable = await ensureFfmpeg();
-  provide('ffmpegAvailable', ffmpegAvailable);
+  // The SDK is pinned on purpose (s3-test-server.md); workers inherit this and skip its Node 22 notice.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  // Workers inherit it too; their temp files (video fixtures) go here and leave with the run.
+  const runDir = mkdtempSync(join(tmpdir(), 'tlm-test-run-'));
+  process.env['TLM_TEST_TMPDIR'] = runDir;
+  const removeRunDir = () => rmSync(runDir, { recursive: true, force: true });
 
-  const existing = existingServer();
-  if (existing) {
-    provide('s3', existing);
-    return async () => {};
+  try {
+    provide('ffmpegAvailable', await ensureFfmpeg());
+    const existing = existingServer();
+    if (existing) {
+      provide('s3', existing);
+      return async () => removeRunDir();
+    }
+    await ensureSystemPackages(S3_SERVER_PACKAGES);
+    const started = Date.now();
+    const server = await startS3Server();
+    console.log(`[global-setup] S3 server (Ceph radosgw) at ${server.endpoint}, ready in ${Date.now() - started} ms`);
+    provide('s3', server);
+    return async () => {
+      await stopS3Server(server);
+      removeRunDir();
+    };
+  } catch (error) {
+    removeRunDir();
+    throw error;
   }
-
-  await ensureSystemPackages(S3_SERVER_PACKAGES);
-  const started = Date.now();
-  const server = await startS3Server();
-  console.log(`[global-setup] S3 server (Ceph radosgw) at ${server.endpoint}, ready in ${Date.now() - started} ms`);
-  provide('s3', server);
-  return () => stopS3Server(server);
 }
 
 function existingServer(): S3ServerInfo | undefined {
@@ -45,7 +60,7 @@ function existingServer(): S3ServerInfo | undefined {
   if (!accessKeyId || !secretAccessKey) {
     throw new Error('TLM_TEST_S3_ENDPOINT is set: also set TLM_TEST_S3_ACCESS_KEY and TLM_TEST_S3_SECRET_KEY');
   }
-  // Empty dir and pids: nothing for teardown to stop, the server belongs to whoever started it.
+  // Empty dir and pids: the server belongs to whoever started it, teardown leaves it running.
   return { endpoint, region: 'us-east-1', accessKeyId, secretAccessKey, dir: '', pids: [] };
 }
 

@@ -65,11 +65,16 @@ export function videoFixtureSpec(kind: VideoKind): VideoFixtureSpec {
 
 let cacheDir: string | undefined;
 
+/**
+ * Vitest ends its workers without an 'exit' event, so under vitest the folder goes inside the
+ * run's folder that test/global-setup.ts removes; elsewhere (the demo) it goes at exit.
+ */
 function fixtureDir(): string {
   if (cacheDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'tlm-videos-'));
+    const runDir = process.env['TLM_TEST_TMPDIR'];
+    const dir = mkdtempSync(join(runDir ?? tmpdir(), 'tlm-videos-'));
     cacheDir = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    if (runDir === undefined) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   return cacheDir;
 }

@@ -1,0 +1,159 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { collect, runCli, startCli } from '../helpers/cli.js';
+import { putObjects } from '../helpers/s3.js';
+import { uniqueValidVideo } from '../helpers/videos.js';
+import { makeWorld, type World } from '../helpers/world.js';
+
+/** Seeds `n` distinct small videos and returns their keys. */
+async function seedVideos(w: World, n: number, prefix = 'v'): Promise<string[]> {
+  const objects = [];
+  for (let i = 0; i < n; i++) objects.push({ key: `${prefix}/clip ${String(i).padStart(3, '0')}.mp4`, body: await uniqueValidVideo(1000 + i) });
+  await putObjects(w.s3, w.bucket, objects, 32);
+  return objects.map((o) => o.key);
+}
+
+/** Every key got exactly one task, and no other task exists. */
+function expectExactlyOnce(w: World, keys: string[]): void {
+  const bySource = w.sim.counts().tasksBySourcePath;
+  const wanted = new Map(keys.map((k) => [`/${w.bucket}/${k}`, 1]));
+  expect(Object.fromEntries(bySource)).toEqual(Object.fromEntries(wanted));
+}
+
+async function plan(w: World, extra: string[] = []): Promise<string> {
+  const out = join(w.dir, 'plan.json');
+  const result = await runCli(['plan', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--out', out, ...extra], w.env, { cwd: w.dir });
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return out;
+}
+
+function readState(w: World): { version: number; items: Record<string, { status: string; taskId?: string }> } {
+  return JSON.parse(readFileSync(join(w.dir, 'tlmigrate-state.json'), 'utf8'));
+}
+
+describe('tlmigrate apply against Ceph and the simulator', () => {
+  let w: World | undefined;
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
+
+  it('migrates 200 videos with exactly one task each, then status and logs keep the old import shapes', async () => {
+    w = await makeWorld('apply200');
+    const keys = await seedVideos(w, 200);
+    const planFile = await plan(w);
+    const result = await runCli(['apply', planFile, '--concurrency', '8', '--metadata', 'project=e2e', '--metadata', 'year=2026', '--wait', '--poll-interval', '0.2', '--json'], w.env, { cwd: w.dir });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout);
+    expect(out).toMatchObject({ submitted: 200, failed: 0, pending: 0, interrupted: false });
+    expectExactlyOnce(w, keys);
+    const task = w.sim.tasks(w.indexId).find((t) => t.sourcePath === `/${w!.bucket}/${keys[7]}`);
+    expect(task?.userMetadata).toMatchObject({ project: 'e2e', year: 2026, tlm_source: `s3://${w.bucket}/${keys[7]}`, tlm_size: expect.any(Number), tlm_etag: expect.any(String), tlm_run: out.runId });
+    expect(statSync(join(w.dir, 'tlmigrate-state.json')).mode & 0o777).toBe(0o600);
+
+    const status = await runCli(['status', '--json'], w.env, { cwd: w.dir });
+    expect(status.code).toBe(0);
+    const s = JSON.parse(status.stdout);
+    expect(Object.keys(s).sort()).toEqual(['failed', 'indexing', 'not_imported', 'pending', 'queued', 'ready', 'validating']);
+    expect(s.ready).toHaveLength(200);
+    expect(s.ready[0]).toEqual({ video_id: expect.stringMatching(/^[0-9a-f]{24}$/), filename: expect.any(String), created_at: expect.any(String) });
+    expect(s.not_imported).toEqual([]);
+
+    const logs = await runCli(['logs', '--json'], w.env, { cwd: w.dir });
+    const l = JSON.parse(logs.stdout);
+    expect(l.data).toHaveLength(1);
+    expect(l.data[0]).toEqual({
+      index_id: w.indexId,
+      index_name: 'apply200',
+      created_at: expect.any(String),
+      ended_at: expect.any(String),
+      video_status: { ready: 200, validating: 0, queued: 0, pending: 0, indexing: 0, failed: 0 },
+      failed_files: [],
+    });
+
+    // Applying the same plan again creates nothing new.
+    const again = await runCli(['apply', planFile, '--json'], w.env, { cwd: w.dir });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).submitted).toBe(0);
+    expectExactlyOnce(w, keys);
+  });
+
+  it('keeps exactly one task per object with every fault switch on', async () => {
+    w = await makeWorld('faults');
+    const keys = await seedVideos(w, 60);
+    const planFile = await plan(w);
+    w.sim.faults.set({
+      seed: 7,
+      latency: { ms: { min: 0, max: 30 } },
+      rateLimit: { limit: 40, windowMs: 1000, retryAfter: true, headers: true },
+      error5xx: { rate: 0.1 },
+      postAcceptThenFail: { rate: 0.15, mode: 'drop' },
+      taskVisibilityLagMs: 300,
+    });
+    const first = await runCli(['apply', planFile, '--concurrency', '6', '--reconcile-lag', '0.5', '--request-timeout', '5', '--json'], w.env, { cwd: w.dir });
+    // Then the other failure modes: a 500 after creating, a reset, answers slower than the timeout, 429s without Retry-After.
+    w.sim.faults.set({ postAcceptThenFail: { rate: 0.2, mode: '500' }, rateLimit: { limit: 30, windowMs: 1000, retryAfter: false, headers: false } });
+    const second = await runCli(['apply', planFile, '--concurrency', '6', '--reconcile-lag', '0.5', '--request-timeout', '5', '--json'], w.env, { cwd: w.dir });
+    w.sim.faults.set({ postAcceptThenFail: { rate: 0.2, mode: 'reset' }, slowResponse: { ms: 1500, routes: ['POST /tasks'] } });
+    const third = await runCli(['apply', planFile, '--concurrency', '6', '--reconcile-lag', '0.5', '--request-timeout', '1', '--json'], w.env, { cwd: w.dir });
+    w.sim.faults.reset();
+    const last = await runCli(['apply', planFile, '--reconcile-lag', '0.5', '--json'], w.env, { cwd: w.dir });
+    expect(last.code, `${first.stderr}${second.stderr}${third.stderr}${last.stderr}`).toBe(0);
+    const counts = w.sim.counts();
+    expect(counts.rateLimited).toBeGreaterThan(0);
+    expect(counts.serverErrors).toBeGreaterThan(0);
+    expect(counts.connectionsLost).toBeGreaterThan(0);
+    // Lost answers were found again by reconciliation, not resubmitted.
+    const reconciled = [first, second, third].map((r) => (r.stdout ? (JSON.parse(r.stdout) as { reconciled: number }).reconciled : 0));
+    expect(reconciled.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expectExactlyOnce(w, keys);
+    const state = readState(w);
+    expect(Object.values(state.items).every((i) => i.taskId)).toBe(true);
+  });
+
+  it('survives kill -9 at 10 random moments: resume ends with exactly one task per object', async () => {
+    w = await makeWorld('kill9', { lifecycle: { validatingMs: 50, pendingMs: 50, queuedMs: 50, indexingMs: 50 } });
+    const keys = await seedVideos(w, 120);
+    const planFile = await plan(w);
+    w.sim.faults.set({ latency: { ms: { min: 20, max: 60 }, routes: ['POST /tasks'] }, postAcceptThenFail: { rate: 0.05, mode: 'drop' } });
+    let kills = 0;
+    for (let i = 0; i < 10; i++) {
+      const child = startCli(['apply', planFile, '--concurrency', '4', '--reconcile-lag', '0.3'], w.env, { cwd: w.dir });
+      const done = collect(child, 60_000);
+      await new Promise((r) => setTimeout(r, 250 + Math.floor(Math.random() * 900)));
+      if (child.exitCode === null && child.kill('SIGKILL')) kills += 1;
+      await done;
+      // Whatever instant it died at, the state file parses.
+      expect(readState(w).version).toBe(1);
+    }
+    w.sim.faults.reset();
+    const final = await runCli(['apply', planFile, '--reconcile-lag', '0.3', '--json'], w.env, { cwd: w.dir });
+    expect(final.code, final.stderr).toBe(0);
+    expect(kills).toBeGreaterThan(3);
+    expectExactlyOnce(w, keys);
+    const state = readState(w);
+    expect(Object.keys(state.items)).toHaveLength(120);
+    expect(Object.values(state.items).filter((i) => !i.taskId)).toEqual([]);
+  });
+
+  it('refuses a second concurrent apply on the same state file, naming the holder', async () => {
+    w = await makeWorld('lock');
+    await seedVideos(w, 30);
+    const planFile = await plan(w);
+    w.sim.faults.set({ latency: { ms: 200, routes: ['POST /tasks'] } });
+    const child = startCli(['apply', planFile, '--concurrency', '1'], w.env, { cwd: w.dir });
+    const done = collect(child, 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = await runCli(['apply', planFile], w.env, { cwd: w.dir });
+    expect(second.code).toBe(2);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    expect(second.stderr).toMatch(new RegExp(`in use by pid ${child.pid} on .* started 20`));
+    child.kill('SIGINT');
+    const first = await done;
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/Resume with: tlmigrate apply/);
+  });
+});
