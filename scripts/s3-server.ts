@@ -80,6 +80,18 @@ export async function ensureSystemPackages(pkgs: readonly string[]): Promise<voi
 
 /** Starts radosgw and resolves once a signed ListBuckets succeeds. */
 export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3ServerInfo> {
+  try {
+    return await startOnce(opts);
+  } catch (error) {
+    // Free ports are picked by binding port 0 and closing: another process may take one meanwhile.
+    const portTaken = /Address already in use/.test(errorText(error));
+    if (!portTaken || opts.port !== undefined || opts.dir !== undefined) throw error;
+    opts.log?.('s3-server: a port was taken meanwhile, starting again');
+    return startOnce(opts);
+  }
+}
+
+async function startOnce(opts: StartS3ServerOptions): Promise<S3ServerInfo> {
   const log = opts.log ?? (() => {});
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 90_000);
@@ -111,9 +123,9 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
       log(`s3-server: ${name} (${Date.now() - t0} ms)`);
       return result;
     } catch (error) {
-      throw new S3ServerError(`${name} failed: ${errorText(error)}${logFile === undefined ? '' : logTail(logFile)}`, {
-        cause: error,
-      });
+      const message = errorText(error);
+      const logged = logFile === undefined || message.includes('--- last lines of') ? '' : logTail(logFile);
+      throw new S3ServerError(`${name} failed: ${message}${logged}`, { cause: error });
     }
   };
   const logOf = (name: string) => join(dir, 'log', `${name}.log`);
@@ -287,7 +299,11 @@ function killOnExit(info: S3ServerInfo): void {
 async function retry<T>(deadline: number, daemons: Daemon[], fn: () => Promise<T>, pauseMs = 250): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const dead = daemons.find((d) => d.exited !== undefined);
-    if (dead) throw new S3ServerError(`${dead.name} ${dead.exited}${logTail(dead.logFile)}${logTail(`${dead.logFile}.stdout`)}`);
+    if (dead) {
+      // stdout/stderr only matter when the daemon died before it could write its log.
+      const logged = logTail(dead.logFile) || logTail(`${dead.logFile}.stdout`);
+      throw new S3ServerError(`${dead.name} ${dead.exited}${logged}`);
+    }
     try {
       return await fn();
     } catch (error) {

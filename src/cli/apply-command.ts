@@ -88,6 +88,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     `tlmigrate ${VERSION}`,
   );
   const runId = randomUUID();
+  const wallStarted = performance.now();
   const run: RunRecord = {
     runId,
     command: 'apply',
@@ -183,6 +184,10 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     throw error;
   } finally {
     await store.close();
+    log.info(
+      { runId, wallMs: Math.round(performance.now() - wallStarted), stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: pacer.stats },
+      'apply finished',
+    );
   }
 }
 
