@@ -114,8 +114,13 @@ async function startOnce(opts: StartS3ServerOptions): Promise<S3ServerInfo> {
     pids: [],
   };
   const daemons: Daemon[] = [];
+  // On failure, in-flight commands are killed too: a radosgw-admin whose monitor is gone would hang.
+  const abort = new AbortController();
   const ceph = (cmd: string, args: string[], timeoutMs = 30_000) =>
-    run(cmd, ['-c', conf, ...args], { timeoutMs: Math.max(1_000, Math.min(timeoutMs, deadline - Date.now())) });
+    run(cmd, ['-c', conf, ...args], {
+      timeoutMs: Math.max(1_000, Math.min(timeoutMs, deadline - Date.now())),
+      signal: abort.signal,
+    });
   const step = async <T>(name: string, logFile: string | undefined, fn: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
     try {
@@ -177,6 +182,7 @@ async function startOnce(opts: StartS3ServerOptions): Promise<S3ServerInfo> {
     log(`s3-server: ready at ${info.endpoint} in ${Date.now() - started} ms (dir ${dir})`);
     return info;
   } catch (error) {
+    abort.abort();
     await stopS3Server({ ...info, pids: daemons.map((d) => d.pid) }, { keepDir: opts.dir !== undefined });
     throw error;
   }
@@ -254,7 +260,7 @@ rgw data = ${d}/rgw
 `;
 }
 
-type Daemon = { name: string; pid: number; logFile: string; exited: string | undefined };
+type Daemon = { name: string; pid: number; logFile: string; exited: string | undefined; exit: Promise<void> };
 
 function spawnDaemon(cmd: string, args: string[], logFile: string, opts: StartS3ServerOptions): Daemon {
   const out = openSync(`${logFile}.stdout`, 'a');
@@ -264,9 +270,17 @@ function spawnDaemon(cmd: string, args: string[], logFile: string, opts: StartS3
   try {
     const child = spawn(file, argv, { detached: true, stdio: ['ignore', out, out] });
     if (child.pid === undefined) throw new S3ServerError(`could not start ${cmd}`);
-    const daemon: Daemon = { name: cmd, pid: child.pid, logFile, exited: undefined };
-    child.on('error', (error) => (daemon.exited = error.message));
-    child.on('exit', (code, signal) => (daemon.exited = `exited with ${signal ?? `code ${code}`}`));
+    let exited = () => {};
+    const exit = new Promise<void>((resolveExit) => (exited = resolveExit));
+    const daemon: Daemon = { name: cmd, pid: child.pid, logFile, exited: undefined, exit };
+    child.on('error', (error) => {
+      daemon.exited = error.message;
+      exited();
+    });
+    child.on('exit', (code, signal) => {
+      daemon.exited = `exited with ${signal ?? `code ${code}`}`;
+      exited();
+    });
     child.unref();
     return daemon;
   } finally {
@@ -295,22 +309,24 @@ function killOnExit(info: S3ServerInfo): void {
   });
 }
 
-/** Retries `fn` until it succeeds, the deadline passes, or a daemon dies. */
+/** Retries `fn` until it succeeds, the deadline passes, or a daemon dies (at once, mid-attempt). */
 async function retry<T>(deadline: number, daemons: Daemon[], fn: () => Promise<T>, pauseMs = 250): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  const death = Promise.race(daemons.map((d) => d.exit)).then((): never => {
     const dead = daemons.find((d) => d.exited !== undefined);
-    if (dead) {
-      // stdout/stderr only matter when the daemon died before it could write its log.
-      const logged = logTail(dead.logFile) || logTail(`${dead.logFile}.stdout`);
-      throw new S3ServerError(`${dead.name} ${dead.exited}${logged}`);
-    }
+    // stdout/stderr only matter when the daemon died before it could write its log.
+    const logged = dead === undefined ? '' : logTail(dead.logFile) || logTail(`${dead.logFile}.stdout`);
+    throw new S3ServerError(`${dead?.name} ${dead?.exited}${logged}`);
+  });
+  death.catch(() => {});
+  for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      return await Promise.race([fn(), death]);
     } catch (error) {
+      if (daemons.some((d) => d.exited !== undefined)) await death;
       if (Date.now() + pauseMs >= deadline) {
         throw new S3ServerError(`timed out after ${attempt} attempts; last error: ${errorText(error)}`, { cause: error });
       }
-      await new Promise((r) => setTimeout(r, pauseMs));
+      await Promise.race([new Promise((r) => setTimeout(r, pauseMs)), death]);
     }
   }
 }
@@ -333,13 +349,19 @@ async function listBuckets(info: S3ServerInfo): Promise<void> {
 function run(
   cmd: string,
   args: string[],
-  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv },
+  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
 ): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       cmd,
       args,
-      { timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env },
+      {
+        timeout: opts.timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * 1024 * 1024,
+        env: opts.env ?? process.env,
+        ...(opts.signal && { signal: opts.signal }),
+      },
       (error, stdout, stderr) => {
         if (!error) return resolvePromise(stdout);
         const why = error.killed ? `timed out after ${opts.timeoutMs} ms` : `exit ${error.code ?? error.signal}`;

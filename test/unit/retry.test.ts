@@ -14,36 +14,36 @@ const timeout = new TransportError({ method: 'POST', path: '/tasks', reason: 'ti
 const reset = new TransportError({ method: 'GET', path: '/tasks', reason: 'network', detail: 'ECONNRESET' });
 
 describe('classifyFailure', () => {
-  it.each<[string, unknown, FailureAction, FailureAction]>([
-    // [case, error, idempotent request, POST /tasks]
-    ['429', anApiError(429, { code: 'too_many_requests' }), 'pace', 'pace'],
-    ['429 with Retry-After 30 s', anApiError(429, { retryAfterMs: 30_000 }), 'pace', 'pace'],
-    ['429 with a reset in 40 s', anApiError(429, { rateLimitResetMs: NOW + 40_000 }), 'pace', 'pace'],
-    ['429 with a reset just past', anApiError(429, { rateLimitResetMs: NOW - 1_000 }), 'pace', 'pace'],
-    ['429 usage_limit_exceeded', anApiError(429, { code: 'usage_limit_exceeded' }), 'quota', 'quota'],
-    ['429 with a reset hours away', anApiError(429, { rateLimitResetMs: NOW + 5 * HOUR }), 'quota', 'quota'],
-    ['429 with a reset just over the threshold', anApiError(429, { rateLimitResetMs: NOW + QUOTA_RESET_THRESHOLD_MS + 1 }), 'quota', 'quota'],
-    ['429 with Retry-After hours away', anApiError(429, { retryAfterMs: 3 * HOUR }), 'quota', 'quota'],
-    ['429 with a short Retry-After and a far reset', anApiError(429, { retryAfterMs: 10_000, rateLimitResetMs: NOW + 5 * HOUR }), 'pace', 'pace'],
-    ['401', anApiError(401, { code: 'api_key_invalid' }), 'fatal', 'fatal'],
-    ['400', anApiError(400, { code: 'parameter_invalid' }), 'fail', 'fail'],
-    ['403', anApiError(403), 'fail', 'fail'],
-    ['404', anApiError(404, { code: 'resource_not_found' }), 'fail', 'fail'],
-    ['409', anApiError(409), 'fail', 'fail'],
-    ['422', anApiError(422, { code: 'video_resolution_too_low' }), 'fail', 'fail'],
-    ['408', anApiError(408), 'retry', 'reconcile'],
-    ['500', anApiError(500), 'retry', 'reconcile'],
-    ['502', anApiError(502), 'retry', 'reconcile'],
-    ['503', anApiError(503), 'retry', 'reconcile'],
-    ['504', anApiError(504), 'retry', 'reconcile'],
-    ['200 without a task id', anApiError(200, { code: 'invalid_response' }), 'fatal', 'fatal'],
-    ['TransportError timeout', timeout, 'retry', 'reconcile'],
-    ['TransportError network', reset, 'retry', 'reconcile'],
-    ['our ConfigError', new ConfigError('x', 'x'), 'fatal', 'fatal'],
-    ['a plain Error', new Error('boom'), 'fatal', 'fatal'],
-    ['a TypeError', new TypeError('terminated'), 'fatal', 'fatal'],
-    ['a string', 'boom', 'fatal', 'fatal'],
-  ])('%s -> %s (idempotent), %s (POST)', (_case, error, idempotent, post) => {
+  it.each<[string, FailureAction, FailureAction, unknown]>([
+    // [case, idempotent request, POST /tasks, error]
+    ['429', 'pace', 'pace', anApiError(429, { code: 'too_many_requests' })],
+    ['429 with Retry-After 30 s', 'pace', 'pace', anApiError(429, { retryAfterMs: 30_000 })],
+    ['429 with a reset in 40 s', 'pace', 'pace', anApiError(429, { rateLimitResetMs: NOW + 40_000 })],
+    ['429 with a reset just past', 'pace', 'pace', anApiError(429, { rateLimitResetMs: NOW - 1_000 })],
+    ['429 usage_limit_exceeded', 'quota', 'quota', anApiError(429, { code: 'usage_limit_exceeded' })],
+    ['429 with a reset hours away', 'quota', 'quota', anApiError(429, { rateLimitResetMs: NOW + 5 * HOUR })],
+    ['429 with a reset just over the threshold', 'quota', 'quota', anApiError(429, { rateLimitResetMs: NOW + QUOTA_RESET_THRESHOLD_MS + 1 })],
+    ['429 with Retry-After hours away', 'quota', 'quota', anApiError(429, { retryAfterMs: 3 * HOUR })],
+    ['429 with a short Retry-After and a far reset', 'pace', 'pace', anApiError(429, { retryAfterMs: 10_000, rateLimitResetMs: NOW + 5 * HOUR })],
+    ['401', 'fatal', 'fatal', anApiError(401, { code: 'api_key_invalid' })],
+    ['400', 'fail', 'fail', anApiError(400, { code: 'parameter_invalid' })],
+    ['403', 'fail', 'fail', anApiError(403)],
+    ['404', 'fail', 'fail', anApiError(404, { code: 'resource_not_found' })],
+    ['409', 'fail', 'fail', anApiError(409)],
+    ['422', 'fail', 'fail', anApiError(422, { code: 'video_resolution_too_low' })],
+    ['408', 'retry', 'reconcile', anApiError(408)],
+    ['500', 'retry', 'reconcile', anApiError(500)],
+    ['502', 'retry', 'reconcile', anApiError(502)],
+    ['503', 'retry', 'reconcile', anApiError(503)],
+    ['504', 'retry', 'reconcile', anApiError(504)],
+    ['200 without a task id', 'fatal', 'fatal', anApiError(200, { code: 'invalid_response' })],
+    ['TransportError timeout', 'retry', 'reconcile', timeout],
+    ['TransportError network', 'retry', 'reconcile', reset],
+    ['our ConfigError', 'fatal', 'fatal', new ConfigError('x', 'x')],
+    ['a plain Error', 'fatal', 'fatal', new Error('boom')],
+    ['a TypeError', 'fatal', 'fatal', new TypeError('terminated')],
+    ['a string', 'fatal', 'fatal', 'boom'],
+  ])('%s -> %s (idempotent), %s (POST)', (_case, idempotent, post, error) => {
     expect(classifyFailure(error, { idempotent: true }, NOW)).toBe(idempotent);
     expect(classifyFailure(error, { idempotent: false }, NOW)).toBe(post);
   });

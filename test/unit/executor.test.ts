@@ -1,0 +1,232 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ApiError, TransportError } from '../../src/errors.js';
+import { executePlan } from '../../src/executor/executor.js';
+import type { ExecuteOptions, ExecutorApi, ExecutorSource } from '../../src/executor/types.js';
+import type { SourceObject } from '../../src/sources/types.js';
+import { StateStore, type ItemState } from '../../src/state/index.js';
+import type { CreateTaskRequest, IndexedVideo, ListTasksQuery, Page, Task } from '../../src/twelvelabs/types.js';
+import { FakeClock } from './fake-clock.js';
+
+type Behaviour = 'ok' | 'accept-then-lose' | 'refuse-5xx' | 'reject-400' | 'throttle' | 'quota';
+
+/** An in-memory API: records tasks, plays a scripted behaviour per POST, lists and reads like the real one. */
+class FakeApi implements ExecutorApi {
+  readonly tasks: Array<Task & { metadata: Record<string, unknown>; visible: boolean }> = [];
+  posts = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly script: (request: CreateTaskRequest, n: number) => Behaviour = () => 'ok',
+    private readonly metadataReadable = true,
+  ) {}
+
+  async createTask(request: CreateTaskRequest) {
+    const n = ++this.posts;
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((r) => setImmediate(r));
+    this.inFlight -= 1;
+    const behaviour = this.script(request, n);
+    if (behaviour === 'refuse-5xx') throw new ApiError({ status: 503, code: 'http_503', message: 'unavailable', method: 'POST', path: '/tasks' });
+    if (behaviour === 'reject-400') throw new ApiError({ status: 400, code: 'parameter_invalid', message: 'bad url', method: 'POST', path: '/tasks' });
+    if (behaviour === 'throttle') throw new ApiError({ status: 429, code: 'too_many_requests', message: 'slow down', method: 'POST', path: '/tasks', retryAfterMs: 1000 });
+    if (behaviour === 'quota') throw new ApiError({ status: 429, code: 'usage_limit_exceeded', message: 'daily quota', method: 'POST', path: '/tasks', rateLimitResetMs: this.clock.now() + 5 * 3600_000 });
+    const id = (this.tasks.length + 1).toString(16).padStart(24, '0');
+    const filename = decodeURIComponent(new URL(request.videoUrl).pathname.split('/').pop() ?? '');
+    this.tasks.push({ _id: id, video_id: `v${id.slice(1)}`, status: 'validating', created_at: new Date(this.clock.now()).toISOString(), system_metadata: { filename }, metadata: request.userMetadata, visible: true });
+    if (behaviour === 'accept-then-lose') throw new TransportError({ method: 'POST', path: '/tasks', reason: 'network', detail: 'socket hang up' });
+    return { taskId: id, videoId: `v${id.slice(1)}` };
+  }
+
+  async listTasks(query: ListTasksQuery): Promise<Page<Task>> {
+    const all = this.tasks.filter((t) => t.visible && (!query.filename || t.system_metadata?.filename === query.filename) && (!query.createdAt || (t.created_at ?? '') >= query.createdAt));
+    const page = query.page ?? 1;
+    const limit = query.pageLimit ?? 10;
+    return { data: all.slice((page - 1) * limit, page * limit), page_info: { page, limit_per_page: limit, total_page: Math.max(1, Math.ceil(all.length / limit)), total_results: all.length } };
+  }
+
+  async getVideo(_indexId: string, videoId: string): Promise<IndexedVideo> {
+    const task = this.tasks.find((t) => t.video_id === videoId);
+    if (!task || !this.metadataReadable) throw new ApiError({ status: 404, code: 'resource_not_exist', message: 'no video', method: 'GET', path: '/videos' });
+    return { _id: videoId, user_metadata: task.metadata };
+  }
+
+  postsFor(key: string): number {
+    return this.tasks.filter((t) => t.metadata.tlm_source === `s3://bkt/${key}`).length;
+  }
+}
+
+class FakeSource implements ExecutorSource {
+  readonly objects = new Map<string, SourceObject>();
+  async head(key: string) {
+    return this.objects.get(key);
+  }
+  async presignGet(key: string) {
+    return `https://s3.test/bkt/${key.split("/").map(encodeURIComponent).join("/")}?X-Amz-Credential=AKIA&X-Amz-Signature=deadbeefsecret`;
+  }
+}
+
+async function setup(keys: string[], options: { behaviour?: (r: CreateTaskRequest, n: number) => Behaviour; metadataReadable?: boolean; seed?: (store: StateStore) => Promise<void> } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tlm-exec-'));
+  const path = join(dir, 'state.json');
+  const clock = new FakeClock(Date.parse('2026-11-01T00:00:00Z'));
+  const api = new FakeApi(clock, options.behaviour, options.metadataReadable ?? true);
+  const source = new FakeSource();
+  const store = await StateStore.open(path, { uri: 's3://bkt', bucket: 'bkt', prefix: '', indexId: 'idx' }, 'test', 'tlmigrate test');
+  const uris: string[] = [];
+  for (const key of keys) {
+    source.objects.set(key, { key, size: 100, etag: `etag-${key}`, lastModified: '2026-01-01T00:00:00Z' });
+    const item: ItemState = { key, size: 100, etag: `etag-${key}`, status: 'planned', attempts: 0, updatedAt: '2026-11-01T00:00:00Z' };
+    await store.setItem(`s3://bkt/${key}`, item);
+    uris.push(`s3://bkt/${key}`);
+  }
+  await options.seed?.(store);
+  const base: ExecuteOptions = {
+    api,
+    source,
+    store,
+    clock,
+    indexId: 'idx',
+    bucket: 'bkt',
+    runId: 'run-1',
+    uris,
+    concurrency: 3,
+    presignExpiresSeconds: 3600,
+    enableVideoStream: true,
+    userMetadata: { project: 'x' },
+    reconcileLagMs: 1000,
+    random: () => 0.5,
+  };
+  return { api, source, store, clock, path, base };
+}
+
+const keys = (n: number) => Array.from({ length: n }, (_, i) => `dir/video ${i}.mp4`);
+
+describe('executePlan', () => {
+  it('submits every item exactly once with at most `concurrency` POSTs in flight', async () => {
+    const { api, store, base } = await setup(keys(20));
+    const result = await executePlan(base);
+    await store.close();
+    expect(result).toMatchObject({ submitted: 20, failed: 0, pending: 0, reconciled: 0 });
+    expect(api.posts).toBe(20);
+    expect(api.maxInFlight).toBeLessThanOrEqual(3);
+    for (const key of keys(20)) expect(api.postsFor(key)).toBe(1);
+  });
+
+  it('reconciles a POST whose answer was lost instead of sending it again', async () => {
+    const { api, store, base } = await setup(keys(5), { behaviour: (_r, n) => (n === 2 ? 'accept-then-lose' : 'ok') });
+    const result = await executePlan(base);
+    await store.close();
+    expect(result).toMatchObject({ submitted: 5, reconciled: 1 });
+    expect(api.posts).toBe(5);
+    for (const key of keys(5)) expect(api.postsFor(key)).toBe(1);
+  });
+
+  it('resubmits after a 5xx only once reconciliation shows no task was created', async () => {
+    const { api, store, base } = await setup(keys(1), { behaviour: (_r, n) => (n === 1 ? 'refuse-5xx' : 'ok') });
+    const result = await executePlan(base);
+    await store.close();
+    expect(result).toMatchObject({ submitted: 1, retries: 1, reconciled: 0 });
+    expect(api.posts).toBe(2);
+    expect(api.postsFor(keys(1)[0]!)).toBe(1);
+  });
+
+  it('records a definite rejection with its code and never retries it', async () => {
+    const { api, store, base } = await setup(keys(2), { behaviour: (r) => (r.videoUrl.includes('video%201') ? 'reject-400' : 'ok') });
+    const result = await executePlan(base);
+    expect(result).toMatchObject({ submitted: 1, failed: 1 });
+    expect(api.posts).toBe(2);
+    expect(store.item('s3://bkt/dir/video 1.mp4')).toMatchObject({ status: 'failed', lastError: { code: 'parameter_invalid', message: 'bad url' } });
+    await store.close();
+  });
+
+  it('retries a 429 (nothing was created) after the pause', async () => {
+    const { api, store, base } = await setup(keys(3), { behaviour: (_r, n) => (n <= 2 ? 'throttle' : 'ok') });
+    const result = await executePlan(base);
+    await store.close();
+    expect(result).toMatchObject({ submitted: 3, throttled: 2 });
+    for (const key of keys(3)) expect(api.postsFor(key)).toBe(1);
+  });
+
+  it('stops cleanly on an exhausted daily quota, leaving the rest planned', async () => {
+    const { api, store, base } = await setup(keys(10), { behaviour: (_r, n) => (n >= 4 ? 'quota' : 'ok') });
+    const result = await executePlan({ ...base, concurrency: 1 });
+    await store.close();
+    expect(result.quota?.resetAt).toBe('2026-11-01T05:00:00.000Z');
+    expect(result.submitted).toBe(3);
+    expect(result.pending).toBe(7);
+    expect(api.posts).toBe(4);
+  });
+
+  it('on resume, finds the task of an item left in `intent` and does not POST it again', async () => {
+    const { api, store, base, clock } = await setup(keys(2));
+    // A previous process recorded the intent, its POST created the task, then it died.
+    await api.createTask({ indexId: 'idx', videoUrl: await new FakeSource().presignGet(keys(2)[0]!), enableVideoStream: true, userMetadata: { tlm_source: `s3://bkt/${keys(2)[0]}`, tlm_etag: `etag-${keys(2)[0]}` } });
+    await store.setItem(`s3://bkt/${keys(2)[0]}`, { status: 'intent', intentAt: new Date(clock.now()).toISOString(), attempts: 1 });
+    const postsBefore = api.posts;
+    const result = await executePlan(base);
+    await store.close();
+    expect(result).toMatchObject({ submitted: 2, reconciled: 1 });
+    expect(api.posts - postsBefore).toBe(1);
+    for (const key of keys(2)) expect(api.postsFor(key)).toBe(1);
+  });
+
+  it('on resume, resubmits an `intent` item whose task never appeared', async () => {
+    const { api, store, base, clock } = await setup(keys(1));
+    await store.setItem(`s3://bkt/${keys(1)[0]}`, { status: 'intent', intentAt: new Date(clock.now()).toISOString(), attempts: 1 });
+    const result = await executePlan(base);
+    await store.close();
+    expect(result).toMatchObject({ submitted: 1, reconciled: 0 });
+    expect(api.posts).toBe(1);
+  });
+
+  it('leaves an item `unknown` when several unconfirmable tasks could be it, and POSTs nothing', async () => {
+    const { api, store, base, clock } = await setup(['a/x.mp4', 'b/x.mp4'], { metadataReadable: false });
+    for (const key of ['a/x.mp4', 'b/x.mp4']) {
+      await api.createTask({ indexId: 'idx', videoUrl: await new FakeSource().presignGet(key), enableVideoStream: true, userMetadata: {} });
+      await store.setItem(`s3://bkt/${key}`, { status: 'unknown', intentAt: new Date(clock.now()).toISOString(), attempts: 1 });
+    }
+    const postsBefore = api.posts;
+    const result = await executePlan(base);
+    expect(api.posts).toBe(postsBefore);
+    expect(result.pending).toBe(2);
+    expect(store.item('s3://bkt/a/x.mp4')).toMatchObject({ status: 'unknown', lastError: { code: 'reconcile_ambiguous' } });
+    await store.close();
+  });
+
+  it('fails items whose source object vanished or changed, without a POST', async () => {
+    const { api, source, store, base } = await setup(keys(3));
+    source.objects.delete(keys(3)[0]!);
+    source.objects.set(keys(3)[1]!, { key: keys(3)[1]!, size: 100, etag: 'other', lastModified: '' });
+    const result = await executePlan(base);
+    expect(result).toMatchObject({ submitted: 1, failed: 2 });
+    expect(api.posts).toBe(1);
+    expect(store.item(`s3://bkt/${keys(3)[0]}`)?.lastError?.code).toBe('source_missing');
+    expect(store.item(`s3://bkt/${keys(3)[1]}`)?.lastError?.code).toBe('source_changed');
+    await store.close();
+  });
+
+  it('never writes a presigned URL or its signature to the state file', async () => {
+    const { store, base, path } = await setup(keys(4), { behaviour: (_r, n) => (n === 1 ? 'accept-then-lose' : n === 2 ? 'reject-400' : 'ok') });
+    await executePlan(base);
+    await store.close();
+    const text = readFileSync(path, 'utf8') + readFileSync(`${path}.journal`, 'utf8');
+    expect(text).not.toMatch(/X-Amz-Signature|X-Amz-Credential|deadbeefsecret|s3\.test/);
+  });
+
+  it('stops starting new items once the stop signal fires, and reports interrupted', async () => {
+    const { api, store, base } = await setup(keys(30));
+    const stop = new AbortController();
+    let seen = 0;
+    const result = await executePlan({ ...base, concurrency: 1, stop: stop.signal, onEvent: (e) => e.type === 'submitted' && ++seen === 5 && stop.abort() });
+    await store.close();
+    expect(result.interrupted).toBe(true);
+    expect(result.submitted).toBe(5);
+    expect(result.pending).toBe(25);
+    expect(api.posts).toBe(5);
+  });
+});
