@@ -74,6 +74,10 @@ describe('tlmigrate apply against Ceph and the simulator', () => {
       failed_files: [],
     });
 
+    // No secret reaches any file or output: API key, AWS secret, presigned signatures.
+    const written = [readFileSync(join(w.dir, 'tlmigrate-state.json'), 'utf8'), readFileSync(planFile, 'utf8'), result.stdout, status.stdout, logs.stdout].join('\n');
+    for (const secret of [w.sim.apiKey, w.s3info.secretAccessKey, 'X-Amz-Signature', 'X-Amz-Credential']) expect(written).not.toContain(secret);
+
     // Applying the same plan again creates nothing new.
     const again = await runCli(['apply', planFile, '--json'], w.env, { cwd: w.dir });
     expect(again.code).toBe(0);
@@ -142,6 +146,20 @@ describe('tlmigrate apply against Ceph and the simulator', () => {
     const state = readState(w);
     expect(Object.keys(state.items)).toHaveLength(120);
     expect(Object.values(state.items).filter((i) => !i.taskId)).toEqual([]);
+  });
+
+  it('status --refresh follows tasks submitted without --wait', async () => {
+    w = await makeWorld('refresh', { lifecycle: { validatingMs: 300, pendingMs: 100, queuedMs: 100, indexingMs: 100 } });
+    const keys = await seedVideos(w, 5);
+    const planFile = await plan(w);
+    const applied = await runCli(['apply', planFile], w.env, { cwd: w.dir });
+    expect(applied.code).toBe(0);
+    const before = JSON.parse((await runCli(['status', '--json'], w.env, { cwd: w.dir })).stdout);
+    expect(before.validating).toHaveLength(5);
+    for (const task of w.sim.tasks(w.indexId)) await w.sim.waitForTask(task.id);
+    const after = JSON.parse((await runCli(['status', '--refresh', '--json'], w.env, { cwd: w.dir })).stdout);
+    expect(after.ready.map((r: { filename: string }) => r.filename).sort()).toEqual(keys);
+    expect(after.validating).toEqual([]);
   });
 
   it('refuses a second concurrent apply on the same state file, naming the holder', async () => {
