@@ -6,7 +6,10 @@ export const STATE_VERSION = 1;
  * Where one object stands. `intent` = a POST may be on the wire (recorded before it leaves);
  * `unknown` = a POST's outcome was lost; both are reconciled before any new POST.
  */
-export type ItemStatus = 'planned' | 'intent' | 'unknown' | 'submitted' | TaskStatus | 'skipped';
+export type ItemStatus = 'planned' | 'intent' | 'unknown' | 'asset_processing' | 'asset_ready' | 'submitted' | TaskStatus | 'skipped';
+
+/** Which POST an `intent`/`unknown` refers to: the task, the asset, or the indexed asset. */
+export type SubmitStep = 'task' | 'asset' | 'index';
 
 export interface ItemError {
   code: string;
@@ -22,6 +25,11 @@ export interface ItemState {
   status: ItemStatus;
   taskId?: string | undefined;
   videoId?: string | undefined;
+  /** `--via assets`: the asset, reused on resume, never created twice. */
+  assetId?: string | undefined;
+  /** `--via assets`: the indexed asset (also recorded as videoId, as the old import-status showed). */
+  indexedAssetId?: string | undefined;
+  step?: SubmitStep | undefined;
   attempts: number;
   /** When the last intent was recorded: the lower bound for reconciliation searches. */
   intentAt?: string | undefined;
@@ -44,6 +52,18 @@ export interface RunRecord {
   counters: { submitted: number; failed: number; reconciled: number; retries: number; throttled: number };
 }
 
+/** One destructive action tlmigrate took on the index (dedupe), for the record. */
+export interface HistoryEntry {
+  at: string;
+  action: 'delete_video' | 'delete_task';
+  videoId?: string | undefined;
+  taskId?: string | undefined;
+  /** Why, in words: e.g. "duplicate of 65f0... (same tlm_source and tlm_etag)". */
+  reason: string;
+  /** The source URI the copy was of, when known. */
+  uri?: string | undefined;
+}
+
 export interface StateFile {
   version: typeof STATE_VERSION;
   tool: string;
@@ -56,4 +76,6 @@ export interface StateFile {
   /** Keyed by source URI. */
   items: Record<string, ItemState>;
   runs: RunRecord[];
+  /** Absent in files written before dedupe existed: read as empty. */
+  history?: HistoryEntry[] | undefined;
 }

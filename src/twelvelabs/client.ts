@@ -4,6 +4,12 @@ import { ApiError, TransportError, redactUrls } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
 import { backoffMs, classifyFailure } from './retry.js';
 import type {
+  Asset,
+  CreateAssetRequest,
+  CreateIndexedAssetRequest,
+  IndexedAsset,
+  IndexedAssetSummary,
+  ListIndexedAssetsQuery,
   CreateTaskRequest,
   CreatedTask,
   IndexInfo,
@@ -139,6 +145,75 @@ export class TwelveLabsClient {
     const taskId = body._id ?? body.id;
     if (!taskId) throw new ApiError({ status: 200, code: 'invalid_response', message: 'the answer has no _id', method: 'POST', path: '/tasks' });
     return { taskId, videoId: body.video_id };
+  }
+
+  /** POST /assets with method=url. Never retried here: like POST /tasks, an unknown outcome needs reconciling. */
+  async createAsset(request: CreateAssetRequest, signal?: AbortSignal): Promise<Asset> {
+    const form = new FormData();
+    form.set('method', 'url');
+    form.set('url', request.url);
+    form.set('filename', request.filename);
+    form.set('user_metadata', JSON.stringify(request.userMetadata));
+    const asset = await this.json<Asset & { id?: string }>({ method: 'POST', path: '/assets', body: form, idempotent: false, signal });
+    const id = asset._id ?? asset.id;
+    if (!id) throw new ApiError({ status: 200, code: 'invalid_response', message: 'the answer has no _id', method: 'POST', path: '/assets' });
+    return { ...asset, _id: id };
+  }
+
+  getAsset(assetId: string, signal?: AbortSignal): Promise<Asset> {
+    return this.json({ method: 'GET', path: `/assets/${enc(assetId)}`, idempotent: true, signal });
+  }
+
+  listAssets(query: { page?: number; pageLimit?: number; filename?: string; assetIds?: string[] }, signal?: AbortSignal): Promise<Page<Asset>> {
+    return this.json({
+      method: 'GET',
+      path: '/assets',
+      query: { page: query.page, page_limit: query.pageLimit, filename: query.filename, asset_ids: query.assetIds },
+      idempotent: true,
+      signal,
+    });
+  }
+
+  /** POST /indexes/{id}/indexed-assets. Never retried here. */
+  async createIndexedAsset(request: CreateIndexedAssetRequest, signal?: AbortSignal): Promise<{ indexedAssetId: string }> {
+    const path = `/indexes/${enc(request.indexId)}/indexed-assets`;
+    const body = await this.json<{ _id?: string; id?: string }>({
+      method: 'POST',
+      path,
+      body: JSON.stringify({ asset_id: request.assetId, enable_video_stream: request.enableVideoStream, user_metadata: request.userMetadata }),
+      idempotent: false,
+      signal,
+    });
+    const id = body._id ?? body.id;
+    if (!id) throw new ApiError({ status: 200, code: 'invalid_response', message: 'the answer has no _id', method: 'POST', path });
+    return { indexedAssetId: id };
+  }
+
+  listIndexedAssets(indexId: string, query: ListIndexedAssetsQuery = {}, signal?: AbortSignal): Promise<Page<IndexedAsset>> {
+    return this.json({
+      method: 'GET',
+      path: `/indexes/${enc(indexId)}/indexed-assets`,
+      query: {
+        page: query.page,
+        page_limit: query.pageLimit,
+        sort_by: query.sortBy,
+        sort_option: query.sortOption,
+        status: query.status,
+        filename: query.filename,
+        created_at: query.createdAt,
+        updated_at: query.updatedAt,
+      },
+      idempotent: true,
+      signal,
+    });
+  }
+
+  getIndexedAsset(indexId: string, indexedAssetId: string, signal?: AbortSignal): Promise<IndexedAsset> {
+    return this.json({ method: 'GET', path: `/indexes/${enc(indexId)}/indexed-assets/${enc(indexedAssetId)}`, idempotent: true, signal });
+  }
+
+  listIndexedAssetsOfAsset(assetId: string, query: { page?: number; pageLimit?: number } = {}, signal?: AbortSignal): Promise<Page<IndexedAssetSummary>> {
+    return this.json({ method: 'GET', path: `/assets/${enc(assetId)}/indexed-assets`, query: { page: query.page, page_limit: query.pageLimit }, idempotent: true, signal });
   }
 
   private async json<T>(spec: RequestSpec): Promise<T> {

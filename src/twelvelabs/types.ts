@@ -93,3 +93,61 @@ export interface ListTasksQuery {
   createdAt?: string;
   updatedAt?: string;
 }
+
+export type AssetStatus = 'processing' | 'ready' | 'failed';
+
+/** POST /assets and GET /assets/{id}: a file the platform fetched (method=url) or received. */
+export interface Asset {
+  _id: string;
+  method?: string;
+  status?: AssetStatus;
+  filename?: string;
+  file_type?: string;
+  created_at?: string;
+  user_metadata?: Record<string, unknown> | null;
+  error?: { message?: string } | null;
+}
+
+export type IndexedAssetStatus = 'pending' | 'queued' | 'indexing' | 'ready' | 'failed';
+
+export interface IndexedAsset {
+  _id: string;
+  asset_id?: string;
+  status?: IndexedAssetStatus;
+  created_at?: string;
+  updated_at?: string;
+  indexed_at?: string;
+  system_metadata?: VideoSystemMetadata;
+  user_metadata?: Record<string, unknown> | null;
+  error?: { code?: string; message?: string } | string | null;
+}
+
+/** GET /assets/{asset_id}/indexed-assets: where an asset is indexed. */
+export interface IndexedAssetSummary {
+  _id: string;
+  index?: { _id?: string; name?: string };
+}
+
+export interface CreateAssetRequest {
+  url: string;
+  filename: string;
+  userMetadata: UserMetadata;
+}
+
+export interface CreateIndexedAssetRequest {
+  indexId: string;
+  assetId: string;
+  enableVideoStream: boolean;
+  userMetadata: UserMetadata;
+}
+
+export interface ListIndexedAssetsQuery {
+  page?: number;
+  pageLimit?: number;
+  sortBy?: 'created_at' | 'updated_at';
+  sortOption?: 'asc' | 'desc';
+  status?: IndexedAssetStatus[];
+  filename?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}

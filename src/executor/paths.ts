@@ -1,0 +1,213 @@
+import { SourceError } from '../errors.js';
+import { basename } from '../planner/index.js';
+import type { ItemState } from '../state/index.js';
+import type { Asset } from '../twelvelabs/types.js';
+import { RECONCILE_SKEW_MS, reconcileItem, type ReconcileContext } from './reconcile.js';
+import { failItem, runStep, type Found, type StepContext, type StepResult } from './step.js';
+import type { AssetsApi, ExecuteOptions } from './types.js';
+
+export interface PathContext extends StepContext {
+  options: ExecuteOptions;
+  /** Ids already recorded for other items (tasks, assets, indexed assets): never claimed twice. */
+  claimed: Set<string>;
+  reconcile: ReconcileContext;
+}
+
+/** The submit step of the executor: one implementation per upload path, same guarantees. */
+export interface SubmitPath {
+  /** Moves one item as far as it can go now. */
+  submit(uri: string, ctx: PathContext): Promise<StepResult>;
+  /** Work left after the first pass (assets still processing); `schedule` runs `submit` under the run's concurrency. */
+  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<void>;
+}
+
+/** tlmigrate's fingerprint in user_metadata: proves in the index itself what came from where. */
+export function fingerprint(bucket: string, item: ItemState, runId: string): Record<string, string | number> {
+  return {
+    tlm_source: `s3://${bucket}/${item.key}`,
+    tlm_etag: item.etag,
+    tlm_size: item.size,
+    ...(item.sha256 ? { tlm_sha256: item.sha256 } : {}),
+    tlm_run: runId,
+  };
+}
+
+/** A deleted or changed object fails its item (re-plan), without spending a credit. */
+async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: string; message: string } | undefined> {
+  const { bucket, source } = ctx.options;
+  let head;
+  try {
+    head = await source.head(item.key);
+  } catch (error) {
+    if (error instanceof SourceError && error.code === 'access_denied') return { code: 'source_access_denied', message: error.message };
+    throw error;
+  }
+  if (!head) return { code: 'source_missing', message: `s3://${bucket}/${item.key} no longer exists: re-plan` };
+  if (head.etag !== item.etag || head.size !== item.size) {
+    return { code: 'source_changed', message: `s3://${bucket}/${item.key} changed since the plan (ETag ${item.etag} -> ${head.etag}): re-plan` };
+  }
+  return undefined;
+}
+
+const awaiting = (item: ItemState, step: string) => (item.status === 'intent' || item.status === 'unknown') && (item.step ?? 'task') === step;
+const iso = (ctx: PathContext) => new Date(ctx.clock.now()).toISOString();
+
+/** POST /tasks with a presigned URL: one request per video. */
+export const tasksPath: SubmitPath = {
+  async submit(uri, ctx) {
+    const { options: o, store } = ctx;
+    const start = store.item(uri) as ItemState;
+    if (start.status !== 'planned' && !awaiting(start, 'task')) return 'done';
+    return runStep<{ taskId: string; videoId?: string | undefined; createdAt?: string | undefined }>(
+      uri,
+      {
+        step: 'task',
+        resting: 'planned',
+        beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
+        send: async () => {
+          const item = store.item(uri) as ItemState;
+          const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
+          const created = await o.api.createTask({ indexId: o.indexId, videoUrl: url, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+          return { taskId: created.taskId, videoId: created.videoId };
+        },
+        find: async (item) => {
+          const outcome = await reconcileItem(uri, item, ctx.reconcile);
+          if (outcome.kind === 'found') return { kind: 'found', value: { taskId: outcome.task._id, videoId: outcome.task.video_id, createdAt: outcome.task.created_at } };
+          if (outcome.kind === 'ambiguous') return { kind: 'ambiguous', detail: `several unconfirmed tasks may be this object's (${outcome.candidates.join(', ')}); resume later to decide` };
+          return { kind: 'absent' };
+        },
+        commit: async (value, how) => {
+          ctx.claimed.add(value.taskId);
+          await store.setItem(uri, { status: 'submitted', taskId: value.taskId, videoId: value.videoId, submittedAt: value.createdAt ?? iso(ctx), lastError: null }, { durable: how === 'found' });
+          ctx.result.submitted += 1;
+          ctx.onEvent?.({ type: 'submitted', uri, taskId: value.taskId });
+        },
+      },
+      ctx,
+    );
+  },
+};
+
+/** POST /assets (method=url) then POST /indexes/{id}/indexed-assets: two steps, each exactly once. */
+export function assetsPath(api: AssetsApi): SubmitPath {
+  const assetStep = (uri: string, ctx: PathContext) => {
+    const { options: o, store } = ctx;
+    return runStep<Asset>(
+      uri,
+      {
+        step: 'asset',
+        resting: 'planned',
+        beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
+        send: async () => {
+          const item = store.item(uri) as ItemState;
+          const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
+          return api.createAsset({ url, filename: basename(item.key), userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+        },
+        find: (item) => findAsset(api, uri, item, ctx),
+        commit: async (asset, how) => {
+          ctx.claimed.add(asset._id);
+          const status = asset.status === 'ready' ? 'asset_ready' : 'asset_processing';
+          await store.setItem(uri, { status, assetId: asset._id, lastError: null }, { durable: true });
+          ctx.onEvent?.({ type: 'asset', uri, assetId: asset._id, status: how });
+          if (asset.status === 'failed') await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+        },
+      },
+      ctx,
+    );
+  };
+
+  const indexStep = (uri: string, ctx: PathContext) => {
+    const { options: o, store } = ctx;
+    return runStep<{ indexedAssetId: string }>(
+      uri,
+      {
+        step: 'index',
+        resting: 'asset_ready',
+        send: async () => {
+          const item = store.item(uri) as ItemState;
+          return api.createIndexedAsset({ indexId: o.indexId, assetId: item.assetId as string, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+        },
+        find: async (item) => {
+          // One asset per object: any indexed asset of it in this index is ours.
+          for (let pass = 0; pass < 2; pass++) {
+            const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 });
+            const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
+            if (mine) return { kind: 'found', value: { indexedAssetId: mine._id } };
+            if (pass === 0) await ctx.clock.sleep(ctx.reconcile.lagMs, ctx.halt.signal).catch(() => undefined);
+          }
+          return { kind: 'absent' };
+        },
+        commit: async (value, how) => {
+          ctx.claimed.add(value.indexedAssetId);
+          await store.setItem(uri, { status: 'submitted', indexedAssetId: value.indexedAssetId, videoId: value.indexedAssetId, submittedAt: iso(ctx), lastError: null }, { durable: how === 'found' });
+          ctx.result.submitted += 1;
+          ctx.onEvent?.({ type: 'submitted', uri, taskId: value.indexedAssetId });
+        },
+      },
+      ctx,
+    );
+  };
+
+  return {
+    async submit(uri, ctx) {
+      let item = ctx.store.item(uri) as ItemState;
+      if (item.status === 'planned' || awaiting(item, 'asset')) {
+        const result = await assetStep(uri, ctx);
+        if (result !== 'done') return result;
+        item = ctx.store.item(uri) as ItemState;
+      }
+      if (item.status === 'asset_ready' || awaiting(item, 'index')) return indexStep(uri, ctx);
+      return 'done';
+    },
+
+    /** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready. */
+    async drain(uris, schedule, ctx) {
+      const pollMs = ctx.options.assetPollMs ?? 2000;
+      for (;;) {
+        const waiting = uris.filter((uri) => ctx.store.item(uri)?.status === 'asset_processing');
+        if (waiting.length === 0 || ctx.halt.signal.aborted) return;
+        const ready: string[] = [];
+        for (let i = 0; i < waiting.length; i += 50) {
+          const chunk = waiting.slice(i, i + 50);
+          const byAsset = new Map(chunk.map((uri) => [ctx.store.item(uri)?.assetId as string, uri]));
+          const page = await api.listAssets({ assetIds: [...byAsset.keys()], page: 1, pageLimit: 50 });
+          for (const asset of page.data ?? []) {
+            const uri = byAsset.get(asset._id);
+            if (!uri) continue;
+            if (asset.status === 'ready') {
+              await ctx.store.setItem(uri, { status: 'asset_ready' });
+              ready.push(uri);
+            } else if (asset.status === 'failed') {
+              await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+            }
+          }
+        }
+        await Promise.all(ready.map(schedule));
+        if (ready.length === 0) await ctx.clock.sleep(pollMs, ctx.halt.signal).catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** Finds the asset a lost POST /assets may have created: same file name, created since the intent, our fingerprint. */
+async function findAsset(api: AssetsApi, uri: string, item: ItemState, ctx: PathContext): Promise<Found<Asset>> {
+  const name = basename(item.key);
+  const since = Date.parse(item.intentAt ?? item.updatedAt) - RECONCILE_SKEW_MS;
+  for (let pass = 0; pass < 2; pass++) {
+    const candidates: Asset[] = [];
+    for (let page = 1; ; page++) {
+      const listed = await api.listAssets({ filename: name, page, pageLimit: 50 });
+      candidates.push(...(listed.data ?? []));
+      if (!listed.data?.length || page >= (listed.page_info?.total_page ?? page)) break;
+    }
+    const recent = candidates
+      .filter((a) => a.filename === name && !ctx.claimed.has(a._id) && (a.created_at === undefined || Date.parse(a.created_at) >= since))
+      .sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
+    for (const asset of recent) {
+      const metadata = asset.user_metadata ?? (await api.getAsset(asset._id)).user_metadata;
+      if (metadata?.tlm_source === uri && String(metadata.tlm_etag) === item.etag) return { kind: 'found', value: asset };
+    }
+    if (pass === 0) await ctx.clock.sleep(ctx.reconcile.lagMs, ctx.halt.signal).catch(() => undefined);
+  }
+  return { kind: 'absent' };
+}
