@@ -16,6 +16,8 @@ import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 
 export const MAX_PRESIGN_SECONDS = 7 * 86400;
+/** Items a new run picks up where the last one left them. */
+const RESUMABLE = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
 
 export interface ApplyArgs {
   plan: string;
@@ -28,6 +30,8 @@ export interface ApplyArgs {
   presignExpires: string;
   wait: boolean;
   retryFailed: boolean;
+  /** Must match the plan's path when given. */
+  via?: 'tasks' | 'assets' | undefined;
   apiUrl?: string | undefined;
   s3Endpoint?: string | undefined;
   s3Region?: string | undefined;
@@ -64,12 +68,16 @@ export async function prepareApply(args: ApplyArgs) {
     metadata = { ...parseMetadataJson(text, args.metadataJson), ...metadata };
   }
   const plan = await openPlanFile(args.plan);
-  return { presignSeconds, metadata, plan };
+  const planVia = plan.header.options.via ?? 'tasks';
+  if (args.via !== undefined && args.via !== planVia) {
+    throw new ConfigError('via_mismatch', `plan ${args.plan} was made for --via ${planVia}, not --via ${args.via}: re-plan with tlmigrate plan --via ${args.via}`);
+  }
+  return { presignSeconds, metadata, plan, via: planVia };
 }
 
 /** Apply: one task per upload item of the plan, exactly once, checkpointed, resumable. */
 export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, stop: AbortSignal): Promise<ApplyOutcome> {
-  const { presignSeconds: requestedExpiry, metadata, plan } = await prepareApply(args);
+  const { presignSeconds: requestedExpiry, metadata, plan, via } = await prepareApply(args);
   const header = plan.header as typeof plan.header & { planId?: string };
   const clock = systemClock;
   let throttles = 0;
@@ -120,6 +128,8 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     };
     const result = await executePlan({
       api,
+      assetsApi: api,
+      via,
       source,
       store,
       clock,
@@ -150,6 +160,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     if (args.wait && !result.interrupted && !result.quota) {
       counts = await followTasks({
         api,
+        via,
         store,
         clock,
         indexId: header.indexId,
@@ -208,7 +219,7 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
         if (current.status === 'failed' && retryFailed) {
           await store.setItem(uri, { status: 'planned', lastError: null });
           uris.push(uri);
-        } else if (current.status === 'planned' || current.status === 'intent' || current.status === 'unknown') uris.push(uri);
+        } else if (RESUMABLE.has(current.status)) uris.push(uri);
         continue;
       }
       await store.setItem(uri, newItem(item, 'planned', now));

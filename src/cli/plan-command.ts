@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import {
+  ASSETS_MAX_FILE_SIZE,
   DEFAULT_REQUIREMENTS,
   DEFAULT_VIDEO_EXTENSIONS,
   PLAN_VERSION,
@@ -22,7 +23,7 @@ import type { SourceLister } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { writePlanFile } from '../state/plan-file.js';
-import { IN_FLIGHT_STATUSES, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { IN_FLIGHT_STATUSES, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
@@ -48,6 +49,7 @@ export interface PlanArgs {
   s3Endpoint?: string | undefined;
   s3Region?: string | undefined;
   probeConcurrency: number;
+  via: 'tasks' | 'assets';
 }
 
 export interface PlanOutcome {
@@ -79,9 +81,12 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   const ledger = existsSync(args.state) ? await readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : [];
   const videos = await listAllVideos(api, args.index, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
   const tasks = await listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of in-progress tasks`) });
-  log.info({ videos: videos.length, inFlight: tasks.length, ledger: ledger.length }, 'index read');
+  // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
+  const indexedAssets = args.via === 'assets' ? await listAllIndexedAssets(api, args.index, {}, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of indexed assets`) }) : [];
+  log.info({ videos: videos.length, inFlight: tasks.length, indexedAssets: indexedAssets.length, ledger: ledger.length }, 'index read');
 
-  const requirements = requirementsForModels({ ...DEFAULT_REQUIREMENTS, ...args.requirements }, (index.models ?? []).map((m) => m.model_name));
+  const pathDefaults = args.via === 'assets' ? { ...DEFAULT_REQUIREMENTS, maxFileSizeBytes: ASSETS_MAX_FILE_SIZE } : DEFAULT_REQUIREMENTS;
+  const requirements = requirementsForModels({ ...pathDefaults, ...args.requirements }, (index.models ?? []).map((m) => m.model_name));
   const options: PlanOptions = {
     include: args.include,
     exclude: args.exclude,
@@ -93,6 +98,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     allFiles: args.allFiles,
     extensions: args.extensions?.length ? args.extensions : DEFAULT_VIDEO_EXTENSIONS,
     requirements,
+    via: args.via,
   };
   const header: PlanHeader & { planId: string } = {
     version: PLAN_VERSION,
@@ -112,6 +118,15 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     userMetadata: v.user_metadata ?? undefined,
   }));
   const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
+  const known = new Set(videoRefs.map((v) => v.videoId));
+  for (const asset of indexedAssets) {
+    const filename = asset.system_metadata?.filename ?? '';
+    if (asset.status === 'ready' && !known.has(asset._id)) {
+      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined });
+    } else if (asset.status !== 'ready' && asset.status !== 'failed') {
+      inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
+    }
+  }
 
   let listed = 0;
   async function* counted() {

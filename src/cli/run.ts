@@ -217,6 +217,7 @@ function applyOptions<T>(y: Argv<T>) {
     .option('presign-expires', { type: 'string', default: '6h', describe: 'Lifetime of each presigned URL (max 7d)' })
     .option('wait', { type: 'boolean', default: false, describe: 'Follow tasks until ready or failed' })
     .option('retry-failed', { type: 'boolean', default: false, describe: 'Resubmit items that failed in earlier runs' })
+    .option('via', { choices: ['tasks', 'assets'] as const, describe: "Upload path; must match the plan's (default: the plan's, recorded when it was made)" })
     .option('request-timeout', { type: 'number', default: 60, describe: 'Seconds before a request counts as timed out (its outcome is then reconciled)' })
     .option('poll-interval', { type: 'number', default: 10, describe: 'Seconds between polls with --wait' })
     .option('reconcile-lag', { type: 'number', default: 5, describe: 'Seconds to wait for a task to become visible before resubmitting' })
@@ -238,6 +239,7 @@ function toApplyArgs(a: Record<string, unknown>, plan: string): ApplyArgs {
     presignExpires: a['presign-expires'] as string,
     wait: a.wait as boolean,
     retryFailed: a['retry-failed'] as boolean,
+    via: a.via as 'tasks' | 'assets' | undefined,
     apiUrl: a['api-url'] as string | undefined,
     s3Endpoint: a['s3-endpoint'] as string | undefined,
     s3Region: a['s3-region'] as string | undefined,
@@ -270,6 +272,7 @@ function planOptions<T>(y: Argv<T>) {
     .option('min-duration', { type: 'number', describe: 'Requirements: minimum seconds (default 4)' })
     .option('max-duration', { type: 'number', describe: "Requirements: maximum seconds (default 7200, tightened by the index's models)" })
     .option('max-file-size', { type: 'number', describe: 'Requirements: maximum bytes (default 2 GiB)' })
+    .option('via', { choices: ['tasks', 'assets'] as const, default: 'tasks' as const, describe: 'Upload path the plan is for: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object on stdout instead of the summary' })
     .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'Exit 0 when there is nothing to upload, 2 when there is work to do' })
     .check((a) => {
@@ -304,6 +307,7 @@ function toPlanArgs(a: PlanCliArgs): PlanArgs {
     s3Endpoint: a['s3-endpoint'],
     s3Region: a['s3-region'],
     probeConcurrency: a['probe-concurrency'],
+    via: a.via ?? 'tasks',
     requirements: {
       ...(a['min-duration'] === undefined ? {} : { minDurationSeconds: a['min-duration'] }),
       ...(a['max-duration'] === undefined ? {} : { maxDurationSeconds: a['max-duration'] }),

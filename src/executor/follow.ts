@@ -1,15 +1,27 @@
 import type { Clock } from '../clock.js';
 import type { StateStore } from '../state/index.js';
-import { listTasks } from '../twelvelabs/index-reader.js';
-import type { Task, TaskStatus } from '../twelvelabs/types.js';
-import type { ExecutorApi } from './types.js';
+import type { TwelveLabsClient } from '../twelvelabs/client.js';
+import { listAllIndexedAssets, listTasks } from '../twelvelabs/index-reader.js';
+import type { TaskStatus } from '../twelvelabs/types.js';
+import type { ExecutorApi, Via } from './types.js';
 
 const TERMINAL = new Set(['ready', 'failed']);
 const FOLLOWED = new Set(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 const SKEW_MS = 60_000;
 
+/** What a poll learns about one task or indexed asset. */
+interface Progressed {
+  _id: string;
+  status?: string | undefined;
+  video_id?: string | undefined;
+  updated_at?: string | undefined;
+  error?: { code?: string; message?: string } | string | null | undefined;
+}
+
 export interface FollowOptions {
-  api: Pick<ExecutorApi, 'listTasks'>;
+  api: Pick<ExecutorApi, 'listTasks'> & Partial<Pick<TwelveLabsClient, 'listIndexedAssets'>>;
+  /** `assets`: follow indexed assets (GET /indexes/{id}/indexed-assets) instead of tasks. */
+  via?: Via | undefined;
   store: StateStore;
   clock: Clock;
   indexId: string;
@@ -28,20 +40,26 @@ export async function followTasks(o: FollowOptions): Promise<Record<string, numb
   const byTask = new Map<string, string>();
   let since = Number.POSITIVE_INFINITY;
   for (const [uri, item] of Object.entries(o.store.state.items)) {
-    if (!item.taskId || !FOLLOWED.has(item.status)) continue;
-    byTask.set(item.taskId, uri);
+    const id = item.indexedAssetId ?? item.taskId;
+    if (!id || !FOLLOWED.has(item.status)) continue;
+    byTask.set(id, uri);
     since = Math.min(since, Date.parse(item.submittedAt ?? item.updatedAt));
   }
   let counts = countStatuses(o.store);
   if (byTask.size === 0) return counts;
   for (;;) {
     const pollStartedAt = o.clock.now();
-    const tasks = await listTasks(o.api, { indexId: o.indexId, updatedAt: new Date(since - SKEW_MS).toISOString(), sortBy: 'updated_at' }, o.signal ? { signal: o.signal } : {});
+    const updatedAt = new Date(since - SKEW_MS).toISOString();
+    const signal = o.signal ? { signal: o.signal } : {};
+    const tasks: Progressed[] =
+      o.via === 'assets' && o.api.listIndexedAssets
+        ? await listAllIndexedAssets({ listIndexedAssets: o.api.listIndexedAssets.bind(o.api) }, o.indexId, { updatedAt, sortBy: 'updated_at' }, signal)
+        : await listTasks(o.api, { indexId: o.indexId, updatedAt, sortBy: 'updated_at' }, signal);
     for (const task of tasks) {
       const uri = byTask.get(task._id);
       if (!uri) continue;
       await applyTask(o.store, uri, task);
-      if (TERMINAL.has(task.status)) byTask.delete(task._id);
+      if (TERMINAL.has(task.status ?? '')) byTask.delete(task._id);
     }
     counts = countStatuses(o.store);
     o.onProgress?.(counts);
@@ -51,10 +69,10 @@ export async function followTasks(o: FollowOptions): Promise<Record<string, numb
   }
 }
 
-async function applyTask(store: StateStore, uri: string, task: Task): Promise<void> {
+async function applyTask(store: StateStore, uri: string, task: Progressed): Promise<void> {
   const item = store.item(uri);
-  if (!item || item.status === task.status) return;
-  const status: TaskStatus = task.status === 'uploading' ? 'validating' : task.status;
+  if (!item || !task.status || item.status === task.status) return;
+  const status = (task.status === 'uploading' ? 'validating' : task.status) as TaskStatus;
   const error = task.error;
   const lastError =
     status === 'failed'

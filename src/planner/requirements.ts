@@ -14,6 +14,9 @@ export const DEFAULT_REQUIREMENTS: RequirementsProfile = {
   maxAspectRatio: 2.4,
 };
 
+/** By URL, POST /assets takes videos up to 4 GB; POST /tasks up to 2 GB. */
+export const ASSETS_MAX_FILE_SIZE = 4 * GB;
+
 /** Per-model duration ceilings; an index with several models gets the strictest. */
 const MODEL_MAX_DURATION: Array<[RegExp, number]> = [
   [/pegasus/i, 3600],

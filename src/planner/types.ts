@@ -63,6 +63,8 @@ export interface PlanOptions {
   allFiles: boolean;
   extensions: string[];
   requirements: RequirementsProfile;
+  /** The upload path the plan was made for: it sets the size limit and what "indexed" means. Absent = tasks. */
+  via?: 'tasks' | 'assets' | undefined;
 }
 
 export interface PlanSummary {

@@ -23,6 +23,8 @@ export function importStatus(state: StateFile): ImportStatus {
       case 'unknown':
         out.not_imported.push(item.key);
         break;
+      case 'asset_processing':
+      case 'asset_ready':
       case 'submitted':
       case 'uploading':
       case 'validating':
@@ -64,7 +66,7 @@ export function importLogs(state: StateFile): ImportLogs {
       const failed_files: Array<{ filename: string; error_message: string }> = [];
       for (const item of Object.values(state.items)) {
         if (item.runId !== run.runId) continue;
-        const s = item.status === 'submitted' || item.status === 'uploading' ? 'validating' : item.status;
+        const s = ['submitted', 'uploading', 'asset_processing', 'asset_ready'].includes(item.status) ? 'validating' : item.status;
         if (s in video_status) video_status[s as keyof typeof video_status] += 1;
         if (s === 'failed') failed_files.push({ filename: item.key, error_message: item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'failed' });
       }

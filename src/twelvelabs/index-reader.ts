@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { TwelveLabsClient } from './client.js';
-import type { IndexedVideo, Page, Task, TaskStatus } from './types.js';
+import type { IndexedAsset, IndexedVideo, ListIndexedAssetsQuery, Page, Task, TaskStatus } from './types.js';
 
 export const IN_FLIGHT_STATUSES: TaskStatus[] = ['uploading', 'validating', 'pending', 'queued', 'indexing'];
 const PAGE_LIMIT = 50;
@@ -59,5 +59,18 @@ export function listTasks(
     (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal),
     options.concurrency ?? 8,
     (p, t) => options.onPage?.('tasks', p, t),
+  );
+}
+
+export function listAllIndexedAssets(
+  client: Pick<TwelveLabsClient, 'listIndexedAssets'>,
+  indexId: string,
+  query: Omit<ListIndexedAssetsQuery, 'page' | 'pageLimit'> = {},
+  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
+): Promise<IndexedAsset[]> {
+  return readAllPages(
+    (page) => client.listIndexedAssets(indexId, { sortBy: 'created_at', sortOption: 'asc', ...query, page, pageLimit: PAGE_LIMIT }, options.signal),
+    options.concurrency ?? 8,
+    (p, t) => options.onPage?.('videos', p, t),
   );
 }
