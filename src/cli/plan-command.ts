@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import {
-  ASSETS_MAX_FILE_SIZE,
-  DEFAULT_REQUIREMENTS,
   DEFAULT_VIDEO_EXTENSIONS,
   PLAN_VERSION,
   emptySummary,
   planMigration,
-  requirementsForModels,
+  requirementsFor,
   type IndexedVideoRef,
   type InFlightTask,
   type PlanHeader,
@@ -85,8 +83,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   const indexedAssets = args.via === 'assets' ? await listAllIndexedAssets(api, args.index, {}, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of indexed assets`) }) : [];
   log.info({ videos: videos.length, inFlight: tasks.length, indexedAssets: indexedAssets.length, ledger: ledger.length }, 'index read');
 
-  const pathDefaults = args.via === 'assets' ? { ...DEFAULT_REQUIREMENTS, maxFileSizeBytes: ASSETS_MAX_FILE_SIZE } : DEFAULT_REQUIREMENTS;
-  const requirements = requirementsForModels({ ...pathDefaults, ...args.requirements }, (index.models ?? []).map((m) => m.model_name));
+  const requirements = requirementsFor(args.via, args.requirements ?? {}, (index.models ?? []).map((m) => m.model_name));
   const options: PlanOptions = {
     include: args.include,
     exclude: args.exclude,

@@ -34,6 +34,12 @@ export function requirementsForModels(base: RequirementsProfile, modelNames: str
   return { ...base, maxDurationSeconds: maxDuration };
 }
 
+/** The profile a plan uses: the path's size limit, the user's overrides, then the index's models. */
+export function requirementsFor(via: 'tasks' | 'assets', overrides: Partial<RequirementsProfile>, modelNames: string[]): RequirementsProfile {
+  const base = via === 'assets' ? { ...DEFAULT_REQUIREMENTS, maxFileSizeBytes: ASSETS_MAX_FILE_SIZE } : DEFAULT_REQUIREMENTS;
+  return requirementsForModels({ ...base, ...overrides }, modelNames);
+}
+
 export interface PreflightFailure {
   code: string;
   detail: string;
