@@ -3,7 +3,7 @@ import type { SimClock } from './clock.js';
 import type { FaultInjector } from './faults.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { FormPart } from './multipart.js';
-import type { SimTask } from './model.js';
+import type { SimAsset, SimIndexedAsset, SimTask } from './model.js';
 import type { SimStore } from './store.js';
 import type { ApiVariants } from './variants.js';
 
@@ -31,6 +31,8 @@ export interface ApiContext {
   /** `http://127.0.0.1:PORT`, for HLS URLs. */
   origin: () => string;
   onTaskCreated: (task: SimTask) => void;
+  onAssetCreated: (asset: SimAsset) => void;
+  onIndexedAssetCreated: (indexed: SimIndexedAsset) => void;
 }
 
 export type Handler = (req: ApiRequest, ctx: ApiContext) => Reply | Promise<Reply>;

@@ -1,5 +1,6 @@
 import { invalid } from './api-error.js';
 import { param } from './api-context.js';
+import { parseJsonObject } from './api-form.js';
 import type { Handler, Reply } from './api-context.js';
 import type { UserMetadata } from './model.js';
 import {
@@ -8,7 +9,7 @@ import {
 import { isMetadataValue } from './validate.js';
 import { indexToWire, videoToWire } from './wire.js';
 
-const RANGE_FIELDS = ['duration', 'fps', 'width', 'height', 'size'] as const;
+export const RANGE_FIELDS = ['duration', 'fps', 'width', 'height', 'size'] as const;
 const LIST_VIDEO_PARAMS = new Set([
   'page', 'page_limit', 'sort_by', 'sort_option', 'filename', ...RANGE_FIELDS, 'created_at', 'updated_at', 'user_metadata',
 ]);
@@ -54,31 +55,27 @@ export const retrieveVideo: Handler = (req, ctx) => {
 export const updateVideo: Handler = (req, ctx): Reply => {
   const variants = ctx.variants();
   const video = ctx.store.requireVideo(param(req, 'index_id'), param(req, 'video_id'), variants.notFoundStatus);
-  const patch = parseJsonObject(req.body);
-  const metadata = patch.user_metadata;
-  if (metadata !== undefined && metadata !== null) {
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw invalid('The user_metadata parameter must be an object.');
-    const next: UserMetadata = { ...video.userMetadata };
-    for (const [key, value] of Object.entries(metadata)) {
-      if (value === null) delete next[key];
-      else if (isMetadataValue(value)) next[key] = value;
-      else throw invalid(`The value of user_metadata.${key} must be a string, an integer, a float, a boolean or null.`);
-    }
-    video.userMetadata = next;
-  }
+  video.userMetadata = patchUserMetadata(video.userMetadata, req.body);
   video.updatedAt = ctx.clock.now();
+  // An indexed asset's video is the indexed asset: keep the two views equal.
+  const indexed = ctx.store.indexedAssets.get(video.id);
+  if (indexed) {
+    indexed.userMetadata = { ...video.userMetadata };
+    indexed.updatedAt = video.updatedAt;
+  }
   ctx.store.touch();
   return variants.updateVideoStatus === 200
     ? { status: 200, json: videoToWire(video, { userMetadata: true, baseOrigin: ctx.origin() }) }
     : { status: 204 };
 };
 
-/** DELETE /indexes/{index_id}/videos/{video_id}: afterwards its task may be deleted. */
+/** DELETE /indexes/{index_id}/videos/{video_id}: afterwards its task may be deleted; an indexed asset's video takes the indexed asset with it. */
 export const deleteVideo: Handler = (req, ctx): Reply => {
   const variants = ctx.variants();
   const video = ctx.store.requireVideo(param(req, 'index_id'), param(req, 'video_id'), variants.notFoundStatus);
   ctx.store.removeVideo(video.id);
-  const task = ctx.store.tasks.get(video.taskId);
+  if (ctx.store.indexedAssets.has(video.id)) ctx.store.removeIndexedAsset(video.id);
+  const task = video.taskId === undefined ? undefined : ctx.store.tasks.get(video.taskId);
   if (task) {
     task.videoDeleted = true;
     ctx.store.touch();
@@ -86,14 +83,16 @@ export const deleteVideo: Handler = (req, ctx): Reply => {
   return { status: variants.deleteStatus };
 };
 
-function parseJsonObject(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw invalid('The request body must be a JSON object.');
+/** Applies a `{"user_metadata": {...}}` PATCH body: merges keys, a null value deletes one. */
+export function patchUserMetadata(current: UserMetadata, body: Buffer): UserMetadata {
+  const metadata = parseJsonObject(body).user_metadata;
+  if (metadata === undefined || metadata === null) return current;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw invalid('The user_metadata parameter must be an object.');
+  const next: UserMetadata = { ...current };
+  for (const [key, value] of Object.entries(metadata)) {
+    if (value === null) delete next[key];
+    else if (isMetadataValue(value)) next[key] = value;
+    else throw invalid(`The value of user_metadata.${key} must be a string, an integer, a float, a boolean or null.`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid('The request body must be a JSON object.');
-  return parsed as Record<string, unknown>;
+  return next;
 }

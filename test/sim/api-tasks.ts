@@ -1,6 +1,7 @@
 import { ApiFailure, invalid, notProvided } from './api-error.js';
 import { param } from './api-context.js';
-import type { ApiRequest, Handler, Reply } from './api-context.js';
+import type { Handler, Reply } from './api-context.js';
+import { booleanField, formFields, text, urlField } from './api-form.js';
 import { TASK_STATUSES, newId } from './model.js';
 import type { SimTask, TaskSource, TaskStatus, UserMetadata } from './model.js';
 import type { FormPart } from './multipart.js';
@@ -12,7 +13,7 @@ const CREATE_FIELDS = new Set(['index_id', 'video_url', 'video_file', 'enable_vi
 
 /** POST /tasks: a multipart upload by URL or by file; the task starts `validating`. */
 export const createTask: Handler = async (req, ctx) => {
-  const fields = await formFields(req);
+  const fields = await formFields(req, CREATE_FIELDS);
   const indexId = text(fields, 'index_id');
   if (indexId === undefined || indexId === '') throw notProvided('index_id');
   const variants = ctx.variants();
@@ -26,8 +27,7 @@ export const createTask: Handler = async (req, ctx) => {
   if (urlPart && filePart) throw invalid('Provide either the video_url or the video_file parameter, not both.');
   const { source, filename } = urlPart ? fromUrl(urlPart) : fromFile(filePart as FormPart);
 
-  const stream = text(fields, 'enable_video_stream') ?? 'true';
-  if (stream !== 'true' && stream !== 'false') throw invalid('The enable_video_stream parameter must be true or false.');
+  const stream = booleanField(fields, 'enable_video_stream', true);
   const metadataField = text(fields, 'user_metadata');
   const userMetadata: UserMetadata = metadataField === undefined ? {} : parseUserMetadata(metadataField);
 
@@ -42,7 +42,7 @@ export const createTask: Handler = async (req, ctx) => {
     seq: ctx.store.nextSeq(),
     filename,
     source,
-    enableVideoStream: stream === 'true',
+    enableVideoStream: stream,
     userMetadata,
     videoDeleted: false,
   };
@@ -109,47 +109,12 @@ export const deleteTask: Handler = (req, ctx): Reply => {
   return { status: variants.deleteStatus };
 };
 
-async function formFields(req: ApiRequest): Promise<Map<string, FormPart>> {
-  const parts = await req.form();
-  const fields = new Map<string, FormPart>();
-  for (const part of parts) {
-    if (!CREATE_FIELDS.has(part.name)) throw new ApiFailure(400, 'parameter_unknown', `The ${part.name} parameter is not supported.`);
-    if (fields.has(part.name)) throw invalid(`The ${part.name} parameter was provided more than once.`);
-    fields.set(part.name, part);
-  }
-  return fields;
-}
-
-function text(fields: Map<string, FormPart>, name: string): string | undefined {
-  const part = fields.get(name);
-  if (part === undefined) return undefined;
-  if (part.kind !== 'text') throw invalid(`The ${name} parameter must be a text field.`);
-  return part.value;
-}
-
 function fromUrl(part: FormPart): { source: TaskSource; filename: string } {
-  if (part.kind !== 'text') throw invalid('The video_url parameter must be a text field.');
-  let url: URL;
-  try {
-    url = new URL(part.value);
-  } catch {
-    throw invalid('The video_url parameter must be a valid URL.');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('The video_url parameter must be an http or https URL.');
-  const path = decodePath(url.pathname);
-  const lastSegment = url.pathname.split('/').pop() ?? '';
-  return { source: { kind: 'url', url: part.value, path }, filename: decodePath(lastSegment) };
+  const { url, path, lastSegment } = urlField(part, 'video_url');
+  return { source: { kind: 'url', url, path }, filename: lastSegment };
 }
 
 function fromFile(part: FormPart): { source: TaskSource; filename: string } {
   if (part.kind !== 'file') throw invalid('The video_file parameter must be a file.');
   return { source: { kind: 'file', filename: part.filename, bytes: part.bytes }, filename: part.filename || 'video_file' };
-}
-
-function decodePath(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
 }

@@ -1,4 +1,7 @@
-import type { RouteId } from './routes.js';
+import type { CreateRouteId, RouteId } from './routes.js';
+
+/** The contract: POST /tasks shares its rate-limit bucket with POST /indexes/{id}/indexed-assets. */
+const TASK_BUCKET_PARTNER: RouteId = 'POST /indexes/{index_id}/indexed-assets';
 
 export interface MsRange {
   min: number;
@@ -20,27 +23,46 @@ export interface FaultConfig {
     /** Send `X-Ratelimit-Limit/Remaining/Used/Reset` on every limited-route response. Default true. */
     headers?: boolean;
     routes?: readonly RouteId[];
+    /**
+     * When `routes` names POST /tasks, POST /indexes/{index_id}/indexed-assets counts in (and is
+     * limited by) the same bucket, as the contract says. Default true; false limits only `routes`.
+     */
+    shareTaskBucket?: boolean;
   };
-  /** A per-day quota (default: POST /tasks only): 429 `usage_limit_exceeded`, reset at the next UTC midnight. */
+  /**
+   * A per-day quota (default: POST /tasks, and with it POST /indexes/{index_id}/indexed-assets):
+   * 429 `usage_limit_exceeded`, reset at the next UTC midnight.
+   */
   dailyQuota?: {
     limit: number;
     retryAfter?: boolean;
     headers?: boolean;
     routes?: readonly RouteId[];
+    /** As for `rateLimit`: indexed-asset creation shares the POST /tasks quota. Default true. */
+    shareTaskBucket?: boolean;
     /** Epoch ms the quota resets at; default the next UTC midnight of the simulator's clock. */
     resetAt?: number;
   };
   /** Answers a share of requests with a 5xx before doing any work. */
   error5xx?: { rate: number; statuses?: readonly number[]; routes?: readonly RouteId[] };
   /**
-   * POST /tasks creates the task, then loses the answer: `drop` closes the socket, `reset` sends a
-   * TCP RST, `500` answers 500. `nth` counts tasks created since this switch was set (1-based).
+   * A create route (default: POST /tasks only) does the work, then loses the answer: `drop` closes
+   * the socket, `reset` sends a TCP RST, `500` answers 500. `nth` counts, per route, the things
+   * created since this switch was set (1-based): `nth: [2]` loses the 2nd task and the 2nd asset.
    */
-  postAcceptThenFail?: { rate?: number; nth?: readonly number[]; mode: 'drop' | '500' | 'reset' };
+  postAcceptThenFail?: { rate?: number; nth?: readonly number[]; mode: 'drop' | '500' | 'reset'; routes?: readonly CreateRouteId[] };
   /** The work is done at once but the answer leaves only after `ms` (meant to exceed the client's timeout). */
   slowResponse?: { ms: number; routes?: readonly RouteId[] };
-  /** A created task appears in GET /tasks listings only this long after its creation. */
+  /**
+   * A created task appears in GET /tasks listings only this long after its creation; so do new
+   * assets in GET /assets and new indexed assets in the indexed-asset listings, unless the two
+   * switches below say otherwise.
+   */
   taskVisibilityLagMs?: number;
+  /** Overrides `taskVisibilityLagMs` for GET /assets. */
+  assetVisibilityLagMs?: number;
+  /** Overrides `taskVisibilityLagMs` for GET /indexes/{id}/indexed-assets and GET /assets/{id}/indexed-assets. */
+  indexedAssetVisibilityLagMs?: number;
   /** Every API key is refused with 401. */
   wrongKey?: boolean;
 }
@@ -63,7 +85,7 @@ export class FaultInjector {
   #random: () => number = mulberry32(1);
   #rateWindow: Window = { start: 0, used: 0 };
   #quotaWindow: Window = { start: 0, used: 0 };
-  #created = 0;
+  readonly #created = new Map<CreateRouteId, number>();
   readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0 };
 
   constructor(initial: FaultConfig = {}) {
@@ -94,7 +116,7 @@ export class FaultInjector {
     this.#random = mulberry32(this.#config.seed ?? 1);
     this.#rateWindow = { start: 0, used: 0 };
     this.#quotaWindow = { start: 0, used: 0 };
-    this.#created = 0;
+    this.#created.clear();
   }
 
   latencyFor(route: RouteId): number {
@@ -114,7 +136,7 @@ export class FaultInjector {
   /** Counts the request against the daily quota and the rate window; says what headers to add and whether to refuse. */
   admit(route: RouteId, now: number): RateDecision {
     const quota = this.#config.dailyQuota;
-    const quotaApplies = quota !== undefined && applies(quota.routes ?? ['POST /tasks'], route);
+    const quotaApplies = quota !== undefined && applies(sharing(quota.routes ?? ['POST /tasks'], quota.shareTaskBucket), route);
     if (quota && quotaApplies) {
       const resetAt = quota.resetAt ?? nextUtcMidnight(now);
       if (this.#quotaWindow.start !== resetAt) this.#quotaWindow = { start: resetAt, used: 0 };
@@ -136,7 +158,7 @@ export class FaultInjector {
 
   #admitRate(route: RouteId, now: number): RateDecision {
     const rate = this.#config.rateLimit;
-    if (!rate || !applies(rate.routes, route)) return { headers: {} };
+    if (!rate || !applies(sharing(rate.routes, rate.shareTaskBucket), route)) return { headers: {} };
     const start = Math.floor(now / rate.windowMs) * rate.windowMs;
     if (this.#rateWindow.start !== start) this.#rateWindow = { start, used: 0 };
     const resetAt = start + rate.windowMs;
@@ -164,12 +186,13 @@ export class FaultInjector {
     return statuses[Math.floor(this.#random() * statuses.length)] ?? 500;
   }
 
-  /** Called once per task created by POST /tasks: how to lose the answer, if at all. */
-  loseCreateAnswer(): 'drop' | '500' | 'reset' | undefined {
-    this.#created++;
+  /** Called once per thing a create route created: how to lose the answer, if at all. */
+  loseCreateAnswer(route: CreateRouteId): 'drop' | '500' | 'reset' | undefined {
+    const created = (this.#created.get(route) ?? 0) + 1;
+    this.#created.set(route, created);
     const fault = this.#config.postAcceptThenFail;
-    if (!fault) return undefined;
-    const hit = (fault.nth?.includes(this.#created) ?? false) || (fault.rate !== undefined && this.#random() < fault.rate);
+    if (!fault || !(fault.routes ?? ['POST /tasks']).includes(route)) return undefined;
+    const hit = (fault.nth?.includes(created) ?? false) || (fault.rate !== undefined && this.#random() < fault.rate);
     if (!hit) return undefined;
     this.injected.acceptThenFail++;
     return fault.mode;
@@ -179,6 +202,14 @@ export class FaultInjector {
     return this.#config.taskVisibilityLagMs ?? 0;
   }
 
+  get assetVisibilityLagMs(): number {
+    return this.#config.assetVisibilityLagMs ?? this.visibilityLagMs;
+  }
+
+  get indexedAssetVisibilityLagMs(): number {
+    return this.#config.indexedAssetVisibilityLagMs ?? this.visibilityLagMs;
+  }
+
   get refusesEveryKey(): boolean {
     return this.#config.wrongKey ?? false;
   }
@@ -186,6 +217,12 @@ export class FaultInjector {
 
 function applies(routes: readonly RouteId[] | undefined, route: RouteId): boolean {
   return routes === undefined || routes.includes(route);
+}
+
+/** The route set plus POST /indexes/{index_id}/indexed-assets when it names POST /tasks and shares. */
+function sharing(routes: readonly RouteId[] | undefined, share = true): readonly RouteId[] | undefined {
+  if (!routes || !share || !routes.includes('POST /tasks') || routes.includes(TASK_BUCKET_PARTNER)) return routes;
+  return [...routes, TASK_BUCKET_PARTNER];
 }
 
 function limitHeaders(

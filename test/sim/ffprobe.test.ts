@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, hasBinary, makeVideo, startMediaServer } from './fixtures.js';
 import type { MediaServer } from './fixtures.js';
 import { startSimulator } from './index.js';
-import type { Simulator, TaskView, VideoLimits } from './index.js';
+import type { AssetView, Simulator, TaskView, VideoLimits } from './index.js';
 
 const tools = (await hasBinary('ffprobe')) && (await hasBinary('ffmpeg'));
 if (!tools) console.warn('ffprobe/ffmpeg not found on PATH: skipping the simulator\'s ffprobe-mode tests');
@@ -78,5 +78,46 @@ describe.skipIf(!tools)('ffprobe probe mode', () => {
     } finally {
       await sim.close();
     }
+  });
+
+  describe('assets', () => {
+    let sim: Simulator;
+    beforeAll(async () => {
+      sim = await startSimulator({ probe: 'ffprobe', lifecycle: { pendingMs: 0, queuedMs: 0, indexingMs: 0, assetProcessingMs: 0 } });
+    });
+    afterAll(() => sim.close());
+
+    const asset = async (path: string): Promise<AssetView> => {
+      const res = await callApi(sim, 'POST', '/assets', { form: { method: 'url', url: media.url(path) } });
+      return sim.waitForAsset(res.body._id, 20_000);
+    };
+
+    it('records the measured duration and resolution on the asset (technical_metadata), without judging them', async () => {
+      const ok = await asset('ok.mp4');
+      expect(ok.status).toBe('ready');
+      expect(ok.meta).toMatchObject({ width: 640, height: 360, fps: 10 });
+      const wire = (await callApi(sim, 'GET', `/assets/${ok.id}`)).body;
+      expect(wire.technical_metadata).toMatchObject({ video_width: 640, video_height: 360, video_fps: 10 });
+      expect(wire.duration).toBeCloseTo(5, 0);
+      expect((await asset('short.mp4')).status).toBe('ready');
+      const broken = await asset('truncated.mp4');
+      expect(broken.status).toBe('failed');
+      expect(broken.failure?.message).toMatch(/Cannot read video file/);
+    });
+
+    it.each([
+      ['ok.mp4', 'ready', undefined],
+      ['short.mp4', 'failed', 'video_duration_too_short'],
+      ['small.mp4', 'failed', 'video_resolution_too_low'],
+      ['wide.mp4', 'failed', 'video_resolution_invalid_aspect_ratio'],
+    ] as const)('indexing %s ends %s (%s), judged on the measured metadata', async (path, status, code) => {
+      const index = sim.createIndex();
+      const { id } = await asset(path);
+      const res = await callApi(sim, 'POST', `/indexes/${index.id}/indexed-assets`, { json: { asset_id: id } });
+      const done = await sim.waitForIndexedAsset(res.body._id, 20_000);
+      expect(done.status).toBe(status);
+      expect(done.failure?.code).toBe(code);
+      if (status === 'ready') expect(sim.videos(index.id)[0]?.meta).toMatchObject({ width: 640, height: 360, fps: 10 });
+    });
   });
 });

@@ -1,4 +1,6 @@
 import type { Handler } from './api-context.js';
+import { createAsset, deleteAsset, listAssets, listIndexedAssetsByAsset, retrieveAsset } from './api-assets.js';
+import { createIndexedAsset, deleteIndexedAsset, listIndexedAssets, retrieveIndexedAsset, updateIndexedAsset } from './api-indexed-assets.js';
 import { deleteVideo, listVideos, retrieveIndex, retrieveVideo, updateVideo } from './api-indexes.js';
 import { createTask, deleteTask, listTasks, retrieveTask } from './api-tasks.js';
 import type { RouteId } from './routes.js';
@@ -13,4 +15,14 @@ export const HANDLERS: Record<RouteId, Handler> = {
   'GET /tasks': listTasks,
   'GET /tasks/{task_id}': retrieveTask,
   'DELETE /tasks/{task_id}': deleteTask,
+  'POST /assets': createAsset,
+  'GET /assets': listAssets,
+  'GET /assets/{asset_id}': retrieveAsset,
+  'DELETE /assets/{asset_id}': deleteAsset,
+  'GET /assets/{asset_id}/indexed-assets': listIndexedAssetsByAsset,
+  'POST /indexes/{index_id}/indexed-assets': createIndexedAsset,
+  'GET /indexes/{index_id}/indexed-assets': listIndexedAssets,
+  'GET /indexes/{index_id}/indexed-assets/{indexed_asset_id}': retrieveIndexedAsset,
+  'PATCH /indexes/{index_id}/indexed-assets/{indexed_asset_id}': updateIndexedAsset,
+  'DELETE /indexes/{index_id}/indexed-assets/{indexed_asset_id}': deleteIndexedAsset,
 };

@@ -1,14 +1,16 @@
 export { startSimulator } from './simulator.js';
-export type { SeedVideoInput, Simulator, SimulatorOptions, TaskView, VideoView } from './simulator.js';
+export type { AssetView, IndexedAssetView, SeedAssetInput, SeedVideoInput, Simulator, SimulatorOptions, TaskView, VideoView } from './simulator.js';
 export type { FaultConfig, MsRange } from './faults.js';
 export type { ApiVariants, MetadataFilterEncoding } from './variants.js';
 export type { LifecycleTimings } from './lifecycle.js';
 export type { DescribeVideo, ProbeMode } from './probe.js';
 export type { VideoLimits } from './validate.js';
-export type { RecordedRequest, SimCounts, Outcome } from './recorder.js';
-export type { RouteId } from './routes.js';
-export { ROUTE_IDS } from './routes.js';
-export type { IndexModel, SimIndex, TaskFailure, TaskStatus, UserMetadata, VideoMeta } from './model.js';
-export { TASK_STATUSES } from './model.js';
+export type { AssetDuplicates, RecordedRequest, SimCounts, Outcome } from './recorder.js';
+export type { CreateRouteId, RouteId } from './routes.js';
+export { CREATE_ROUTES, ROUTE_IDS } from './routes.js';
+export type {
+  AssetMethod, AssetStatus, AssetType, IndexedAssetStatus, IndexModel, SimIndex, TaskFailure, TaskStatus, UserMetadata, VideoMeta,
+} from './model.js';
+export { ASSET_STATUSES, ASSET_TYPES, INDEXED_ASSET_STATUSES, TASK_STATUSES } from './model.js';
 export { callApi, fakeMp4, hasBinary, makeVideo, startMediaServer } from './fixtures.js';
 export type { ApiAnswer, ApiCall, MediaEntry, MediaServer } from './fixtures.js';

@@ -63,7 +63,8 @@ export interface SimTask {
 export interface SimVideo {
   id: string;
   indexId: string;
-  taskId: string;
+  /** The task that made it (POST /tasks); absent for an indexed asset's video, whose id is the indexed asset's. */
+  taskId?: string;
   assetId?: string;
   createdAt: number;
   updatedAt: number;
@@ -74,6 +75,53 @@ export interface SimVideo {
   streaming: boolean;
 }
 
+export const ASSET_STATUSES = ['processing', 'ready', 'failed'] as const;
+export type AssetStatus = (typeof ASSET_STATUSES)[number];
+export type AssetMethod = 'url' | 'direct';
+export const ASSET_TYPES = ['image', 'video', 'audio', 'document'] as const;
+export type AssetType = (typeof ASSET_TYPES)[number];
+
+/** An uploaded file (POST /assets), reusable by indexed assets. */
+export interface SimAsset {
+  id: string;
+  method: AssetMethod;
+  status: AssetStatus;
+  createdAt: number;
+  updatedAt: number;
+  seq: number;
+  filename: string;
+  /** MIME type, from the filename's extension. */
+  fileType: string;
+  source: Exclude<TaskSource, { kind: 'seed' }>;
+  /** Absent when the request set none (the API then omits the field). */
+  userMetadata?: UserMetadata;
+  enableHls: boolean;
+  enableThumbnail: boolean;
+  /** Size, duration, resolution: filled in once the file was read. */
+  meta?: VideoMeta;
+  failure?: TaskFailure;
+}
+
+export const INDEXED_ASSET_STATUSES = ['pending', 'queued', 'indexing', 'ready', 'failed'] as const;
+export type IndexedAssetStatus = (typeof INDEXED_ASSET_STATUSES)[number];
+
+/** An asset being (or done being) indexed into an index; once ready, a video with the same id. */
+export interface SimIndexedAsset {
+  id: string;
+  assetId: string;
+  indexId: string;
+  status: IndexedAssetStatus;
+  createdAt: number;
+  updatedAt: number;
+  indexedAt?: number;
+  seq: number;
+  /** The asset's metadata when indexing was requested (the asset was ready, so it is known). */
+  meta: VideoMeta;
+  enableVideoStream: boolean;
+  userMetadata: UserMetadata;
+  failure?: TaskFailure;
+}
+
 /** A 24-hex id, the shape of every Twelve Labs id. */
 export function newId(): string {
   return randomBytes(12).toString('hex');
@@ -82,4 +130,27 @@ export function newId(): string {
 /** RFC 3339 with milliseconds, UTC. */
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+const MIME_TYPES: Record<string, string> = {
+  mp4: 'video/mp4', m4v: 'video/x-m4v', mov: 'video/quicktime', mkv: 'video/x-matroska', webm: 'video/webm',
+  avi: 'video/x-msvideo', wmv: 'video/x-ms-wmv', flv: 'video/x-flv', mpg: 'video/mpeg', mpeg: 'video/mpeg',
+  ts: 'video/mp2t', mts: 'video/mp2t', '3gp': 'video/3gpp', ogv: 'video/ogg',
+  mp3: 'audio/mpeg', wav: 'audio/wav', m4a: 'audio/mp4', flac: 'audio/flac', ogg: 'audio/ogg',
+  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp',
+  pdf: 'application/pdf', txt: 'text/plain', md: 'text/markdown',
+};
+
+/** The MIME type of a file by its extension (case-insensitive); unknown extensions read as video/mp4. */
+export function mimeTypeOf(filename: string): string {
+  const extension = /\.([^./]+)$/.exec(filename)?.[1]?.toLowerCase() ?? '';
+  return MIME_TYPES[extension] ?? 'video/mp4';
+}
+
+/** The asset type GET /assets filters on (`asset_types`), from the MIME type. */
+export function assetTypeOf(mimeType: string): AssetType {
+  if (mimeType.startsWith('image/')) return 'image';
+  if (mimeType.startsWith('audio/')) return 'audio';
+  if (mimeType.startsWith('video/')) return 'video';
+  return 'document';
 }

@@ -31,10 +31,26 @@ export type ProbeOutcome = { ok: true; meta: VideoMeta } | { ok: false; failure:
 
 /** Reads a task's video the way the platform does while validating, and decides its fate. */
 export async function probeSource(source: TaskSource, filename: string, opts: ProbeOptions): Promise<ProbeOutcome> {
+  const read = await readSource(source, filename, opts);
+  return read.ok ? judge(read.meta, opts.limits) : read;
+}
+
+/**
+ * Reads a file and measures it (size, then duration and resolution), without judging it against the
+ * video requirements: what asset processing does. `tooLarge` replaces the /tasks size limit.
+ */
+export async function readSource(
+  source: TaskSource,
+  filename: string,
+  opts: ProbeOptions,
+  tooLarge: (size: number) => TaskFailure | undefined = (size) => fileTooLarge(size, opts.limits),
+): Promise<ProbeOutcome> {
   if (source.kind === 'seed') return { ok: true, meta: { ...opts.defaults, filename } };
   if (source.kind === 'url' && !opts.fetchVideo) {
     const described = opts.describeVideo?.({ url: source.url, filename, size: opts.defaults.size }) ?? {};
-    return judge({ ...opts.defaults, ...described, filename }, opts.limits);
+    const meta = { ...opts.defaults, ...described, filename };
+    const failure = tooLarge(meta.size);
+    return failure ? { ok: false, failure } : { ok: true, meta };
   }
 
   let size: number;
@@ -48,21 +64,21 @@ export async function probeSource(source: TaskSource, filename: string, opts: Pr
     ({ size, head } = fetched);
   }
 
-  const tooLarge = fileTooLarge(size, opts.limits);
-  if (tooLarge) return { ok: false, failure: tooLarge };
+  const failure = tooLarge(size);
+  if (failure) return { ok: false, failure };
   if (size === 0) return { ok: false, failure: fileBroken('the file is empty') };
 
   if (opts.mode === 'basic') {
     if (!looksLikeVideo(head)) return { ok: false, failure: fileBroken() };
     const described = opts.describeVideo?.({ url: source.kind === 'url' ? source.url : undefined, filename, size }) ?? {};
-    return judge({ ...opts.defaults, ...described, filename, size }, opts.limits);
+    return { ok: true, meta: { ...opts.defaults, ...described, filename, size } };
   }
 
   const probed = source.kind === 'url'
     ? await ffprobe(opts.ffprobePath, source.url, opts.signal)
     : await ffprobeBytes(opts.ffprobePath, source.bytes, opts.signal);
   if (!probed.ok) return probed;
-  return judge({ ...probed.meta, filename, size }, opts.limits);
+  return { ok: true, meta: { ...probed.meta, filename, size } };
 }
 
 function judge(meta: VideoMeta, limits: VideoLimits): ProbeOutcome {

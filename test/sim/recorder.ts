@@ -1,4 +1,4 @@
-import type { SimTask } from './model.js';
+import type { SimAsset, SimIndexedAsset, SimTask } from './model.js';
 import type { RouteId } from './routes.js';
 
 /** How an exchange ended: answered, or the connection was dropped/reset on purpose, or the client left first. */
@@ -20,6 +20,14 @@ export interface RecordedRequest {
   fault?: string;
 }
 
+/** What "exactly once" forbids on the newer upload path. */
+export interface AssetDuplicates {
+  /** Source paths that got more than one asset. */
+  sources: Map<string, number>;
+  /** `<index id>/<asset id>` pairs indexed more than once. */
+  indexings: Map<string, number>;
+}
+
 export interface SimCounts {
   requests: number;
   byRoute: Partial<Record<RouteId | 'unmatched', number>>;
@@ -27,6 +35,12 @@ export interface SimCounts {
   tasksCreated: number;
   /** Tasks created per decoded `new URL(video_url).pathname` (`file:<name>` for uploads), answered or not. */
   tasksBySourcePath: Map<string, number>;
+  assetsCreated: number;
+  /** Assets created per decoded `new URL(url).pathname` (`file:<name>` for direct uploads), answered or not. */
+  assetsBySourcePath: Map<string, number>;
+  indexedAssetsCreated: number;
+  /** Indexed assets created per asset id (in any index), answered or not. */
+  indexedAssetsByAsset: Map<string, number>;
   rateLimited: number;
   unauthorized: number;
   serverErrors: number;
@@ -37,7 +51,12 @@ export interface SimCounts {
 export class Recorder {
   readonly requests: RecordedRequest[] = [];
   readonly #bySource = new Map<string, number>();
+  readonly #assetsBySource = new Map<string, number>();
+  readonly #indexedByAsset = new Map<string, number>();
+  readonly #indexings = new Map<string, number>();
   #tasksCreated = 0;
+  #assetsCreated = 0;
+  #indexedAssetsCreated = 0;
 
   add(record: RecordedRequest): void {
     this.requests.push(record);
@@ -45,14 +64,29 @@ export class Recorder {
 
   taskCreated(task: SimTask): void {
     this.#tasksCreated++;
-    const key = task.source.kind === 'url' ? task.source.path : `file:${task.filename}`;
-    this.#bySource.set(key, (this.#bySource.get(key) ?? 0) + 1);
+    bump(this.#bySource, task.source.kind === 'url' ? task.source.path : `file:${task.filename}`);
+  }
+
+  assetCreated(asset: SimAsset): void {
+    this.#assetsCreated++;
+    bump(this.#assetsBySource, asset.source.kind === 'url' ? asset.source.path : `file:${asset.source.filename}`);
+  }
+
+  indexedAssetCreated(indexed: SimIndexedAsset): void {
+    this.#indexedAssetsCreated++;
+    bump(this.#indexedByAsset, indexed.assetId);
+    bump(this.#indexings, `${indexed.indexId}/${indexed.assetId}`);
   }
 
   clear(): void {
     this.requests.length = 0;
     this.#bySource.clear();
+    this.#assetsBySource.clear();
+    this.#indexedByAsset.clear();
+    this.#indexings.clear();
     this.#tasksCreated = 0;
+    this.#assetsCreated = 0;
+    this.#indexedAssetsCreated = 0;
   }
 
   counts(): SimCounts {
@@ -62,6 +96,10 @@ export class Recorder {
       byStatus: {},
       tasksCreated: this.#tasksCreated,
       tasksBySourcePath: new Map(this.#bySource),
+      assetsCreated: this.#assetsCreated,
+      assetsBySourcePath: new Map(this.#assetsBySource),
+      indexedAssetsCreated: this.#indexedAssetsCreated,
+      indexedAssetsByAsset: new Map(this.#indexedByAsset),
       rateLimited: 0,
       unauthorized: 0,
       serverErrors: 0,
@@ -82,10 +120,30 @@ export class Recorder {
     return counts;
   }
 
-  /** Source paths with more than one task: what "exactly once" forbids. */
+  /**
+   * What "exactly once" forbids: source paths with more than one task (keyed by the path), plus
+   * those of `assetDuplicates()` (keyed `asset:<path>` and `indexed:<index id>/<asset id>`).
+   */
   duplicates(): Map<string, number> {
-    return new Map([...this.#bySource].filter(([, n]) => n > 1));
+    const { sources, indexings } = this.assetDuplicates();
+    return new Map([
+      ...over(this.#bySource),
+      ...[...sources].map(([path, n]) => [`asset:${path}`, n] as const),
+      ...[...indexings].map(([pair, n]) => [`indexed:${pair}`, n] as const),
+    ]);
   }
+
+  assetDuplicates(): AssetDuplicates {
+    return { sources: new Map(over(this.#assetsBySource)), indexings: new Map(over(this.#indexings)) };
+  }
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function over(map: Map<string, number>): Array<[string, number]> {
+  return [...map].filter(([, n]) => n > 1);
 }
 
 /** A query string as a record; repeated keys become arrays. */

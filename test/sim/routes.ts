@@ -10,10 +10,28 @@ export const ROUTE_IDS = [
   'GET /tasks',
   'GET /tasks/{task_id}',
   'DELETE /tasks/{task_id}',
+  'POST /assets',
+  'GET /assets',
+  'GET /assets/{asset_id}',
+  'DELETE /assets/{asset_id}',
+  'GET /assets/{asset_id}/indexed-assets',
+  'POST /indexes/{index_id}/indexed-assets',
+  'GET /indexes/{index_id}/indexed-assets',
+  'GET /indexes/{index_id}/indexed-assets/{indexed_asset_id}',
+  'PATCH /indexes/{index_id}/indexed-assets/{indexed_asset_id}',
+  'DELETE /indexes/{index_id}/indexed-assets/{indexed_asset_id}',
 ] as const;
 
 /** A route of the simulated API, named like the API reference names its endpoints. */
 export type RouteId = (typeof ROUTE_IDS)[number];
+
+/** The routes that create something: `postAcceptThenFail` can lose their answers. */
+export const CREATE_ROUTES = ['POST /tasks', 'POST /assets', 'POST /indexes/{index_id}/indexed-assets'] as const satisfies readonly RouteId[];
+export type CreateRouteId = (typeof CREATE_ROUTES)[number];
+
+export function isCreateRoute(route: RouteId): route is CreateRouteId {
+  return (CREATE_ROUTES as readonly RouteId[]).includes(route);
+}
 
 export interface RouteMatch {
   route: RouteId;

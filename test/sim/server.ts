@@ -10,7 +10,7 @@ import { parseMultipart } from './multipart.js';
 import type { FormPart } from './multipart.js';
 import { queryRecord } from './recorder.js';
 import type { Outcome, Recorder } from './recorder.js';
-import { matchRoute } from './routes.js';
+import { isCreateRoute, matchRoute } from './routes.js';
 import type { RouteMatch } from './routes.js';
 
 export interface ServerDeps {
@@ -146,8 +146,8 @@ async function decide(
     answer = errorAnswer(error.status, error.code, error.message, deps, admission.headers);
   }
 
-  if (match.route === 'POST /tasks' && answer.status < 300) {
-    const lose = faults.loseCreateAnswer();
+  if (isCreateRoute(match.route) && answer.status < 300) {
+    const lose = faults.loseCreateAnswer(match.route);
     if (lose === '500') answer = { ...serverErrorAnswer(500, deps), headers: admission.headers, fault: 'postAcceptThenFail' };
     else if (lose) answer = { ...answer, lose, fault: 'postAcceptThenFail' };
   }

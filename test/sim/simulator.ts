@@ -5,15 +5,18 @@ import { FaultInjector } from './faults.js';
 import type { FaultConfig } from './faults.js';
 import { DEFAULT_TIMINGS, Lifecycle } from './lifecycle.js';
 import type { LifecycleTimings } from './lifecycle.js';
-import { newId } from './model.js';
-import type { IndexModel, SimIndex, SimTask, SimVideo, TaskFailure, TaskStatus, UserMetadata, VideoMeta } from './model.js';
+import { mimeTypeOf, newId } from './model.js';
+import type {
+  AssetMethod, AssetStatus, IndexedAssetStatus, IndexModel, SimAsset, SimIndex, SimIndexedAsset, SimTask, SimVideo, TaskFailure, TaskStatus,
+  UserMetadata, VideoMeta,
+} from './model.js';
 import type { DescribeVideo, ProbeMode } from './probe.js';
 import { Recorder } from './recorder.js';
-import type { RecordedRequest, SimCounts } from './recorder.js';
+import type { AssetDuplicates, RecordedRequest, SimCounts } from './recorder.js';
 import { API_PREFIX } from './routes.js';
 import { listen } from './server.js';
 import { SimStore } from './store.js';
-import { DEFAULT_LIMITS } from './validate.js';
+import { DEFAULT_LIMITS, fileBroken } from './validate.js';
 import type { VideoLimits } from './validate.js';
 import { VariantSwitch } from './variants.js';
 import type { ApiVariants } from './variants.js';
@@ -56,6 +59,23 @@ export interface SeedVideoInput {
   enableVideoStream?: boolean;
 }
 
+/** An asset that "already exists" before the test starts (not counted as created). */
+export interface SeedAssetInput {
+  filename: string;
+  size: number;
+  duration?: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Makes a `url` asset with this source; without it, a `direct` one. */
+  sourceUrl?: string;
+  userMetadata?: UserMetadata;
+  createdAt?: number | string | Date;
+  /** Default `ready`. */
+  status?: 'ready' | 'failed' | 'processing';
+  failure?: TaskFailure;
+}
+
 /** A task as the simulator sees it, failure reason included. */
 export interface TaskView {
   id: string;
@@ -76,6 +96,41 @@ export interface TaskView {
 
 export type VideoView = Readonly<SimVideo>;
 
+/** An asset as the simulator sees it: how it was read, and why it failed. */
+export interface AssetView {
+  id: string;
+  method: AssetMethod;
+  status: AssetStatus;
+  createdAt: number;
+  updatedAt: number;
+  filename: string;
+  fileType: string;
+  sourceUrl?: string;
+  /** Decoded URL pathname, or `file:<name>` for a direct upload. */
+  sourcePath: string;
+  userMetadata?: UserMetadata;
+  enableHls: boolean;
+  enableThumbnail: boolean;
+  /** Size (and, as measured or described, duration and resolution) once the file was read. */
+  meta?: VideoMeta;
+  failure?: TaskFailure;
+}
+
+/** An indexed asset as the simulator sees it, failure reason included. */
+export interface IndexedAssetView {
+  id: string;
+  assetId: string;
+  indexId: string;
+  status: IndexedAssetStatus;
+  createdAt: number;
+  updatedAt: number;
+  indexedAt?: number;
+  meta: VideoMeta;
+  enableVideoStream: boolean;
+  userMetadata: UserMetadata;
+  failure?: TaskFailure;
+}
+
 export interface Simulator {
   /** Base URL clients use, like `https://api.twelvelabs.io/v1.3`. */
   readonly url: string;
@@ -88,15 +143,31 @@ export interface Simulator {
   readonly requests: readonly RecordedRequest[];
   createIndex(input?: { id?: string; name?: string; models?: IndexModel[]; expiresAt?: number }): SimIndex;
   seedVideo(indexId: string, input: SeedVideoInput): { videoId: string; taskId: string };
+  /** Adds an asset without a request (a `processing` one stays so: nothing reads it). */
+  seedAsset(input: SeedAssetInput): AssetView;
   tasks(indexId?: string): TaskView[];
   task(taskId: string): TaskView | undefined;
   videos(indexId: string): VideoView[];
+  assets(): AssetView[];
+  asset(assetId: string): AssetView | undefined;
+  /** Indexed assets of one index, or of every index. */
+  indexedAssets(indexId?: string): IndexedAssetView[];
+  indexedAsset(indexedAssetId: string): IndexedAssetView | undefined;
   counts(): SimCounts;
-  /** Source paths that received more than one task. */
+  /**
+   * Source paths that received more than one task (keyed by the path), more than one asset
+   * (`asset:<path>`), and assets indexed more than once into one index (`indexed:<index>/<asset>`).
+   */
   duplicates(): Map<string, number>;
+  /** The newer upload path's part of `duplicates()`, unprefixed. */
+  assetDuplicates(): AssetDuplicates;
   clearRequests(): void;
   /** Resolves when the task is `ready` or `failed` (real clock: within `timeoutMs`, default 10 s). */
   waitForTask(taskId: string, timeoutMs?: number): Promise<TaskView>;
+  /** Resolves when the asset is `ready` or `failed` (real clock: within `timeoutMs`, default 10 s). */
+  waitForAsset(assetId: string, timeoutMs?: number): Promise<AssetView>;
+  /** Resolves when the indexed asset is `ready` or `failed` (real clock: within `timeoutMs`, default 10 s). */
+  waitForIndexedAsset(indexedAssetId: string, timeoutMs?: number): Promise<IndexedAssetView>;
   /** Resolves once no video is being fetched or probed. */
   settle(): Promise<void>;
   /** Manual clock only: moves time forward, firing lifecycle steps in order. */
@@ -105,9 +176,60 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-interface Waiter {
-  done(task: SimTask): void;
+interface Waiter<T> {
+  done(item: T): void;
   abandon(reason: string): void;
+}
+
+/** Callers waiting for tasks, assets or indexed assets to finish (`ready` or `failed`). */
+class WaitList<T extends { id: string; status: string }, V> {
+  readonly #waiters = new Map<string, Set<Waiter<T>>>();
+
+  constructor(
+    private readonly noun: string,
+    private readonly lookup: (id: string) => T | undefined,
+    private readonly view: (item: T) => V,
+  ) {}
+
+  notify(item: T): void {
+    if (!finished(item)) return;
+    for (const waiter of this.#waiters.get(item.id) ?? []) waiter.done(item);
+    this.#waiters.delete(item.id);
+  }
+
+  wait(id: string, timeoutMs: number): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      const item = this.lookup(id);
+      if (!item) return reject(new Error(`No ${this.noun} ${id} in the simulator`));
+      if (finished(item)) return resolve(this.view(item));
+      const set = this.#waiters.get(id) ?? new Set<Waiter<T>>();
+      const waiter: Waiter<T> = {
+        done: (done) => {
+          clearTimeout(timer);
+          resolve(this.view(done));
+        },
+        abandon: (reason) => {
+          clearTimeout(timer);
+          reject(new Error(`${this.noun[0]?.toUpperCase()}${this.noun.slice(1)} ${id} still ${item.status}: ${reason}`));
+        },
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        waiter.abandon(`timed out after ${timeoutMs} ms`);
+      }, timeoutMs);
+      set.add(waiter);
+      this.#waiters.set(id, set);
+    });
+  }
+
+  abandonAll(reason: string): void {
+    for (const set of this.#waiters.values()) for (const waiter of set) waiter.abandon(reason);
+    this.#waiters.clear();
+  }
+}
+
+function finished(item: { status: string }): boolean {
+  return item.status === 'ready' || item.status === 'failed';
 }
 
 /** Starts a Twelve Labs API v1.3 simulator on 127.0.0.1 (port 0). */
@@ -138,16 +260,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       variants: () => variants.current,
       origin: () => origin,
       onTaskCreated: (task) => recorder.taskCreated(task),
+      onAssetCreated: (asset) => recorder.assetCreated(asset),
+      onIndexedAssetCreated: (indexed) => recorder.indexedAssetCreated(indexed),
     },
   }, '127.0.0.1', options.port ?? 0);
   origin = listening.origin;
 
-  const waiters = new Map<string, Set<Waiter>>();
-  lifecycle.onTransition((task) => {
-    if (task.status !== 'ready' && task.status !== 'failed') return;
-    for (const waiter of waiters.get(task.id) ?? []) waiter.done(task);
-    waiters.delete(task.id);
-  });
+  const taskWaiters = new WaitList('task', (id) => store.tasks.get(id), view);
+  const assetWaiters = new WaitList('asset', (id) => store.assets.get(id), assetView);
+  const indexedWaiters = new WaitList('indexed asset', (id) => store.indexedAssets.get(id), indexedAssetView);
+  lifecycle.onTransition((task) => taskWaiters.notify(task));
+  lifecycle.onAssetTransition((asset) => assetWaiters.notify(asset));
+  lifecycle.onIndexedAssetTransition((indexed) => indexedWaiters.notify(indexed));
 
   let closed = false;
   return {
@@ -159,37 +283,30 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests: recorder.requests,
     createIndex: (input = {}) => ({ ...store.addIndex(input, clock.now()) }),
     seedVideo: (indexId, input) => seed(store, indexId, input, clock.now()),
+    seedAsset: (input) => assetView(seedAsset(store, input, clock.now())),
     tasks: (indexId) => [...store.tasks.values()].filter((t) => indexId === undefined || t.indexId === indexId).map(view),
     task: (taskId) => {
       const task = store.tasks.get(taskId);
       return task && view(task);
     },
     videos: (indexId) => store.videosOf(indexId).map((v) => ({ ...v, meta: { ...v.meta }, userMetadata: { ...v.userMetadata } })),
+    assets: () => [...store.assets.values()].map(assetView),
+    asset: (assetId) => {
+      const asset = store.assets.get(assetId);
+      return asset && assetView(asset);
+    },
+    indexedAssets: (indexId) => [...store.indexedAssets.values()].filter((ia) => indexId === undefined || ia.indexId === indexId).map(indexedAssetView),
+    indexedAsset: (indexedAssetId) => {
+      const indexed = store.indexedAssets.get(indexedAssetId);
+      return indexed && indexedAssetView(indexed);
+    },
     counts: () => recorder.counts(),
     duplicates: () => recorder.duplicates(),
+    assetDuplicates: () => recorder.assetDuplicates(),
     clearRequests: () => recorder.clear(),
-    waitForTask: (taskId, timeoutMs = 10_000) => new Promise<TaskView>((resolve, reject) => {
-      const task = store.tasks.get(taskId);
-      if (!task) return reject(new Error(`No task ${taskId} in the simulator`));
-      if (task.status === 'ready' || task.status === 'failed') return resolve(view(task));
-      const set = waiters.get(taskId) ?? new Set<Waiter>();
-      const waiter: Waiter = {
-        done: (finished) => {
-          clearTimeout(timer);
-          resolve(view(finished));
-        },
-        abandon: (reason) => {
-          clearTimeout(timer);
-          reject(new Error(`Task ${taskId} still ${task.status}: ${reason}`));
-        },
-      };
-      const timer = setTimeout(() => {
-        set.delete(waiter);
-        waiter.abandon(`timed out after ${timeoutMs} ms`);
-      }, timeoutMs);
-      set.add(waiter);
-      waiters.set(taskId, set);
-    }),
+    waitForTask: (taskId, timeoutMs = 10_000) => taskWaiters.wait(taskId, timeoutMs),
+    waitForAsset: (assetId, timeoutMs = 10_000) => assetWaiters.wait(assetId, timeoutMs),
+    waitForIndexedAsset: (indexedAssetId, timeoutMs = 10_000) => indexedWaiters.wait(indexedAssetId, timeoutMs),
     settle: () => lifecycle.settled(),
     advance: async (ms) => {
       if (!(clock instanceof ManualClock)) throw new Error('advance() needs startSimulator({ clock: "manual" })');
@@ -206,8 +323,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       closed = true;
       clock.cancelAll();
       lifecycle.close();
-      for (const set of waiters.values()) for (const waiter of set) waiter.abandon('the simulator was closed');
-      waiters.clear();
+      for (const waiters of [taskWaiters, assetWaiters, indexedWaiters]) waiters.abandonAll('the simulator was closed');
       await listening.close();
       await lifecycle.settled();
     },
@@ -269,6 +385,48 @@ function seed(store: SimStore, indexId: string, input: SeedVideoInput, now: numb
   return { videoId: task.videoId, taskId: task.id };
 }
 
+function seedAsset(store: SimStore, input: SeedAssetInput, now: number): SimAsset {
+  const createdAt = input.createdAt === undefined ? now : new Date(input.createdAt).getTime();
+  const status = input.status ?? 'ready';
+  let source: SimAsset['source'] = { kind: 'file', filename: input.filename, bytes: Buffer.alloc(0) };
+  if (input.sourceUrl !== undefined) {
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(input.sourceUrl).pathname);
+    } catch {
+      throw new Error(`seedAsset: ${input.sourceUrl} is not a URL with a decodable path`);
+    }
+    source = { kind: 'url', url: input.sourceUrl, path };
+  }
+  const asset: SimAsset = {
+    id: newId(),
+    method: source.kind === 'url' ? 'url' : 'direct',
+    status,
+    createdAt,
+    updatedAt: createdAt,
+    seq: store.nextSeq(),
+    filename: input.filename,
+    fileType: mimeTypeOf(input.filename),
+    source,
+    ...(input.userMetadata ? { userMetadata: { ...input.userMetadata } } : {}),
+    enableHls: false,
+    enableThumbnail: false,
+    ...(status === 'ready' ? {
+      meta: {
+        filename: input.filename,
+        size: input.size,
+        duration: input.duration ?? 60,
+        width: input.width ?? 1280,
+        height: input.height ?? 720,
+        fps: input.fps ?? 30,
+      },
+    } : {}),
+    ...(status === 'failed' ? { failure: input.failure ?? fileBroken() } : {}),
+  };
+  store.putAsset(asset);
+  return asset;
+}
+
 function view(task: SimTask): TaskView {
   const { source, meta, failure, userMetadata, ...rest } = task;
   return {
@@ -278,4 +436,20 @@ function view(task: SimTask): TaskView {
     ...(meta ? { meta: { ...meta } } : {}),
     ...(failure ? { failure: { ...failure } } : {}),
   };
+}
+
+function assetView(asset: SimAsset): AssetView {
+  const { source, meta, failure, userMetadata, seq: _seq, ...rest } = asset;
+  return {
+    ...rest,
+    ...(source.kind === 'url' ? { sourceUrl: source.url, sourcePath: source.path } : { sourcePath: `file:${source.filename}` }),
+    ...(userMetadata ? { userMetadata: { ...userMetadata } } : {}),
+    ...(meta ? { meta: { ...meta } } : {}),
+    ...(failure ? { failure: { ...failure } } : {}),
+  };
+}
+
+function indexedAssetView(indexed: SimIndexedAsset): IndexedAssetView {
+  const { meta, failure, userMetadata, seq: _seq, ...rest } = indexed;
+  return { ...rest, meta: { ...meta }, userMetadata: { ...userMetadata }, ...(failure ? { failure: { ...failure } } : {}) };
 }

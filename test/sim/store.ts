@@ -1,6 +1,6 @@
 import { ApiFailure } from './api-error.js';
 import { newId } from './model.js';
-import type { IndexModel, SimIndex, SimTask, SimVideo } from './model.js';
+import type { IndexModel, SimAsset, SimIndex, SimIndexedAsset, SimTask, SimVideo } from './model.js';
 
 const MEMO_ENTRIES = 64;
 
@@ -10,13 +10,16 @@ export const DEFAULT_MODELS: IndexModel[] = [
 ];
 
 /**
- * The simulated account: indexes, tasks and videos, in memory. Write tasks and videos through
- * put/remove, and call `touch()` after changing one in place, so cached sort orders stay true.
+ * The simulated account: indexes, tasks, videos, assets and indexed assets, in memory. Write
+ * them through put/remove, and call `touch()` after changing one in place, so cached sort orders
+ * stay true.
  */
 export class SimStore {
   readonly indexes = new Map<string, SimIndex>();
   readonly tasks = new Map<string, SimTask>();
   readonly videos = new Map<string, SimVideo>();
+  readonly assets = new Map<string, SimAsset>();
+  readonly indexedAssets = new Map<string, SimIndexedAsset>();
   #seq = 0;
   #version = 0;
   readonly #memo = new Map<string, { version: number; value: unknown }>();
@@ -47,6 +50,33 @@ export class SimStore {
   removeVideo(id: string): void {
     this.videos.delete(id);
     this.touch();
+  }
+
+  putAsset(asset: SimAsset): void {
+    this.assets.set(asset.id, asset);
+    this.touch();
+  }
+
+  removeAsset(id: string): void {
+    this.assets.delete(id);
+    this.touch();
+  }
+
+  putIndexedAsset(indexed: SimIndexedAsset): void {
+    this.indexedAssets.set(indexed.id, indexed);
+    this.touch();
+  }
+
+  /** Removes an indexed asset and its video: the two are one thing seen through two endpoints. */
+  removeIndexedAsset(id: string): void {
+    this.indexedAssets.delete(id);
+    this.videos.delete(id);
+    this.touch();
+  }
+
+  /** Indexed assets referencing the asset, in every index. */
+  indexedAssetsOf(assetId: string): SimIndexedAsset[] {
+    return [...this.indexedAssets.values()].filter((ia) => ia.assetId === assetId);
   }
 
   /**
@@ -93,6 +123,19 @@ export class SimStore {
     const task = this.tasks.get(id);
     if (!task) throw notFound(notFoundStatus, `The task ${id} does not exist.`);
     return task;
+  }
+
+  requireAsset(id: string, notFoundStatus: number): SimAsset {
+    const asset = this.assets.get(id);
+    if (!asset) throw notFound(notFoundStatus, `The asset ${id} does not exist.`);
+    return asset;
+  }
+
+  requireIndexedAsset(indexId: string, id: string, notFoundStatus: number): SimIndexedAsset {
+    this.requireIndex(indexId, notFoundStatus);
+    const indexed = this.indexedAssets.get(id);
+    if (!indexed || indexed.indexId !== indexId) throw notFound(notFoundStatus, `The indexed asset ${id} does not exist in the index ${indexId}.`);
+    return indexed;
   }
 
   requireVideo(indexId: string, videoId: string, notFoundStatus: number): SimVideo {

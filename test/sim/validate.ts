@@ -3,7 +3,12 @@ import type { MetadataValue, TaskFailure, UserMetadata, VideoMeta } from './mode
 
 /** The platform's video requirements (the strictest current reading of the docs). */
 export interface VideoLimits {
+  /** POST /tasks: 2 GB. */
   maxFileSize: number;
+  /** POST /assets with `method=url`: 4 GB. Indexing an asset checks this one, not `maxFileSize`. */
+  maxAssetUrlSize: number;
+  /** POST /assets with `method=direct`: 200 MB. */
+  maxAssetDirectSize: number;
   minDurationSec: number;
   maxDurationSec: number;
   minSide: number;
@@ -15,6 +20,8 @@ export interface VideoLimits {
 
 export const DEFAULT_LIMITS: VideoLimits = {
   maxFileSize: 2 * 1024 ** 3,
+  maxAssetUrlSize: 4 * 1024 ** 3,
+  maxAssetDirectSize: 200 * 1024 ** 2,
   minDurationSec: 4,
   maxDurationSec: 7200,
   minSide: 360,
@@ -29,6 +36,16 @@ export function fileTooLarge(size: number, limits: VideoLimits): TaskFailure | u
   return {
     code: 'video_filesize_too_large',
     message: `The video is too large. Please use a video with a size less than ${humanSize(limits.maxFileSize)}. The current size is ${humanSize(size)}.`,
+  };
+}
+
+/** An asset over its upload method's limit; the message names the limit. */
+export function assetTooLarge(size: number, limit: number, method: 'url' | 'direct'): TaskFailure | undefined {
+  if (size <= limit) return undefined;
+  const how = method === 'url' ? 'uploaded by URL' : 'uploaded directly';
+  return {
+    code: 'asset_filesize_too_large',
+    message: `The file is too large: ${size} bytes. Video and audio files ${how} may be at most ${humanSize(limit)} (${limit} bytes).`,
   };
 }
 
@@ -99,15 +116,18 @@ export function parseUserMetadata(raw: string): UserMetadata {
   } catch {
     throw invalid('The user_metadata parameter must be a JSON-encoded object.');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw invalid('The user_metadata parameter must be a JSON-encoded object.');
-  }
+  return userMetadataObject(parsed, 'The user_metadata parameter must be a JSON-encoded object.');
+}
+
+/** Checks a `user_metadata` value (a JSON body's object, or a parsed form field): scalar values only. */
+export function userMetadataObject(value: unknown, notAnObject = 'The user_metadata parameter must be an object.'): UserMetadata {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(notAnObject);
   const metadata: UserMetadata = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!isMetadataValue(value)) {
+  for (const [key, entry] of Object.entries(value)) {
+    if (!isMetadataValue(entry)) {
       throw invalid(`The value of user_metadata.${key} must be a string, an integer, a float or a boolean.`);
     }
-    metadata[key] = value;
+    metadata[key] = entry;
   }
   return metadata;
 }

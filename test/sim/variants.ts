@@ -7,7 +7,7 @@ export type MetadataFilterEncoding = 'bare' | 'bracket' | 'json';
  * each reading; the default is the contract's primary reading.
  */
 export interface ApiVariants {
-  /** Status for an unknown index, task or video (code `resource_not_exist` either way). */
+  /** Status for an unknown index, task, video, asset or indexed asset (code `resource_not_exist` either way). */
   notFoundStatus: 404 | 400;
   /** `flat`: `{code, message}`; `nested`: `{error: {code, message, details}}`. */
   errorShape: ErrorShape;
@@ -18,6 +18,15 @@ export interface ApiVariants {
   /** How GET /tasks/{id} exposes why a task failed: not at all (contract), `error: {code, message}`, or `error_message`. */
   taskErrorField: 'none' | 'error' | 'error_message';
   createTaskStatus: 200 | 201;
+  /** POST /assets: 201 (the SDK docs), or 200. */
+  createAssetStatus: 201 | 200;
+  /** POST /indexes/{id}/indexed-assets: 202 (the spec), or 200/201. */
+  createIndexedAssetStatus: 202 | 200 | 201;
+  /**
+   * How GET /indexes/{id}/indexed-assets/{id} exposes why indexing failed: not at all (the SDK's
+   * IndexedAssetDetailed has no such field), `error: {code, message}`, or `error_message`.
+   */
+  indexedAssetErrorField: 'none' | 'error' | 'error_message';
   deleteStatus: 204 | 200;
   updateVideoStatus: 204 | 200;
   /** User-metadata filter encodings the list-videos endpoint honours; the others are silently ignored. */
@@ -31,6 +40,9 @@ export const DEFAULT_VARIANTS: ApiVariants = {
   listVideosIncludesUserMetadata: false,
   taskErrorField: 'none',
   createTaskStatus: 200,
+  createAssetStatus: 201,
+  createIndexedAssetStatus: 202,
+  indexedAssetErrorField: 'none',
   deleteStatus: 204,
   updateVideoStatus: 204,
   metadataFilterEncodings: ['bare', 'bracket', 'json'],

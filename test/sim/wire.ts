@@ -1,5 +1,5 @@
 import { iso } from './model.js';
-import type { SimIndex, SimTask, SimVideo } from './model.js';
+import type { SimAsset, SimIndex, SimIndexedAsset, SimTask, SimVideo } from './model.js';
 import type { ApiVariants } from './variants.js';
 
 // JSON shapes of the v1.3 wire format, as the official SDK's serializers read them.
@@ -67,6 +67,84 @@ export function videoToWire(
   if (detail.userMetadata) wire.user_metadata = { ...video.userMetadata };
   if (detail.baseOrigin !== undefined && video.streaming) wire.hls = hls(detail.baseOrigin, video.id, 'COMPLETE', video.indexedAt);
   return wire;
+}
+
+/** An asset as POST /assets returns it; with `detail`, as GET /assets and GET /assets/{id} do (AssetDetail). */
+export function assetToWire(asset: SimAsset, detail?: { baseOrigin: string }): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    _id: asset.id,
+    method: asset.method,
+    status: asset.status,
+    filename: asset.filename,
+    file_type: asset.fileType,
+    created_at: iso(asset.createdAt),
+    ...(asset.userMetadata !== undefined ? { user_metadata: { ...asset.userMetadata } } : {}),
+  };
+  if (!detail) return wire;
+  const ready = asset.status === 'ready';
+  const progress = ready ? 'ready' : asset.status === 'failed' ? 'error' : 'processing';
+  if (asset.enableHls) {
+    wire.hls = { status: progress, ...(ready ? { manifest_url: `${detail.baseOrigin}/hls/${asset.id}/stream.m3u8` } : {}) };
+  }
+  if (asset.enableThumbnail) {
+    wire.thumbnail = { status: progress, ...(ready ? { representative_url: `${detail.baseOrigin}/thumbnails/${asset.id}.jpg` } : {}) };
+  }
+  if (ready && asset.meta) {
+    const meta = asset.meta;
+    wire.size = meta.size;
+    wire.duration = meta.duration;
+    wire.technical_metadata = {
+      file_size_bytes: meta.size,
+      file_mime_type: asset.fileType,
+      video_width: meta.width,
+      video_height: meta.height,
+      video_fps: meta.fps,
+      video_duration_seconds: meta.duration,
+      total_video_streams: 1,
+    };
+  }
+  if (asset.failure) wire.error = { message: asset.failure.message };
+  return wire;
+}
+
+/**
+ * An indexed asset as GET /indexes/{id}/indexed-assets lists it; with `detail`, as GET
+ * /indexes/{id}/indexed-assets/{id} returns it (user_metadata, hls, the error field variant).
+ */
+export function indexedAssetToWire(
+  indexed: SimIndexedAsset,
+  detail?: { baseOrigin: string; errorField: ApiVariants['indexedAssetErrorField'] },
+): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    _id: indexed.id,
+    asset_id: indexed.assetId,
+    created_at: iso(indexed.createdAt),
+    updated_at: iso(indexed.updatedAt),
+    ...(indexed.indexedAt !== undefined ? { indexed_at: iso(indexed.indexedAt) } : {}),
+    status: indexed.status,
+    system_metadata: {
+      filename: indexed.meta.filename,
+      duration: indexed.meta.duration,
+      fps: indexed.meta.fps,
+      width: indexed.meta.width,
+      height: indexed.meta.height,
+      size: indexed.meta.size,
+    },
+  };
+  if (!detail) return wire;
+  wire.user_metadata = { ...indexed.userMetadata };
+  if (indexed.enableVideoStream) {
+    const status = indexed.status === 'ready' ? 'COMPLETE' : indexed.status === 'failed' ? 'ERROR' : 'PROCESSING';
+    wire.hls = hls(detail.baseOrigin, indexed.id, status, indexed.updatedAt);
+  }
+  if (indexed.failure && detail.errorField === 'error') wire.error = { code: indexed.failure.code, message: indexed.failure.message };
+  if (indexed.failure && detail.errorField === 'error_message') wire.error_message = indexed.failure.message;
+  return wire;
+}
+
+/** An entry of GET /assets/{id}/indexed-assets (IndexedAssetSummary). */
+export function indexedAssetSummaryToWire(indexed: SimIndexedAsset, index: SimIndex | undefined): Record<string, unknown> {
+  return { _id: indexed.id, index: { _id: indexed.indexId, ...(index ? { name: index.name } : {}) } };
 }
 
 function hls(baseOrigin: string, videoId: string, status: string, updatedAt: number): Record<string, unknown> {
