@@ -12,6 +12,7 @@ import { runPlan, type PlanArgs } from './plan-command.js';
 import { systemClock } from '../clock.js';
 import { StateFileError } from '../errors.js';
 import { createProgress } from './progress.js';
+import { registerReportCommands } from './report-commands.js';
 import { VERSION } from './version.js';
 
 const EPILOG = `Environment:
@@ -141,6 +142,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       if (error) throw error;
       throw new UsageError(message);
     });
+  registerReportCommands(cli, { env, getLogger, setExitCode: (code) => (exitCode = code) });
 
   try {
     await cli.parseAsync();

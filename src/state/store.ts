@@ -3,14 +3,14 @@ import { StateFileError } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { acquireLock, type StateLock } from './lock.js';
-import { STATE_VERSION, type ItemState, type RunRecord, type StateFile } from './types.js';
+import { STATE_VERSION, type HistoryEntry, type ItemState, type RunRecord, type StateFile } from './types.js';
 
 export interface StateIdentity {
   uri: string;
   indexId: string;
 }
 
-type JournalEvent = { i: string; s: Partial<ItemState> } | { r: RunRecord } | { p: StateFile['lastPlan'] };
+type JournalEvent = { i: string; s: Partial<ItemState> } | { r: RunRecord } | { p: StateFile['lastPlan'] } | { h: HistoryEntry };
 
 /**
  * Reads a state file: the last checkpoint plus the journal written since. A torn last journal line
@@ -63,6 +63,12 @@ function applyEvent(state: StateFile, event: JournalEvent): void {
     if (at === -1) state.runs.push(event.r);
     else state.runs[at] = event.r;
   } else if ('p' in event) state.lastPlan = event.p;
+  else if ('h' in event) {
+    // Unlike the other events this one appends, so a journal replayed onto a newer checkpoint must not add it twice.
+    const history = (state.history ??= []);
+    const { at, action, videoId, taskId } = event.h;
+    if (!history.some((e) => e.at === at && e.action === action && e.videoId === videoId && e.taskId === taskId)) history.push(event.h);
+  }
 }
 
 /** Refuses a state that belongs to another source or index. */
@@ -167,6 +173,13 @@ export class StateStore {
 
   setLastPlan(plan: NonNullable<StateFile['lastPlan']>): Promise<void> {
     const event: JournalEvent = { p: plan };
+    applyEvent(this.state, event);
+    return this.append(event, true);
+  }
+
+  /** Appends a destructive action to the state's history, durably (the index changed; the record must not be lost). */
+  addHistory(entry: HistoryEntry): Promise<void> {
+    const event: JournalEvent = { h: { ...entry } };
     applyEvent(this.state, event);
     return this.append(event, true);
   }

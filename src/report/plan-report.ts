@@ -1,0 +1,123 @@
+import type { PlanHeader, PlanItem, PlanSummary } from '../planner/index.js';
+import { GroupCollector, bump, type Group } from './groups.js';
+
+export interface ReportOptions {
+  /** Keys kept per group (failures of one reason, duplicates...); 0 keeps all. Counts are exact regardless. */
+  maxKeys: number;
+  /** Requests per minute, for the time-to-submit estimate. */
+  maxRpm?: number | undefined;
+  /** When the report is made (ISO); injected so output is reproducible. */
+  generatedAt: string;
+}
+
+export interface PlanReport {
+  kind: 'plan';
+  generatedAt: string;
+  source: PlanHeader['source'];
+  indexId: string;
+  indexName?: string | undefined;
+  planCreatedAt: string;
+  tool: string;
+  probed: boolean;
+  totals: { objects: number; upload: number; skip: number; fail: number; bytes: { upload: number; total: number }; ignored: number };
+  indexed: { count: number; by: Record<string, number> };
+  inProgress: Group<{ key: string; taskId?: string | undefined }>;
+  /** Per reason (the platform's error code or ours), largest first. */
+  failures: Group<{ key: string; detail: string }>[];
+  duplicates: Group<{ key: string; duplicateOf: string }>;
+  collisions: Group<{ key: string; with: string[] }>;
+  excluded: { count: number; byDetail: Array<{ detail: string; count: number }> };
+  /** From `--probe` data: durations of the videos to upload. */
+  video?: { uploadsProbed: number; uploads: number; seconds: number; hours: number } | undefined;
+  estimate?: { maxRpm: number; requests: number; seconds: number } | undefined;
+  /** Where the plan's own summary disagrees with the recount of its items (a hand-edited plan). */
+  summaryMismatch: string[];
+}
+
+const MAX_EXCLUSION_DETAILS = 50;
+
+/** Recounts a plan from its items in one streaming pass; lists are capped, totals exact. */
+export async function summarizePlan(header: PlanHeader, summary: PlanSummary, items: AsyncIterable<PlanItem>, options: ReportOptions): Promise<PlanReport> {
+  const totals = { objects: 0, upload: 0, skip: 0, fail: 0, bytes: { upload: 0, total: 0 }, ignored: summary.ignored };
+  const indexedBy: Record<string, number> = {};
+  let indexed = 0;
+  const inProgress = new GroupCollector<{ key: string; taskId?: string | undefined }>(options.maxKeys);
+  const failures = new GroupCollector<{ key: string; detail: string }>(options.maxKeys);
+  const duplicates = new GroupCollector<{ key: string; duplicateOf: string }>(options.maxKeys);
+  const collisions = new GroupCollector<{ key: string; with: string[] }>(options.maxKeys);
+  const excludedByDetail: Record<string, number> = {};
+  let excluded = 0;
+  let uploadsProbed = 0;
+  let seconds = 0;
+  let anyProbe = false;
+
+  for await (const item of items) {
+    totals.objects += 1;
+    totals[item.action] += 1;
+    totals.bytes.total += item.size;
+    if (item.probe) anyProbe = true;
+    if (item.action === 'upload') {
+      totals.bytes.upload += item.size;
+      const d = item.probe?.durationSeconds;
+      if (d !== undefined && Number.isFinite(d)) {
+        uploadsProbed += 1;
+        seconds += d;
+      }
+      if (item.collision) collisions.add('collisions', { key: item.key, with: item.collision });
+    } else if (item.action === 'fail') {
+      failures.add(item.reason ?? 'failed', { key: item.key, detail: item.detail ?? '' });
+    } else if (item.reason === 'indexed') {
+      indexed += 1;
+      bump(indexedBy, item.match?.by ?? 'unknown');
+    } else if (item.reason === 'in_progress') {
+      inProgress.add('in_progress', { key: item.key, taskId: item.match?.taskId });
+    } else if (item.reason === 'duplicate') {
+      duplicates.add('duplicates', { key: item.key, duplicateOf: item.match?.duplicateOf ?? '' });
+    } else if (item.reason === 'excluded') {
+      excluded += 1;
+      const detail = item.detail ?? 'excluded';
+      if (detail in excludedByDetail || Object.keys(excludedByDetail).length < MAX_EXCLUSION_DETAILS) bump(excludedByDetail, detail);
+      else bump(excludedByDetail, 'other reasons');
+    }
+  }
+
+  const probed = header.options.probe || anyProbe;
+  return {
+    kind: 'plan',
+    generatedAt: options.generatedAt,
+    source: header.source,
+    indexId: header.indexId,
+    indexName: header.indexName,
+    planCreatedAt: header.createdAt,
+    tool: header.tool,
+    probed,
+    totals,
+    indexed: { count: indexed, by: indexedBy },
+    inProgress: inProgress.get('in_progress'),
+    failures: failures.list(),
+    duplicates: duplicates.get('duplicates'),
+    collisions: collisions.get('collisions'),
+    excluded: {
+      count: excluded,
+      byDetail: Object.entries(excludedByDetail)
+        .map(([detail, count]) => ({ detail, count }))
+        .sort((a, b) => b.count - a.count || a.detail.localeCompare(b.detail)),
+    },
+    video: probed ? { uploadsProbed, uploads: totals.upload, seconds, hours: seconds / 3600 } : undefined,
+    estimate: options.maxRpm ? { maxRpm: options.maxRpm, requests: totals.upload, seconds: (totals.upload / options.maxRpm) * 60 } : undefined,
+    summaryMismatch: compareSummary(summary, totals),
+  };
+}
+
+function compareSummary(summary: PlanSummary, totals: PlanReport['totals']): string[] {
+  const out: string[] = [];
+  const check = (name: string, declared: number | undefined, counted: number) => {
+    if (declared !== undefined && declared !== counted) out.push(`${name}: the plan's summary says ${declared}, its items count ${counted}`);
+  };
+  check('objects', summary.total, totals.objects);
+  check('upload', summary.counts?.upload, totals.upload);
+  check('skip', summary.counts?.skip, totals.skip);
+  check('fail', summary.counts?.fail, totals.fail);
+  check('bytes to upload', summary.bytes?.upload, totals.bytes.upload);
+  return out;
+}

@@ -1,0 +1,73 @@
+import type { DeletionOutcome, DuplicateGroup } from './dedupe.js';
+import type { VerifyResult } from './types.js';
+import { isClean } from './verify.js';
+
+const SHOWN = 50;
+
+function keyText(key: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(key) ? JSON.stringify(key).slice(1, -1) : key;
+}
+
+function* list<T>(title: string, entries: T[], line: (entry: T) => string): Generator<string> {
+  if (entries.length === 0) return;
+  yield `\n${title} (${entries.length.toLocaleString('en-US')}):\n`;
+  for (const entry of entries.slice(0, SHOWN)) yield `  ${line(entry)}\n`;
+  if (entries.length > SHOWN) yield `  ... and ${(entries.length - SHOWN).toLocaleString('en-US')} more (--json lists all)\n`;
+}
+
+const UNMATCHED_WHY: Record<string, string> = {
+  no_object: 'no object of the source has this name (and size)',
+  source_changed: 'its object changed since it was uploaded (another ETag): a stale copy',
+  outside_source: 'uploaded from outside the verified source',
+  ambiguous: 'no fingerprint, and several objects share its name and size',
+};
+
+/** The verify result for a person. */
+export function* formatVerify(r: VerifyResult, index: { id: string; name?: string | undefined }): Generator<string> {
+  const n = (x: number) => x.toLocaleString('en-US');
+  yield `Verified ${r.source} against index ${index.id}${index.name ? ` (${index.name})` : ''}: ${n(r.objects)} objects expected (${n(r.excluded)} excluded), `;
+  yield `${n(r.indexed)} indexed once, ${n(r.coveredByDuplicate.length)} covered by a duplicate key, ${n(r.missing.length)} missing, ${n(r.inProgress.length)} in progress, `;
+  yield `${n(r.failed.length)} failed, ${n(r.duplicated.length)} duplicated; ${n(r.unmatched.length)} videos match no object.\n`;
+  yield* list('Missing', r.missing, (e) => `${keyText(e.key)}${e.detail ? ` (${e.detail})` : ''}`);
+  yield* list('Still in progress', r.inProgress, (e) => `${keyText(e.key)}: task ${e.taskId} ${e.status}`);
+  yield* list('Failed', r.failed, (e) => `${keyText(e.key)}: ${e.code}: ${e.message}`);
+  yield* list('Duplicated in the index', r.duplicated, (e) => `${keyText(e.key)}: ${e.videos.length} videos: ${e.videos.map((v) => `${v.videoId} (${v.by === 'fingerprint' ? 'fingerprint' : 'filename+size'}, created ${v.createdAt ?? '?'})`).join(', ')}`);
+  yield* list('Videos matching no object', r.unmatched, (e) => `${e.videoId} ${keyText(e.filename)}${e.size === undefined ? '' : ` ${e.size} bytes`}: ${UNMATCHED_WHY[e.reason] ?? e.reason}${e.tlmSource ? ` (${keyText(e.tlmSource)})` : ''}`);
+  if (isClean(r)) {
+    yield '\nVerified: every object is in the index exactly once.\n';
+    return;
+  }
+  yield '\nNot verified.';
+  if (r.missing.length || r.failed.length) yield ' Missing or failed objects: fix what failed, re-plan with this source and apply.';
+  if (r.inProgress.length) yield ' Tasks still running: verify again when they finish (tlmigrate status --refresh).';
+  if (r.duplicated.length) yield ` Duplicates: tlmigrate dedupe --index ${index.id} shows the copies to delete.`;
+  yield '\n';
+}
+
+function copyText(c: { videoId: string; createdAt?: string | undefined; taskId?: string | undefined }): string {
+  return `${c.videoId}  created ${c.createdAt ?? '?'}  task ${c.taskId ?? '(not listed)'}`;
+}
+
+/** The dedupe plan (and outcome) for a person. */
+export function* formatDedupe(o: { indexId: string; indexName?: string | undefined; dryRun: boolean; groups: DuplicateGroup[]; deleted: DeletionOutcome[]; recordedIn?: string | undefined }): Generator<string> {
+  const copies = o.groups.reduce((sum, g) => sum + g.remove.length, 0);
+  if (o.groups.length === 0) {
+    yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: no duplicates; nothing to delete.\n`;
+    return;
+  }
+  yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: ${o.groups.length} groups of copies of the same object, ${copies} copies to delete${o.dryRun ? ' (dry run: nothing deleted)' : ''}.\n`;
+  for (const g of o.groups) {
+    yield g.by === 'fingerprint' ? `  ${keyText(g.source ?? g.filename)}  [same tlm_source and tlm_etag]\n` : `  "${keyText(g.filename)}", ${g.size ?? '?'} bytes  [same filename and size, no fingerprint]\n`;
+    yield `    keep    ${copyText(g.keep)}\n`;
+    for (const c of g.remove) yield `    delete  ${copyText(c)}\n`;
+  }
+  if (o.dryRun) {
+    yield `Run again with --yes to delete these ${copies} copies (each video, then its task).\n`;
+    return;
+  }
+  const failed = o.deleted.filter((d) => d.error);
+  yield `Deleted ${o.deleted.filter((d) => d.videoDeleted).length} videos and ${o.deleted.filter((d) => d.taskDeleted).length} tasks.`;
+  yield o.recordedIn ? ` Recorded in the history of ${o.recordedIn}.\n` : ' No state file: the deletions are recorded only in this output (pass --state to keep a history).\n';
+  for (const d of failed) yield `  failed: video ${d.videoId}${d.taskId ? ` / task ${d.taskId}` : ''}: ${d.error}\n`;
+}
