@@ -21,7 +21,7 @@ import type { SourceLister } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { writePlanFile } from '../state/plan-file.js';
-import { IN_FLIGHT_STATUSES, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
@@ -78,6 +78,10 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
 
   const ledger = existsSync(args.state) ? await readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : [];
   const videos = await listAllVideos(api, args.index, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
+  // The videos tlmigrate made, in one filtered listing: every other video is known to carry no
+  // fingerprint, so matching it by file name + size needs no GET of its metadata. A server that
+  // ignored the filter would list everything here, which only costs those GETs back.
+  const ours = new Set((await listAllVideos(api, args.index, { signal: signal as AbortSignal, userMetadata: TLM_MARKER })).map((v) => v._id));
   const tasks = await listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of in-progress tasks`) });
   // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
   const indexedAssets = args.via === 'assets' ? await listAllIndexedAssets(api, args.index, {}, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of indexed assets`) }) : [];
@@ -112,14 +116,14 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     filename: v.system_metadata?.filename ?? '',
     size: v.system_metadata?.size,
     createdAt: v.created_at,
-    userMetadata: v.user_metadata ?? undefined,
+    userMetadata: v.user_metadata ?? (ours.has(v._id) ? undefined : {}),
   }));
   const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
   const known = new Set(videoRefs.map((v) => v.videoId));
   for (const asset of indexedAssets) {
     const filename = asset.system_metadata?.filename ?? '';
     if (asset.status === 'ready' && !known.has(asset._id)) {
-      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined });
+      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? (ours.has(asset._id) ? undefined : {}) });
     } else if (asset.status !== 'ready' && asset.status !== 'failed') {
       inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
     }

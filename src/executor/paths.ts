@@ -1,6 +1,7 @@
 import { SourceError } from '../errors.js';
 import { basename } from '../planner/index.js';
 import type { ItemState } from '../state/index.js';
+import { TLM_MARKER } from '../twelvelabs/index-reader.js';
 import type { Asset } from '../twelvelabs/types.js';
 import { RECONCILE_SKEW_MS, reconcileItem, type ReconcileContext } from './reconcile.js';
 import { failItem, runStep, type Found, type StepContext, type StepResult } from './step.js';
@@ -24,6 +25,7 @@ export interface SubmitPath {
 /** tlmigrate's fingerprint in user_metadata: proves in the index itself what came from where. */
 export function fingerprint(bucket: string, item: ItemState, runId: string): Record<string, string | number> {
   return {
+    ...TLM_MARKER,
     tlm_source: `s3://${bucket}/${item.key}`,
     tlm_etag: item.etag,
     tlm_size: item.size,

@@ -157,7 +157,7 @@ function nextSteps(o: { state: StateFile; statePath: string; notSubmitted: numbe
     });
   }
   if (o.notSubmitted === 0 && o.inFlight === 0) {
-    steps.push({ step: 'verify', count: 0, command: `tlmigrate verify --source ${shellWord(o.state.source.uri)} --index ${o.state.indexId} ${state}`, why: 'nothing left to do: prove that the index holds every object exactly once' });
+    steps.push({ step: 'verify', count: 0, command: `tlmigrate verify --source ${shellWord(o.state.source.uri)} --index ${o.state.indexId} ${state}`, why: 'nothing is waiting or in progress: prove that the index holds every object exactly once' });
   }
   return steps;
 }

@@ -2,6 +2,9 @@ import pLimit from 'p-limit';
 import type { TwelveLabsClient } from './client.js';
 import type { IndexedAsset, IndexedVideo, ListIndexedAssetsQuery, Page, Task, TaskStatus } from './types.js';
 
+/** Every video and asset tlmigrate creates carries this pair, so one filtered listing finds them all. */
+export const TLM_MARKER = { tlm_tool: 'tlmigrate' } as const;
+
 export const IN_FLIGHT_STATUSES: TaskStatus[] = ['uploading', 'validating', 'pending', 'queued', 'indexing'];
 const PAGE_LIMIT = 50;
 
@@ -42,9 +45,13 @@ async function readAllPages<T extends { _id: string }>(
   return [...seen.values()];
 }
 
-export function listAllVideos(client: Pick<TwelveLabsClient, 'listVideos'>, indexId: string, options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {}): Promise<IndexedVideo[]> {
+export function listAllVideos(
+  client: Pick<TwelveLabsClient, 'listVideos'>,
+  indexId: string,
+  options: { concurrency?: number; signal?: AbortSignal; userMetadata?: Record<string, string> } & ReadProgress = {},
+): Promise<IndexedVideo[]> {
   return readAllPages(
-    (page) => client.listVideos(indexId, { page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc' }, options.signal),
+    (page) => client.listVideos(indexId, { page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc', ...(options.userMetadata ? { userMetadata: options.userMetadata } : {}) }, options.signal),
     options.concurrency ?? 8,
     (p, t) => options.onPage?.('videos', p, t),
   );
