@@ -15,6 +15,7 @@ import {
   type RequirementsProfile,
 } from '../planner/index.js';
 import { InventoryLister } from '../sources/inventory.js';
+import { prefetch } from '../sources/prefetch.js';
 import { ffprobeUrl } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister } from '../sources/types.js';
@@ -76,15 +77,29 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     lister = inventoryLister;
   }
 
-  const ledger = existsSync(args.state) ? await readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : [];
-  const videos = await listAllVideos(api, args.index, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
-  // The videos tlmigrate made, in one filtered listing: every other video is known to carry no
-  // fingerprint, so matching it by file name + size needs no GET of its metadata. A server that
-  // ignored the filter would list everything here, which only costs those GETs back.
-  const ours = new Set((await listAllVideos(api, args.index, { signal: signal as AbortSignal, userMetadata: TLM_MARKER })).map((v) => v._id));
-  const tasks = await listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of in-progress tasks`) });
-  // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
-  const indexedAssets = args.via === 'assets' ? await listAllIndexedAssets(api, args.index, {}, { signal: signal as AbortSignal, onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of indexed assets`) }) : [];
+  // The source listing starts now and buffers while the index is read: the two waits overlap.
+  let listed = 0;
+  const objects = prefetch(lister.list({ prefix: spec.prefix }, signal), PREFETCH_OBJECTS, () => {
+    listed += 1;
+    if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
+  });
+  const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
+  const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
+  const [ledger, videos, ourVideos, tasks, indexedAssets] = await Promise.all([
+    existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : Promise.resolve([]),
+    listAllVideos(api, args.index, opts('videos')),
+    // The videos tlmigrate made, in one filtered listing: every other video is known to carry no
+    // fingerprint, so matching it by file name + size needs no GET of its metadata. A server that
+    // ignored the filter would list everything here, which only costs those GETs back.
+    listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER }),
+    listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks')),
+    // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
+    args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
+  ]).catch((error: unknown) => {
+    objects.stop();
+    throw error;
+  });
+  const ours = new Set(ourVideos.map((v) => v._id));
   log.info({ videos: videos.length, inFlight: tasks.length, indexedAssets: indexedAssets.length, ledger: ledger.length }, 'index read');
 
   const requirements = requirementsFor(args.via, args.requirements ?? {}, (index.models ?? []).map((m) => m.model_name));
@@ -129,19 +144,11 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     }
   }
 
-  let listed = 0;
-  async function* counted() {
-    for await (const object of lister.list({ prefix: spec.prefix }, signal)) {
-      listed += 1;
-      if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
-      yield object;
-    }
-  }
   const summary = emptySummary();
   const items = planMigration(
     {
       source: header.source,
-      objects: counted(),
+      objects,
       videos: videoRefs,
       inFlight,
       ledger,
@@ -159,6 +166,9 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
   return { header, summary, planFile: args.out };
 }
+
+/** Objects listed ahead of the planner while it waits for the index; ~300 bytes each. */
+const PREFETCH_OBJECTS = 50_000;
 
 function sourceUri(spec: { bucket: string; prefix: string }): string {
   return `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;
