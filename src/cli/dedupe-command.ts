@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
 import { StateStore } from '../state/index.js';
-import { listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { listTasks } from '../twelvelabs/index-reader.js';
 import { findDuplicateGroups, removeCopies, type DeletionOutcome, type DuplicateGroup } from '../verify/index.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
-import { metadataReader, stateForIndex, toVideoRef } from './index-access.js';
+import { metadataReader, readVideos, stateForIndex } from './index-access.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -31,11 +31,11 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
   const api = createApiClient({ apiUrl, env });
   const index = await connectIndex(api, args.index, apiUrl);
   const known = await stateForIndex(args.state, args.index);
-  const videos = await listAllVideos(api, args.index, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
+  const videos = await readVideos(api, args.index, progress);
   const tasks = await listTasks(api, { indexId: args.index }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of tasks`) });
   progress.done();
   const taskByVideo = new Map(tasks.filter((t) => t.video_id).map((t) => [t.video_id as string, { taskId: t._id, status: t.status }]));
-  const { groups, metadataFetches } = await findDuplicateGroups(videos.map(toVideoRef), (id) => taskByVideo.get(id), metadataReader(api, args.index));
+  const { groups, metadataFetches } = await findDuplicateGroups(videos, (id) => taskByVideo.get(id), metadataReader(api, args.index));
   const outcome: DedupeOutcome = { indexId: args.index, indexName: index.index_name, dryRun: !args.yes, groups, deleted: [], metadataFetches };
   if (!args.yes || groups.length === 0) return outcome;
 

@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { ApiError, StateFileError } from '../errors.js';
 import { loadState, type StateFile } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
+import { TLM_MARKER, listAllVideos } from '../twelvelabs/index-reader.js';
 import type { IndexedVideo, Task } from '../twelvelabs/types.js';
 import type { TaskRef, VideoRef } from '../verify/index.js';
+import type { Progress } from './progress.js';
 
 export const DEFAULT_STATE = 'tlmigrate-state.json';
 
@@ -37,8 +39,20 @@ export function metadataReader(api: Pick<TwelveLabsClient, 'getVideo'>, indexId:
   };
 }
 
-export function toVideoRef(v: IndexedVideo): VideoRef {
-  return { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata: v.user_metadata ?? undefined };
+/**
+ * Every video of the index, and which of them tlmigrate made (one listing filtered by its marker):
+ * the others carry no fingerprint, so matching them needs no GET of their metadata. A server that
+ * ignored the filter would list everything as ours, which only costs those GETs back.
+ */
+export async function readVideos(api: Pick<TwelveLabsClient, 'listVideos'>, indexId: string, progress: Progress): Promise<VideoRef[]> {
+  const videos = await listAllVideos(api, indexId, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
+  const ours = new Set((await listAllVideos(api, indexId, { userMetadata: TLM_MARKER })).map((v) => v._id));
+  return videos.map((v) => toVideoRef(v, ours));
+}
+
+export function toVideoRef(v: IndexedVideo, ours?: ReadonlySet<string>): VideoRef {
+  const userMetadata = v.user_metadata ?? (ours && !ours.has(v._id) ? {} : undefined);
+  return { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata };
 }
 
 export function toTaskRef(t: Task): TaskRef {

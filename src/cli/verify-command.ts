@@ -8,10 +8,10 @@ import {
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { parseS3Uri } from '../sources/uri.js';
-import { IN_FLIGHT_STATUSES, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { IN_FLIGHT_STATUSES, listTasks } from '../twelvelabs/index-reader.js';
 import { verifyIndex, type VerifyResult } from '../verify/index.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
-import { metadataReader, stateForIndex, toTaskRef, toVideoRef } from './index-access.js';
+import { metadataReader, readVideos, stateForIndex, toTaskRef } from './index-access.js';
 import type { Progress } from './progress.js';
 
 export interface VerifyArgs {
@@ -44,7 +44,7 @@ export async function runVerify(args: VerifyArgs, env: NodeJS.ProcessEnv, log: L
   await source.checkAccess(spec.prefix);
   const known = await stateForIndex(args.state, args.index);
 
-  const videos = await listAllVideos(api, args.index, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
+  const videos = await readVideos(api, args.index, progress);
   const tasks = await listTasks(api, { indexId: args.index, status: [...IN_FLIGHT_STATUSES, 'failed'] }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of unfinished tasks`) });
   const filter = keyFilter({ include: args.include, exclude: args.exclude, extensions: args.extensions?.length ? args.extensions : DEFAULT_VIDEO_EXTENSIONS, allFiles: false });
   const requirements = requirementsForModels(DEFAULT_REQUIREMENTS, (index.models ?? []).map((m) => m.model_name));
@@ -62,7 +62,7 @@ export async function runVerify(args: VerifyArgs, env: NodeJS.ProcessEnv, log: L
     })(),
     excluded: (object) => filter(object.key, object.size) !== undefined,
     unindexable: (object) => preflightListing(object, requirements),
-    videos: videos.map(toVideoRef),
+    videos,
     tasks: tasks.map(toTaskRef),
     known: (uri) => known?.state.items[uri],
     edges: metadataReader(api, args.index),
