@@ -3,7 +3,8 @@
  *   npm run build && npx tsx scripts/report-scale.ts [--items 100000] [--dir .tmp/report-scale]
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_REQUIREMENTS, DEFAULT_VIDEO_EXTENSIONS, emptySummary, count, type PlanHeader, type PlanItem } from '../src/planner/index.js';
@@ -113,7 +114,8 @@ async function main(): Promise<void> {
   const n = Number(arg('items', '100000'));
   const dir = resolve(arg('dir', join('.tmp', 'report-scale')));
   mkdirSync(dir, { recursive: true });
-  const preload = join(dir, 'maxrss.cjs');
+  // Outside the repository: a .cjs file under .tmp would be linted.
+  const preload = join(mkdtempSync(join(tmpdir(), 'tlm-report-scale-')), 'maxrss.cjs');
   writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, '\\nTLM_MAXRSS_KB=' + process.resourceUsage().maxRSS + '\\n'));\n");
   const made = performance.now();
   const inputs = await makeInputs(dir, n);
