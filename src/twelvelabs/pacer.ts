@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { backoffMs } from './retry.js';
+import { QUOTA_RESET_THRESHOLD_MS, backoffMs } from './retry.js';
 
 /** What the pacer learns from each answer. */
 export interface ResponseSignal {
@@ -102,6 +102,8 @@ export class Pacer implements RequestGate {
       const pause =
         signal.retryAfterMs ??
         (signal.resetAtMs !== undefined && signal.resetAtMs > now ? signal.resetAtMs - now : backoffMs(this.consecutive429, this.random));
+      // A wait that long is a daily quota (classifyFailure agrees): the run stops; pausing would only hang it.
+      if (pause > QUOTA_RESET_THRESHOLD_MS) return;
       const until = now + pause;
       if (until > this.pausedUntil) {
         this.stats.pausedMs += until - Math.max(now, this.pausedUntil);
@@ -125,6 +127,8 @@ export class Pacer implements RequestGate {
    */
   private learnBudget(signal: ResponseSignal, now: number): void {
     if (signal.remaining === undefined || signal.resetAtMs === undefined || signal.resetAtMs <= now) return;
+    // A window that ends hours away is a daily quota, not a rate: its 429 stops the run instead.
+    if (signal.resetAtMs - now > QUOTA_RESET_THRESHOLD_MS) return;
     // Our requests still on the wire may not be counted in this answer yet: spend them now.
     const remaining = Math.max(0, signal.remaining - this.inFlight);
     const current = this.budget;
