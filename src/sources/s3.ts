@@ -115,12 +115,13 @@ export function toSourceError(error: unknown, bucket: string, action: 'list' | '
   if (name === 'NoSuchBucket' || (status === 404 && key === undefined)) {
     return new SourceError('bucket_missing', `S3 bucket '${bucket}' does not exist: check the bucket name in --source (and --s3-region / --s3-endpoint)`, { cause: error });
   }
+  // Before the 403 test: S3 answers a wrong key or secret with 403 too, and the fix is not a permission.
+  if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+    return new SourceError('credentials_invalid', `S3 rejected the credentials (${name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile`, { cause: error });
+  }
   if (name === 'AccessDenied' || name === 'Forbidden' || status === 403) {
     const permission = action === 'list' ? `s3:ListBucket on arn:aws:s3:::${bucket}` : `s3:GetObject on arn:aws:s3:::${bucket}/*`;
     return new SourceError('access_denied', `access denied to ${what}: grant the credentials ${permission}`, { cause: error });
-  }
-  if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
-    return new SourceError('credentials_invalid', `S3 rejected the credentials (${name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile`, { cause: error });
   }
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message ?? '')) {
     return new SourceError('credentials_missing', 'no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run on a role', { cause: error });
