@@ -78,3 +78,15 @@ export class TransportError extends TlmError {
 export function redactUrls(text: string): string {
   return text.replace(/(https?:\/\/[^\s?#"']+)\?[^\s"']*/g, '$1?[redacted]');
 }
+
+/**
+ * Escapes control characters (a key may hold a newline or a tab) the way JSON does, so a message
+ * or a listed key stays on its one line.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}

@@ -1,5 +1,5 @@
 import yargs, { type Argv } from 'yargs';
-import { TlmError, redactUrls } from '../errors.js';
+import { TlmError, printable, redactUrls } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
 import { importLogs, importStatus } from '../report/status.js';
@@ -106,7 +106,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         else {
           process.stdout.write(`${state.source.uri} -> index ${state.indexId}${state.indexName ? ` (${state.indexName})` : ''}\n`);
           for (const [name, list] of Object.entries(status)) process.stdout.write(`  ${name.padEnd(13)} ${String((list as unknown[]).length).padStart(7)}\n`);
-          for (const f of status.failed.slice(0, 20)) process.stdout.write(`  failed: ${f.filename}: ${f.error_message}\n`);
+          for (const f of status.failed.slice(0, 20)) process.stdout.write(`  failed: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
           if (status.failed.length > 20) process.stdout.write(`  ... ${status.failed.length - 20} more failures: tlmigrate status --json\n`);
         }
       },
@@ -126,7 +126,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
           for (const entry of logs.data) {
             const counts = Object.entries(entry.video_status).map(([k, v]) => `${k} ${v}`).join(', ');
             process.stdout.write(`run ${entry.created_at} -> ${entry.ended_at ?? 'running'}: ${counts}\n`);
-            for (const f of entry.failed_files) process.stdout.write(`  failed: ${f.filename}: ${f.error_message}\n`);
+            for (const f of entry.failed_files) process.stdout.write(`  failed: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
           }
       },
     )
@@ -162,7 +162,7 @@ class UsageError extends TlmError {
 
 function reportError(error: unknown, logger: Logger | undefined): number {
   if (error instanceof TlmError) {
-    process.stderr.write(`tlmigrate: ${redactUrls(error.message)}\n`);
+    process.stderr.write(`tlmigrate: ${printable(redactUrls(error.message))}\n`);
     logger?.error({ code: error.code }, redactUrls(error.message));
     return error.exitCode;
   }
