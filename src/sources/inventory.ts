@@ -58,12 +58,14 @@ export class InventoryLister implements SourceLister {
     for (const file of manifest.files ?? []) {
       const body = await this.getStream(file.key, signal);
       const lines = createInterface({ input: body.pipe(createGunzip()), crlfDelay: Infinity });
+      let lineNo = 0;
       for await (const line of lines) {
+        lineNo += 1;
         if (!line) continue;
         const fields = parseCsvLine(line);
         if (iDelete !== -1 && fields[iDelete] === 'true') continue;
         if (iLatest !== -1 && fields[iLatest] === 'false') continue;
-        const key = decodeURIComponent((fields[iKey] ?? '').replace(/\+/g, ' '));
+        const key = decodeKey(fields[iKey] ?? '', file.key, lineNo);
         if (!key.startsWith(options.prefix)) continue;
         yield {
           key,
@@ -89,6 +91,15 @@ export class InventoryLister implements SourceLister {
     const chunks: Buffer[] = [];
     for await (const chunk of await this.getStream(key, signal)) chunks.push(Buffer.from(chunk as Buffer));
     return Buffer.concat(chunks).toString('utf8');
+  }
+}
+
+/** Inventory keys are URL-encoded UTF-8; S3 keys cannot be anything else, so a key that does not decode is a damaged report. */
+function decodeKey(encoded: string, file: string, lineNo: number): string {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, ' '));
+  } catch (cause) {
+    throw new SourceError('inventory_invalid', `inventory file ${file} line ${lineNo}: key '${encoded.slice(0, 200)}' is not URL-encoded UTF-8: the report is damaged; use the next day's report or plan without --inventory`, { cause });
   }
 }
 
