@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { systemClock } from '../clock.js';
-import { ConfigError, PlanFileError } from '../errors.js';
+import { ConfigError, PlanFileError, SourceError } from '../errors.js';
 import { executePlan } from '../executor/executor.js';
 import { countStatuses, followTasks } from '../executor/follow.js';
 import { parseDuration, parseMetadataJson, parseMetadataPairs } from '../executor/metadata.js';
@@ -88,6 +88,11 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env));
   const presignSeconds = await capExpiryToSession(s3, requestedExpiry, log);
   const source = new S3Source(s3, header.source.bucket);
+  // Wrong credentials or a missing bucket stop the run here, not as one access-denied failure per item.
+  // Apply itself needs s3:GetObject only, so a listing that is merely denied is no reason to stop.
+  await source.checkAccess(header.source.prefix, stop).catch((error: unknown) => {
+    if (!(error instanceof SourceError && error.code === 'access_denied')) throw error;
+  });
 
   const store = await StateStore.open(
     args.state,
@@ -112,7 +117,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
     }
     if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-    const uris = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
+    const { uris, uploads } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
     await store.setRun(run);
     log.info({ runId, items: uris.length, plan: args.plan }, 'apply started');
 
@@ -178,15 +183,22 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : runFailed > 0 || result.pending > 0 ? 'failed_items' : 'completed';
     run.endedAt = new Date().toISOString();
     await store.setRun(run);
-    const notReady = args.wait ? Object.values(store.state.items).filter((i) => i.runId === runId && i.status !== 'ready' && i.status !== 'failed').length : 0;
-    const exitCode = interrupted ? 130 : result.quota ? 1 : runFailed > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
+    // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
+    const planItems = uploads.map((uri) => store.item(uri)).filter((i): i is ItemState => i !== undefined);
+    const planFailed = planItems.filter((i) => i.status === 'failed');
+    const sourceGone = planFailed.filter((i) => i.lastError?.code === 'source_missing' || i.lastError?.code === 'source_changed').length;
+    const notReady = args.wait ? planItems.filter((i) => i.status !== 'ready' && i.status !== 'failed').length : 0;
+    const exitCode = interrupted ? 130 : result.quota ? 1 : planFailed.length > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
+    const earlierFailed = planFailed.length - runFailed;
     const message = interrupted
       ? `Interrupted: state checkpointed in ${args.state}. Resume with: tlmigrate apply ${args.plan} --state ${args.state}`
       : result.quota
         ? `Daily quota exhausted: stopped cleanly${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: tlmigrate apply ${args.plan} --state ${args.state}`
-        : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${
-            runFailed ? ' See failures: tlmigrate logs; resubmit after fixing: tlmigrate apply --retry-failed.' : ''
-          }`;
+        : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${
+            planFailed.length ? ' See failures: tlmigrate logs' : ''
+          }${sourceGone ? `; ${sourceGone} source objects changed or vanished since the plan: re-plan (tlmigrate plan) to pick them up` : ''}${
+            planFailed.length > sourceGone ? '; resubmit after fixing: tlmigrate apply --retry-failed' : ''
+          }${planFailed.length ? '.' : ''}`;
     return { result, counts, exitCode, runId, message };
   } catch (error) {
     run.outcome = stop.aborted ? 'interrupted' : 'error';
@@ -205,16 +217,18 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
 /**
  * Brings the plan's items into the state: new upload items become `planned`; skips and preflight
  * failures are recorded for status; items already in flight or done are left alone. Returns the
- * URIs the executor should work on, in plan order.
+ * URIs the executor should work on, in plan order, and every upload item of the plan (for the exit code).
  */
-async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<string[]> {
+async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<{ uris: string[]; uploads: string[] }> {
   const uris: string[] = [];
+  const uploads: string[] = [];
   const now = new Date().toISOString();
   for await (const item of items) {
     const uri = `s3://${bucket}/${item.key}`;
     const current = store.item(uri);
     const sameObject = current && current.etag === item.etag && current.size === item.size;
     if (item.action === 'upload') {
+      uploads.push(uri);
       if (current && sameObject && current.status !== 'skipped') {
         if (current.status === 'failed' && retryFailed) {
           await store.setItem(uri, { status: 'planned', lastError: null });
@@ -243,7 +257,7 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
     }
   }
   await store.checkpoint();
-  return uris;
+  return { uris, uploads };
 }
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
