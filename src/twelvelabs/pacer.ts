@@ -41,7 +41,7 @@ const SAME_WINDOW_MS = 2_000;
 /**
  * One shared pacer for a run (not per request): a token bucket at the current rate, a global pause
  * after a 429 (Retry-After, else X-Ratelimit-Reset, else backoff with jitter), a multiplicative
- * slow-down on each 429 (halving the rate observed over the last minute) and a gentle ramp back up
+ * slow-down on each burst of 429s (halving the rate observed over the last minute) and a gentle ramp back up
  * (+10% per 10 successes) to the cap. When the server announces
  * `X-Ratelimit-Remaining`, the pacer stops sending before it hits zero and waits for the reset.
  */
@@ -97,8 +97,11 @@ export class Pacer implements RequestGate {
     const now = this.clock.now();
     this.learnBudget(signal, now);
     if (signal.status === 429) {
-      this.consecutive429 += 1;
       this.stats.throttled += 1;
+      // No request leaves during a pause, so a 429 that arrives in one answers a request sent before it:
+      // the same burst. One burst is one slow-down and one backoff step, however many requests were in flight.
+      const sameBurst = now < this.pausedUntil;
+      if (!sameBurst) this.consecutive429 += 1;
       const pause =
         signal.retryAfterMs ??
         (signal.resetAtMs !== undefined && signal.resetAtMs > now ? signal.resetAtMs - now : backoffMs(this.consecutive429, this.random));
@@ -109,7 +112,7 @@ export class Pacer implements RequestGate {
         this.stats.pausedMs += until - Math.max(now, this.pausedUntil);
         this.pausedUntil = until;
       }
-      if (signal.limit === undefined) this.slowDown(now);
+      if (signal.limit === undefined && !sameBurst) this.slowDown(now);
       this.onThrottle?.(pause);
       return;
     }
