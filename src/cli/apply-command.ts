@@ -86,13 +86,13 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   const api = createApiClient({ apiUrl, env, gate: pacer, timeoutMs: args.requestTimeoutMs });
   const index = await connectIndex(api, header.indexId, apiUrl);
   const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env));
-  const presignSeconds = await capExpiryToSession(s3, requestedExpiry, log);
   const source = new S3Source(s3, header.source.bucket);
   // Wrong credentials or a missing bucket stop the run here, not as one access-denied failure per item.
   // Apply itself needs s3:GetObject only, so a listing that is merely denied is no reason to stop.
   await source.checkAccess(header.source.prefix, stop).catch((error: unknown) => {
     if (!(error instanceof SourceError && error.code === 'access_denied')) throw error;
   });
+  const presignSeconds = await capExpiryToSession(s3, requestedExpiry, log);
 
   const store = await StateStore.open(
     args.state,
@@ -111,6 +111,8 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     planId: header.planId,
     counters: { submitted: 0, failed: 0, reconciled: 0, retries: 0, throttled: 0 },
   };
+  // A run refused before it started (a stale plan, say) leaves no entry in the runs history.
+  let started = false;
   try {
     const last = store.state.lastPlan;
     if (last && last.planId !== header.planId && last.createdAt > header.createdAt) {
@@ -119,6 +121,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
     const { uris, uploads } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
     await store.setRun(run);
+    started = true;
     log.info({ runId, items: uris.length, plan: args.plan }, 'apply started');
 
     const total = uris.length;
@@ -201,9 +204,11 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
           }${planFailed.length ? '.' : ''}`;
     return { result, counts, exitCode, runId, message };
   } catch (error) {
-    run.outcome = stop.aborted ? 'interrupted' : 'error';
-    run.endedAt = new Date().toISOString();
-    await store.setRun(run).catch(() => undefined);
+    if (started) {
+      run.outcome = stop.aborted ? 'interrupted' : 'error';
+      run.endedAt = new Date().toISOString();
+      await store.setRun(run).catch(() => undefined);
+    }
     throw error;
   } finally {
     await store.close();
