@@ -1,4 +1,3 @@
-import { PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,42 +92,5 @@ describe('tlmigrate plan against Ceph and the simulator', () => {
     // Without --probe only size checks apply: the empty file fails, the rest of the videos upload.
     expect(counts).toEqual({ upload: 11, skip: 3, fail: 1 });
   });
-
-  it('fails fast with one line and exit 2 on each configuration error', async () => {
-    const src = `s3://${w.bucket}`;
-    const cases: Array<{ name: string; args: string[]; env: Record<string, string>; message: RegExp }> = [
-      { name: 'missing key', args: ['--source', src, '--index', w.indexId], env: { ...w.env, TWELVELABS_API_KEY: '' }, message: /TWELVELABS_API_KEY is not set/ },
-      { name: 'invalid key', args: ['--source', src, '--index', w.indexId], env: { ...w.env, TWELVELABS_API_KEY: 'tlk_wrong' }, message: /rejected TWELVELABS_API_KEY \(401/ },
-      { name: 'unknown index', args: ['--source', src, '--index', 'aaaaaaaaaaaaaaaaaaaaaaaa'], env: w.env, message: /index aaaaaaaaaaaaaaaaaaaaaaaa does not exist/ },
-      { name: 'missing bucket', args: ['--source', 's3://no-such-bucket-tlm', '--index', w.indexId], env: w.env, message: /bucket 'no-such-bucket-tlm' does not exist/ },
-      { name: 'malformed source', args: ['--source', 'https://example/bucket', '--index', w.indexId], env: w.env, message: /is not an S3 URI: write it as s3:\/\/BUCKET/ },
-      { name: 'bad bucket name', args: ['--source', 's3://Bad_Bucket', '--index', w.indexId], env: w.env, message: /not a valid S3 bucket name/ },
-    ];
-    for (const c of cases) {
-      const result = await runCli(['plan', ...c.args, '--out', join(w.dir, 'never.json')], c.env);
-      expect({ name: c.name, code: result.code }).toEqual({ name: c.name, code: 2 });
-      const lines = result.stderr.trim().split('\n');
-      expect(lines, c.name).toHaveLength(1);
-      expect(lines[0], c.name).toMatch(c.message);
-      expect(result.stdout, c.name).toBe('');
-    }
-  });
-
-  it('fails fast when the credentials may not list the bucket', async () => {
-    await w.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: w.bucket,
-        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${w.bucket}` }] }),
-      }),
-    );
-    try {
-      const result = await runCli(['plan', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--out', join(w.dir, 'never.json')], w.env);
-      expect(result.code).toBe(2);
-      expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(/access denied to bucket '.*': grant the credentials s3:ListBucket/);
-    } finally {
-      const { DeleteBucketPolicyCommand } = await import('@aws-sdk/client-s3');
-      await w.s3.send(new DeleteBucketPolicyCommand({ Bucket: w.bucket }));
-    }
-  });
+  // The fail-fast refusals (keys, index, source, bucket, permissions) live in bad-input.test.ts.
 });
