@@ -1,0 +1,154 @@
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { putObjects } from '../helpers/s3.js';
+import { startS3FaultProxy, type S3FaultProxy } from '../helpers/s3-fault-proxy.js';
+import { uniqueValidVideo, videoFixture } from '../helpers/videos.js';
+import { makeWorld, type World } from '../helpers/world.js';
+
+/**
+ * A whole migration at every log level, every report format and the error paths that are cheap to
+ * reach, with a (fake) AWS session token in play; then every byte written (stdout, stderr, log
+ * files, plans, states, journals, reports) is searched for the API key, the AWS secret, the
+ * session token and presigned-URL signatures: zero hits. Ceph ignores an unknown session token,
+ * so the token rides along on every S3 request and in every presigned URL.
+ */
+const SESSION_TOKEN = 'FwoGZXIvYXdzEXAMPLEtlmigrateFAKESESSIONtoken0123456789abcdef';
+const WRONG_SECRET = 'wRoNgSeCrEt/tlmigrate+example0123456789';
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
+describe('secrets never reach any output or file', () => {
+  let w: World;
+  let proxy: S3FaultProxy;
+  let root: string;
+  const outputs: Array<{ what: string; result: CliResult }> = [];
+
+  /** Runs the CLI, keeps its output for the search, and returns it. */
+  const cli = async (what: string, args: string[], env: Record<string, string>, cwd: string) => {
+    const result = await runCli(args, env, { cwd });
+    outputs.push({ what, result });
+    return result;
+  };
+
+  beforeAll(async () => {
+    w = await makeWorld('secrets');
+    proxy = await startS3FaultProxy(w.s3info.endpoint);
+    root = join(w.dir, 'out');
+    mkdirSync(root);
+    const objects = [];
+    for (const [i, level] of LEVELS.entries()) {
+      objects.push(
+        { key: `${level}/one.mp4`, body: await uniqueValidVideo(900 + i * 10) },
+        { key: `${level}/two.mp4`, body: await uniqueValidVideo(901 + i * 10) },
+        { key: `${level}/gone.mp4`, body: await uniqueValidVideo(902 + i * 10) },
+        { key: `${level}/denied.mp4`, body: await uniqueValidVideo(903 + i * 10) },
+        { key: `${level}/broken.mp4`, body: await videoFixture('random_bytes') },
+      );
+    }
+    await putObjects(w.s3, w.bucket, objects);
+    // The HEAD before each POST of every */denied.mp4 is refused (the plan's probe may read it): an item failure whose message must not carry a URL.
+    proxy.setRules([{ kinds: ['head'], action: 'deny', rate: 1, keys: LEVELS.map((l) => `${l}/denied.mp4`) }]);
+    // One lost answer (a 500 after the task was created) and one 429 burst per apply: the error paths of POST /tasks.
+    w.sim.faults.set({ postAcceptThenFail: { nth: [1], mode: '500' }, rateLimit: { limit: 2, windowMs: 1000, retryAfter: true, routes: ['POST /tasks'] } });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await w?.close();
+  });
+
+  it(
+    'a migration at every log level, every report format and the cheap error paths write none of them, and plans and states are 0600',
+    { timeout: 180_000 },
+    async () => {
+      const env = { ...w.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_SESSION_TOKEN: SESSION_TOKEN };
+      const reportFormats = (await runCli(['report', '--help'], env)).code === 0 ? (['text', 'json', 'csv', 'md', 'html'] as const) : [];
+
+      const migrate = async (level: (typeof LEVELS)[number], toStderr: boolean) => {
+        const dir = join(root, `${level}${toStderr ? '-stderr' : ''}`);
+        mkdirSync(dir);
+        const index = w.sim.createIndex({ name: `secrets-${level}` }).id;
+        const log = (name: string) => (toStderr ? ['--log-level', level] : ['--log-level', level, '--log-file', join(dir, `${name}.log`)]);
+        const planned = await cli(`${level} plan`, ['plan', '--source', `s3://${w.bucket}/${level}/`, '--index', index, '--probe', ...log('plan')], env, dir);
+        expect(planned.code, planned.stderr).toBe(0);
+        const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { items: Array<{ key: string; action: string; reason?: string; detail?: string }> };
+        // The probe of the broken file failed; its reason and detail are recorded, the URL it read is not.
+        expect(plan.items.find((i) => i.key.endsWith('broken.mp4'))).toMatchObject({ action: 'fail', reason: 'video_file_broken' });
+        if (level === 'trace') await w.s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: `${level}/gone.mp4` }));
+        const applied = await cli(`${level} apply`, ['apply', 'plan.json', '--wait', '--poll-interval', '0.2', '--reconcile-lag', '0.3', ...log('apply')], env, dir);
+        expect(applied.code, applied.stderr).toBe(1);
+        return { dir, index, log };
+      };
+
+      // trace with a log file runs every command; the other levels (and trace on stderr) run plan and apply.
+      const runs = await Promise.all([migrate('trace', false), migrate('trace', true), ...LEVELS.filter((l) => l !== 'trace').map((l) => migrate(l, false))]);
+      const full = runs[0] as Awaited<ReturnType<typeof migrate>>;
+      const { dir, index, log } = full;
+      for (const args of [['status'], ['status', '--json'], ['status', '--refresh'], ['logs'], ['logs', '--json']]) {
+        const result = await cli(args.join(' '), [...args, ...log(args.join('-'))], env, dir);
+        expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      }
+      for (const format of reportFormats) {
+        for (const file of ['plan.json', 'tlmigrate-state.json']) {
+          const result = await cli(`report ${file} ${format}`, ['report', file, '--format', format, '--out', `report-${file.split('.')[0]}.${format}`, ...log(`report-${format}`)], env, dir);
+          expect(result.code, result.stderr).toBe(0);
+        }
+        const toStdout = await cli(`report stdout ${format}`, ['report', 'tlmigrate-state.json', '--format', format, ...log('report-stdout')], env, dir);
+        expect(toStdout.code, toStdout.stderr).toBe(0);
+      }
+      const verify = await cli('verify', ['verify', '--source', `s3://${w.bucket}/trace/`, '--index', index, '--json', ...log('verify')], env, dir);
+      expect(verify.code, verify.stderr).not.toBe(2);
+      const dedupe = await cli('dedupe', ['dedupe', '--index', index, '--json', ...log('dedupe')], env, dir);
+      expect(dedupe.code, dedupe.stderr).toBe(0);
+      const second = w.sim.createIndex({ name: 'secrets-migrate' }).id;
+      const migrated = await cli('migrate', ['migrate', '--source', `s3://${w.bucket}/trace/`, '--index', second, '--out', 'migrate-plan.json', '--state', 'migrate-state.json', '--wait', '--poll-interval', '0.2', '--json', ...log('migrate')], env, dir);
+      expect(migrated.code, migrated.stderr).toBe(1);
+
+      // Error paths: each one line, none with a secret in it.
+      writeFileSync(join(dir, 'truncated.json'), readFileSync(join(dir, 'plan.json'), 'utf8').slice(0, 300));
+      const errors: Array<[string, string[], Record<string, string>]> = [
+        ['wrong API key', ['plan', '--source', `s3://${w.bucket}/trace/`, '--index', index, '--out', 'x.json'], { TWELVELABS_API_KEY: `${w.sim.apiKey}x` }],
+        ['wrong AWS secret', ['plan', '--source', `s3://${w.bucket}/trace/`, '--index', index, '--out', 'x.json'], { AWS_SECRET_ACCESS_KEY: WRONG_SECRET }],
+        ['wrong AWS secret at apply', ['apply', 'plan.json', '--state', 'other-state.json'], { AWS_SECRET_ACCESS_KEY: WRONG_SECRET }],
+        ['truncated plan', ['apply', 'truncated.json', '--state', 'other-state.json'], {}],
+        ['reserved metadata', ['apply', 'plan.json', '--metadata', 'tlm_source=x'], {}],
+        ['unknown index', ['plan', '--source', `s3://${w.bucket}/trace/`, '--index', 'cccccccccccccccccccccccc', '--out', 'x.json'], {}],
+      ];
+      for (const [what, args, extra] of errors) {
+        const result = await cli(what, [...args, ...log('errors')], { ...env, ...extra }, dir);
+        expect(result.code, what).toBe(2);
+        expect(result.stderr.trim().split('\n'), what).toHaveLength(1);
+      }
+
+      // Every byte written.
+      const files = listFiles(root);
+      expect(files.some((f) => f.endsWith('.log'))).toBe(true);
+      expect(files.some((f) => f.endsWith('.journal'))).toBe(true);
+      if (reportFormats.length) expect(files.filter((f) => /report-.*\.(text|json|csv|md|html)$/.test(f))).toHaveLength(reportFormats.length * 2);
+      const written = [
+        ...files.map((f) => ({ what: relative(root, f), text: readFileSync(f, 'latin1') })),
+        ...outputs.map((o) => ({ what: `${o.what} (stdout+stderr)`, text: `${o.result.stdout}\n${o.result.stderr}` })),
+      ];
+      const needles = [w.sim.apiKey, w.s3info.secretAccessKey, w.s3info.accessKeyId, SESSION_TOKEN, WRONG_SECRET, 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-amz-date='];
+      const hits = written.flatMap(({ what, text }) => needles.filter((n) => text.toLowerCase().includes(n.toLowerCase())).map((n) => `${what}: ${n}`));
+      expect(hits).toEqual([]);
+      // The search is not vacuous: the outputs name what failed and why.
+      const all = written.map((x) => x.text).join('\n');
+      for (const expected of ['source_missing', 'source_access_denied', 'video_file_broken', 'api_key_invalid', 'SignatureDoesNotMatch', 'temporary (session token)']) expect(all).toContain(expected);
+      expect(w.sim.counts().rateLimited + w.sim.counts().serverErrors).toBeGreaterThan(0);
+
+      // Reports are for sharing (their mode is the report command's choice); plans and states are private.
+      const privateFiles = files.filter((p) => /(^|\/)(migrate-)?(plan|tlmigrate-state|state)\.json(\.journal)?$/.test(p));
+      expect(privateFiles.length).toBeGreaterThanOrEqual(LEVELS.length * 3);
+      for (const f of privateFiles) expect({ f: relative(root, f), mode: statSync(f).mode & 0o777 }).toEqual({ f: relative(root, f), mode: 0o600 });
+    },
+  );
+});
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? listFiles(path) : [path];
+  });
+}
