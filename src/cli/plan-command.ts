@@ -9,6 +9,7 @@ import {
   requirementsFor,
   type IndexedVideoRef,
   type InFlightTask,
+  type LedgerEntry,
   type PlanHeader,
   type PlanOptions,
   type PlanSummary,
@@ -27,6 +28,7 @@ import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 import { ConfigError } from '../errors.js';
+import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
 
 export interface PlanArgs {
   source: string;
@@ -85,7 +87,8 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   });
   const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
   const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
-  const [ledger, videos, ourVideos, tasks, indexedAssets] = await Promise.all([
+  // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
+  const { ledger, videoRefs, inFlight } = toIndexSnapshot(await Promise.all([
     existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : Promise.resolve([]),
     listAllVideos(api, args.index, opts('videos')),
     // The videos tlmigrate made, in one filtered listing: every other video is known to carry no
@@ -98,9 +101,8 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   ]).catch((error: unknown) => {
     objects.stop();
     throw error;
-  });
-  const ours = new Set(ourVideos.map((v) => v._id));
-  log.info({ videos: videos.length, inFlight: tasks.length, indexedAssets: indexedAssets.length, ledger: ledger.length }, 'index read');
+  }));
+  log.info({ videos: videoRefs.length, inFlight: inFlight.length, ledger: ledger.length }, 'index read');
 
   const requirements = requirementsFor(args.via, args.requirements ?? {}, (index.models ?? []).map((m) => m.model_name));
   const options: PlanOptions = {
@@ -126,23 +128,6 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     indexName: index.index_name,
     options,
   };
-  const videoRefs: IndexedVideoRef[] = videos.map((v) => ({
-    videoId: v._id,
-    filename: v.system_metadata?.filename ?? '',
-    size: v.system_metadata?.size,
-    createdAt: v.created_at,
-    userMetadata: v.user_metadata ?? (ours.has(v._id) ? undefined : {}),
-  }));
-  const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
-  const known = new Set(videoRefs.map((v) => v.videoId));
-  for (const asset of indexedAssets) {
-    const filename = asset.system_metadata?.filename ?? '';
-    if (asset.status === 'ready' && !known.has(asset._id)) {
-      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? (ours.has(asset._id) ? undefined : {}) });
-    } else if (asset.status !== 'ready' && asset.status !== 'failed') {
-      inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
-    }
-  }
 
   const summary = emptySummary();
   const items = planMigration(
@@ -169,6 +154,32 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
 
 /** Objects listed ahead of the planner while it waits for the index; ~300 bytes each. */
 const PREFETCH_OBJECTS = 50_000;
+
+/** Known to carry no fingerprint: one shared object, not one per legacy video. */
+const NO_METADATA: Record<string, unknown> = Object.freeze({});
+
+/** Reduces what the index listings returned to what matching needs. */
+function toIndexSnapshot([ledger, videos, ourVideos, tasks, indexedAssets]: [LedgerEntry[], IndexedVideo[], IndexedVideo[], Task[], IndexedAsset[]]) {
+  const ours = new Set(ourVideos.map((v) => v._id));
+  const videoRefs: IndexedVideoRef[] = videos.map((v) => ({
+    videoId: v._id,
+    filename: v.system_metadata?.filename ?? '',
+    size: v.system_metadata?.size,
+    createdAt: v.created_at,
+    userMetadata: v.user_metadata ?? (ours.has(v._id) ? undefined : NO_METADATA),
+  }));
+  const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
+  const known = new Set(videoRefs.map((v) => v.videoId));
+  for (const asset of indexedAssets) {
+    const filename = asset.system_metadata?.filename ?? '';
+    if (asset.status === 'ready' && !known.has(asset._id)) {
+      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? (ours.has(asset._id) ? undefined : NO_METADATA) });
+    } else if (asset.status !== 'ready' && asset.status !== 'failed') {
+      inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
+    }
+  }
+  return { ledger, videoRefs, inFlight };
+}
 
 function sourceUri(spec: { bucket: string; prefix: string }): string {
   return `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;

@@ -50,12 +50,15 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
 
     const name = basename(object.key);
     const nameSize = `${name}\0${object.size}`;
-    let etags = etagsByNameSize.get(nameSize);
-    if (!etags) etagsByNameSize.set(nameSize, (etags = new Set()));
-    etags.add(object.etag);
-    const keys = keysByNameSize.get(nameSize);
-    if (keys) keys.push(object.key);
-    else keysByNameSize.set(nameSize, [object.key]);
+    // Collisions only matter where a legacy match is possible: track just those names, not every key.
+    if (videosByName.get(name)?.some((v) => v.size === undefined || v.size === object.size)) {
+      let etags = etagsByNameSize.get(nameSize);
+      if (!etags) etagsByNameSize.set(nameSize, (etags = new Set()));
+      etags.add(object.etag);
+      const keys = keysByNameSize.get(nameSize);
+      if (keys) keys.push(object.key);
+      else keysByNameSize.set(nameSize, [object.key]);
+    }
 
     if (options.incremental) {
       const ledger = ledgerByUri.get(uri(object.key));
