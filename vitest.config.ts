@@ -26,7 +26,7 @@ export default defineConfig({
       // `npm run test:chaos` (CHAOS_SEEDS set); plain `vitest run` keeps to the slice in test/e2e.
       ...(process.env.CHAOS_SEEDS === undefined
         ? []
-        : [{ extends: true, test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], testTimeout: 600_000, hookTimeout: 180_000 } }]),
+        : [{ extends: true as const, test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], testTimeout: 600_000, hookTimeout: 180_000 } }]),
     ],
   },
 });
