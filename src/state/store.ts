@@ -115,6 +115,9 @@ export class StateStore {
   private queue: Promise<void> = Promise.resolve();
   private eventsSinceCheckpoint = 0;
   private lastCheckpointAt = Date.now();
+  private checkpointQueued = false;
+  private pendingSync: Promise<void> | undefined;
+  private runningSync: Promise<void> | undefined;
   private lastCheckpointMs = 0;
   private closed = false;
 
@@ -217,6 +220,34 @@ export class StateStore {
     }
   }
 
+  /**
+   * Group commit: a durable write waits for a datasync that starts after it was written; writers
+   * arriving while one sync runs share the next one, so concurrent intents cost one fsync, not one each.
+   */
+  private groupSync(): Promise<void> {
+    if (this.pendingSync) return this.pendingSync;
+    const sync = async () => {
+      await this.runningSync?.catch(() => undefined);
+      this.pendingSync = undefined;
+      const journal = this.journal;
+      if (!journal) return;
+      const started = performance.now();
+      const running = journal.datasync();
+      this.runningSync = running;
+      try {
+        await running;
+        this.stats.syncs += 1;
+      } catch (error) {
+        throw writeError(this.path, error);
+      } finally {
+        if (this.runningSync === running) this.runningSync = undefined;
+        this.stats.writeMs += performance.now() - started;
+      }
+    };
+    this.pendingSync = sync();
+    return this.pendingSync;
+  }
+
   private append(event: JournalEvent, durable: boolean): Promise<void> {
     const line = `${JSON.stringify(event)}\n`;
     const run = async () => {
@@ -225,10 +256,6 @@ export class StateStore {
       try {
         await this.journal.write(line);
         this.stats.journalWrites += 1;
-        if (durable) {
-          await this.journal.datasync();
-          this.stats.syncs += 1;
-        }
       } catch (error) {
         throw writeError(this.path, error);
       } finally {
@@ -237,10 +264,18 @@ export class StateStore {
       this.eventsSinceCheckpoint += 1;
     };
     this.queue = this.queue.then(run);
-    const written = this.queue;
+    const written = durable ? this.queue.then(() => this.groupSync()) : this.queue;
     // Checkpoint when the journal is long, but no more often than 20x the last checkpoint's cost.
     const due = this.eventsSinceCheckpoint >= 5000 || (Date.now() - this.lastCheckpointAt > Math.max(5000, 20 * this.lastCheckpointMs) && this.eventsSinceCheckpoint > 0);
-    if (due) void this.checkpoint().catch(() => undefined);
+    // One background checkpoint at a time: writes made while one waits in the queue must not each add another.
+    if (due && !this.checkpointQueued) {
+      this.checkpointQueued = true;
+      void this.checkpoint()
+        .catch(() => undefined)
+        .finally(() => {
+          this.checkpointQueued = false;
+        });
+    }
     return written;
   }
 }
