@@ -3,10 +3,10 @@
  * seeding, timing a child process with its peak RSS, rclone as a peer client, and reporting.
  * Nothing here is imported by src/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { commandExists, ensureSystemPackages, startS3Server, stopS3Server, type S3ServerInfo } from '../s3-server.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The built CLI; BENCH_CLI points at another build (an A/B comparison of a patch). */
+export const CLI = process.env.BENCH_CLI ? resolve(process.env.BENCH_CLI) : join(ROOT, 'dist', 'cli', 'main.js');
 export const RESULTS_DIR = join(ROOT, 'bench-results');
 
 export function log(line: string): void {
@@ -51,9 +52,40 @@ export function intFlag(value: string | undefined, name: string, fallback: numbe
 
 export class UsageError extends Error {}
 
+const loadAtStart = loadavg();
+
+/**
+ * Other work on the machine skews every figure (2 cores): the 1-minute load average at start and
+ * end, and a warning to print when either exceeds the number of cores.
+ */
+export function loadNote(): { atStart: number; atEnd: number; busy: boolean; warning: string | undefined } {
+  const atStart = round(loadAtStart[0] ?? 0, 2);
+  const atEnd = round(loadavg()[0] ?? 0, 2);
+  const busy = Math.max(atStart, atEnd) > cpus().length;
+  return {
+    atStart,
+    atEnd,
+    busy,
+    warning: busy ? `WARNING: the machine was busy (1-min load average ${atStart} at start, ${atEnd} at end, ${cpus().length} cores): other processes skewed these figures; re-run when it is quiet` : undefined,
+  };
+}
+
+/** The commit the CLI was built from, and whether src/ had uncommitted changes (others edit it concurrently). */
+function source(): { commit: string; srcDirty: boolean } | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return { commit, srcDirty: dirty };
+  } catch {
+    return undefined;
+  }
+}
+
 export function machine(): Record<string, unknown> {
   return {
     date: new Date().toISOString(),
+    source: source() ?? null,
+    loadAverage1m: loadNote(),
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -82,9 +114,13 @@ export async function withServers(simOptions: SimulatorOptions, body: (servers: 
   let s3info: S3ServerInfo | undefined;
   let sim: Simulator | undefined;
   let s3: S3Client | undefined;
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
+    // Under tsx one Ctrl-C arrives twice (from the terminal, and relayed by tsx's parent process).
+    if (interrupted && performance.now() - firstSignalAt > 1_000) process.exit(130);
+    if (interrupted) return;
     interrupted = signal;
+    firstSignalAt = performance.now();
     log(`${signal}: stopping the child processes and servers (again to exit at once)`);
     for (const child of liveChildren) killGroup(child);
   };
@@ -126,6 +162,14 @@ export async function withServers(simOptions: SimulatorOptions, body: (servers: 
 
 export function checkInterrupted(): void {
   if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+}
+
+/** Node flags for the CLI child, e.g. BENCH_CLI_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (NODE_OPTIONS refuses --cpu-prof). */
+export const CLI_NODE_ARGS = (process.env.BENCH_CLI_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
+/** argv for `node [BENCH_CLI_NODE_ARGS] dist/cli/main.js ...args`. */
+export function cliArgv(args: string[]): string[] {
+  return [...CLI_NODE_ARGS, CLI, ...args];
 }
 
 /** Environment for the CLI child: only what it needs, no inherited AWS_* or proxy settings. */
@@ -187,7 +231,7 @@ export async function seedBucket(s3: S3Client, hint: string, n: number, concurre
   const chunks: SeededObject[] = [];
   try {
     // In slices, so that progress can be reported and Ctrl-C honoured between them.
-    const slice = 2_000;
+    const slice = 500;
     for (let start = 0; start < n; start += slice) {
       checkInterrupted();
       const part = objects.slice(start, start + slice);
@@ -212,12 +256,15 @@ export interface ChildRun {
   wallMs: number;
   /** Peak resident set size of the child in KiB (GNU time %M, else /proc VmHWM sampling). */
   peakRssKiB: number | undefined;
+  /** User + system CPU seconds of the child (GNU time %U + %S; undefined with /proc sampling). */
+  cpuSeconds: number | undefined;
   rssMethod: 'gnu-time' | 'proc-sampling';
   stdout: string;
   stderr: string;
 }
 
 const GNU_TIME = '/usr/bin/time';
+const HAS_SETPRIV = commandExists('setpriv');
 let timeChecked = false;
 
 /** Installs Debian's `time` when /usr/bin/time is missing (root only; else /proc sampling is used). */
@@ -240,13 +287,16 @@ export async function runMeasured(cmd: string, args: string[], opts: { env: Node
   checkInterrupted();
   const useTime = await ensureGnuTime();
   const rssFile = join(opts.cwd, `.rss-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
-  const [file, argv] = useTime ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  // setpriv --pdeathsig ties each process to its parent: if this script dies, even by SIGKILL (tsx
+  // SIGKILLs its child when a Ctrl-C is not acknowledged within 30 ms), GNU time and the CLI die too.
+  const tie = (argv: string[]) => (HAS_SETPRIV ? ['setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv);
+  const [file, ...argv] = useTime ? tie([GNU_TIME, '-f', '%M %U %S', '-o', rssFile, ...tie([cmd, ...args])]) : tie([cmd, ...args]);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   let hwm = 0;
   const started = performance.now();
   // Its own process group: a kill reaches the measured command too, not only GNU time.
-  const child = spawn(file, argv, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(file as string, argv, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   liveChildren.add(child);
   child.stdout.on('data', (b: Buffer) => stdout.push(b));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
@@ -273,12 +323,14 @@ export async function runMeasured(cmd: string, args: string[], opts: { env: Node
   const wallMs = since(started);
   checkInterrupted();
   let peakRssKiB: number | undefined = hwm || undefined;
+  let cpuSeconds: number | undefined;
   if (useTime) {
     const text = await readFile(rssFile, 'utf8').catch(() => '');
     await rm(rssFile, { force: true });
-    // GNU time writes "Command exited with non-zero status N" before the figure when the child fails.
-    const last = text.trim().split('\n').pop() ?? '';
-    peakRssKiB = /^\d+$/.test(last) ? Number(last) : undefined;
+    // GNU time writes "Command exited with non-zero status N" before the figures when the child fails.
+    const m = /^(\d+) ([\d.]+) ([\d.]+)$/.exec(text.trim().split('\n').pop() ?? '');
+    peakRssKiB = m ? Number(m[1]) : undefined;
+    cpuSeconds = m ? round(Number(m[2]) + Number(m[3]), 2) : undefined;
   }
   return {
     // GNU time passes the child's exit status on.
@@ -286,6 +338,7 @@ export async function runMeasured(cmd: string, args: string[], opts: { env: Node
     signal,
     wallMs,
     peakRssKiB,
+    cpuSeconds,
     rssMethod: useTime ? 'gnu-time' : 'proc-sampling',
     stdout: Buffer.concat(stdout).toString('utf8'),
     stderr: Buffer.concat(stderr).toString('utf8'),
@@ -354,6 +407,42 @@ export async function setupRclone(s3info: S3ServerInfo): Promise<Rclone> {
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare SDK listing: what any Node tool on the v3 SDK pays at least
+
+/** A ListObjectsV2 loop (MaxKeys 1000) with the project's pinned @aws-sdk/client-s3, nothing else. */
+const BARE_LIST = `
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+const client = new S3Client({ region: 'us-east-1', endpoint: process.env.AWS_ENDPOINT_URL_S3, forcePathStyle: true });
+let token, n = 0;
+do {
+  const page = await client.send(new ListObjectsV2Command({ Bucket: process.env.BENCH_BUCKET, ContinuationToken: token, MaxKeys: 1000 }));
+  n += page.Contents?.length ?? 0;
+  token = page.IsTruncated ? page.NextContinuationToken : undefined;
+} while (token);
+process.stdout.write(String(n));
+`;
+
+/**
+ * Lists a bucket with a bare Node v3-SDK loop in a child process (\`node --input-type=module -e\`,
+ * resolved from the repository): the floor for any Node tool built on the SDK, start-up included.
+ */
+export async function bareSdkList(s3info: S3ServerInfo, bucket: string): Promise<{ wallMs: number; files: number }> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_ACCESS_KEY_ID: s3info.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3info.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3info.endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    BENCH_BUCKET: bucket,
+  };
+  const run = await runMeasured(process.execPath, ['--input-type=module', '-e', BARE_LIST], { env, cwd: ROOT, timeoutMs: 600_000 });
+  if (run.code !== 0) throw new Error(`bare SDK listing of s3://${bucket} exited ${run.code ?? run.signal}:\n${tail(run.stderr)}`);
+  return { wallMs: run.wallMs, files: Number(run.stdout.trim()) };
 }
 
 // ---------------------------------------------------------------------------------------------

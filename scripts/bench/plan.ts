@@ -1,0 +1,305 @@
+/**
+ * `npm run bench:plan [-- --n 10000] [--sizes 2000,10000] [--runs 3]`
+ *
+ * How fast `tlmigrate plan` diffs a bucket against an index, against a peer S3 client listing the
+ * same bucket. Starts Ceph radosgw and the API simulator (fetchVideo: false); per size N seeds N
+ * tiny .mp4 objects over ~100 prefixes and N indexed videos (half of them match an object by file
+ * name and size, so the planner does real matching work; the other half match nothing); then runs
+ * the built CLI (`node dist/cli/main.js plan --json`) as a child under GNU time, and `rclone lsf -R`
+ * and a bare Node v3-SDK ListObjectsV2 loop (the floor for a Node tool) on the same bucket,
+ * alternately, `--runs` times each (median). Two sizes give the memory slope.
+ * Writes bench-results/plan-<n>.json. Exit 0 when the run worked (targets only print PASS/MISS).
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Simulator } from '../../test/sim/index.js';
+import {
+  CLI,
+  CLI_NODE_ARGS,
+  PREFIXES,
+  OBJECT_BYTES,
+  UsageError,
+  bareSdkList,
+  checkInterrupted,
+  cliArgv,
+  cliEnv,
+  intFlag,
+  loadNote,
+  log,
+  machine,
+  median,
+  mib,
+  pass,
+  requireBuiltCli,
+  round,
+  runMeasured,
+  seedBucket,
+  setupRclone,
+  table,
+  tail,
+  withServers,
+  workDir,
+  writeResults,
+  type Rclone,
+  type Servers,
+} from './common.js';
+
+const TARGET_RATIO = 1.25;
+const LIST_ROUTE = 'GET /indexes/{index_id}/videos';
+const VIDEO_ROUTE = 'GET /indexes/{index_id}/videos/{video_id}';
+
+interface PlanRun {
+  wallMs: number;
+  peakRssKiB: number | undefined;
+  /** CPU seconds (user + system) of the CLI process. */
+  cpuSeconds: number | undefined;
+  rssMethod: string;
+  requests: number;
+  byRoute: Record<string, number>;
+  /** Milliseconds from spawn to the first and last request of each route (simulator clock). */
+  phases: Record<string, { firstMs: number; lastMs: number; meanServerMs: number }>;
+  counts: { upload: number; skip: number; fail: number };
+}
+
+interface SizeResult {
+  n: number;
+  bucket: string;
+  indexId: string;
+  seedSeconds: number;
+  plan: { runs: PlanRun[]; medianWallMs: number; medianPeakRssKiB: number | undefined; maxPeakRssKiB: number | undefined };
+  rclone: { runsMs: number[]; medianMs: number; files: number };
+  /** A bare Node v3-SDK ListObjectsV2 loop in a child process: the floor for a Node tool. */
+  bareSdk: { runsMs: number[]; medianMs: number };
+  ratioToBareSdk: number;
+  objectsPerSecond: number;
+  listPagesPerSecond: number;
+  videoGetsPerSecond: number;
+  apiRequestsPerSecond: number;
+  ratio: number;
+}
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      n: { type: 'string' },
+      sizes: { type: 'string' },
+      runs: { type: 'string' },
+      'seed-concurrency': { type: 'string' },
+      'plan-args': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write('usage: tsx scripts/bench/plan.ts [--n 10000] [--sizes 2000,10000] [--runs 3] [--seed-concurrency 32] [--plan-args="--probe-concurrency 32"]\n');
+    process.exit(0);
+  }
+  const n = intFlag(values.n, 'n', 10_000);
+  let sizes: number[];
+  if (values.sizes !== undefined) {
+    sizes = values.sizes.split(',').map((s) => intFlag(s.trim(), 'sizes', 0));
+    if (sizes.length === 0) throw new UsageError('--sizes needs at least one size');
+  } else {
+    // A smaller first run gives the memory slope: 2k for 10k, 10k for 100k.
+    const small = Math.max(1_000, Math.round(n / (n > 10_000 ? 10 : 5)));
+    sizes = small < n ? [small, n] : [n];
+  }
+  sizes = [...new Set(sizes)].sort((a, b) => a - b);
+  const planArgs = values['plan-args']?.split(/\s+/).filter(Boolean) ?? [];
+  return { sizes, runs: intFlag(values.runs, 'runs', 3), seedConcurrency: intFlag(values['seed-concurrency'], 'seed-concurrency', 32), planArgs };
+}
+
+/** N indexed videos: the even-numbered objects' name and size (legacy imports), plus N/2 that match nothing. */
+function seedIndex(sim: Simulator, n: number, objects: ReadonlyArray<{ filename: string; size: number }>): string {
+  const index = sim.createIndex({ name: `bench-plan-${n}` });
+  for (let i = 0; i < n; i++) {
+    const object = objects[i];
+    if (i % 2 === 0 && object) sim.seedVideo(index.id, { filename: object.filename, size: object.size });
+    else sim.seedVideo(index.id, { filename: `legacy-only-${String(i).padStart(7, '0')}.mp4`, size: OBJECT_BYTES });
+  }
+  return index.id;
+}
+
+async function planOnce(servers: Servers, bucket: string, indexId: string, dir: string, run: number, n: number, planArgs: string[]): Promise<PlanRun> {
+  const { sim, s3info } = servers;
+  sim.clearRequests();
+  const out = join(dir, `plan-${n}-${run}.json`);
+  const spawnedAt = Date.now();
+  const child = await runMeasured(process.execPath, cliArgv(['plan', '--source', `s3://${bucket}`, '--index', indexId, '--json', '--out', out, ...planArgs]), {
+    env: cliEnv(s3info, sim),
+    cwd: dir,
+    timeoutMs: 30 * 60_000,
+  });
+  if (child.code !== 0) throw new Error(`tlmigrate plan exited ${child.code ?? child.signal}:\n${tail(child.stderr)}`);
+  const summary = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { counts?: PlanRun['counts']; total?: number };
+  if (!summary.counts || summary.total !== n) throw new Error(`tlmigrate plan planned ${summary.total} objects, expected ${n}: ${child.stdout.slice(0, 500)}`);
+  const expectedSkips = Math.ceil(n / 2);
+  if (summary.counts.skip !== expectedSkips || summary.counts.upload !== n - expectedSkips) {
+    throw new Error(`tlmigrate plan: expected ${expectedSkips} skips (legacy file name + size) and ${n - expectedSkips} uploads, got ${JSON.stringify(summary.counts)}`);
+  }
+  const counts = sim.counts();
+  const phases: PlanRun['phases'] = {};
+  for (const r of sim.requests) {
+    const route = r.route ?? 'unmatched';
+    const at = r.at - spawnedAt;
+    const p = (phases[route] ??= { firstMs: at, lastMs: at, meanServerMs: 0 });
+    p.firstMs = Math.min(p.firstMs, at);
+    p.lastMs = Math.max(p.lastMs, at + r.durationMs);
+    p.meanServerMs += r.durationMs;
+  }
+  for (const [route, p] of Object.entries(phases)) p.meanServerMs = round(p.meanServerMs / Math.max(1, counts.byRoute[route as keyof typeof counts.byRoute] ?? 1), 1);
+  return {
+    wallMs: round(child.wallMs, 1),
+    peakRssKiB: child.peakRssKiB,
+    cpuSeconds: child.cpuSeconds,
+    rssMethod: child.rssMethod,
+    requests: counts.requests,
+    byRoute: counts.byRoute as Record<string, number>,
+    phases,
+    counts: summary.counts,
+  };
+}
+
+async function benchSize(servers: Servers, rclone: Rclone, n: number, options: ReturnType<typeof parse>, dir: string): Promise<SizeResult> {
+  const { runs, seedConcurrency, planArgs } = options;
+  log(`size ${n.toLocaleString('en-US')}: seeding the bucket (${OBJECT_BYTES} B objects over ${PREFIXES} prefixes, concurrency ${seedConcurrency}) and the index`);
+  const seeded = await seedBucket(servers.s3, `bench-plan-${n}`, n, seedConcurrency);
+  const indexId = seedIndex(servers.sim, n, seeded.objects);
+  checkInterrupted();
+  // One untimed listing first, so that neither side pays for a cold bucket index.
+  const warm = await rclone.list(seeded.bucket);
+  if (warm.files !== n) throw new Error(`rclone listed ${warm.files} files in s3://${seeded.bucket}, expected ${n}`);
+  const planRuns: PlanRun[] = [];
+  const rcloneRuns: number[] = [];
+  const bareRuns: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const p = await planOnce(servers, seeded.bucket, indexId, dir, run, n, planArgs);
+    planRuns.push(p);
+    const r = await rclone.list(seeded.bucket);
+    rcloneRuns.push(round(r.wallMs, 1));
+    const b = await bareSdkList(servers.s3info, seeded.bucket);
+    if (b.files !== n) throw new Error(`the bare SDK loop listed ${b.files} objects in s3://${seeded.bucket}, expected ${n}`);
+    bareRuns.push(round(b.wallMs, 1));
+    log(
+      `size ${n}: run ${run}/${runs}: plan ${(p.wallMs / 1000).toFixed(2)} s, CPU ${p.cpuSeconds ?? 'n/a'} s, peak RSS ${mib(p.peakRssKiB)} MiB, ${p.requests} API requests; rclone ${(r.wallMs / 1000).toFixed(2)} s; bare SDK loop ${(b.wallMs / 1000).toFixed(2)} s`,
+    );
+  }
+  const medianWallMs = median(planRuns.map((r) => r.wallMs));
+  const rss = planRuns.map((r) => r.peakRssKiB).filter((v): v is number => v !== undefined);
+  const rcloneMedian = median(rcloneRuns);
+  const perSecond = (route: string) => median(planRuns.map((r) => (r.byRoute[route] ?? 0) / (r.wallMs / 1000)));
+  return {
+    n,
+    bucket: seeded.bucket,
+    indexId,
+    seedSeconds: round(seeded.seconds, 1),
+    plan: { runs: planRuns, medianWallMs, medianPeakRssKiB: rss.length ? median(rss) : undefined, maxPeakRssKiB: rss.length ? Math.max(...rss) : undefined },
+    rclone: { runsMs: rcloneRuns, medianMs: rcloneMedian, files: warm.files },
+    bareSdk: { runsMs: bareRuns, medianMs: median(bareRuns) },
+    ratioToBareSdk: round(medianWallMs / median(bareRuns), 2),
+    objectsPerSecond: round(n / (medianWallMs / 1000), 0),
+    listPagesPerSecond: round(perSecond(LIST_ROUTE), 1),
+    videoGetsPerSecond: round(perSecond(VIDEO_ROUTE), 1),
+    apiRequestsPerSecond: round(median(planRuns.map((r) => r.requests / (r.wallMs / 1000))), 1),
+    ratio: round(medianWallMs / rcloneMedian, 2),
+  };
+}
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof parse>;
+  try {
+    options = parse(process.argv.slice(2));
+    requireBuiltCli();
+  } catch (error) {
+    process.stderr.write(`bench:plan: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const { sizes, runs, seedConcurrency, planArgs } = options;
+  const largest = sizes[sizes.length - 1] as number;
+  const results: SizeResult[] = [];
+  let rcloneVersion = '';
+  const code = await withServers({ fetchVideo: false }, async (servers) => {
+    const work = await workDir('plan');
+    const rclone = await setupRclone(servers.s3info);
+    rcloneVersion = rclone.version;
+    try {
+      for (const n of sizes) results.push(await benchSize(servers, rclone, n, options, work.dir));
+    } finally {
+      await rclone.remove();
+      await work.remove();
+    }
+  });
+  if (code !== 0) return code;
+
+  const big = results[results.length - 1] as SizeResult;
+  const small = results.length > 1 ? results[0] : undefined;
+  const slope =
+    small && big.plan.medianPeakRssKiB !== undefined && small.plan.medianPeakRssKiB !== undefined
+      ? round((big.plan.medianPeakRssKiB - small.plan.medianPeakRssKiB) / 1024 / ((big.n - small.n) / 1000), 2)
+      : undefined;
+
+  const rows: Array<Array<string | number>> = [
+    ['objects', 'plan s', 'CLI CPU s', 'objects/s', 'list pages/s', 'video GETs/s', 'API req/s', 'peak RSS MiB', 'rclone s', 'bare SDK s', 'plan/bare SDK', 'plan/rclone', `<= ${TARGET_RATIO}x`],
+  ];
+  for (const r of results) {
+    rows.push([
+      r.n.toLocaleString('en-US'),
+      (r.plan.medianWallMs / 1000).toFixed(2),
+      median(r.plan.runs.map((p) => p.cpuSeconds ?? Number.NaN)).toFixed(2),
+      r.objectsPerSecond,
+      r.listPagesPerSecond,
+      r.videoGetsPerSecond,
+      r.apiRequestsPerSecond,
+      mib(r.plan.medianPeakRssKiB) ?? 'n/a',
+      (r.rclone.medianMs / 1000).toFixed(2),
+      (r.bareSdk.medianMs / 1000).toFixed(2),
+      `${r.ratioToBareSdk.toFixed(2)}x`,
+      `${r.ratio.toFixed(2)}x`,
+      pass(r.ratio <= TARGET_RATIO),
+    ]);
+  }
+  const firstRun = big.plan.runs[0] as PlanRun;
+  const out: string[] = [];
+  out.push(`\nbench:plan: median of ${runs} runs per size${planArgs.length ? ` (plan ${planArgs.join(' ')})` : ''}; ${firstRun.rssMethod === 'gnu-time' ? 'peak RSS by GNU time (%M)' : 'peak RSS by sampling /proc VmHWM'}; ${rcloneVersion}`);
+  out.push(table(rows));
+  out.push(
+    `API requests per plan at ${big.n.toLocaleString('en-US')}: ${Object.entries(firstRun.byRoute)
+      .map(([route, count]) => `${route} x${count}`)
+      .join(', ')}`,
+  );
+  out.push(
+    `phases of the first run at ${big.n.toLocaleString('en-US')} (ms after spawn, first..last request; the run took ${Math.round(firstRun.wallMs)} ms): ${Object.entries(firstRun.phases)
+      .map(([route, p]) => `${route} ${Math.round(p.firstMs)}..${Math.round(p.lastMs)} (simulator ${p.meanServerMs} ms per request)`)
+      .join('; ')}`,
+  );
+  out.push(
+    slope === undefined
+      ? 'memory slope: n/a (needs two sizes: --sizes 2000,10000)'
+      : `memory slope: ${slope} MiB peak RSS per 1k objects (${mib(small?.plan.medianPeakRssKiB)} MiB at ${small?.n.toLocaleString('en-US')} -> ${mib(big.plan.medianPeakRssKiB)} MiB at ${big.n.toLocaleString('en-US')}; extrapolated ${round(((big.plan.medianPeakRssKiB ?? 0) / 1024 + (slope * (1_000_000 - big.n)) / 1000) / 1024, 2)} GiB at 1M)`,
+  );
+  out.push(
+    `target plan/rclone <= ${TARGET_RATIO}x at ${big.n.toLocaleString('en-US')}: ${pass(big.ratio <= TARGET_RATIO)} (${big.ratio.toFixed(2)}x; a bare Node SDK listing loop alone is ${(big.bareSdk.medianMs / big.rclone.medianMs).toFixed(2)}x rclone)`,
+  );
+  const file = await writeResults(`plan-${largest}.json`, {
+    benchmark: 'plan',
+    machine: machine(),
+    setup: { sizes, runs, objectBytes: OBJECT_BYTES, prefixes: PREFIXES, indexedVideos: 'N (N/2 match objects by file name + size)', seedConcurrency, planArgs, cli: CLI, cliNodeArgs: CLI_NODE_ARGS, rclone: rcloneVersion },
+    targets: { planOverRclone: { target: TARGET_RATIO, value: big.ratio, result: pass(big.ratio <= TARGET_RATIO) } },
+    memorySlopeMiBPer1k: slope ?? null,
+    results,
+  });
+  const load = loadNote();
+  out.push(load.warning ?? `1-min load average ${load.atStart} at start, ${load.atEnd} at end`);
+  out.push(`results: ${file}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench:plan: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
