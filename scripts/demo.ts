@@ -9,6 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../test/sim/index.js';
+import { cliEnv } from '../test/helpers/cli.js';
 import { createTestBucket, putObjects, s3Client } from '../test/helpers/s3.js';
 import { uniqueValidVideo, videoFixture } from '../test/helpers/videos.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -63,17 +64,7 @@ async function main(): Promise<number> {
       if (object) sim.seedVideo(index.id, { filename: key.slice(key.lastIndexOf('/') + 1), size: object.size, duration: 5, width: 640, height: 360 });
     }
 
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TWELVELABS_API_KEY: sim.apiKey,
-      TWELVELABS_BASE_URL: sim.url,
-      AWS_ACCESS_KEY_ID: s3info.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3info.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: s3info.endpoint,
-      AWS_REGION: s3info.region,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...cliEnv(s3info, sim) };
     const source = `s3://${bucket}/`;
     say('1. Plan: what will be uploaded, what is already there, what would fail (no credits spent)');
     const planCode = await tlmigrate(['plan', '--source', source, '--index', index.id, '--probe', '--out', 'plan.json'], env);

@@ -3,6 +3,7 @@
  * seeding, timing a child process with its peak RSS, rclone as a peer client, and reporting.
  * Nothing here is imported by src/.
  */
+import { cliEnv as baseCliEnv } from '../../test/helpers/cli.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -174,18 +175,7 @@ export function cliArgv(args: string[]): string[] {
 
 /** Environment for the CLI child: only what it needs, no inherited AWS_* or proxy settings. */
 export function cliEnv(s3info: S3ServerInfo, sim: Simulator): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TWELVELABS_API_KEY: sim.apiKey,
-    TWELVELABS_BASE_URL: sim.url,
-    AWS_ACCESS_KEY_ID: s3info.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3info.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: s3info.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...baseCliEnv(s3info, sim) };
 }
 
 export async function workDir(name: string): Promise<{ dir: string; remove: () => Promise<void> }> {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { S3ServerInfo } from '../../scripts/s3-server.js';
+import type { Simulator } from '../sim/index.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -37,4 +39,18 @@ export function collect(child: ChildProcess, timeoutMs: number): Promise<CliResu
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** What the CLI needs to talk to a local S3 server and a simulator: the one place these variables are named. */
+export function cliEnv(s3info: S3ServerInfo, sim: Pick<Simulator, 'apiKey' | 'url'>): Record<string, string> {
+  return {
+    TWELVELABS_API_KEY: sim.apiKey,
+    TWELVELABS_BASE_URL: sim.url,
+    AWS_ACCESS_KEY_ID: s3info.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3info.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3info.endpoint,
+    AWS_REGION: s3info.region,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
 }

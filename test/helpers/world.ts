@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../sim/index.js';
+import { cliEnv } from './cli.js';
 import { createTestBucket, s3Client, s3Server, type S3ServerInfo } from './s3.js';
 
 /** One e2e test's world: the run's S3 server, a fresh bucket, a simulator with one index, a work dir. */
@@ -24,14 +25,6 @@ export async function makeWorld(hint: string, simOptions: SimulatorOptions = {})
   const sim = await startSimulator({ lifecycle: { validatingMs: 20, pendingMs: 20, queuedMs: 20, indexingMs: 40 }, ...simOptions });
   const index = sim.createIndex({ name: hint });
   const dir = mkdtempSync(join(tmpdir(), `tlm-e2e-${hint}-`));
-  const env = {
-    TWELVELABS_API_KEY: sim.apiKey,
-    TWELVELABS_BASE_URL: sim.url,
-    AWS_ACCESS_KEY_ID: s3info.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3info.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: s3info.endpoint,
-    AWS_REGION: s3info.region,
-    TLMIGRATE_LOG_LEVEL: 'warn',
-  };
+  const env = { ...cliEnv(s3info, sim), TLMIGRATE_LOG_LEVEL: 'warn' };
   return { s3info, s3, bucket, sim, indexId: index.id, dir, env, close: () => sim.close() };
 }
