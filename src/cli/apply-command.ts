@@ -9,13 +9,15 @@ import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { PlanItem } from '../planner/index.js';
-import { StateStore, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
+import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 
 export const MAX_PRESIGN_SECONDS = 7 * 86400;
+/** Below this, a listing that lags could still hide the task of a POST whose answer was lost. */
+export const MIN_RECONCILE_AGE_SECONDS = 30;
 /** Items a new run picks up where the last one left them. */
 const RESUMABLE = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
 
@@ -38,6 +40,8 @@ export interface ApplyArgs {
   requestTimeoutMs: number;
   pollMs: number;
   reconcileLagMs: number;
+  /** `--reconcile-min-age` as typed (default 2m); at least 30 s. */
+  reconcileMinAge?: string | undefined;
 }
 
 export interface ApplyOutcome {
@@ -67,17 +71,23 @@ export async function prepareApply(args: ApplyArgs) {
     });
     metadata = { ...parseMetadataJson(text, args.metadataJson), ...metadata };
   }
+  const minAgeText = args.reconcileMinAge ?? '2m';
+  const reconcileMinAgeSeconds = parseDuration(minAgeText, '--reconcile-min-age');
+  if (reconcileMinAgeSeconds < MIN_RECONCILE_AGE_SECONDS) {
+    throw new ConfigError('reconcile_min_age_invalid', `--reconcile-min-age ${minAgeText} is too short: a lost answer's task may take that long to be listed; use 30s or more (default 2m)`);
+  }
   const plan = await openPlanFile(args.plan);
+  await checkPlanItems(plan, args.plan);
   const planVia = plan.header.options.via ?? 'tasks';
   if (args.via !== undefined && args.via !== planVia) {
     throw new ConfigError('via_mismatch', `plan ${args.plan} was made for --via ${planVia}, not --via ${args.via}: re-plan with tlmigrate plan --via ${args.via}`);
   }
-  return { presignSeconds, metadata, plan, via: planVia };
+  return { presignSeconds, metadata, plan, via: planVia, reconcileMinAgeMs: reconcileMinAgeSeconds * 1000 };
 }
 
 /** Apply: one task per upload item of the plan, exactly once, checkpointed, resumable. */
 export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, stop: AbortSignal): Promise<ApplyOutcome> {
-  const { presignSeconds: requestedExpiry, metadata, plan, via } = await prepareApply(args);
+  const { presignSeconds: requestedExpiry, metadata, plan, via, reconcileMinAgeMs } = await prepareApply(args);
   const header = plan.header as typeof plan.header & { planId?: string };
   const clock = systemClock;
   let throttles = 0;
@@ -120,6 +130,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     }
     if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
     const { uris, uploads } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
+    const working = new Set(uris);
     await store.setRun(run);
     started = true;
     log.info({ runId, items: uris.length, plan: args.plan }, 'apply started');
@@ -150,12 +161,15 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       enableVideoStream: args.videoStream,
       userMetadata: metadata,
       reconcileLagMs: args.reconcileLagMs,
+      reconcileMinAgeMs,
+      recorded: uploads.filter((uri) => !working.has(uri)),
       stop,
       onEvent: (event) => {
         if (event.type === 'submitted') done += 1;
         if (event.type === 'failed') failed += 1;
         if (event.type === 'throttled') throttles += 1;
-        if (event.type === 'failed' || event.type === 'reconciled' || event.type === 'quota') log.info(event, event.type);
+        if (event.type === 'census') progress.update(`index read: ${event.checked} items checked against it`);
+        if (event.type === 'failed' || event.type === 'reconciled' || event.type === 'quota' || event.type === 'found') log.info(event, event.type);
         else log.debug(event, event.type);
         show();
       },
@@ -197,9 +211,9 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       ? `Interrupted: state checkpointed in ${args.state}. Resume with: tlmigrate apply ${args.plan} --state ${args.state}`
       : result.quota
         ? `Daily quota exhausted: stopped cleanly${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: tlmigrate apply ${args.plan} --state ${args.state}`
-        : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${
-            planFailed.length ? ' See failures: tlmigrate logs' : ''
-          }${sourceGone ? `; ${sourceGone} source objects changed or vanished since the plan: re-plan (tlmigrate plan) to pick them up` : ''}${
+        : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${
+            result.undecided ? ` ${result.undecided} items await a decision (a task of the same file name is in flight and its owner cannot be read yet): run apply again later; nothing was resubmitted.` : ''
+          }${planFailed.length ? ' See failures: tlmigrate logs' : ''}${sourceGone ? `; ${sourceGone} source objects changed or vanished since the plan: re-plan (tlmigrate plan) to pick them up` : ''}${
             planFailed.length > sourceGone ? '; resubmit after fixing: tlmigrate apply --retry-failed' : ''
           }${planFailed.length ? '.' : ''}`;
     return { result, counts, exitCode, runId, message };
@@ -267,6 +281,16 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
   return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
+}
+
+/** What the index already held: said so the user knows why nothing (or less) was sent. */
+function foundLine(r: ExecuteResult): string {
+  const parts = [
+    r.foundInIndex ? `${r.foundInIndex} already in the index (found by their fingerprint, not sent again)` : '',
+    r.duplicates ? `${r.duplicates} duplicates of content already indexed or in flight under another key (skipped)` : '',
+    r.gone ? `${r.gone} whose video was deleted from the index (uploaded again)` : '',
+  ].filter(Boolean);
+  return parts.length ? ` Index check: ${parts.join(', ')}.` : '';
 }
 
 /** Temporary credentials: warn once that URLs die with the session, and cap the expiry to it. */

@@ -202,7 +202,7 @@ async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop:
   const outcome = await runApply(args, process.env, log, createProgress(process.stderr), stop);
   if (json) {
     const r = outcome.result;
-    process.stdout.write(`${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, pending: r.pending, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, counts: outcome.counts })}\n`);
+    process.stdout.write(`${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, foundInIndex: r.foundInIndex, duplicates: r.duplicates, gone: r.gone, pending: r.pending, undecided: r.undecided, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, counts: outcome.counts })}\n`);
   } else process.stdout.write(`${outcome.message}\n`);
   if (outcome.exitCode === 130) process.stderr.write(`tlmigrate: ${outcome.message}\n`);
   return outcome.exitCode;
@@ -222,7 +222,8 @@ function applyOptions<T>(y: Argv<T>) {
     .option('via', { choices: ['tasks', 'assets'] as const, describe: "Upload path; must match the plan's (default: the plan's, recorded when it was made)" })
     .option('request-timeout', { type: 'number', default: 60, describe: 'Seconds before a request counts as timed out (its outcome is then reconciled)' })
     .option('poll-interval', { type: 'number', default: 10, describe: 'Seconds between polls with --wait' })
-    .option('reconcile-lag', { type: 'number', default: 5, describe: 'Seconds to wait for a task to become visible before resubmitting' })
+    .option('reconcile-lag', { type: 'number', default: 5, describe: 'Seconds before the first search again for a task whose POST answer was lost (later searches wait longer)' })
+    .option('reconcile-min-age', { type: 'string', default: '2m', describe: 'A POST whose answer was lost is resubmitted only after two empty searches, the last this long after it was sent (at least 30s)' })
     .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
     .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)' })
     .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
@@ -248,6 +249,7 @@ function toApplyArgs(a: Record<string, unknown>, plan: string): ApplyArgs {
     requestTimeoutMs: (a['request-timeout'] as number) * 1000,
     pollMs: (a['poll-interval'] as number) * 1000,
     reconcileLagMs: (a['reconcile-lag'] as number) * 1000,
+    reconcileMinAge: a['reconcile-min-age'] as string,
   };
 }
 

@@ -1,20 +1,27 @@
 import pLimit from 'p-limit';
-import { basename } from '../planner/index.js';
+import { contentKey, objectUri } from '../planner/index.js';
+import { CREATED_STATUSES, NOT_SUBMITTED, type ItemState } from '../state/index.js';
+import { IndexCensus, type Holding } from './census.js';
 import { assetsPath, tasksPath, type PathContext, type SubmitPath } from './paths.js';
 import type { ReconcileContext } from './reconcile.js';
+import { failItem, type DeferReason } from './step.js';
 import type { ExecuteOptions, ExecuteResult } from './types.js';
 
-const AWAITING_OUTCOME = new Set(['intent', 'unknown']);
-const NOT_SUBMITTED = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
+const DEFAULT_MIN_AGE_MS = 120_000;
+const DEFAULT_DECISION_TIMEOUT_MS = 30 * 60_000;
+const MAX_RECHECK_GAP_MS = 60_000;
+const CENSUS_CONCURRENCY = 8;
 
 /**
  * Applies the upload items of a plan: one task (or asset + indexed asset) per object, exactly once.
- * Each POST is preceded by a durable intent; a POST whose outcome is lost is reconciled before any
- * retry; items left mid-step by a killed run are reconciled first. Items fail; the run throws only
- * for run-level faults (invalid key, unwritable state).
+ * The index decides first: objects it already holds (by fingerprint), content it holds under
+ * another key, and tasks in flight under an object's file name are found before any POST, whatever
+ * the state file says. Each POST is preceded by a durable intent; a POST whose answer was lost is
+ * set aside and searched for until found or safely absent. Items fail; the run throws only for
+ * run-level faults (invalid key, unwritable state).
  */
 export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
-  const result: ExecuteResult = { submitted: 0, failed: 0, reconciled: 0, pending: 0, retries: 0, throttled: 0, interrupted: false };
+  const result: ExecuteResult = { submitted: 0, failed: 0, reconciled: 0, foundInIndex: 0, duplicates: 0, gone: 0, pending: 0, undecided: 0, retries: 0, throttled: 0, interrupted: false };
   const limit = pLimit(o.concurrency);
   const halt = new AbortController();
   const onStop = () => halt.abort(o.stop?.reason);
@@ -22,15 +29,10 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
   o.stop?.addEventListener('abort', onStop, { once: true });
   const claimed = new Set<string>();
   for (const item of Object.values(o.store.state.items)) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
-  const reconcile: ReconcileContext = {
-    api: o.api,
-    clock: o.clock,
-    indexId: o.indexId,
-    claimed,
-    lagMs: o.reconcileLagMs ?? 5000,
-    siblingsPending: (uri, filename) =>
-      o.uris.some((other) => other !== uri && AWAITING_OUTCOME.has(o.store.item(other)?.status ?? '') && basename(o.store.item(other)?.key ?? '') === filename),
-  };
+  const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: halt.signal };
+  const deferred = new Map<string, { at: number; reason: DeferReason }>();
+  const setAside = new Map<string, { at: number; reason: DeferReason }>();
+  const wake = new Wakeup();
   const ctx: PathContext = {
     options: o,
     store: o.store,
@@ -40,6 +42,11 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     result,
     random: o.random ?? Math.random,
     maxAttempts: o.maxAttempts ?? 5,
+    lagMs: o.reconcileLagMs ?? 5000,
+    minAgeMs: o.reconcileMinAgeMs ?? DEFAULT_MIN_AGE_MS,
+    searches: new Map(),
+    resends: new Map(),
+    defer: (uri, at, reason) => setAside.set(uri, { at, reason }),
     onEvent: o.onEvent,
     claimed,
     reconcile,
@@ -50,28 +57,220 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     path = assetsPath(o.assetsApi);
   }
   let fatal: unknown;
-  const schedule = (uri: string) =>
-    limit(async () => {
-      if (halt.signal.aborted || fatal) return;
-      try {
-        await path.submit(uri, ctx);
-      } catch (error) {
-        fatal ??= error;
-        halt.abort();
-      }
-    });
-
-  await Promise.all(o.uris.map(schedule));
-  if (path.drain && !fatal && !halt.signal.aborted) {
-    await path.drain(o.uris, schedule, ctx).catch((error: unknown) => {
-      fatal ??= error;
-    });
+  const fail = (error: unknown) => {
+    fatal ??= error;
+    halt.abort();
+    wake.ring();
+  };
+  try {
+    const census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: halt.signal });
+    const uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], census, ctx))];
+    const blocked = await takeCensus(uris, census, ctx);
+    const schedule = (uri: string) =>
+      limit(async () => {
+        if (halt.signal.aborted || fatal) return;
+        try {
+          const held = blocked.get(uri);
+          if (held && !(await settleBlocked(uri, held, census, blocked, ctx))) return;
+          await path.submit(uri, ctx);
+        } catch (error) {
+          fail(error);
+        } finally {
+          // Set aside only once its job has ended: an item is never worked on by two jobs at once.
+          const later = setAside.get(uri);
+          setAside.delete(uri);
+          if (later) deferred.set(uri, later);
+          wake.ring();
+        }
+      });
+    let working = true;
+    const work = (async () => {
+      await Promise.all(uris.map(schedule));
+      if (path.drain && !fatal && !halt.signal.aborted) await path.drain(uris, schedule, ctx);
+    })()
+      .catch(fail)
+      .finally(() => {
+        working = false;
+        wake.ring();
+      });
+    await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS)]);
+    if (fatal) throw fatal;
+    result.interrupted = Boolean(o.stop?.aborted);
+    const left = uris.map((uri) => o.store.item(uri)).filter((item): item is ItemState => item !== undefined && NOT_SUBMITTED.has(item.status));
+    result.pending = left.length;
+    result.undecided = left.filter((item) => item.status === 'unknown' || blocked.has(objectUri(o.bucket, item.key))).length;
+    return result;
+  } finally {
+    o.stop?.removeEventListener('abort', onStop);
   }
-  o.stop?.removeEventListener('abort', onStop);
-  if (fatal) throw fatal;
-  result.interrupted = Boolean(o.stop?.aborted);
-  result.pending = o.uris.filter((uri) => NOT_SUBMITTED.has(o.store.item(uri)?.status ?? '')).length;
-  return result;
+}
+
+/**
+ * Looks again at set-aside items when they are due, while other work goes on and after it ends.
+ * Items waiting only for the minimum age always finish; items whose candidates cannot be read are
+ * given up (left `unknown`, never resubmitted) once the rest is done and the decision timeout passed.
+ */
+async function recheckDeferred(
+  deferred: Map<string, { at: number; reason: DeferReason }>,
+  schedule: (uri: string) => Promise<void>,
+  working: () => boolean,
+  wake: Wakeup,
+  ctx: PathContext,
+  timeoutMs: number,
+): Promise<void> {
+  let doneAt: number | undefined;
+  const running = new Set<Promise<void>>();
+  while (!ctx.halt.signal.aborted) {
+    const now = ctx.clock.now();
+    if (!working()) doneAt ??= now;
+    // Past the timeout, items whose candidates cannot be read are left as they are (unknown, never resubmitted).
+    const expired = doneAt !== undefined && now - doneAt >= timeoutMs;
+    if (expired) for (const [uri, d] of deferred) if (d.reason === 'wait') deferred.delete(uri);
+    if (!working() && running.size === 0 && deferred.size === 0) return;
+    const due = [...deferred].filter(([, d]) => d.at <= now).map(([uri]) => uri);
+    for (const uri of due) {
+      deferred.delete(uri);
+      const job = schedule(uri).finally(() => {
+        running.delete(job);
+        wake.ring();
+      });
+      running.add(job);
+    }
+    if (due.length > 0) continue;
+    const news = wake.next();
+    if (deferred.size === 0) {
+      await news;
+      continue;
+    }
+    // Sleep until the next item is due or there is news (a new item set aside, work done), whichever is first.
+    const nap = new AbortController();
+    const stopNap = () => nap.abort();
+    ctx.halt.signal.addEventListener('abort', stopNap, { once: true });
+    const next = Math.min(...[...deferred.values()].map((d) => d.at));
+    await Promise.race([ctx.clock.sleep(Math.max(0, next - now), nap.signal).catch(() => undefined), news]);
+    nap.abort();
+    ctx.halt.signal.removeEventListener('abort', stopNap);
+  }
+  await Promise.all(running);
+}
+
+/** Items the state records as indexed whose video the index no longer holds: planned again. */
+async function recheckRecorded(uris: string[], census: IndexCensus, ctx: PathContext): Promise<string[]> {
+  const again: string[] = [];
+  for (const uri of uris) {
+    const item = ctx.store.item(uri);
+    if (item?.status !== 'ready' || !item.videoId || (await census.hasVideo(item.videoId))) continue;
+    const at = new Date(ctx.clock.now()).toISOString();
+    await ctx.store.setItem(uri, { status: 'planned', taskId: undefined, videoId: undefined, assetId: undefined, indexedAssetId: undefined, step: undefined, reason: undefined, lastError: { code: 'video_gone', message: `video ${item.videoId} is no longer in the index: uploaded again`, at } });
+    ctx.result.gone += 1;
+    ctx.onEvent?.({ type: 'found', uri, how: 'gone', id: item.videoId });
+    again.push(uri);
+  }
+  return again;
+}
+
+/**
+ * Asks the index about every item not yet sent: its own copy found is recorded instead of sent;
+ * its content found under another key (in the index or the state) makes it a duplicate; a task of
+ * its file name whose owner cannot be read yet holds it back. Returns the held-back items.
+ */
+async function takeCensus(uris: string[], census: IndexCensus, ctx: PathContext): Promise<Map<string, Holding[]>> {
+  const { store } = ctx;
+  const blocked = new Map<string, Holding[]>();
+  const owners = new Map<string, string>();
+  for (const [uri, item] of Object.entries(store.state.items)) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
+  // Examined in parallel (each may read a few videos), decided in plan order (the first key of a content owns it).
+  const examine = pLimit(CENSUS_CONCURRENCY);
+  const planned = uris.filter((uri) => store.item(uri)?.status === 'planned');
+  const verdicts = planned.map((uri) => examine(() => census.examine(uri, store.item(uri) as ItemState)));
+  // Awaited in order below; marked handled now so a later one failing first is not an unhandled rejection.
+  for (const verdict of verdicts) verdict.catch(() => undefined);
+  for (const [n, uri] of planned.entries()) {
+    const item = store.item(uri) as ItemState;
+    const verdict = await (verdicts[n] as Promise<Awaited<ReturnType<IndexCensus['examine']>>>);
+    const at = new Date(ctx.clock.now()).toISOString();
+    if (verdict.kind === 'found') {
+      await recordHolding(uri, verdict.holding, ctx);
+      owners.set(contentKey(item.size, item.etag), uri);
+      continue;
+    }
+    const twin = verdict.kind === 'duplicate' ? verdict.of : owners.get(contentKey(item.size, item.etag));
+    if (twin !== undefined && twin !== uri) {
+      await store.setItem(uri, { status: 'skipped', reason: 'duplicate', duplicateOf: twin, lastError: null });
+      ctx.result.duplicates += 1;
+      ctx.onEvent?.({ type: 'found', uri, how: 'duplicate', id: twin });
+      continue;
+    }
+    owners.set(contentKey(item.size, item.etag), uri);
+    if (verdict.kind === 'blocked') {
+      blocked.set(uri, verdict.holdings);
+      for (const h of verdict.holdings) ctx.claimed.add(h.id);
+      await store.setItem(uri, { lastError: { code: 'awaiting_decision', message: `a task of this file name is in flight and its owner cannot be read yet (${verdict.holdings.map((h) => h.id).join(', ')}): sent only once it is shown to be another object's`, at } });
+    }
+  }
+  await store.checkpoint();
+  ctx.onEvent?.({ type: 'census', holdings: uris.length, checked: planned.length });
+  return blocked;
+}
+
+/** Rechecks a held-back item; true when it may now be sent. */
+async function settleBlocked(uri: string, holdings: Holding[], census: IndexCensus, blocked: Map<string, Holding[]>, ctx: PathContext): Promise<boolean> {
+  const item = ctx.store.item(uri) as ItemState;
+  const { decision, holdings: fresh } = await census.recheck(uri, item, holdings);
+  if (decision.kind === 'found') {
+    blocked.delete(uri);
+    const holding = fresh.find((h) => h.id === decision.candidate.id) as Holding;
+    if (holding.stage === 'failed') await failItem(uri, 'indexing_failed', `its task ${holding.id} failed on the platform: check the file, then apply --retry-failed`, ctx);
+    else await recordHolding(uri, holding, ctx);
+    return false;
+  }
+  if (decision.kind === 'failed') {
+    blocked.delete(uri);
+    await failItem(uri, 'indexing_failed', `task ${decision.candidates.join(', ')} of this file name failed and its owner cannot be read: it may be this object's; check the file, then apply --retry-failed`, ctx);
+    return false;
+  }
+  if (decision.kind === 'wait') {
+    blocked.set(uri, fresh);
+    const tries = (ctx.searches.get(uri) ?? 0) + 1;
+    ctx.searches.set(uri, tries);
+    ctx.defer(uri, ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (tries - 1), MAX_RECHECK_GAP_MS), 'wait');
+    return false;
+  }
+  blocked.delete(uri);
+  ctx.searches.delete(uri);
+  for (const h of holdings) ctx.claimed.delete(h.id);
+  await ctx.store.setItem(uri, { lastError: null });
+  return true;
+}
+
+/** Records what the index already holds for an item, instead of sending it. */
+async function recordHolding(uri: string, h: Holding, ctx: PathContext): Promise<void> {
+  ctx.claimed.add(h.id);
+  const at = new Date(ctx.clock.now()).toISOString();
+  const common = { reason: 'found_in_index', lastError: null, submittedAt: h.createdAt ?? at } as const;
+  if (h.kind === 'asset') {
+    await ctx.store.setItem(uri, { ...common, status: h.stage === 'ready' ? 'asset_ready' : 'asset_processing', assetId: h.id }, { durable: true });
+  } else if (h.kind === 'task') {
+    await ctx.store.setItem(uri, { ...common, status: h.stage === 'ready' ? 'ready' : 'submitted', taskId: h.id, videoId: h.videoId }, { durable: true });
+  } else {
+    const viaAssets = ctx.options.via === 'assets';
+    await ctx.store.setItem(uri, { ...common, status: h.stage === 'ready' ? 'ready' : 'submitted', videoId: h.videoId ?? h.id, ...(viaAssets ? { indexedAssetId: h.id } : {}) }, { durable: true });
+  }
+  ctx.result.foundInIndex += 1;
+  ctx.onEvent?.({ type: 'found', uri, how: h.stage === 'ready' ? 'indexed' : 'in_flight', id: h.id });
+}
+
+/** A promise that resolves at the next ring: lets the recheck loop sleep until there is news. */
+class Wakeup {
+  private waiters: Array<() => void> = [];
+  next(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  ring(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
 }
 
 export { fingerprint } from './paths.js';

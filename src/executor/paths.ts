@@ -1,9 +1,10 @@
 import { SourceError } from '../errors.js';
-import { basename } from '../planner/index.js';
+import { basename, filenameForms, isFingerprintOf, objectUri } from '../planner/index.js';
 import type { ItemState } from '../state/index.js';
 import { TLM_MARKER } from '../twelvelabs/index-reader.js';
 import type { Asset } from '../twelvelabs/types.js';
-import { RECONCILE_SKEW_MS, reconcileItem, type ReconcileContext } from './reconcile.js';
+import { decide, stageOf, type Candidate } from './decide.js';
+import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } from './reconcile.js';
 import { failItem, runStep, type Found, type StepContext, type StepResult } from './step.js';
 import type { AssetsApi, ExecuteOptions } from './types.js';
 
@@ -26,7 +27,7 @@ export interface SubmitPath {
 export function fingerprint(bucket: string, item: ItemState, runId: string): Record<string, string | number> {
   return {
     ...TLM_MARKER,
-    tlm_source: `s3://${bucket}/${item.key}`,
+    tlm_source: objectUri(bucket, item.key),
     tlm_etag: item.etag,
     tlm_size: item.size,
     ...(item.sha256 ? { tlm_sha256: item.sha256 } : {}),
@@ -73,9 +74,14 @@ export const tasksPath: SubmitPath = {
           return { taskId: created.taskId, videoId: created.videoId };
         },
         find: async (item) => {
-          const outcome = await reconcileItem(uri, item, ctx.reconcile);
-          if (outcome.kind === 'found') return { kind: 'found', value: { taskId: outcome.task._id, videoId: outcome.task.video_id, createdAt: outcome.task.created_at } };
-          if (outcome.kind === 'ambiguous') return { kind: 'ambiguous', detail: `several unconfirmed tasks may be this object's (${outcome.candidates.join(', ')}); resume later to decide` };
+          const { decision, tasks } = await searchTask(uri, item, ctx.reconcile);
+          if (decision.kind === 'found') {
+            const task = tasks.get(decision.candidate.id);
+            ctx.claimed.add(decision.candidate.id);
+            return { kind: 'found', value: { taskId: decision.candidate.id, videoId: decision.candidate.videoId, createdAt: task?.created_at } };
+          }
+          if (decision.kind === 'wait') return { kind: 'wait', detail: waitDetail(decision.pending) };
+          if (decision.kind === 'failed') return failedCandidates(decision.candidates, (id) => o.api.getTask(id, ctx.halt.signal));
           return { kind: 'absent' };
         },
         commit: async (value, how) => {
@@ -131,13 +137,9 @@ export function assetsPath(api: AssetsApi): SubmitPath {
         },
         find: async (item) => {
           // One asset per object: any indexed asset of it in this index is ours.
-          for (let pass = 0; pass < 2; pass++) {
-            const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 });
-            const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
-            if (mine) return { kind: 'found', value: { indexedAssetId: mine._id } };
-            if (pass === 0) await ctx.clock.sleep(ctx.reconcile.lagMs, ctx.halt.signal).catch(() => undefined);
-          }
-          return { kind: 'absent' };
+          const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 }, ctx.halt.signal);
+          const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
+          return mine ? { kind: 'found', value: { indexedAssetId: mine._id } } : { kind: 'absent' };
         },
         commit: async (value, how) => {
           ctx.claimed.add(value.indexedAssetId);
@@ -191,25 +193,42 @@ export function assetsPath(api: AssetsApi): SubmitPath {
   };
 }
 
-/** Finds the asset a lost POST /assets may have created: same file name, created since the intent, our fingerprint. */
+/** Finds the asset a lost POST /assets may have created: its file name (either form), created since the intent, our fingerprint. */
 async function findAsset(api: AssetsApi, uri: string, item: ItemState, ctx: PathContext): Promise<Found<Asset>> {
-  const name = basename(item.key);
+  const forms = filenameForms(item.key);
   const since = Date.parse(item.intentAt ?? item.updatedAt) - RECONCILE_SKEW_MS;
-  for (let pass = 0; pass < 2; pass++) {
-    const candidates: Asset[] = [];
+  const found = new Map<string, Asset>();
+  for (const filename of forms) {
     for (let page = 1; ; page++) {
-      const listed = await api.listAssets({ filename: name, page, pageLimit: 50 });
-      candidates.push(...(listed.data ?? []));
+      const listed = await api.listAssets({ filename, page, pageLimit: 50 }, ctx.halt.signal);
+      for (const asset of listed.data ?? []) found.set(asset._id, asset);
       if (!listed.data?.length || page >= (listed.page_info?.total_page ?? page)) break;
     }
-    const recent = candidates
-      .filter((a) => a.filename === name && !ctx.claimed.has(a._id) && (a.created_at === undefined || Date.parse(a.created_at) >= since))
-      .sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
-    for (const asset of recent) {
-      const metadata = asset.user_metadata ?? (await api.getAsset(asset._id)).user_metadata;
-      if (metadata?.tlm_source === uri && String(metadata.tlm_etag) === item.etag) return { kind: 'found', value: asset };
-    }
-    if (pass === 0) await ctx.clock.sleep(ctx.reconcile.lagMs, ctx.halt.signal).catch(() => undefined);
   }
-  return { kind: 'absent' };
+  const candidates: Candidate[] = [];
+  for (const asset of found.values()) {
+    if (!forms.includes(asset.filename ?? '') || ctx.claimed.has(asset._id) || (asset.created_at !== undefined && Date.parse(asset.created_at) < since)) continue;
+    const metadata = asset.user_metadata ?? (await api.getAsset(asset._id, ctx.halt.signal)).user_metadata;
+    const stage = asset.status === 'processing' ? 'in_flight' : stageOf(asset.status);
+    candidates.push({ id: asset._id, stage, verdict: isFingerprintOf(metadata, uri, item.etag) ? 'ours' : 'other', createdAt: asset.created_at });
+  }
+  const decision = decide(candidates);
+  const asset = decision.kind === 'found' ? found.get(decision.candidate.id) : undefined;
+  return asset ? { kind: 'found', value: asset } : { kind: 'absent' };
+}
+
+function waitDetail(pending: string[]): string {
+  return `a task of this file name whose owner cannot be read yet may be this object's (${pending.join(', ')}): it is checked again until it can be read or ends`;
+}
+
+/** Every candidate failed and none could be read: the item fails too, named so the user can judge. */
+async function failedCandidates(ids: string[], getTask: (id: string) => Promise<{ error?: unknown }>): Promise<Found<never>> {
+  const first = ids[0] as string;
+  const task = await getTask(first).catch(() => undefined);
+  const { code, message } = taskFailure(task as Parameters<typeof taskFailure>[0]);
+  return {
+    kind: 'failed',
+    code,
+    message: `${message} (task ${ids.join(', ')}: this object's, or another of the same file name; check the file, then apply --retry-failed)`,
+  };
 }

@@ -1,11 +1,18 @@
 import type { Clock } from '../clock.js';
 import { ApiError, TlmError, redactUrls } from '../errors.js';
 import type { ItemState, ItemStatus, StateStore, SubmitStep } from '../state/index.js';
-import { backoffMs, classifyFailure } from '../twelvelabs/retry.js';
+import { classifyFailure } from '../twelvelabs/retry.js';
 import type { ExecuteResult, ExecutorEvent } from './types.js';
 
-/** What a reconciliation search found. */
-export type Found<T> = { kind: 'found'; value: T } | { kind: 'absent' } | { kind: 'ambiguous'; detail: string };
+/** What one search for a POST's effect found. */
+export type Found<T> =
+  | { kind: 'found'; value: T }
+  /** Nothing that could be this item's: may be resubmitted once the search rules allow it. */
+  | { kind: 'absent' }
+  /** Candidates whose owner cannot be read yet: never resubmitted while they may be ours. */
+  | { kind: 'wait'; detail: string }
+  /** Every candidate ended failed and none can be read: the item takes that outcome. */
+  | { kind: 'failed'; code: string; message: string };
 
 /** One non-idempotent POST made exactly once: how to send it, how to find its effect, how to record it. */
 export interface StepSpec<T> {
@@ -19,7 +26,10 @@ export interface StepSpec<T> {
   commit(value: T, how: 'created' | 'found'): Promise<void>;
 }
 
-export type StepResult = 'done' | 'failed' | 'quota' | 'halted' | 'ambiguous' | 'exhausted';
+export type StepResult = 'done' | 'failed' | 'quota' | 'halted' | 'deferred' | 'exhausted';
+
+/** Why an item was set aside: an empty search that may not resubmit yet, or candidates whose owner is unknown. */
+export type DeferReason = 'search' | 'wait';
 
 export interface StepContext {
   store: StateStore;
@@ -29,45 +39,41 @@ export interface StepContext {
   result: ExecuteResult;
   random: () => number;
   maxAttempts: number;
+  /** First wait between searches for a lost answer; later ones grow. */
+  lagMs: number;
+  /** No resubmission before this long after the intent, whatever the searches say. */
+  minAgeMs: number;
+  /** Empty searches since each item's last intent (this run). */
+  searches: Map<string, number>;
+  /** Resubmissions after searches found nothing (this run), bounded by `maxAttempts`. */
+  resends: Map<string, number>;
+  /** Sets an item aside: the run goes on, and the item is looked at again at `at`. */
+  defer(uri: string, at: number, reason: DeferReason): void;
   onEvent?: ((event: ExecutorEvent) => void) | undefined;
 }
 
 /** Rate-limited attempts create nothing; allow many before giving an item up for this run. */
 const MAX_THROTTLED_ATTEMPTS = 100;
+/** Searches for a lost answer grow apart up to this. */
+const MAX_SEARCH_GAP_MS = 60_000;
 
 /**
- * The exactly-once protocol for one POST: a durable intent before it leaves; on a lost answer,
- * search for its effect (twice, a visibility lag apart, inside `find`) before any retry; an item
- * left in `intent`/`unknown` by a killed run is searched for first.
+ * The exactly-once protocol for one POST: a durable intent before it leaves; after a lost answer,
+ * searches for its effect, set aside between searches so the run goes on. A resubmission needs two
+ * empty searches, the last at least `minAgeMs` after the intent; a candidate whose owner cannot be
+ * read yet blocks it until it can. This runner is the one owner of POST retries: reconciliation
+ * before a resend is protocol, not retry policy, so no generic retry layer may wrap a POST.
  */
 export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContext): Promise<StepResult> {
   const now = () => new Date(ctx.clock.now()).toISOString();
   const item = () => ctx.store.item(uri) as ItemState;
-  const settle = async (): Promise<StepResult | undefined> => {
-    const found = await spec.find(item());
-    if (found.kind === 'found') {
-      await spec.commit(found.value, 'found');
-      ctx.result.reconciled += 1;
-      ctx.onEvent?.({ type: 'reconciled', uri, found: true });
-      return 'done';
-    }
-    if (found.kind === 'ambiguous') {
-      await ctx.store.setItem(uri, { status: 'unknown', lastError: { code: 'reconcile_ambiguous', message: found.detail, at: now() } }, { durable: true });
-      ctx.onEvent?.({ type: 'reconciled', uri, found: false });
-      return 'ambiguous';
-    }
-    await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
-    ctx.onEvent?.({ type: 'reconciled', uri, found: false });
-    return undefined;
-  };
 
   const current = item();
   if ((current.status === 'intent' || current.status === 'unknown') && (current.step ?? 'task') === spec.step) {
-    const settled = await settle();
+    const settled = await settle(uri, spec, ctx);
     if (settled) return settled;
   }
   let checked = false;
-  let failures = 0;
   for (let attempt = 1; attempt <= MAX_THROTTLED_ATTEMPTS; attempt++) {
     if (ctx.halt.signal.aborted) return 'halted';
     if (!checked && spec.beforeFirstSend) {
@@ -78,6 +84,8 @@ export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContex
       }
       checked = true;
     }
+    if (ctx.halt.signal.aborted) return 'halted';
+    ctx.searches.delete(uri);
     await ctx.store.setItem(uri, { status: 'intent', step: spec.step, intentAt: now(), attempts: item().attempts + 1, runId: ctx.runId }, { durable: true });
     let value: T;
     try {
@@ -107,22 +115,66 @@ export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContex
       }
       if (action !== 'reconcile') throw error;
       await ctx.store.setItem(uri, { status: 'unknown', lastError }, { durable: true });
-      const settled = await settle();
+      const settled = await settle(uri, spec, ctx);
       if (settled) return settled;
-      failures += 1;
-      ctx.result.retries += 1;
-      ctx.onEvent?.({ type: 'retry', uri, reason: code });
-      if (failures >= ctx.maxAttempts) {
-        await ctx.store.setItem(uri, { lastError: { code: 'attempts_exhausted', message: `${failures} attempts failed, last: ${code}: ${message}`, at: now() } });
-        return 'exhausted';
-      }
-      await ctx.clock.sleep(backoffMs(failures, ctx.random, 1000, 30_000), ctx.halt.signal).catch(() => undefined);
       continue;
     }
     await spec.commit(value, 'created');
     return 'done';
   }
   return 'exhausted';
+}
+
+/**
+ * One search for the effect of a POST whose answer was lost. Returns undefined only when the item
+ * may be sent again now: the search came back empty, an earlier one did too, and the intent is old
+ * enough that a slow listing would show its task by now. Otherwise the item ends here or is set aside.
+ */
+async function settle<T>(uri: string, spec: StepSpec<T>, ctx: StepContext): Promise<StepResult | undefined> {
+  const item = ctx.store.item(uri) as ItemState;
+  const at = new Date(ctx.clock.now()).toISOString();
+  const found = await spec.find(item);
+  if (found.kind === 'found') {
+    ctx.searches.delete(uri);
+    await spec.commit(found.value, 'found');
+    ctx.result.reconciled += 1;
+    ctx.onEvent?.({ type: 'reconciled', uri, found: true });
+    return 'done';
+  }
+  if (found.kind === 'failed') {
+    ctx.searches.delete(uri);
+    await failItem(uri, found.code, found.message, ctx);
+    return 'failed';
+  }
+  const searches = (ctx.searches.get(uri) ?? 0) + 1;
+  const nextSearch = ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (searches - 1), MAX_SEARCH_GAP_MS);
+  if (found.kind === 'wait') {
+    ctx.searches.set(uri, searches);
+    await ctx.store.setItem(uri, { status: 'unknown', lastError: { code: 'reconcile_ambiguous', message: found.detail, at } }, { durable: true });
+    ctx.defer(uri, nextSearch, 'wait');
+    return 'deferred';
+  }
+  const oldEnoughAt = Date.parse(item.intentAt ?? item.updatedAt) + ctx.minAgeMs;
+  if (searches >= 2 && ctx.clock.now() >= oldEnoughAt) {
+    ctx.searches.delete(uri);
+    ctx.onEvent?.({ type: 'reconciled', uri, found: false });
+    const resends = (ctx.resends.get(uri) ?? 0) + 1;
+    ctx.resends.set(uri, resends);
+    if (resends > ctx.maxAttempts) {
+      const last = item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'no answer';
+      await ctx.store.setItem(uri, { status: spec.resting, lastError: { code: 'attempts_exhausted', message: `${resends - 1} resubmissions found no task, last: ${last}`, at } }, { durable: true });
+      return 'exhausted';
+    }
+    await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
+    ctx.result.retries += 1;
+    ctx.onEvent?.({ type: 'retry', uri, reason: item.lastError?.code ?? 'no_answer' });
+    return undefined;
+  }
+  ctx.searches.set(uri, searches);
+  if (item.status !== 'unknown') await ctx.store.setItem(uri, { status: 'unknown' }, { durable: true });
+  // The search that may allow a resubmission waits for the minimum age, not longer.
+  ctx.defer(uri, searches >= 1 && nextSearch > oldEnoughAt ? Math.max(oldEnoughAt, ctx.clock.now() + 1000) : nextSearch, 'search');
+  return 'deferred';
 }
 
 export async function failItem(uri: string, code: string, message: string, ctx: Pick<StepContext, 'store' | 'clock' | 'runId' | 'result' | 'onEvent'>): Promise<void> {

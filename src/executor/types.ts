@@ -7,9 +7,12 @@ import type {
   CreateIndexedAssetRequest,
   CreateTaskRequest,
   CreatedTask,
+  IndexedAsset,
   IndexedAssetSummary,
   IndexedVideo,
+  ListIndexedAssetsQuery,
   ListTasksQuery,
+  ListVideosQuery,
   Page,
   Task,
   UserMetadata,
@@ -19,6 +22,8 @@ import type {
 export interface ExecutorApi {
   createTask(request: CreateTaskRequest, signal?: AbortSignal): Promise<CreatedTask>;
   listTasks(query: ListTasksQuery, signal?: AbortSignal): Promise<Page<Task>>;
+  getTask(taskId: string, signal?: AbortSignal): Promise<Task>;
+  listVideos(indexId: string, query?: ListVideosQuery, signal?: AbortSignal): Promise<Page<IndexedVideo>>;
   getVideo(indexId: string, videoId: string, signal?: AbortSignal): Promise<IndexedVideo>;
 }
 
@@ -29,6 +34,8 @@ export interface AssetsApi {
   listAssets(query: { page?: number; pageLimit?: number; filename?: string; assetIds?: string[] }, signal?: AbortSignal): Promise<Page<Asset>>;
   createIndexedAsset(request: CreateIndexedAssetRequest, signal?: AbortSignal): Promise<{ indexedAssetId: string }>;
   listIndexedAssetsOfAsset(assetId: string, query?: { page?: number; pageLimit?: number }, signal?: AbortSignal): Promise<Page<IndexedAssetSummary>>;
+  listIndexedAssets(indexId: string, query?: ListIndexedAssetsQuery, signal?: AbortSignal): Promise<Page<IndexedAsset>>;
+  getIndexedAsset(indexId: string, indexedAssetId: string, signal?: AbortSignal): Promise<IndexedAsset>;
 }
 
 /** The source calls the executor makes: a fresh HEAD before the first POST, a URL signed just in time. */
@@ -46,7 +53,9 @@ export type ExecutorEvent =
   | { type: 'retry'; uri: string; reason: string }
   | { type: 'throttled'; uri: string }
   | { type: 'asset'; uri: string; assetId: string; status: string }
-  | { type: 'quota'; resetAt?: string | undefined };
+  | { type: 'quota'; resetAt?: string | undefined }
+  | { type: 'found'; uri: string; how: 'indexed' | 'in_flight' | 'duplicate' | 'gone'; id?: string | undefined }
+  | { type: 'census'; holdings: number; checked: number };
 
 export interface ExecuteOptions {
   /** Tasks path API (default path). */
@@ -66,8 +75,14 @@ export interface ExecuteOptions {
   presignExpiresSeconds: number;
   enableVideoStream: boolean;
   userMetadata: UserMetadata;
-  /** Wait before a second search for a resource that may not be listed yet. */
+  /** First wait between searches for a POST whose answer was lost; later waits grow. */
   reconcileLagMs?: number;
+  /** No resubmission of a POST whose answer was lost before this long after its intent (default 2 min). */
+  reconcileMinAgeMs?: number;
+  /** After the rest is done, how long to keep rechecking items whose candidate tasks cannot be read yet (default 30 min). */
+  decisionTimeoutMs?: number;
+  /** Upload items the state records as created: the index is asked whether they are still there. */
+  recorded?: string[];
   /** Attempts per item for POSTs whose outcome turned out "not created". */
   maxAttempts?: number;
   /** `--via assets`: between polls of assets still processing. */
@@ -82,8 +97,16 @@ export interface ExecuteResult {
   submitted: number;
   failed: number;
   reconciled: number;
-  /** Items still without a task: interrupted, attempts exhausted, or left ambiguous. */
+  /** Items the index already held (this object's fingerprint) when the run started: recorded, not sent. */
+  foundInIndex: number;
+  /** Items whose content the index or the state already holds under another key: skipped. */
+  duplicates: number;
+  /** Items the state recorded as indexed whose video is no longer in the index: uploaded again. */
+  gone: number;
+  /** Items still without a task: interrupted, attempts exhausted, or awaiting a decision. */
   pending: number;
+  /** Of `pending`: items whose candidate tasks could not be read before the run ended (never resubmitted). */
+  undecided: number;
   retries: number;
   throttled: number;
   quota?: { resetAt?: string | undefined } | undefined;

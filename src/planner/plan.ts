@@ -1,11 +1,12 @@
 import type { SourceObject } from '../sources/types.js';
 import { basename, isFolderMarker, keyFilter } from './filters.js';
+import { contentKey, filenameForms, fingerprintContent, isFingerprintOf } from './identity.js';
 import { mapOrdered } from './ordered.js';
 import { preflightListing, preflightProbe } from './requirements.js';
 import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 /** Ledger statuses that mean "a task exists and is not finished". */
-const LEDGER_IN_FLIGHT = new Set(['intent', 'unknown', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
+const LEDGER_IN_FLIGHT = new Set(['intent', 'unknown', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
 
@@ -21,11 +22,24 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
   const uri = (key: string) => `s3://${input.source.bucket}/${key}`;
   const ledgerByUri = new Map<string, LedgerEntry>();
   const ledgerByContent = new Map<string, LedgerEntry>();
+  const videos = [...input.videos];
+  const videoIds = new Set(videos.map((v) => v.videoId));
+  // A ledger entry says "indexed" only while its video is still in the index: the index decides.
+  const stillIndexed = (entry: LedgerEntry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId);
   for (const entry of input.ledger) {
     ledgerByUri.set(entry.uri, entry);
-    if (entry.status === 'ready') ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
+    // Content that is indexed or on its way, under any key: another key with it is a duplicate, whatever its twin's status.
+    if ((entry.status === 'ready' || LEDGER_IN_FLIGHT.has(entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
   }
-  const videosByName = groupBy(input.videos, (v) => v.filename);
+  const videosByName = groupBy(videos, (v) => v.filename);
+  const videosBySize = groupBy(videos.filter((v) => v.size !== undefined), (v) => String(v.size));
+  const metadataCache = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  const metadataOf = (video: IndexedVideoRef) => {
+    if (video.userMetadata) return Promise.resolve(video.userMetadata);
+    let cached = metadataCache.get(video.videoId);
+    if (!cached) metadataCache.set(video.videoId, (cached = input.edges.videoMetadata(video.videoId)));
+    return cached;
+  };
   const inFlightByName = groupBy(input.inFlight, (t) => t.filename);
   const contentOwner = new Map<string, string>();
   /** `basename\0size` -> keys whose only evidence was a legacy file-name match. */
@@ -33,6 +47,17 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
   /** `basename\0size` -> distinct ETags and every key seen among all planned keys. */
   const etagsByNameSize = new Map<string, Set<string>>();
   const keysByNameSize = new Map<string, string[]>();
+
+  const keyOf = (sourceUri: string) => (sourceUri.startsWith(uri('')) ? sourceUri.slice(uri('').length) : sourceUri);
+  /** A video of another key with this object's content (size and ETag in its fingerprint). */
+  const indexedTwin = async (object: SourceObject): Promise<{ uri: string; videoId: string } | undefined> => {
+    const content = contentKey(object.size, object.etag);
+    for (const video of videosBySize.get(String(object.size)) ?? []) {
+      const fp = fingerprintContent(await metadataOf(video));
+      if (fp && fp.content === content && fp.uri !== uri(object.key)) return { uri: fp.uri, videoId: video.videoId };
+    }
+    return undefined;
+  };
 
   const decide = async (object: SourceObject): Promise<Decision> => {
     if (object.key.endsWith('/') || isFolderMarker(object.key, object.size)) return undefined;
@@ -62,7 +87,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
 
     if (options.incremental) {
       const ledger = ledgerByUri.get(uri(object.key));
-      if (ledger && ledger.size === object.size && ledger.etag === object.etag) {
+      if (ledger && ledger.size === object.size && ledger.etag === object.etag && stillIndexed(ledger)) {
         const match: PlanMatch = { by: 'ledger', taskId: ledger.taskId, videoId: ledger.videoId };
         if (ledger.status === 'ready') return { item: { ...base, action: 'skip', reason: 'indexed', match } };
         if (LEDGER_IN_FLIGHT.has(ledger.status)) return { item: { ...base, action: 'skip', reason: 'in_progress', match } };
@@ -84,28 +109,35 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
       contentOwner.set(content, object.key);
       const sameContent = ledgerByContent.get(content);
       if (sameContent && sameContent.uri !== uri(object.key)) {
-        const duplicateOf = sameContent.uri.slice(`s3://${input.source.bucket}/`.length);
-        return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf, videoId: sameContent.videoId } } };
+        return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: keyOf(sameContent.uri), videoId: sameContent.videoId } } };
       }
     }
 
     if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
 
     if (options.incremental) {
-      const candidates = (videosByName.get(name) ?? []).filter((v) => v.size === undefined || v.size === object.size);
+      const forms = filenameForms(object.key);
+      const candidates = forms.flatMap((f) => videosByName.get(f) ?? []).filter((v) => v.size === undefined || v.size === object.size);
       const legacy: IndexedVideoRef[] = [];
       for (const video of candidates) {
-        const metadata = video.userMetadata ?? (await input.edges.videoMetadata(video.videoId)) ?? {};
+        const metadata = (await metadataOf(video)) ?? {};
         if (typeof metadata.tlm_source !== 'string') {
           legacy.push(video);
           continue;
         }
-        if (metadata.tlm_source === uri(object.key) && String(metadata.tlm_etag) === object.etag) {
+        if (isFingerprintOf(metadata, uri(object.key), object.etag)) {
           return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'fingerprint', videoId: video.videoId } } };
         }
       }
-      const task = (inFlightByName.get(name) ?? [])[0];
-      if (task) return { item: { ...base, action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: task.taskId, videoId: task.videoId } } };
+      const twin = await indexedTwin(object);
+      if (twin) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: keyOf(twin.uri), videoId: twin.videoId } } };
+      // A task in flight under this file name is this object's only when its video's fingerprint says so.
+      for (const task of forms.flatMap((f) => inFlightByName.get(f) ?? [])) {
+        const metadata = task.videoId ? await input.edges.videoMetadata(task.videoId).catch(() => undefined) : undefined;
+        if (isFingerprintOf(metadata, uri(object.key), object.etag)) {
+          return { item: { ...base, action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: task.taskId, videoId: task.videoId } } };
+        }
+      }
       const first = legacy[0];
       if (first && options.match === 'filename') {
         return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'filename_size', videoId: first.videoId } }, deferKey: nameSize };
@@ -162,10 +194,6 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
       yield resolved;
     }
   }
-}
-
-function contentKey(size: number, etag: string): string {
-  return `${size}\0${etag}`;
 }
 
 function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {

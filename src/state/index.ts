@@ -3,3 +3,5 @@ export { StateStore, loadState, readLedger, checkIdentity, stateExists, type Sta
 export { acquireLock, readLock, type LockInfo } from './lock.js';
 export { writeFileAtomic } from './atomic.js';
 export { writePlanFile, openPlanFile, type PlanReader } from './plan-file.js';
+export { checkPlanItems } from './plan-file.js';
+export * from './lifecycle.js';

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError } from '../errors.js';
-import { PLAN_VERSION, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from '../planner/index.js';
+import { PLAN_VERSION, count, emptySummary, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 
 const ITEMS_OPEN = '"items":[';
@@ -127,5 +127,37 @@ async function* streamItems(path: string): AsyncGenerator<PlanItem> {
     } catch (error) {
       throw new PlanFileError('plan_corrupt', `plan file ${path}: line ${lineNo} is not valid JSON: re-run tlmigrate plan`, { cause: error });
     }
+  }
+}
+
+/**
+ * Checks a plan's items against each other and its header before anything is sent: one item per
+ * key, every key inside the plan's source prefix, and the items agreeing with the plan's summary.
+ * A plan edited by hand into something the planner never writes is refused, not half applied.
+ */
+export async function checkPlanItems(plan: PlanReader, path: string): Promise<void> {
+  const seen = new Set<string>();
+  const recount = emptySummary();
+  const prefix = plan.header.source.prefix;
+  for await (const item of plan.items()) {
+    if (typeof item?.key !== 'string' || !['upload', 'skip', 'fail'].includes(item.action) || typeof item.size !== 'number' || typeof item.etag !== 'string') {
+      throw new PlanFileError('plan_item_invalid', `plan file ${path}: item ${JSON.stringify(item?.key ?? null).slice(0, 200)} lacks a key, size, ETag or action: re-run tlmigrate plan`);
+    }
+    if (seen.has(item.key)) throw new PlanFileError('plan_duplicate_key', `plan file ${path} lists ${JSON.stringify(item.key)} twice: re-run tlmigrate plan (or remove the copy)`);
+    seen.add(item.key);
+    if (!item.key.startsWith(prefix)) {
+      throw new PlanFileError('plan_key_outside_source', `plan file ${path} lists ${JSON.stringify(item.key)}, outside its source ${plan.header.source.uri}: re-run tlmigrate plan`);
+    }
+    count(recount, item);
+  }
+  const stated = plan.summary;
+  const differs = (['upload', 'skip', 'fail'] as const).filter((action) => stated?.counts?.[action] !== recount.counts[action]);
+  if (stated?.total !== recount.total || differs.length > 0) {
+    const said = differs.map((a) => `${a} ${String(stated?.counts?.[a])}`).join(', ');
+    const found = differs.map((a) => `${a} ${recount.counts[a]}`).join(', ');
+    throw new PlanFileError(
+      'plan_summary_mismatch',
+      `plan file ${path} was edited: its summary says ${said || `total ${String(stated?.total)}`} but its items hold ${found || `total ${recount.total}`}: re-run tlmigrate plan rather than editing items by hand`,
+    );
   }
 }

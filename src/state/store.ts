@@ -22,7 +22,16 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOENT') {
+      // The journal holds changes made since the last checkpoint: without that checkpoint they cannot be replayed, and starting afresh would forget tasks already created.
+      if ((await readJournal(path)).trim() !== '') {
+        throw new StateFileError(
+          'state_checkpoint_missing',
+          `state file ${path} is missing but its journal ${path}.journal is not: restore ${path} from a backup (the journal was left untouched), or move both aside and re-plan (the index will be read to find what exists)`,
+        );
+      }
+      return undefined;
+    }
     throw new StateFileError('state_unreadable', `cannot read state file ${path} (${code}): check its permissions`, { cause: error });
   }
   let state: StateFile;
@@ -37,21 +46,58 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
   if (state.version !== STATE_VERSION) {
     throw new StateFileError('state_version', `state file ${path} has version ${JSON.stringify(state.version)}; this tlmigrate reads version ${STATE_VERSION}: use the tlmigrate that wrote it`);
   }
-  const journal = await readFile(`${path}.journal`, 'utf8').catch(() => '');
+  replayJournal(state, await readJournal(path), path);
+  return state;
+}
+
+/** The journal's text; empty when there is none. */
+async function readJournal(path: string): Promise<string> {
+  try {
+    return await readFile(`${path}.journal`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return '';
+    throw new StateFileError('state_unreadable', `cannot read journal ${path}.journal (${code}): check its permissions`, { cause: error });
+  }
+}
+
+/**
+ * Applies the journal's events in order. Only an unterminated last line is a torn append (a crash
+ * mid-write): it is ignored. A complete line that is not an event means damage, refused as such.
+ */
+function replayJournal(state: StateFile, journal: string, path: string): void {
   const lines = journal.split('\n');
+  const last = lines.length - 1;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
     if (!line) continue;
-    let event: JournalEvent;
+    let event: unknown;
     try {
-      event = JSON.parse(line) as JournalEvent;
+      event = JSON.parse(line);
     } catch (cause) {
-      if (n >= lines.length - 2) break;
-      throw new StateFileError('state_corrupt', `journal ${path}.journal line ${n + 1} is corrupt: it was left untouched; restore it or pass another --state`, { cause });
+      if (n === last) break;
+      throw corruptJournal(path, n + 1, 'is not valid JSON', cause);
     }
+    if (!isJournalEvent(event)) throw corruptJournal(path, n + 1, 'is not a tlmigrate journal event');
     applyEvent(state, event);
   }
-  return state;
+}
+
+function corruptJournal(path: string, line: number, what: string, cause?: unknown): StateFileError {
+  return new StateFileError('state_corrupt', `journal ${path}.journal line ${line} ${what}: it was left untouched; restore it from a backup or pass another --state`, { cause });
+}
+
+function isJournalEvent(value: unknown): value is JournalEvent {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const event = value as Record<string, unknown>;
+  const keys = Object.keys(event);
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (keys.length === 2 && typeof event['i'] === 'string' && isObject(event['s'])) return true;
+  if (keys.length !== 1) return false;
+  if ('r' in event) return isObject(event['r']) && typeof (event['r'] as Record<string, unknown>)['runId'] === 'string';
+  if ('p' in event) return event['p'] === undefined || isObject(event['p']);
+  if ('h' in event) return isObject(event['h']);
+  return false;
 }
 
 function applyEvent(state: StateFile, event: JournalEvent): void {
@@ -120,6 +166,10 @@ export class StateStore {
   private runningSync: Promise<void> | undefined;
   private lastCheckpointMs = 0;
   private closed = false;
+  /** Bytes of whole lines in the journal since the last checkpoint. */
+  private journalBytes = 0;
+  /** Set by a failed append: nothing more is appended, so no intent can be recorded after a cut line. */
+  private broken: StateFileError | undefined;
 
   private constructor(
     readonly path: string,
@@ -199,6 +249,7 @@ export class StateStore {
       await truncate(`${this.path}.journal`, 0).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(this.path, error);
       });
+      this.journalBytes = 0;
       this.eventsSinceCheckpoint = 0;
       this.lastCheckpointAt = Date.now();
       this.lastCheckpointMs = performance.now() - started;
@@ -249,15 +300,20 @@ export class StateStore {
   }
 
   private append(event: JournalEvent, durable: boolean): Promise<void> {
-    const line = `${JSON.stringify(event)}\n`;
+    const line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
     const run = async () => {
+      if (this.broken) throw this.broken;
       if (!this.journal) return;
       const started = performance.now();
       try {
-        await this.journal.write(line);
+        await writeAll(this.journal, line);
+        this.journalBytes += line.length;
         this.stats.journalWrites += 1;
       } catch (error) {
-        throw writeError(this.path, error);
+        // A line cut short must stay the journal's last: later lines after it would make it a corrupt middle line.
+        this.broken = writeError(this.path, error);
+        await this.journal.truncate(this.journalBytes).catch(() => undefined);
+        throw this.broken;
       } finally {
         this.stats.writeMs += performance.now() - started;
       }
@@ -280,7 +336,18 @@ export class StateStore {
   }
 }
 
+/** Writes every byte or throws: a short write (a filling disk) is an error, never a silent half line. */
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    if (bytesWritten <= 0) throw Object.assign(new Error('short write: no space left'), { code: 'ENOSPC' });
+    offset += bytesWritten;
+  }
+}
+
 function writeError(path: string, error: unknown): StateFileError {
+  if (error instanceof StateFileError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? 'error';
   const fix = code === 'ENOSPC' ? 'free disk space and resume (the last checkpoint is intact)' : 'check the folder is writable and resume';
   return new StateFileError('state_write_failed', `cannot write state file ${path} (${code}): ${fix}`, { cause: error });

@@ -39,6 +39,8 @@ export interface ItemState {
   runId?: string | undefined;
   lastError?: ItemError | null | undefined;
   reason?: string | undefined;
+  /** `skipped` as `duplicate`: the source URI that carries (or will carry) the same content. */
+  duplicateOf?: string | undefined;
 }
 
 export interface RunRecord {

@@ -103,7 +103,9 @@ export function fakeEdges(
 
 export interface PlanScenario {
   objects: SourceObject[];
+  /** Besides these, the index holds the video of every `ready` ledger entry, unless `ledgerVideosGone`. */
   videos?: IndexedVideoRef[];
+  ledgerVideosGone?: boolean;
   inFlight?: InFlightTask[];
   ledger?: LedgerEntry[];
   options?: Partial<PlanOptions>;
@@ -116,13 +118,21 @@ export function aPlanInput(scenario: PlanScenario): PlanInput & { edges: Recordi
   return {
     source,
     objects: asyncIterable(scenario.objects),
-    videos: scenario.videos ?? [],
+    videos: [...(scenario.videos ?? []), ...(scenario.ledgerVideosGone ? [] : ledgerVideos(scenario))],
     inFlight: scenario.inFlight ?? [],
     ledger: scenario.ledger ?? [],
     options: somePlanOptions(scenario.options),
     edges: scenario.edges ?? fakeEdges(),
     ...(scenario.concurrency === undefined ? {} : { concurrency: scenario.concurrency }),
   };
+}
+
+/** The videos the index holds for the ledger's `ready` entries (the index is the source of truth: a test that deletes one says so). */
+function ledgerVideos(scenario: PlanScenario): IndexedVideoRef[] {
+  const given = new Set((scenario.videos ?? []).map((v) => v.videoId));
+  return (scenario.ledger ?? [])
+    .filter((e) => e.status === 'ready' && e.videoId && !given.has(e.videoId))
+    .map((e) => ({ videoId: e.videoId as string, filename: e.uri.slice(e.uri.lastIndexOf('/') + 1), size: e.size, userMetadata: { tlm_source: e.uri, tlm_etag: e.etag, tlm_size: e.size } }));
 }
 
 /** Runs the planner to the end. */

@@ -2,11 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TransportError } from '../../src/errors.js';
+import { ApiError, TransportError } from '../../src/errors.js';
 import { executePlan } from '../../src/executor/executor.js';
 import type { AssetsApi, ExecuteOptions, ExecutorApi } from '../../src/executor/types.js';
 import { StateStore } from '../../src/state/index.js';
-import type { Asset, CreateAssetRequest, CreateIndexedAssetRequest, IndexedAssetSummary, Page } from '../../src/twelvelabs/types.js';
+import type { Asset, CreateAssetRequest, CreateIndexedAssetRequest, IndexedAsset, IndexedAssetSummary, Page } from '../../src/twelvelabs/types.js';
 import { FakeClock } from './fake-clock.js';
 
 type Fault = 'ok' | 'lose-answer';
@@ -47,6 +47,19 @@ class FakeAssets implements AssetsApi {
     if (this.faults.index?.(n) === 'lose-answer') throw new TransportError({ method: 'POST', path: '/indexes/x/indexed-assets', reason: 'network', detail: 'reset' });
     return { indexedAssetId: id };
   }
+  async listIndexedAssets(): Promise<Page<IndexedAsset>> {
+    const data = this.indexed.map((i) => this.indexedView(i));
+    return { data, page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: data.length } };
+  }
+  async getIndexedAsset(_indexId: string, id: string): Promise<IndexedAsset> {
+    const found = this.indexed.find((i) => i._id === id);
+    if (!found) throw new ApiError({ status: 404, code: 'resource_not_exist', message: 'none', method: 'GET', path: '/indexed-assets' });
+    return this.indexedView(found);
+  }
+  private indexedView(i: { _id: string; assetId: string }): IndexedAsset {
+    const asset = this.assets.find((a) => a._id === i.assetId);
+    return { _id: i._id, asset_id: i.assetId, status: 'pending', system_metadata: { filename: asset?.filename }, user_metadata: asset?.user_metadata ?? null };
+  }
   async listIndexedAssetsOfAsset(assetId: string): Promise<Page<IndexedAssetSummary>> {
     const data = this.indexed.filter((i) => i.assetId === assetId).map((i) => ({ _id: i._id, index: { _id: i.indexId } }));
     return { data, page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: data.length } };
@@ -67,6 +80,8 @@ class FakeAssets implements AssetsApi {
 const unusedTasksApi: ExecutorApi = {
   createTask: () => Promise.reject(new Error('the assets path must not POST /tasks')),
   listTasks: () => Promise.reject(new Error('unused')),
+  getTask: () => Promise.reject(new Error('unused')),
+  listVideos: async () => ({ data: [], page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: 0 } }),
   getVideo: () => Promise.reject(new Error('unused')),
 };
 

@@ -49,6 +49,18 @@ class FakeApi implements ExecutorApi {
     return { data: all.slice((page - 1) * limit, page * limit), page_info: { page, limit_per_page: limit, total_page: Math.max(1, Math.ceil(all.length / limit)), total_results: all.length } };
   }
 
+  async getTask(taskId: string): Promise<Task> {
+    const task = this.tasks.find((t) => t._id === taskId);
+    if (!task) throw new ApiError({ status: 404, code: 'resource_not_exist', message: 'no task', method: 'GET', path: '/tasks' });
+    return task;
+  }
+
+  /** A video exists once its task is ready (as in the simulator). */
+  async listVideos(): Promise<Page<IndexedVideo>> {
+    const data = this.tasks.filter((t) => t.visible && t.status === 'ready').map((t) => ({ _id: t.video_id as string, system_metadata: { filename: t.system_metadata?.filename, size: 100 } }));
+    return { data, page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: data.length } };
+  }
+
   async getVideo(_indexId: string, videoId: string): Promise<IndexedVideo> {
     const task = this.tasks.find((t) => t.video_id === videoId);
     if (!task || !this.metadataReadable) throw new ApiError({ status: 404, code: 'resource_not_exist', message: 'no video', method: 'GET', path: '/videos' });

@@ -86,15 +86,31 @@ describe('planMigration: fingerprint in user_metadata', () => {
     expect(edges.metadataCalls).toEqual(['v1']);
   });
 
-  it.each([
-    ['another key with the same file name', { tlm_source: uriOf('other/ep1.mp4') }],
-    ['the same key with another ETag (replaced since)', { tlm_etag: 'etag-before' }],
-    ['the same key in another bucket', { tlm_source: 's3://other-bucket/shows/ep1.mp4' }],
-  ])('does not match a tlmigrate video of %s, nor take it as legacy', async (_case, change) => {
-    const video = anIndexedVideo({ videoId: 'v1', filename: 'ep1.mp4', size: clip.size, userMetadata: { ...fingerprintOf(clip), ...change } });
+  it('does not match a tlmigrate video of the same key with another ETag (replaced since), nor take it as legacy', async () => {
+    const video = anIndexedVideo({ videoId: 'v1', filename: 'ep1.mp4', size: clip.size, userMetadata: { ...fingerprintOf(clip), tlm_etag: 'etag-before' } });
     const { items, summary } = await plan({ objects: [clip], videos: [video] });
     expect(outcome(items[0] as PlanItem)).toEqual({ action: 'upload' });
     expect(summary.collisions).toBe(0);
+  });
+
+  it.each([
+    ['another key with the same file name', uriOf('other/ep1.mp4'), 'other/ep1.mp4'],
+    ['the same key in another bucket', 's3://other-bucket/shows/ep1.mp4', 's3://other-bucket/shows/ep1.mp4'],
+    ['another key and file name', uriOf('elsewhere/renamed.mp4'), 'elsewhere/renamed.mp4'],
+  ])('skips as a duplicate the content the index holds under %s, naming that key', async (_case, source, named) => {
+    const video = anIndexedVideo({ videoId: 'v1', filename: source.slice(source.lastIndexOf('/') + 1), size: clip.size, userMetadata: { ...fingerprintOf(clip), tlm_source: source } });
+    const { items, summary } = await plan({ objects: [clip], videos: [video] });
+    expect(items[0]).toMatchObject({ action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: named, videoId: 'v1' } });
+    expect(summary.collisions).toBe(0);
+  });
+
+  it('reads the fingerprint of a same-size video the listing gave without metadata, once', async () => {
+    const twin = aSourceObject({ key: 'old/x.mp4', etag: clip.etag, size: clip.size });
+    const edges = fakeEdges({ v9: fingerprintOf(twin) });
+    const { items } = await plan({ objects: [clip, aSourceObject({ key: 'shows/ep2.mp4', etag: 'e2', size: clip.size })], videos: [anIndexedVideo({ videoId: 'v9', filename: 'x.mp4', size: clip.size })], edges });
+    expect(items[0]).toMatchObject({ action: 'skip', reason: 'duplicate', match: { duplicateOf: 'old/x.mp4' } });
+    expect(outcome(items[1] as PlanItem)).toEqual({ action: 'upload' });
+    expect(edges.metadataCalls).toEqual(['v9']);
   });
 
   it('reads a numeric tlm_etag as text', async () => {
@@ -383,13 +399,33 @@ describe('planMigration: preflight', () => {
     expect(without.items[0]).not.toHaveProperty('probe');
   });
 
-  it('skips an object whose file name has a task in flight in the index', async () => {
+  it('skips an object whose task is in flight in the index, confirmed by its fingerprint', async () => {
+    const running = aSourceObject({ key: 'a/running.mp4' });
     const { items } = await plan({
-      objects: [aSourceObject({ key: 'a/running.mp4' }), aSourceObject({ key: 'a/idle.mp4' })],
+      objects: [running, aSourceObject({ key: 'a/idle.mp4' })],
       inFlight: [anInFlightTask({ taskId: 't1', videoId: 'v1', filename: 'running.mp4', status: 'validating' })],
+      edges: fakeEdges({ v1: fingerprintOf(running) }),
     });
     expect(items[0]).toMatchObject({ action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: 't1', videoId: 'v1' } });
     expect(outcome(items[1] as PlanItem)).toEqual({ action: 'upload' });
+  });
+
+  it.each([
+    ['whose video cannot be read yet', {}],
+    ["of another prefix's object", { v1: fingerprintOf(aSourceObject({ key: 'cam1/GOPR0001.MP4' })) }],
+  ])('does not skip an object for a task of its file name %s (apply decides before sending)', async (_case, metadata) => {
+    const { items } = await plan({
+      objects: [aSourceObject({ key: 'cam2/GOPR0001.MP4' })],
+      inFlight: [anInFlightTask({ taskId: 't1', videoId: 'v1', filename: 'GOPR0001.MP4', status: 'validating' })],
+      edges: fakeEdges(metadata),
+    });
+    expect(outcome(items[0] as PlanItem)).toEqual({ action: 'upload' });
+  });
+
+  it('does not trust a ready ledger entry whose video is no longer in the index', async () => {
+    const clip = aSourceObject({ key: 'shows/ep1.mp4' });
+    const { items } = await plan({ objects: [clip], ledger: [aLedgerEntry(clip)], ledgerVideosGone: true });
+    expect(outcome(items[0] as PlanItem)).toEqual({ action: 'upload' });
   });
 });
 
@@ -429,6 +465,7 @@ describe('planMigration: summary', () => {
   it('counts actions, bytes, reasons and how items were found', async () => {
     const indexed = aSourceObject({ key: 'done/a.mp4', size: 10 * MB });
     const fp = aSourceObject({ key: 'done/b.mp4', size: 20 * MB });
+    const running = aSourceObject({ key: 'running.mp4', size: 7 * MB });
     const { summary } = await plan({
       objects: [
         aSourceObject({ key: 'new/a.mp4', size: 100 * MB }),
@@ -441,7 +478,7 @@ describe('planMigration: summary', () => {
         aSourceObject({ key: 'empty.mp4', size: 0 }),
         aSourceObject({ key: 'huge.mp4', size: 3 * GB }),
         aSourceObject({ key: 'cold.mp4', size: 5 * MB, storageClass: 'GLACIER' }),
-        aSourceObject({ key: 'running.mp4', size: 7 * MB }),
+        running,
         aSourceObject({ key: 'folder/', size: 0 }),
       ],
       ledger: [aLedgerEntry(indexed)],
@@ -449,7 +486,8 @@ describe('planMigration: summary', () => {
         anIndexedVideo({ videoId: 'v-fp', filename: 'b.mp4', size: 20 * MB, userMetadata: fingerprintOf(fp) }),
         anIndexedVideo({ videoId: 'v-legacy', filename: 'c.mp4', size: 30 * MB, userMetadata: {} }),
       ],
-      inFlight: [anInFlightTask({ filename: 'running.mp4' })],
+      inFlight: [anInFlightTask({ filename: 'running.mp4', videoId: 'v-run' })],
+      edges: fakeEdges({ 'v-run': fingerprintOf(running) }),
     });
     expect(summary).toEqual({
       total: 11,

@@ -1,0 +1,16 @@
+import type { ItemStatus } from './types.js';
+
+/** Every status an item can have, so a table below that forgets one is a compile error where it matters. */
+export const ALL_STATUSES = ['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing', 'ready', 'failed', 'skipped'] as const satisfies readonly ItemStatus[];
+
+/** A POST may have left and its outcome is not known yet: searched for before any new POST. */
+export const AWAITING_OUTCOME: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['intent', 'unknown']);
+
+/** No task or indexed asset exists yet for the item (as far as the state knows). */
+export const NOT_SUBMITTED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
+
+/** A task or indexed asset exists and has not ended. */
+export const IN_FLIGHT: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
+
+/** The index holds, or may soon hold, a copy of the item's content: another key with that content is a duplicate. */
+export const CREATED_STATUSES: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...AWAITING_OUTCOME, 'asset_processing', 'asset_ready', ...IN_FLIGHT, 'ready']);
