@@ -223,7 +223,7 @@ function applyOptions<T>(y: Argv<T>) {
     .option('request-timeout', { type: 'number', default: 60, describe: 'Seconds before a request counts as timed out (its outcome is then reconciled)' })
     .option('poll-interval', { type: 'number', default: 10, describe: 'Seconds between polls with --wait' })
     .option('reconcile-lag', { type: 'number', default: 5, describe: 'Seconds before the first search again for a task whose POST answer was lost (later searches wait longer)' })
-    .option('reconcile-min-age', { type: 'string', default: '2m', describe: 'A POST whose answer was lost is resubmitted only after two empty searches, the last this long after it was sent (at least 30s)' })
+    .option('reconcile-min-age', { type: 'string', default: process.env['TLMIGRATE_RECONCILE_MIN_AGE'] ?? '2m', describe: 'A POST whose answer was lost is resubmitted only after two empty searches, the last this long after it was sent (at least 30s; env TLMIGRATE_RECONCILE_MIN_AGE)' })
     .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
     .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)' })
     .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })

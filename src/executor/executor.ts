@@ -11,6 +11,8 @@ const DEFAULT_MIN_AGE_MS = 120_000;
 const DEFAULT_DECISION_TIMEOUT_MS = 30 * 60_000;
 const MAX_RECHECK_GAP_MS = 60_000;
 const CENSUS_CONCURRENCY = 8;
+/** Rounds of polling and rechecking; each ends only when its work does, so this is a guard, not a budget. */
+const MAX_ROUNDS = 20;
 
 /**
  * Applies the upload items of a plan: one task (or asset + indexed asset) per object, exactly once.
@@ -83,17 +85,30 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
           wake.ring();
         }
       });
-    let working = true;
-    const work = (async () => {
+    // Rounds: the first pass (then, for assets, polling until ready), while set-aside items are rechecked
+    // alongside; an item found by a recheck may need polling again, hence another round.
+    let round = async () => {
       await Promise.all(uris.map(schedule));
       if (path.drain && !fatal && !halt.signal.aborted) await path.drain(uris, schedule, ctx);
-    })()
-      .catch(fail)
-      .finally(() => {
-        working = false;
-        wake.ring();
-      });
-    await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS)]);
+    };
+    const drainable = (item: ItemState | undefined) => item?.status === 'asset_processing' || (item?.status === 'asset_ready' && item.lastError?.code !== 'attempts_exhausted');
+    const drainLeft = () => Boolean(path.drain) && uris.some((uri) => drainable(o.store.item(uri)));
+    let rounds = 0;
+    do {
+      rounds += 1;
+      let working = true;
+      const work = round()
+        .catch(fail)
+        .finally(() => {
+          working = false;
+          wake.ring();
+        });
+      await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS)]);
+      round = async () => {
+        await Promise.all(uris.filter((uri) => o.store.item(uri)?.status === 'asset_ready').map(schedule));
+        if (path.drain && !fatal && !halt.signal.aborted) await path.drain(uris, schedule, ctx);
+      };
+    } while (!fatal && !halt.signal.aborted && drainLeft() && rounds < MAX_ROUNDS);
     if (fatal) throw fatal;
     result.interrupted = Boolean(o.stop?.aborted);
     const left = uris.map((uri) => o.store.item(uri)).filter((item): item is ItemState => item !== undefined && NOT_SUBMITTED.has(item.status));

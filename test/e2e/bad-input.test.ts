@@ -311,7 +311,7 @@ describe('bad input that is not refused: item failures, full disks, skewed clock
     ['4 minutes behind', -4 * 60_000],
     ['30 minutes ahead', 30 * 60_000],
   ])('clock skew, the API %s: a lost answer is still found by reconciliation, one task', async (_name, skewMs) => {
-    const w = await makeWorld('skew', { clock: { startAt: Date.now() + skewMs }, faults: { postAcceptThenFail: { nth: [1], mode: 'drop' } } });
+    const w = await makeWorld('skew', { clock: { offsetMs: skewMs }, faults: { postAcceptThenFail: { nth: [1], mode: 'drop' } } });
     try {
       await putObjects(w.s3, w.bucket, [{ key: 'skew/one.mp4', body: await uniqueValidVideo(701) }]);
       expect((await runCli(['plan', '--source', `s3://${w.bucket}`, '--index', w.indexId], w.env, { cwd: w.dir })).code).toBe(0);

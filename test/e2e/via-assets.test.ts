@@ -10,7 +10,9 @@ const ASSET_ROUTES = ['POST /assets', 'POST /indexes/{index_id}/indexed-assets']
 
 async function seed(w: World, n: number, prefix: string): Promise<string[]> {
   const objects = [];
-  for (let i = 0; i < n; i++) objects.push({ key: `${prefix}/asset ${String(i).padStart(3, '0')}.mp4`, body: await uniqueValidVideo(3000 + i) });
+  // Distinct across prefixes too: equal bytes under two keys are one content (a duplicate).
+  const base = 3000 + 100 * (prefix.charCodeAt(0) - 96);
+  for (let i = 0; i < n; i++) objects.push({ key: `${prefix}/asset ${String(i).padStart(3, '0')}.mp4`, body: await uniqueValidVideo(base + i) });
   await putObjects(w.s3, w.bucket, objects, 32);
   return objects.map((o) => o.key);
 }
@@ -64,7 +66,7 @@ describe('apply --via assets against Ceph and the simulator', () => {
     expect(mismatch.stderr).toMatch(/was made for --via assets, not --via tasks: re-plan/);
   });
 
-  it('keeps one asset and one indexed asset per object with every fault switch on, then under kill -9 and resume', async () => {
+  it('keeps one asset and one indexed asset per object with every fault switch on', async () => {
     w = await makeWorld('assets-chaos', { lifecycle: { assetProcessingMs: 100, pendingMs: 50, queuedMs: 50, indexingMs: 50 } });
     const world = w;
     const faultKeys = await seed(w, 30, 'f');
@@ -84,12 +86,20 @@ describe('apply --via assets against Ceph and the simulator', () => {
     expect(finish.code, finish.stderr).toBe(0);
     const counts = w.sim.counts();
     expect(counts.connectionsLost + counts.serverErrors).toBeGreaterThan(0);
+    expectOneAssetAndOneIndexedAsset(w, faultKeys);
+  }, 300_000);
 
+  it('keeps one asset and one indexed asset per object under kill -9 and resume', async () => {
+    w = await makeWorld('assets-kill', { lifecycle: { assetProcessingMs: 100, pendingMs: 50, queuedMs: 50, indexingMs: 50 } });
+    const world = w;
     const killKeys = await seed(w, 40, 'k');
     const killState = join(w.dir, 'state-k.json');
     const killPlan = await plan(w, 'k', killState);
-    w.sim.faults.set({ latency: { ms: { min: 20, max: 60 }, routes: ASSET_ROUTES } });
-    let kills = 0;
+    // Slow enough creates that no run can finish inside the kill window: every kill interrupts work.
+    w.sim.faults.set({ latency: { ms: { min: 200, max: 300 }, routes: ASSET_ROUTES } });
+    const unfinished = () =>
+      existsSync(killState) ? Object.values((JSON.parse(readFileSync(killState, 'utf8')) as { items: Record<string, { indexedAssetId?: string }> }).items).filter((i) => !i.indexedAssetId).length : killKeys.length;
+    let interrupted = 0;
     for (let i = 0; i < 8; i++) {
       const child = startCli(['apply', killPlan, '--state', killState, '--concurrency', '4', '--reconcile-lag', '0.3'], world.env);
       const done = collect(child, 60_000);
@@ -101,17 +111,18 @@ describe('apply --via assets against Ceph and the simulator', () => {
         }
       };
       for (let waited = 0; holder() !== child.pid && child.exitCode === null && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 700)));
-      if (child.exitCode === null && child.kill('SIGKILL')) kills += 1;
+      await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 600)));
+      const killed = child.exitCode === null && child.kill('SIGKILL');
       await done;
       if (existsSync(killState)) expect((JSON.parse(readFileSync(killState, 'utf8')) as { version: number }).version).toBe(1);
+      if (killed && unfinished() > 0) interrupted += 1;
     }
+    expect(interrupted).toBe(8);
     w.sim.faults.reset();
     const resumed = await runCli(['apply', killPlan, '--state', killState, '--reconcile-lag', '0.3', '--json'], w.env);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(kills).toBeGreaterThan(2);
-    expectOneAssetAndOneIndexedAsset(w, [...faultKeys, ...killKeys]);
+    expect(resumed.code, `${resumed.stdout}${resumed.stderr}`).toBe(0);
+    expectOneAssetAndOneIndexedAsset(w, killKeys);
     const items = Object.values((JSON.parse(readFileSync(killState, 'utf8')) as { items: Record<string, { assetId?: string; indexedAssetId?: string }> }).items);
     expect(items.filter((i) => !i.assetId || !i.indexedAssetId)).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -52,5 +52,7 @@ export function cliEnv(s3info: S3ServerInfo, sim: Pick<Simulator, 'apiKey' | 'ur
     AWS_REGION: s3info.region,
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    // The shortest wait allowed before resubmitting a POST whose answer was lost: keeps fault tests short.
+    TLMIGRATE_RECONCILE_MIN_AGE: '30s',
   };
 }

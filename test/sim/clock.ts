@@ -6,13 +6,15 @@ export interface SimClock {
   cancelAll(): void;
 }
 
-/** Wall-clock time and real timers. */
+/** Wall-clock time (shifted by `offsetMs`: a server clock ahead or behind) and real timers. */
 export class RealClock implements SimClock {
   readonly #timers = new Map<number, NodeJS.Timeout>();
   #nextId = 1;
 
+  constructor(private readonly offsetMs = 0) {}
+
   now(): number {
-    return Date.now();
+    return Date.now() + this.offsetMs;
   }
 
   setTimer(ms: number, fire: () => void): number {

@@ -25,7 +25,8 @@ export interface SimulatorOptions {
   /** Default `tlk_` + 32 random hex digits. */
   apiKey?: string;
   /** `real` (default); `manual` (starts now) or `{ startAt }`: time moves only by `advance()`. */
-  clock?: 'real' | 'manual' | { startAt: number | string | Date };
+  /** `{ offsetMs }`: real time and timers, shifted (an API whose clock is ahead or behind ours). */
+  clock?: 'real' | 'manual' | { startAt: number | string | Date } | { offsetMs: number };
   lifecycle?: Partial<LifecycleTimings>;
   /** `basic` (default): size and container signature; `ffprobe`: duration, resolution, aspect from ffprobe. */
   probe?: ProbeMode;
@@ -333,6 +334,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 function makeClock(option: SimulatorOptions['clock']): SimClock {
   if (option === undefined || option === 'real') return new RealClock();
   if (option === 'manual') return new ManualClock(Date.now());
+  if ('offsetMs' in option) return new RealClock(option.offsetMs);
   return new ManualClock(new Date(option.startAt).getTime());
 }
 
