@@ -13,7 +13,10 @@ export function guardSilence(body: Readable, timeoutMs: number, silent: () => Er
         const stalled = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(silent()), timeoutMs);
         });
-        const next = await Promise.race([chunks.next(), stalled]).finally(() => clearTimeout(timer));
+        const read = chunks.next();
+        // Abandoned when the server goes silent: its later failure (the body destroyed) is expected.
+        read.catch(() => undefined);
+        const next = await Promise.race([read, stalled]).finally(() => clearTimeout(timer));
         if (next.done) return;
         yield next.value;
       }
