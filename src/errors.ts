@@ -23,6 +23,9 @@ export class PlanFileError extends TlmError {}
 /** A state file that cannot be read, parsed, locked or written. */
 export class StateFileError extends TlmError {}
 
+/** A path tlmigrate would write through that is a symbolic link, not a regular file, or not ours. */
+export class UnsafePathError extends TlmError {}
+
 /** A source (S3 bucket, inventory) that cannot be reached or read. */
 export class SourceError extends TlmError {}
 
@@ -81,11 +84,12 @@ export function redactUrls(text: string): string {
 
 /**
  * Escapes control characters (a key may hold a newline or a tab) the way JSON does, so a message
- * or a listed key stays on its one line.
+ * or a listed key stays on its one line; bidi controls too, so a key cannot reorder the text
+ * around it on screen (U+202E shows `gpj.exe` as `exe.jpg`).
  */
 export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => {
     const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
     return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });

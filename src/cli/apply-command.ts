@@ -4,7 +4,7 @@ import { systemClock } from '../clock.js';
 import { ConfigError, PlanFileError, SourceError } from '../errors.js';
 import { executePlan } from '../executor/executor.js';
 import { countStatuses, followTasks } from '../executor/follow.js';
-import { parseDuration, parseMetadataJson, parseMetadataPairs } from '../executor/metadata.js';
+import { checkMetadataSize, parseDuration, parseMetadataJson, parseMetadataPairs } from '../executor/metadata.js';
 import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
@@ -37,6 +37,8 @@ export interface ApplyArgs {
   apiUrl?: string | undefined;
   s3Endpoint?: string | undefined;
   s3Region?: string | undefined;
+  s3ConnectTimeoutMs?: number | undefined;
+  s3RequestTimeoutMs?: number | undefined;
   requestTimeoutMs: number;
   pollMs: number;
   reconcileLagMs: number;
@@ -71,6 +73,7 @@ export async function prepareApply(args: ApplyArgs) {
     });
     metadata = { ...parseMetadataJson(text, args.metadataJson), ...metadata };
   }
+  checkMetadataSize(metadata);
   const minAgeText = args.reconcileMinAge ?? '2m';
   const reconcileMinAgeSeconds = parseDuration(minAgeText, '--reconcile-min-age');
   if (reconcileMinAgeSeconds < MIN_RECONCILE_AGE_SECONDS) {
@@ -94,8 +97,8 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   const pacer = new Pacer({ clock, maxRpm: args.maxRpm, onThrottle: (ms) => log.warn({ pauseMs: ms }, 'rate limited (429): the whole run pauses') });
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const api = createApiClient({ apiUrl, env, gate: pacer, timeoutMs: args.requestTimeoutMs });
-  const index = await connectIndex(api, header.indexId, apiUrl);
-  const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env));
+  const index = await connectIndex(api, header.indexId, apiUrl, stop);
+  const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env));
   const source = new S3Source(s3, header.source.bucket);
   // Wrong credentials or a missing bucket stop the run here, not as one access-denied failure per item.
   // Apply itself needs s3:GetObject only, so a listing that is merely denied is no reason to stop.

@@ -35,12 +35,13 @@ export function createApiClient(options: { apiUrl?: string | undefined; env: Nod
 }
 
 /** Fails fast, before any listing: invalid key, unknown index, unreachable API. */
-export async function connectIndex(client: TwelveLabsClient, indexId: string, apiUrl: string): Promise<IndexInfo> {
+export async function connectIndex(client: TwelveLabsClient, indexId: string, apiUrl: string, signal?: AbortSignal): Promise<IndexInfo> {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(indexId)) throw new ConfigError('index_invalid', `--index '${indexId}' is not an index id: copy the 24-character id from the dashboard`);
   try {
-    return await client.getIndex(indexId);
+    return await client.getIndex(indexId, signal);
   } catch (error) {
     if (error instanceof ApiError) {
+      if (error.code === 'api_redirect') throw new ConfigError('api_redirect', `the Twelve Labs API at ${apiUrl} ${error.apiMessage}`, { cause: error });
       if (error.status === 401 || error.code === 'api_key_invalid') {
         throw new ConfigError('api_key_invalid', 'the Twelve Labs API rejected TWELVELABS_API_KEY (401 api_key_invalid): check the key in the dashboard', { cause: error });
       }

@@ -17,7 +17,7 @@ import {
 } from '../planner/index.js';
 import { InventoryLister } from '../sources/inventory.js';
 import { prefetch } from '../sources/prefetch.js';
-import { ffprobeUrl } from '../sources/probe.js';
+import { probeObject } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
@@ -49,6 +49,8 @@ export interface PlanArgs {
   apiUrl?: string | undefined;
   s3Endpoint?: string | undefined;
   s3Region?: string | undefined;
+  s3ConnectTimeoutMs?: number | undefined;
+  s3RequestTimeoutMs?: number | undefined;
   probeConcurrency: number;
   via: 'tasks' | 'assets';
 }
@@ -67,14 +69,15 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     throw new ConfigError('size_bounds_invalid', `--min-size ${args.minSize} is larger than --max-size ${args.maxSize}: swap them`);
   }
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
+  const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   const api = createApiClient({ apiUrl, env });
-  const index = await connectIndex(api, args.index, apiUrl);
-  const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env));
+  const index = await connectIndex(api, args.index, apiUrl, signal);
+  const s3 = createS3Client(s3Settings);
   const source = new S3Source(s3, spec.bucket);
   let lister: SourceLister = source;
   if (!inventory) await source.checkAccess(spec.prefix, signal);
   else {
-    const inventoryLister = new InventoryLister(s3, inventory.bucket, inventory.prefix, spec.bucket);
+    const inventoryLister = new InventoryLister(createS3Client(s3Settings, { streaming: true }), inventory.bucket, inventory.prefix, spec.bucket, s3Settings.requestTimeoutMs);
     await inventoryLister.checkAccess(signal);
     lister = inventoryLister;
   }
@@ -141,7 +144,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
       concurrency: args.probeConcurrency,
       edges: {
         videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
-        probe: (object) => source.presignGet(object.key, 900).then((url) => ffprobeUrl(url)),
+        probe: (object) => source.presignGet(object.key, 900).then((url) => probeObject(url, object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal })),
       },
     },
     summary,

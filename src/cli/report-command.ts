@@ -44,7 +44,7 @@ export async function runReport(args: ReportArgs, stdout: NodeJS.WritableStream)
   const options: ReportOptions = { maxKeys: args.maxKeys, maxRpm: args.maxRpm, generatedAt: new Date().toISOString() };
   const chunks = kind === 'plan' ? await fromPlan(args.input, format, options) : fromState(await readState(args.input), args.input, format, options);
   if (args.out) {
-    await writeFileAtomic(args.out, chunks, 0o644).catch((error: NodeJS.ErrnoException) => {
+    await writeFileAtomic(args.out, chunks, 0o644, 'report').catch((error: NodeJS.ErrnoException) => {
       if (error instanceof TlmError || !error.code) throw error;
       throw new ConfigError('report_unwritable', `cannot write report ${args.out} (${error.code}): choose a writable --out path`, { cause: error });
     });

@@ -9,6 +9,7 @@ import { followTasks } from '../executor/follow.js';
 import { runApply, type ApplyArgs } from './apply-command.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
 import { runPlan, type PlanArgs } from './plan-command.js';
+import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS } from '../sources/s3.js';
 import { systemClock } from '../clock.js';
 import { StateFileError } from '../errors.js';
 import { createProgress } from './progress.js';
@@ -49,7 +50,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       (y) => planOptions(y).example('$0 plan --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0', 'write plan.json and print the summary'),
       async (args) => {
         const log = getLogger(args);
-        const outcome = await runPlan(toPlanArgs(args), env, log, createProgress(process.stderr));
+        const outcome = await withSignals(PLAN_STOP, (stop) => runPlan(toPlanArgs(args), env, log, createProgress(process.stderr), stop));
         if (args.json) {
           const s = outcome.summary;
           process.stdout.write(`${JSON.stringify({ counts: s.counts, bytes: s.bytes, reasons: s.reasons, indexedBy: s.indexedBy, collisions: s.collisions, ignored: s.ignored, total: s.total, planFile: outcome.planFile, indexId: outcome.header.indexId, source: outcome.header.source.uri })}\n`);
@@ -65,7 +66,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       (y) => applyOptions(y.positional('plan', { type: 'string', demandOption: true, describe: 'Plan file written by tlmigrate plan' })).example('$0 apply plan.json --concurrency 8 --metadata project=archive --wait', 'upload and follow to ready'),
       async (args) => {
         const log = getLogger(args);
-        exitCode = await withSignals((stop) => applyAndReport(toApplyArgs(args, args.plan), Boolean(args.json), log, stop));
+        exitCode = await withSignals(APPLY_STOP, (stop) => applyAndReport(toApplyArgs(args, args.plan), Boolean(args.json), log, stop));
       },
     )
     .command(
@@ -74,9 +75,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       (y) => applyOptions(planOptions(y)).example('$0 migrate --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0 --wait', 'plan, apply, follow'),
       async (args) => {
         const log = getLogger(args);
-        const planned = await runPlan(toPlanArgs(args), env, log, createProgress(process.stderr));
-        if (!args.json) process.stdout.write(`${formatPlanSummary(planned.summary)}\n`);
-        exitCode = await withSignals((stop) => applyAndReport(toApplyArgs(args, planned.planFile), Boolean(args.json), log, stop));
+        exitCode = await withSignals(APPLY_STOP, async (stop) => {
+          const planned = await runPlan(toPlanArgs(args), env, log, createProgress(process.stderr), stop);
+          if (!args.json) process.stdout.write(`${formatPlanSummary(planned.summary)}\n`);
+          return applyAndReport(toApplyArgs(args, planned.planFile), Boolean(args.json), log, stop);
+        });
       },
     )
     .command(
@@ -177,14 +180,31 @@ async function requireState(path: string) {
   return state;
 }
 
-/** First SIGINT/SIGTERM: stop new submissions, finish in-flight ones, checkpoint, exit 130. Second: exit now. */
-async function withSignals(body: (stop: AbortSignal) => Promise<number>): Promise<number> {
+interface StopNotice {
+  /** Printed on the first signal. */
+  stopping: string;
+  /** The one line when the stop ends the command in an error (a request it aborted). */
+  interrupted: string;
+}
+
+const PLAN_STOP: StopNotice = { stopping: 'stopping; no plan is written', interrupted: 'no plan was written; run the same command again' };
+const APPLY_STOP: StopNotice = {
+  stopping: 'finishing in-flight requests and checkpointing',
+  interrupted: 'state checkpointed; run the same command again to resume',
+};
+
+/**
+ * First SIGINT/SIGTERM aborts the run's signal: every pending S3 and API request stops, apply
+ * finishes the POSTs in flight and checkpoints. A body that ends in the error of a request it
+ * aborted exits 130 with one line. Second signal: exit now (temp files are removed on exit).
+ */
+async function withSignals<T>(notice: StopNotice, body: (stop: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {
     signals += 1;
     if (signals === 1) {
-      process.stderr.write(`\ntlmigrate: ${name}: finishing in-flight requests and checkpointing (press Ctrl-C again to exit at once)\n`);
+      process.stderr.write(`\ntlmigrate: ${name}: ${notice.stopping} (press Ctrl-C again to exit at once)\n`);
       controller.abort(new Error(name));
     } else process.exit(130);
   };
@@ -192,6 +212,11 @@ async function withSignals(body: (stop: AbortSignal) => Promise<number>): Promis
   process.on('SIGTERM', onSignal);
   try {
     return await body(controller.signal);
+  } catch (error) {
+    const reason: unknown = controller.signal.reason;
+    const aborted = error === reason || (error instanceof Error && (error.name === 'AbortError' || error.cause === reason));
+    if (controller.signal.aborted && aborted) throw new TlmError('interrupted', `interrupted (${reason instanceof Error ? reason.message : 'signal'}): ${notice.interrupted}`, { exitCode: 130, cause: error });
+    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -207,6 +232,9 @@ async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop:
   if (outcome.exitCode === 130) process.stderr.write(`tlmigrate: ${outcome.message}\n`);
   return outcome.exitCode;
 }
+
+const S3_CONNECT_TIMEOUT = { type: 'number', default: DEFAULT_S3_CONNECT_TIMEOUT_S, describe: `Seconds to connect to S3 before an attempt fails (${S3_MAX_ATTEMPTS} attempts per request)` } as const;
+const S3_REQUEST_TIMEOUT = { type: 'number', default: DEFAULT_S3_REQUEST_TIMEOUT_S, describe: 'Seconds S3 may stay silent (no answer, or a body that stops) before an attempt fails' } as const;
 
 function applyOptions<T>(y: Argv<T>) {
   return y
@@ -227,6 +255,8 @@ function applyOptions<T>(y: Argv<T>) {
     .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
     .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)' })
     .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
+    .option('s3-connect-timeout', S3_CONNECT_TIMEOUT)
+    .option('s3-request-timeout', S3_REQUEST_TIMEOUT)
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object with the run result' });
 }
 
@@ -246,6 +276,8 @@ function toApplyArgs(a: Record<string, unknown>, plan: string): ApplyArgs {
     apiUrl: a['api-url'] as string | undefined,
     s3Endpoint: a['s3-endpoint'] as string | undefined,
     s3Region: a['s3-region'] as string | undefined,
+    s3ConnectTimeoutMs: (a['s3-connect-timeout'] as number) * 1000,
+    s3RequestTimeoutMs: (a['s3-request-timeout'] as number) * 1000,
     requestTimeoutMs: (a['request-timeout'] as number) * 1000,
     pollMs: (a['poll-interval'] as number) * 1000,
     reconcileLagMs: (a['reconcile-lag'] as number) * 1000,
@@ -273,6 +305,8 @@ function planOptions<T>(y: Argv<T>) {
     .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
     .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); path-style addressing' })
     .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
+    .option('s3-connect-timeout', S3_CONNECT_TIMEOUT)
+    .option('s3-request-timeout', S3_REQUEST_TIMEOUT)
     .option('min-duration', { type: 'number', describe: 'Requirements: minimum seconds (default 4)' })
     .option('max-duration', { type: 'number', describe: "Requirements: maximum seconds (default 7200, tightened by the index's models)" })
     .option('max-file-size', { type: 'number', describe: 'Requirements: maximum bytes (default 2 GiB)' })
@@ -310,6 +344,8 @@ function toPlanArgs(a: PlanCliArgs): PlanArgs {
     apiUrl: a['api-url'],
     s3Endpoint: a['s3-endpoint'],
     s3Region: a['s3-region'],
+    s3ConnectTimeoutMs: a['s3-connect-timeout'] * 1000,
+    s3RequestTimeoutMs: a['s3-request-timeout'] * 1000,
     probeConcurrency: a['probe-concurrency'],
     via: a.via ?? 'tasks',
     requirements: {

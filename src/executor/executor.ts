@@ -76,7 +76,8 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
           if (held && !(await settleBlocked(uri, held, census, blocked, ctx))) return;
           await path.submit(uri, ctx);
         } catch (error) {
-          fail(error);
+          // After a stop (Ctrl-C, quota), requests cut short throw their abort: the item stays as recorded, for the next run.
+          if (!(halt.signal.aborted && fatal === undefined)) fail(error);
         } finally {
           // Set aside only once its job has ended: an item is never worked on by two jobs at once.
           const later = setAside.get(uri);

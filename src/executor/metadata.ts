@@ -46,6 +46,24 @@ export function parseMetadataJson(text: string, file: string): UserMetadata {
   return out;
 }
 
+/** Our own bounds (the platform documents none): a value this long is a mistake, and every request carries them all. */
+export const MAX_METADATA_VALUE_BYTES = 1024;
+export const MAX_METADATA_TOTAL_BYTES = 16 * 1024;
+
+/** Refuses user metadata over the documented limits, per value and in all (as JSON, keys included). */
+export function checkMetadataSize(metadata: UserMetadata): void {
+  for (const [key, value] of Object.entries(metadata)) {
+    const bytes = Buffer.byteLength(String(value), 'utf8');
+    if (bytes > MAX_METADATA_VALUE_BYTES) {
+      throw new ConfigError('metadata_too_large', `--metadata value of '${key}' is ${bytes} bytes, over the limit of ${MAX_METADATA_VALUE_BYTES} bytes per value: shorten it`);
+    }
+  }
+  const total = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+  if (total > MAX_METADATA_TOTAL_BYTES) {
+    throw new ConfigError('metadata_too_large', `--metadata and --metadata-json come to ${total} bytes as JSON, over the limit of ${MAX_METADATA_TOTAL_BYTES} bytes in all: send fewer or shorter values`);
+  }
+}
+
 function checkKey(key: string, flag: string): void {
   if (!key) throw new ConfigError('metadata_invalid', `${flag}: empty key: write KEY=VALUE`);
   if (RESERVED_METADATA_KEYS.has(key)) throw new ConfigError('metadata_reserved', `${flag} key '${key}' is a system metadata name: rename it (e.g. 'my_${key}')`);

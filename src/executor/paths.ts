@@ -40,7 +40,7 @@ async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: s
   const { bucket, source } = ctx.options;
   let head;
   try {
-    head = await source.head(item.key);
+    head = await source.head(item.key, ctx.halt.signal);
   } catch (error) {
     if (error instanceof SourceError && error.code === 'access_denied') return { code: 'source_access_denied', message: error.message };
     throw error;

@@ -2,7 +2,7 @@ import type { SourceObject } from '../sources/types.js';
 import { basename, isFolderMarker, keyFilter } from './filters.js';
 import { contentKey, filenameForms, fingerprintContent, isFingerprintOf } from './identity.js';
 import { mapOrdered } from './ordered.js';
-import { preflightListing, preflightProbe } from './requirements.js';
+import { preflightKey, preflightListing, preflightProbe } from './requirements.js';
 import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 /** Ledger statuses that mean "a task exists and is not finished". */
@@ -72,6 +72,9 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     };
     const exclusion = filter(object.key, object.size);
     if (exclusion?.reason === 'excluded') return { item: { ...base, action: 'skip', reason: 'excluded', detail: exclusion.detail } };
+    // Before matching: an object the platform cannot be sent must not own content other keys share.
+    const unsupported = preflightKey(object.key);
+    if (unsupported) return { item: { ...base, action: 'fail', reason: unsupported.code, detail: unsupported.detail } };
 
     const name = basename(object.key);
     const nameSize = `${name}\0${object.size}`;

@@ -68,6 +68,23 @@ export function preflightListing(
 
 const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
+/**
+ * Keys a presigned URL cannot carry faithfully: URL parsers resolve `.` and `..` segments away and
+ * servers or proxies may merge empty ones (`a//b`, a leading `/`), so the platform would fetch
+ * another object, or none. They fail preflight; the fix is renaming the object.
+ */
+export function preflightKey(key: string): PreflightFailure | undefined {
+  const segments = key.split('/');
+  const dots = segments.find((s) => s === '.' || s === '..');
+  if (dots !== undefined) {
+    return { code: 'source_key_unsupported', detail: `the key has a '${dots}' path segment, which a URL resolves away (the platform would fetch another object): rename the object (aws s3 mv)` };
+  }
+  if (segments.slice(0, -1).includes('')) {
+    return { code: 'source_key_unsupported', detail: "the key has an empty path segment ('//' or a leading '/'), which servers and proxies may merge: rename the object (aws s3 mv)" };
+  }
+  return undefined;
+}
+
 /** Checks from an ffprobe result: duration, resolution, aspect ratio, readability. */
 export function preflightProbe(probe: ProbeResult, requirements: RequirementsProfile): PreflightFailure | undefined {
   if (probe.error !== undefined) return { code: 'video_file_broken', detail: `ffprobe could not read it: ${probe.error}` };

@@ -4,12 +4,16 @@ export const CSV_HEADER = ['bucket', 'key', 'size', 'action', 'reason', 'task_id
 
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
 
+/** A spreadsheet reads a cell starting with one of these as a formula (CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 /**
  * One RFC 4180 field: quoted when it holds a comma, a quote, a line break, or edge spaces (which
- * some readers trim); quotes doubled. Unicode passes through as UTF-8.
+ * some readers trim); quotes doubled. Unicode passes through as UTF-8. A text cell that a
+ * spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading `'`.
  */
 export function csvField(value: string | number): string {
-  const text = String(value);
+  const text = typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : String(value);
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -1,3 +1,5 @@
+import { printable } from '../errors.js';
+
 export { formatBytes } from '../planner/index.js';
 
 /** 12,345 */
@@ -15,10 +17,9 @@ export function formatDuration(seconds: number): string {
   return two(Math.floor(seconds / 86400), 'd', Math.round((seconds % 86400) / 3600), 'h');
 }
 
-/** A key as one readable line: control characters (a newline in a key) shown escaped. */
+/** A key as one readable line: control and bidi characters (a newline in a key) shown escaped. */
 export function displayKey(key: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(key) ? JSON.stringify(key).slice(1, -1) : key;
+  return printable(key);
 }
 
 /** How a plan found an object already indexed, in words. */

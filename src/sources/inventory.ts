@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SourceError } from '../errors.js';
-import { stripQuotes, toSourceError } from './s3.js';
+import { DEFAULT_S3_REQUEST_TIMEOUT_S, s3Failure, stripQuotes, timeoutError } from './s3.js';
+import { guardSilence } from './silence.js';
 import type { ListOptions, SourceLister, SourceObject } from './types.js';
 
 interface InventoryManifest {
@@ -15,7 +16,8 @@ interface InventoryManifest {
 
 /**
  * Lists a bucket from an S3 Inventory report (CSV, gzip) instead of ListObjectsV2: for buckets of
- * tens of millions of keys. Streams each data file; never holds the whole report.
+ * tens of millions of keys. Streams each data file; never holds the whole report. Its client is
+ * built with `streaming` (the planner may pause reading for minutes), so silence is guarded here.
  */
 export class InventoryLister implements SourceLister {
   private manifest: InventoryManifest | undefined;
@@ -25,6 +27,8 @@ export class InventoryLister implements SourceLister {
     private readonly bucket: string,
     private readonly manifestKey: string,
     private readonly sourceBucket: string,
+    /** `--s3-request-timeout`: the server silent that long while we wait for data fails the listing. */
+    private readonly idleTimeoutMs = DEFAULT_S3_REQUEST_TIMEOUT_S * 1000,
   ) {}
 
   async checkAccess(signal?: AbortSignal): Promise<void> {
@@ -81,9 +85,9 @@ export class InventoryLister implements SourceLister {
   private async getStream(key: string, signal?: AbortSignal): Promise<Readable> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-      return out.Body as Readable;
+      return guardSilence(out.Body as Readable, this.idleTimeoutMs, () => timeoutError(`${this.idleTimeoutMs} ms`, `s3://${this.bucket}/${key}`));
     } catch (error) {
-      throw toSourceError(error, this.bucket, 'read', key);
+      throw s3Failure(error, this.bucket, 'read', key, signal);
     }
   }
 

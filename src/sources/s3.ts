@@ -1,28 +1,53 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { SourceError } from '../errors.js';
+import { ConfigError, SourceError } from '../errors.js';
 import type { ListOptions, SourceLister, SourceObject, UrlSigner } from './types.js';
 
 export interface S3Settings {
   /** `--s3-endpoint`, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. */
   endpoint?: string | undefined;
   region?: string | undefined;
+  /** `--s3-connect-timeout`: a connection not established by then is a failed attempt. */
+  connectTimeoutMs?: number | undefined;
+  /** `--s3-request-timeout`: no answer, or a body silent that long, is a failed attempt. */
+  requestTimeoutMs?: number | undefined;
 }
+
+export const DEFAULT_S3_CONNECT_TIMEOUT_S = 10;
+export const DEFAULT_S3_REQUEST_TIMEOUT_S = 30;
+/** Attempts per S3 request (the SDK's own retries: throttles, 5xx, resets, timeouts); worst case about 5 x the request timeout. */
+export const S3_MAX_ATTEMPTS = 5;
 
 /** Resolves endpoint and region the way the AWS CLI does, plus our flags. */
-export function resolveS3Settings(flags: S3Settings, env: NodeJS.ProcessEnv): Required<Pick<S3Settings, 'region'>> & S3Settings {
+export function resolveS3Settings(flags: S3Settings, env: NodeJS.ProcessEnv): Required<Pick<S3Settings, 'region' | 'connectTimeoutMs' | 'requestTimeoutMs'>> & S3Settings {
   const endpoint = flags.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  return { endpoint: endpoint || undefined, region };
+  const connectTimeoutMs = flags.connectTimeoutMs ?? DEFAULT_S3_CONNECT_TIMEOUT_S * 1000;
+  const requestTimeoutMs = flags.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
+  for (const [flag, ms] of [['--s3-connect-timeout', connectTimeoutMs], ['--s3-request-timeout', requestTimeoutMs]] as const) {
+    if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError('s3_timeout_invalid', `${flag} ${ms / 1000} must be a positive number of seconds`);
+  }
+  return { endpoint: endpoint || undefined, region, connectTimeoutMs, requestTimeoutMs };
 }
 
-/** The only place an S3Client is built. Credentials come from the SDK's default chain. */
-export function createS3Client(settings: S3Settings): S3Client {
+/**
+ * The only place an S3Client is built. Credentials come from the SDK's default chain. With
+ * `streaming`, a body may pause as long as its reader does (the reader guards silence itself).
+ */
+export function createS3Client(settings: S3Settings, options: { streaming?: boolean } = {}): S3Client {
+  const requestTimeout = settings.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
   return new S3Client({
     region: settings.region ?? 'us-east-1',
     ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
-    // The SDK retries throttles (503 SlowDown) itself; we never wrap S3 calls in another retry loop.
-    maxAttempts: 5,
+    // The SDK retries throttles (503 SlowDown) and timeouts itself; we never wrap S3 calls in another retry loop.
+    maxAttempts: S3_MAX_ATTEMPTS,
+    requestHandler: {
+      connectionTimeout: settings.connectTimeoutMs ?? DEFAULT_S3_CONNECT_TIMEOUT_S * 1000,
+      // Until the answer's headers; the socket timeout then covers a body that stops arriving.
+      requestTimeout,
+      throwOnRequestTimeout: true,
+      ...(options.streaming ? {} : { socketTimeout: requestTimeout }),
+    },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
@@ -40,7 +65,7 @@ export class S3Source implements SourceLister, UrlSigner {
     try {
       await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: signal });
     } catch (error) {
-      throw toSourceError(error, this.bucket, 'list');
+      throw s3Failure(error, this.bucket, 'list', undefined, signal);
     }
   }
 
@@ -54,7 +79,7 @@ export class S3Source implements SourceLister, UrlSigner {
           { abortSignal: signal },
         );
       } catch (error) {
-        throw toSourceError(error, this.bucket, 'list');
+        throw s3Failure(error, this.bucket, 'list', undefined, signal);
       }
       for (const object of page.Contents ?? []) {
         const item = toSourceObject(object);
@@ -81,7 +106,7 @@ export class S3Source implements SourceLister, UrlSigner {
       const name = (error as { name?: string }).name;
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (name === 'NotFound' || name === 'NoSuchKey' || status === 404) return undefined;
-      throw toSourceError(error, this.bucket, 'read', key);
+      throw s3Failure(error, this.bucket, 'read', key, signal);
     }
   }
 
@@ -106,12 +131,18 @@ export function stripQuotes(etag: string): string {
   return etag.replace(/^"+|"+$/g, '').replace(/^W\//, '');
 }
 
+/** A request aborted by the run's signal (Ctrl-C) fails with the signal's reason: an interruption, not an S3 fault. */
+export function s3Failure(error: unknown, bucket: string, action: 'list' | 'read', key: string | undefined, signal: AbortSignal | undefined): unknown {
+  return signal?.aborted ? signal.reason : toSourceError(error, bucket, action, key);
+}
+
 /** Maps SDK failures to one line naming the bucket and the fix. */
 export function toSourceError(error: unknown, bucket: string, action: 'list' | 'read', key?: string): SourceError {
   const e = error as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? e.Code ?? '';
   const status = e.$metadata?.httpStatusCode;
   const what = key === undefined ? `bucket '${bucket}'` : `s3://${bucket}/${key}`;
+  if (name === 'TimeoutError') return timeoutError(e.message ?? '', what, error);
   if (name === 'NoSuchBucket' || (status === 404 && key === undefined)) {
     return new SourceError('bucket_missing', `S3 bucket '${bucket}' does not exist: check the bucket name in --source (and --s3-region / --s3-endpoint)`, { cause: error });
   }
@@ -131,4 +162,14 @@ export function toSourceError(error: unknown, bucket: string, action: 'list' | '
     return new SourceError('endpoint_unreachable', `cannot reach S3 for ${what} (${code}): check --s3-endpoint / AWS_ENDPOINT_URL_S3 and the network`, { cause: error });
   }
   return new SourceError('s3_error', `S3 ${action} of ${what} failed: ${name || 'error'}${status ? ` (HTTP ${status})` : ''}: ${(e.message ?? '').split('\n')[0]}`, { cause: error });
+}
+
+/** The SDK's timeout after its retries: one line naming the flag that sets it. */
+export function timeoutError(message: string, what: string, cause?: unknown): SourceError {
+  const ms = Number(/(\d+) ms/.exec(message)?.[1]);
+  const after = Number.isFinite(ms) ? ` within ${ms / 1000} s` : '';
+  if (/establish a connection/i.test(message)) {
+    return new SourceError('s3_timeout', `S3 did not accept a connection${after} for ${what} (${S3_MAX_ATTEMPTS} attempts): check --s3-endpoint / AWS_ENDPOINT_URL_S3 and the network, or raise --s3-connect-timeout`, { cause });
+  }
+  return new SourceError('s3_timeout', `S3 did not answer${after} for ${what} (${S3_MAX_ATTEMPTS} attempts): check --s3-endpoint / AWS_ENDPOINT_URL_S3 and the network, or raise --s3-request-timeout`, { cause });
 }

@@ -1,12 +1,16 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { link, open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { StateFileError } from '../errors.js';
+import { refuseUnsafePath, shellQuote } from './safe-file.js';
 
 export interface LockInfo {
   pid: number;
   host: string;
   startedAt: string;
   command: string;
+  /** Unique per acquisition, so no two lock files ever have the same content. */
+  nonce?: string;
 }
 
 export interface StateLock {
@@ -14,62 +18,151 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
+/** Looks at a lock at most this often before giving up on contenders that keep taking it. */
+const MAX_ATTEMPTS = 40;
+
 /**
- * One writer per state file: `STATE.lock` created exclusively, holding pid, host and start time.
- * A lock whose process is gone (same host) is taken over; any other lock refuses the run.
+ * One writer per state file. The lock is written complete under a temp name, then linked into
+ * place: link(2) fails when the lock exists, so it is created exclusively and never seen
+ * half-written. A lock whose process is gone (same host) is taken over through a token named
+ * after that lock's content, itself linked exclusively: one contender wins it, and only the winner
+ * removes the dead lock, after checking it is still the one it judged dead. Anything else refuses.
  */
 export async function acquireLock(statePath: string, command: string): Promise<StateLock> {
   const path = `${statePath}.lock`;
-  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(JSON.stringify(mine));
-      await handle.sync();
-      await handle.close();
-      return {
-        path,
-        release: async () => {
-          const current = await readLock(path);
-          if (current?.pid === mine.pid && current.startedAt === mine.startedAt) await unlink(path).catch(() => undefined);
-        },
-      };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EROFS' || code === 'ENOENT') {
-        throw new StateFileError('state_unwritable', `cannot create ${path} (${code}): run from a writable folder or pass --state PATH`, { cause: error });
-      }
-      if (code !== 'EEXIST') throw error;
+  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command, nonce: randomUUID() };
+  const content = JSON.stringify(mine);
+  await refuseUnsafePath(path, 'lock file');
+  const temp = `${path}.${process.pid}.${mine.nonce}.tmp`;
+  await writeComplete(temp, content).catch((error: unknown) => {
+    throw unwritable(path, error);
+  });
+  try {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (await linkExclusive(temp, path)) return held(path, content);
+      const holder = await readHolder(path, statePath);
+      if (holder === undefined) continue;
+      refuseUnlessDead(holder.info, statePath, path);
+      if (await takeOver(path, holder.raw, temp, statePath)) return held(path, content);
+      // Another contender is taking the dead lock over: look again once it had time to.
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
     }
-    const holder = await readLock(path);
-    if (holder && (holder.host !== hostname() || isAlive(holder.pid))) {
-      throw new StateFileError(
-        'state_locked',
-        `state file ${statePath} is in use by pid ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.startedAt}): wait for it, or stop it first`,
-      );
-    }
-    // The holder is dead: move its lock aside atomically, then check we moved the dead one.
-    const aside = `${path}.stale.${process.pid}`;
-    try {
-      await rename(path, aside);
-    } catch {
-      continue;
-    }
-    const moved = await readLock(aside);
-    await unlink(aside).catch(() => undefined);
-    if (moved && holder && moved.pid !== holder.pid) {
-      throw new StateFileError('state_locked', `state file ${statePath} was just taken by pid ${moved.pid}: wait for it to finish`);
-    }
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
   throw new StateFileError('state_locked', `could not lock state file ${statePath}: another tlmigrate keeps taking it; stop it first`);
 }
 
+/** Reads a lock file; undefined when it is gone. */
 export async function readLock(path: string): Promise<LockInfo | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    return parseLock(await readFile(path, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+function held(path: string, content: string): StateLock {
+  return {
+    path,
+    release: async () => {
+      const current = await readFile(path, 'utf8').catch(() => undefined);
+      if (current === content) await unlink(path).catch(() => undefined);
+    },
+  };
+}
+
+/** Removes the dead lock `raw` and links ours in its place, if this process wins the takeover token. */
+async function takeOver(path: string, raw: string, temp: string, statePath: string): Promise<boolean> {
+  const token = `${path}.takeover-${createHash('sha256').update(raw).digest('hex').slice(0, 16)}`;
+  if (!(await linkExclusive(temp, token))) {
+    const taker = await readHolder(token, statePath);
+    if (taker && taker.info.host === hostname() && !isAlive(taker.info.pid)) {
+      throw new StateFileError(
+        'state_locked',
+        `a takeover of the lock of ${statePath} by pid ${taker.info.pid} was interrupted: make sure no tlmigrate uses it, then remove both files: rm ${shellQuote(path)} ${shellQuote(token)}`,
+      );
+    }
+    return false;
+  }
+  try {
+    const current = await readFile(path, 'utf8').catch(() => undefined);
+    // The token holder alone may remove this content, and its owner is dead: if it is still there, it stays until we unlink it.
+    if (current !== raw) return false;
+    await unlink(path);
+    // A contender arriving just now may link first: then it holds the lock, and we do not.
+    return await linkExclusive(temp, path);
+  } finally {
+    await unlink(token).catch(() => undefined);
+  }
+}
+
+function refuseUnlessDead(holder: LockInfo, statePath: string, path: string): void {
+  const who = `pid ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.startedAt})`;
+  if (holder.host !== hostname()) {
+    throw new StateFileError(
+      'state_locked',
+      `state file ${statePath} is locked by ${who}, another host, which this one cannot check: if no tlmigrate runs there any more, remove the lock: rm ${shellQuote(path)}`,
+    );
+  }
+  if (isAlive(holder.pid)) throw new StateFileError('state_locked', `state file ${statePath} is in use by ${who}: wait for it, or stop it first`);
+}
+
+/** The lock's text and content; undefined when it vanished meanwhile. A lock that does not parse is never taken for dead. */
+async function readHolder(path: string, statePath: string): Promise<{ raw: string; info: LockInfo } | undefined> {
+  await refuseUnsafePath(path, 'lock file');
+  let raw: string;
+  try {
+    raw = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unwritable(path, error);
+  }
+  const info = parseLock(raw);
+  if (!info) {
+    throw new StateFileError(
+      'state_lock_damaged',
+      `lock file ${path} is not a complete tlmigrate lock (empty or edited): make sure no tlmigrate uses ${statePath}, then remove it: rm ${shellQuote(path)}`,
+    );
+  }
+  return { raw, info };
+}
+
+function parseLock(raw: string): LockInfo | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<LockInfo> | null;
+    if (!value || !Number.isInteger(value.pid) || (value.pid ?? 0) <= 0 || typeof value.host !== 'string') return undefined;
+    return { pid: value.pid as number, host: value.host, startedAt: String(value.startedAt ?? '?'), command: String(value.command ?? '?'), ...(value.nonce ? { nonce: value.nonce } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeComplete(path: string, content: string): Promise<void> {
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** link(2): fails with EEXIST when `to` exists, whatever it is (a symbolic link included). */
+async function linkExclusive(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw unwritable(to, error);
+  }
+}
+
+function unwritable(path: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === undefined) return error;
+  return new StateFileError('state_unwritable', `cannot create ${path} (${code}): run from a writable folder or pass --state PATH`, { cause: error });
 }
 
 function isAlive(pid: number): boolean {

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { PlanFileError } from '../errors.js';
+import { PlanFileError, TlmError } from '../errors.js';
 import { PLAN_VERSION, count, emptySummary, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -23,11 +23,11 @@ export async function writePlanFile(path: string, header: PlanHeader, items: Asy
     yield `${first ? '' : '\n'}],"summary":${JSON.stringify(summary())}}\n`;
   }
   try {
-    await writeFileAtomic(path, lines());
+    await writeFileAtomic(path, lines(), 0o600, 'plan file');
   } catch (error) {
-    if (error instanceof PlanFileError) throw error;
+    if (error instanceof TlmError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC') {
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') {
       throw new PlanFileError('plan_unwritable', `cannot write plan file ${path} (${code}): choose a writable --out path`, { cause: error });
     }
     throw error;

@@ -1,8 +1,9 @@
-import { open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
-import { StateFileError } from '../errors.js';
+import { readFile, stat, type FileHandle } from 'node:fs/promises';
+import { StateFileError, TlmError } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { acquireLock, type StateLock } from './lock.js';
+import { openAppendNoFollow, refuseUnsafePath, truncateNoFollow } from './safe-file.js';
 import { STATE_VERSION, type HistoryEntry, type ItemState, type RunRecord, type StateFile } from './types.js';
 
 export interface StateIdentity {
@@ -179,6 +180,9 @@ export class StateStore {
 
   /** Locks, loads (or creates) and checks the identity of a state file. */
   static async open(path: string, identity: StateIdentity & { bucket: string; prefix: string; indexName?: string | undefined }, command: string, tool: string): Promise<StateStore> {
+    // Before the lock: a refused state leaves nothing behind, not even a lock file.
+    await refuseUnsafePath(path, 'state file');
+    await refuseUnsafePath(`${path}.journal`, 'journal');
     const lock = await acquireLock(path, command);
     try {
       let state = await loadState(path);
@@ -199,7 +203,7 @@ export class StateStore {
       }
       const store = new StateStore(path, state, lock);
       await store.checkpoint();
-      store.journal = await open(`${path}.journal`, 'a', 0o600);
+      store.journal = await openAppendNoFollow(`${path}.journal`, 'journal');
       return store;
     } catch (error) {
       await lock.release();
@@ -242,11 +246,11 @@ export class StateStore {
     const run = async () => {
       const started = performance.now();
       this.state.updatedAt = new Date().toISOString();
-      await writeFileAtomic(this.path, JSON.stringify(this.state)).catch((error: unknown) => {
+      await writeFileAtomic(this.path, JSON.stringify(this.state), 0o600, 'state file').catch((error: unknown) => {
         throw writeError(this.path, error);
       });
       // Replaying the old journal onto the new checkpoint would be harmless (events set absolute values), so a crash here is safe.
-      await truncate(`${this.path}.journal`, 0).catch((error: unknown) => {
+      await truncateNoFollow(`${this.path}.journal`, 'journal').catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(this.path, error);
       });
       this.journalBytes = 0;
@@ -346,8 +350,8 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
   }
 }
 
-function writeError(path: string, error: unknown): StateFileError {
-  if (error instanceof StateFileError) return error;
+function writeError(path: string, error: unknown): TlmError {
+  if (error instanceof TlmError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? 'error';
   const fix = code === 'ENOSPC' ? 'free disk space and resume (the last checkpoint is intact)' : 'check the folder is writable and resume';
   return new StateFileError('state_write_failed', `cannot write state file ${path} (${code}): ${fix}`, { cause: error });

@@ -253,6 +253,8 @@ export class TwelveLabsClient {
         method: spec.method,
         headers: { 'x-api-key': this.apiKey, accept: 'application/json', ...(typeof spec.body === 'string' ? { 'content-type': 'application/json' } : {}) },
         ...(spec.body === undefined ? {} : { body: spec.body }),
+        // A redirect would carry x-api-key to wherever Location points: never followed.
+        redirect: 'manual',
         signal,
       });
     } catch (cause) {
@@ -261,6 +263,10 @@ export class TwelveLabsClient {
     }
     const signalOut = readRateLimit(response, this.clock.now());
     this.gate?.release(signalOut);
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => undefined);
+      throw redirectError(spec, response, url);
+    }
     let text = '';
     try {
       text = await response.text();
@@ -293,6 +299,22 @@ export class TwelveLabsClient {
       cause,
     });
   }
+}
+
+/** A 3xx: one line naming where it pointed (the origin only: a Location may carry a token). */
+function redirectError(spec: RequestSpec, response: Response, url: string): ApiError {
+  const location = response.headers.get('location');
+  let target = 'nowhere (no Location)';
+  if (location !== null) {
+    try {
+      const origin = new URL(location, url).origin;
+      target = `${origin} (${origin === new URL(url).origin ? 'the same origin' : 'another origin'})`;
+    } catch {
+      target = 'an unreadable Location';
+    }
+  }
+  const message = `answered ${response.status}, a redirect to ${target}; tlmigrate follows no redirect, so the API key was not sent there: set --api-url / TWELVELABS_BASE_URL to the API's own URL`;
+  return new ApiError({ status: response.status, code: 'api_redirect', message, method: spec.method, path: spec.path });
 }
 
 function enc(segment: string): string {

@@ -1,3 +1,4 @@
+import { printable } from '../errors.js';
 import type { DeletionOutcome, DuplicateGroup } from './dedupe.js';
 import type { VerifyResult } from './types.js';
 import { isClean } from './verify.js';
@@ -5,8 +6,7 @@ import { isClean } from './verify.js';
 const SHOWN = 50;
 
 function keyText(key: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(key) ? JSON.stringify(key).slice(1, -1) : key;
+  return printable(key);
 }
 
 function* list<T>(title: string, entries: T[], line: (entry: T) => string): Generator<string> {

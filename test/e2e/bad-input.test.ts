@@ -154,6 +154,7 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('--min-size above --max-size', () => refused(plan(['--min-size', '10', '--max-size', '5']), 2, /--min-size 10 is larger than --max-size 5: swap them/));
     it('--out in a folder that does not exist', () => refused(plan(['--out', '/nonexistent/folder/plan.json']), 2, /cannot write plan file \/nonexistent\/folder\/plan\.json \(ENOENT\): choose a writable --out path/));
     it('unknown command', () => refused(['aply', 'plan.json'], 2, /Did you mean apply\? \(see tlmigrate --help\)/));
+    it('--s3-request-timeout 0', () => refused(plan(['--s3-request-timeout', '0']), 2, /--s3-request-timeout 0 must be a positive number of seconds$/));
     it('unknown flag', () => refused(apply(['--concurency', '4']), 2, /Unknown arguments?: concurency.*\(see tlmigrate --help\)/, { files: withPlan() }));
   });
 
@@ -175,6 +176,12 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
       refused(apply(['--metadata-json', 'meta.json']), 2, /--metadata-json key 'nested' holds object: only strings, numbers and booleans are allowed \(no nesting\)/, {
         files: withPlan({ 'meta.json': JSON.stringify({ project: 'a', nested: { b: 1 } }) }),
       }));
+    it('--metadata with a value over 1 KiB', () =>
+      refused(apply(['--metadata', `note=${'x'.repeat(2000)}`]), 2, /--metadata value of 'note' is 2000 bytes, over the limit of 1024 bytes per value: shorten it$/, { files: withPlan() }));
+    it('--metadata-json with a 5 MB value', () =>
+      refused(apply(['--metadata-json', 'meta.json']), 2, /--metadata value of 'blob' is 5000000 bytes, over the limit of 1024 bytes per value: shorten it$/, { files: withPlan({ 'meta.json': JSON.stringify({ blob: 'x'.repeat(5_000_000) }) }) }));
+    it('--metadata over 16 KiB in all', () =>
+      refused(apply(Array.from({ length: 20 }, (_, i) => ['--metadata', `k${i}=${'x'.repeat(1000)}`]).flat()), 2, /--metadata and --metadata-json come to \d+ bytes as JSON, over the limit of 16384 bytes in all: send fewer or shorter values$/, { files: withPlan() }));
     it('--metadata-json that is not JSON', () =>
       refused(apply(['--metadata-json', 'meta.json']), 2, /--metadata-json meta\.json is not valid JSON: write one object of scalar values/, { files: withPlan({ 'meta.json': 'project=a' }) }));
   });
@@ -202,6 +209,14 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('locked by a live process', () =>
       refused(apply(), 2, new RegExp(`state file tlmigrate-state\\.json is in use by pid ${process.pid} on ${hostname()} \\(apply plan\\.json, started 2026-01-01T00:00:00\\.000Z\\): wait for it, or stop it first`), {
         files: withPlan({ 'tlmigrate-state.json.lock': JSON.stringify({ pid: process.pid, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'apply plan.json' }) }),
+      }));
+    it('locked from another host: the command to clear it, after checking', () =>
+      refused(apply(), 2, /state file tlmigrate-state\.json is locked by pid 4242 on build-7 \(apply plan\.json, started 2026-01-01T00:00:00\.000Z\), another host, which this one cannot check: if no tlmigrate runs there any more, remove the lock: rm tlmigrate-state\.json\.lock$/, {
+        files: withPlan({ 'tlmigrate-state.json.lock': JSON.stringify({ pid: 4242, host: 'build-7', startedAt: '2026-01-01T00:00:00.000Z', command: 'apply plan.json' }) }),
+      }));
+    it('an empty lock file: never taken for a dead one', () =>
+      refused(apply(), 2, /lock file tlmigrate-state\.json\.lock is not a complete tlmigrate lock \(empty or edited\): make sure no tlmigrate uses tlmigrate-state\.json, then remove it: rm tlmigrate-state\.json\.lock$/, {
+        files: withPlan({ 'tlmigrate-state.json.lock': '' }),
       }));
     it('missing, for status', () => refused(['status'], 2, /state file tlmigrate-state\.json not found: run tlmigrate apply first, or pass --state/));
     it.skipIf(!canMount())('in a read-only folder', async () => {

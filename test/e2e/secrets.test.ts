@@ -1,5 +1,6 @@
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -11,13 +12,71 @@ import { makeWorld, type World } from '../helpers/world.js';
 /**
  * A whole migration at every log level, every report format and the error paths that are cheap to
  * reach, with a (fake) AWS session token in play; then every byte written (stdout, stderr, log
- * files, plans, states, journals, reports) is searched for the API key, the AWS secret, the
- * session token and presigned-URL signatures: zero hits. Ceph ignores an unknown session token,
+ * files, plans, states, journals, reports) and the process table while it all ran (every
+ * ffprobe's command line and environment, every process naming this test's bucket or secrets) is
+ * searched for the API key, the AWS secret, the session token and presigned-URL signatures: zero hits. Ceph ignores an unknown session token,
  * so the token rides along on every S3 request and in every presigned URL.
  */
 const SESSION_TOKEN = 'FwoGZXIvYXdzEXAMPLEtlmigrateFAKESESSIONtoken0123456789abcdef';
 const WRONG_SECRET = 'wRoNgSeCrEt/tlmigrate+example0123456789';
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
+/** What `ps` shows of one process: its command line, and its environment where we may read it. */
+interface ProcessSample {
+  pid: string;
+  cmdline: string;
+  environ?: string;
+}
+
+/**
+ * Watches the process table while the CLI runs. Every ffprobe tlmigrate starts is this wrapper
+ * first: it registers its pid and waits until the watcher has read its command line and
+ * environment from /proc (as `ps` and any local user can), then runs the real ffprobe. Besides, the
+ * whole table is sampled for any process that names this test's bucket or secrets.
+ */
+function watchProcesses(dir: string, mine: readonly string[]) {
+  const bin = join(dir, 'bin');
+  for (const sub of ['bin', 'pending', 'seen', 'unseen']) mkdirSync(join(dir, sub), { recursive: true });
+  const real = execFileSync('sh', ['-c', 'command -v ffprobe']).toString().trim();
+  writeFileSync(
+    join(bin, 'ffprobe'),
+    `#!/bin/sh\ntouch '${dir}/pending/'$$\ni=0\nwhile [ ! -e '${dir}/seen/'$$ ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n[ -e '${dir}/seen/'$$ ] || touch '${dir}/unseen/'$$\nexec '${real}' "$@"\n`,
+  );
+  chmodSync(join(bin, 'ffprobe'), 0o755);
+  const children: ProcessSample[] = [];
+  const table: ProcessSample[] = [];
+  let ticks = 0;
+  const read = (path: string) => {
+    try {
+      return readFileSync(path).toString('latin1').replace(/\0/g, ' ');
+    } catch {
+      return undefined;
+    }
+  };
+  const tick = () => {
+    ticks += 1;
+    for (const pid of readdirSync(join(dir, 'pending'))) {
+      if (existsSync(join(dir, 'seen', pid))) continue;
+      children.push({ pid, cmdline: read(`/proc/${pid}/cmdline`) ?? '', environ: read(`/proc/${pid}/environ`) ?? '' });
+      writeFileSync(join(dir, 'seen', pid), '');
+    }
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      const cmdline = read(`/proc/${pid}/cmdline`);
+      // Other engineers' processes share this machine: only ours name this test's bucket or secrets.
+      if (cmdline && mine.some((m) => cmdline.includes(m))) table.push({ pid, cmdline });
+    }
+  };
+  const timer = setInterval(tick, 50);
+  timer.unref();
+  return {
+    path: `${bin}:${process.env.PATH ?? ''}`,
+    stop: () => {
+      clearInterval(timer);
+      tick();
+      return { children, table, ticks, unseen: readdirSync(join(dir, 'unseen')) };
+    },
+  };
+}
 
 describe('secrets never reach any output or file', () => {
   let w: World;
@@ -62,7 +121,8 @@ describe('secrets never reach any output or file', () => {
     'a migration at every log level, every report format and the cheap error paths write none of them, and plans and states are 0600',
     { timeout: 180_000 },
     async () => {
-      const env = { ...w.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_SESSION_TOKEN: SESSION_TOKEN };
+      const watch = watchProcesses(join(w.dir, 'ps'), [w.bucket, w.sim.apiKey, SESSION_TOKEN, WRONG_SECRET]);
+      const env = { ...w.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_SESSION_TOKEN: SESSION_TOKEN, PATH: watch.path };
       const reportFormats = (await runCli(['report', '--help'], env)).code === 0 ? (['text', 'json', 'csv', 'md', 'html'] as const) : [];
 
       const migrate = async (level: (typeof LEVELS)[number], toStderr: boolean) => {
@@ -128,6 +188,16 @@ describe('secrets never reach any output or file', () => {
         }),
       );
 
+      // The process table while all that ran: ffprobe's command line and environment, and every process of ours.
+      const processes = watch.stop();
+      expect(processes.unseen).toEqual([]);
+      expect(processes.children.length).toBeGreaterThanOrEqual(10);
+      for (const child of processes.children) {
+        expect(child.cmdline).toMatch(/ffprobe .*http:\/\/127\.0\.0\.1:\d+\/[\w-]+\/video\.mp4/);
+        expect(child.environ?.trim().split(' ').map((v) => v.split('=')[0])).toEqual(['PATH']);
+      }
+      expect(processes.ticks).toBeGreaterThan(1);
+
       // Every byte written.
       const files = listFiles(root);
       expect(files.some((f) => f.endsWith('.log'))).toBe(true);
@@ -138,15 +208,19 @@ describe('secrets never reach any output or file', () => {
         ...outputs.map((o) => ({ what: `${o.what} (stdout+stderr)`, text: `${o.result.stdout}\n${o.result.stderr}` })),
       ];
       const needles = [w.sim.apiKey, w.s3info.secretAccessKey, w.s3info.accessKeyId, SESSION_TOKEN, WRONG_SECRET, 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-amz-date='];
-      const hits = written.flatMap(({ what, text }) => needles.filter((n) => text.toLowerCase().includes(n.toLowerCase())).map((n) => `${what}: ${n}`));
+      const seenInPs = [
+        ...processes.children.flatMap((c) => [{ what: `ffprobe ${c.pid} command line`, text: c.cmdline }, { what: `ffprobe ${c.pid} environment`, text: c.environ ?? '' }]),
+        ...processes.table.map((p) => ({ what: `process ${p.pid} command line`, text: p.cmdline })),
+      ];
+      const hits = [...written, ...seenInPs].flatMap(({ what, text }) => needles.filter((n) => text.toLowerCase().includes(n.toLowerCase())).map((n) => `${what}: ${n}`));
       expect(hits).toEqual([]);
       // The search is not vacuous: the outputs name what failed and why.
       const all = written.map((x) => x.text).join('\n');
       for (const expected of ['source_missing', 'source_access_denied', 'video_file_broken', 'api_key_invalid', 'SignatureDoesNotMatch', 'temporary (session token)']) expect(all).toContain(expected);
       expect(w.sim.counts().rateLimited + w.sim.counts().serverErrors).toBeGreaterThan(0);
 
-      // Reports are for sharing (their mode is the report command's choice); plans and states are private.
-      const privateFiles = files.filter((p) => /(^|\/)(migrate-)?(plan|tlmigrate-state|state)\.json(\.journal)?$/.test(p));
+      // Reports are for sharing (their mode is the report command's choice); plans, states and logs are private.
+      const privateFiles = files.filter((p) => /(^|\/)(migrate-)?(plan|tlmigrate-state|state)\.json(\.journal)?$|\.log$/.test(p));
       expect(privateFiles.length).toBeGreaterThanOrEqual(LEVELS.length * 3);
       for (const f of privateFiles) expect({ f: relative(root, f), mode: statSync(f).mode & 0o777 }).toEqual({ f: relative(root, f), mode: 0o600 });
     },

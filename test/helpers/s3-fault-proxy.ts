@@ -5,7 +5,7 @@ import { mulberry32 } from '../sim/faults.js';
 /** What a request to S3 is, as far as the faults care. */
 export type S3RequestKind = 'list' | 'head' | 'get' | 'presigned-get' | 'other';
 
-export type S3FaultAction = 'slowdown' | 'reset' | 'deny';
+export type S3FaultAction = 'slowdown' | 'reset' | 'deny' | 'stall';
 
 /** A rule: requests of these kinds (and keys) get `action` with probability `rate`, at most `maxInARow` times in a row. */
 export interface S3FaultRule {
@@ -39,8 +39,8 @@ export interface S3FaultProxy {
  * A fault-injecting HTTP proxy in front of an S3 server, on loopback, port 0. It forwards every
  * request byte for byte, Host header included, so SigV4 signatures made for the proxy's address
  * (headers and presigned query strings alike) still verify at the server, which checks the
- * signature over the headers it receives. Faults: 503 SlowDown, a reset connection, or 403
- * AccessDenied for chosen keys.
+ * signature over the headers it receives. Faults: 503 SlowDown, a reset connection, 403
+ * AccessDenied for chosen keys, or a stall (the request is accepted and never answered).
  */
 export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy> {
   const target = new URL(upstream);
@@ -48,7 +48,7 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
   let random = mulberry32(1);
   /** Consecutive faulted requests per kind. */
   let streaks = new Map<S3RequestKind, number>();
-  const injected: Record<S3FaultAction, number> = { slowdown: 0, reset: 0, deny: 0 };
+  const injected: Record<S3FaultAction, number> = { slowdown: 0, reset: 0, deny: 0, stall: 0 };
   const seen: Record<S3RequestKind, number> = { list: 0, head: 0, get: 0, 'presigned-get': 0, other: 0 };
   const sockets = new Set<Socket>();
 
@@ -74,6 +74,10 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
     if (action) injected[action] += 1;
     if (action === 'reset') {
       req.socket.resetAndDestroy();
+      return;
+    }
+    if (action === 'stall') {
+      req.resume();
       return;
     }
     if (action === 'slowdown' || action === 'deny') {

@@ -237,6 +237,34 @@ describe('TwelveLabsClient against a loopback server', () => {
     await expect(client.createTask(aTaskRequest)).rejects.toMatchObject({ code: 'invalid_response' });
   });
 
+  describe('never follows a redirect, so the API key stays with the API', () => {
+    it.each<[string, number, (capture: string, own: string) => Record<string, string>, RegExp]>([
+      ['to another origin', 301, (capture) => ({ location: `${capture}/v1.3/indexes/idx1?token=abc` }), /a redirect to http:\/\/127\.0\.0\.1:\d+ \(another origin\)/],
+      ['within the same origin', 307, (_capture, own) => ({ location: `${own}/elsewhere` }), /a redirect to http:\/\/127\.0\.0\.1:\d+ \(the same origin\)/],
+      ['without a Location', 302, () => ({}), /a redirect to nowhere \(no Location\)/],
+    ])('a redirect %s (%i): one ApiError api_redirect per call, nothing at the capture server', async (_case, status, headers, target) => {
+      const capture = await startServer((_req, res) => json(res, 200, { _id: 'idx1' }));
+      const captureOrigin = new URL(capture.baseUrl).origin;
+      let ownOrigin = '';
+      const api = await startServer((_req, res) => {
+        res.writeHead(status, headers(captureOrigin, ownOrigin));
+        res.end();
+      });
+      ownOrigin = new URL(api.baseUrl).origin;
+      const { client } = aClient(api.baseUrl);
+      for (const call of [() => client.getIndex('idx1'), () => client.createTask(aTaskRequest)]) {
+        const error = (await call().catch((e: unknown) => e)) as ApiError;
+        expect(error).toBeInstanceOf(ApiError);
+        expect(error.code).toBe('api_redirect');
+        expect(error.apiMessage).toMatch(target);
+        expect(error.apiMessage).toMatch(/tlmigrate follows no redirect, so the API key was not sent there: set --api-url \/ TWELVELABS_BASE_URL/);
+        expect(error.message).not.toContain('token=abc');
+      }
+      expect(api.received).toHaveLength(2);
+      expect(capture.received).toEqual([]);
+    });
+  });
+
   describe('never puts a query string in an error message', () => {
     it('on an API error of a GET with a query', async () => {
       const { baseUrl, received } = await startServer((_req, res) => json(res, 400, { code: 'parameter_invalid', message: 'bad filename' }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { parseDuration, parseMetadataJson, parseMetadataPairs } from '../../src/executor/metadata.js';
+import { MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, checkMetadataSize, parseDuration, parseMetadataJson, parseMetadataPairs } from '../../src/executor/metadata.js';
 import type { MetadataValue } from '../../src/twelvelabs/types.js';
 
 /** The error a call throws, for asserting its class and code. */
@@ -118,5 +118,28 @@ describe('parseDuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error).toMatchObject({ code: 'duration_invalid' });
     expect((error as Error).message).toContain('--older-than');
+  });
+});
+
+describe('checkMetadataSize: 1 KiB per value, 16 KiB in all', () => {
+  it('accepts values up to the limit, counted in UTF-8 bytes', () => {
+    expect(() => checkMetadataSize({ a: 'x'.repeat(MAX_METADATA_VALUE_BYTES), b: 12345, c: true })).not.toThrow();
+    expect(() => checkMetadataSize({ a: 'é'.repeat(MAX_METADATA_VALUE_BYTES / 2) })).not.toThrow();
+  });
+
+  it.each<[string, Record<string, MetadataValue>, RegExp]>([
+    ['one value a byte over', { note: 'x'.repeat(MAX_METADATA_VALUE_BYTES + 1) }, /^--metadata value of 'note' is 1025 bytes, over the limit of 1024 bytes per value: shorten it$/],
+    ['a 5 MB value', { note: 'x'.repeat(5_000_000) }, /'note' is 5000000 bytes/],
+    ['multi-byte characters over the limit', { note: 'é'.repeat(513) }, /'note' is 1026 bytes/],
+    ['many values, each small', Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'x'.repeat(1000)])), /come to \d+ bytes as JSON, over the limit of 16384 bytes in all: send fewer or shorter values$/],
+  ])('refuses %s', (_case, metadata, message) => {
+    const error = thrown(() => checkMetadataSize(metadata));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'metadata_too_large' });
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('has the total limit it documents', () => {
+    expect(MAX_METADATA_TOTAL_BYTES).toBe(16 * 1024);
   });
 });

@@ -339,6 +339,32 @@ describe('planMigration: storage classes', () => {
   });
 });
 
+describe('planMigration: keys a URL cannot carry faithfully', () => {
+  it.each<[string, { action: string; reason?: string }]>([
+    ['a/../x.mp4', { action: 'fail', reason: 'source_key_unsupported' }],
+    ['a/./x.mp4', { action: 'fail', reason: 'source_key_unsupported' }],
+    ['../x.mp4', { action: 'fail', reason: 'source_key_unsupported' }],
+    ['a/..', { action: 'skip', reason: 'excluded' }],
+    ['a//b.mp4', { action: 'fail', reason: 'source_key_unsupported' }],
+    ['/leading.mp4', { action: 'fail', reason: 'source_key_unsupported' }],
+    ['a/...mp4', { action: 'upload' }],
+    ['a/..b/x.mp4', { action: 'upload' }],
+    ['a/%2e%2e/x.mp4', { action: 'upload' }],
+    ['new\nline.mp4', { action: 'upload' }],
+  ])('%j -> %o', async (key, expected) => {
+    const { items } = await plan({ objects: [aSourceObject({ key })] });
+    expect(outcome(items[0] as PlanItem)).toEqual(expected);
+    if (expected.reason === 'source_key_unsupported') expect(items[0]?.detail).toMatch(/segment.*: rename the object \(aws s3 mv\)$/);
+  });
+
+  it('fails before duplicate matching: a copy at a good key is the one uploaded', async () => {
+    const bad = aSourceObject({ key: 'a/../x.mp4', etag: 'same' });
+    const good = aSourceObject({ key: 'y.mp4', etag: 'same' });
+    const { items } = await plan({ objects: [bad, good] });
+    expect(items.map(outcome)).toEqual([{ action: 'fail', reason: 'source_key_unsupported' }, { action: 'upload' }]);
+  });
+});
+
 describe('planMigration: preflight', () => {
   it.each<[string, number, { action: string; reason?: string }]>([
     ['empty', 0, { action: 'fail', reason: 'video_file_broken' }],

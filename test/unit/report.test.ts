@@ -77,6 +77,15 @@ describe('CSV (RFC 4180)', () => {
     ['', ''],
     ['"', '""""'],
     [12345, '12345'],
+    // Cells a spreadsheet would run as a formula get a leading ' (and stay quoted where RFC 4180 needs it).
+    ['=HYPERLINK("http://x","y").mp4', '"\'=HYPERLINK(""http://x"",""y"").mp4"'],
+    ['+1.mp4', "'+1.mp4"],
+    ['-cmd.mp4', "'-cmd.mp4"],
+    ['@SUM(A1).mp4', "'@SUM(A1).mp4"],
+    ['\t=1.mp4', "'\t=1.mp4"],
+    ['\r=1.mp4', '"\'\r=1.mp4"'],
+    ['a=b.mp4', 'a=b.mp4'],
+    [-5, '-5'],
   ])('%j -> %s', (value, expected) => {
     expect(csvField(value)).toBe(expected);
   });

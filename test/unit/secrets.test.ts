@@ -106,6 +106,10 @@ describe('printable keeps a message on one line', () => {
     ['bell\u0007 esc\u001b del\u007f c1\u0085', 'bell\\u0007 esc\\u001b del\\u007f c1\\u0085'],
     ['line\u2028separator', 'line\\u2028separator'],
     ['café ☕ 日本.mp4', 'café ☕ 日本.mp4'],
+    // Bidi controls reorder what surrounds them on screen: `evil\u202Egpj.exe` shows as `evilexe.jpg`.
+    ['evil\u202egpj.exe', 'evil\\u202egpj.exe'],
+    ['\u202a\u202b\u202c\u202d \u2066\u2067\u2068\u2069 \u200e\u200f \u061c', '\\u202a\\u202b\\u202c\\u202d \\u2066\\u2067\\u2068\\u2069 \\u200e\\u200f \\u061c'],
+    ['עברית.mp4', 'עברית.mp4'],
   ])('%j', (text, expected) => {
     expect(printable(text)).toBe(expected);
     expect(printable(text)).not.toMatch(/[\n\r]/);

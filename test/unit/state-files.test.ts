@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { PlanFileError, StateFileError } from '../../src/errors.js';
@@ -58,13 +59,9 @@ describe('acquireLock', () => {
     await (await acquireLock(state, 'apply')).release();
   });
 
-  it.each<[string, () => Promise<string>]>([
-    ['a dead pid on this host', async () => JSON.stringify(aLockInfo({ pid: await deadPid() }))],
-    ['an empty file (died while locking)', async () => ''],
-    ['garbage', async () => 'not json'],
-  ])('takes over a lock holding %s', async (_case, content) => {
+  it('takes over a lock whose process is dead on this host, leaving no temp or token file', async () => {
     const state = tmp.path('state.json');
-    await writeFile(`${state}.lock`, await content());
+    await writeFile(`${state}.lock`, JSON.stringify(aLockInfo({ pid: await deadPid() })));
     const lock = await acquireLock(state, 'apply');
     expect(await readLock(lock.path)).toMatchObject({ pid: process.pid });
     expect((await readdir(tmp.dir)).sort()).toEqual(['state.json.lock']);
@@ -72,10 +69,45 @@ describe('acquireLock', () => {
     await expect(stat(lock.path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('refuses a lock held on another host, where liveness cannot be checked', async () => {
+  // A lock is linked into place complete, so an empty or unreadable one is not ours, or is being written by an older version: never dead.
+  it.each([
+    ['an empty file', ''],
+    ['a partly written lock', '{"pid":12'],
+    ['garbage', 'not json'],
+  ])('refuses %s as a lock, naming the command to clear it, and leaves it as it is', async (_case, content) => {
+    const state = tmp.path('state.json');
+    await writeFile(`${state}.lock`, content);
+    const error = await caught(acquireLock(state, 'apply'));
+    expect(error).toMatchObject({ code: 'state_lock_damaged' });
+    expect((error as Error).message).toMatch(/is not a complete tlmigrate lock \(empty or edited\): make sure no tlmigrate uses .*state\.json, then remove it: rm \/.*state\.json\.lock$/);
+    expect(await readFile(`${state}.lock`, 'utf8')).toBe(content);
+    expect((await readdir(tmp.dir)).sort()).toEqual(['state.json.lock']);
+  });
+
+  it('refuses a lock held on another host, where liveness cannot be checked, naming the command to clear it', async () => {
     const state = tmp.path('state.json');
     await writeFile(`${state}.lock`, JSON.stringify(aLockInfo({ pid: await deadPid(), host: 'other-host' })));
-    await expect(acquireLock(state, 'apply')).rejects.toMatchObject({ code: 'state_locked' });
+    const error = await caught(acquireLock(state, 'apply'));
+    expect(error).toMatchObject({ code: 'state_locked' });
+    expect((error as Error).message).toMatch(/is locked by pid \d+ on other-host \(apply, started .*\), another host, which this one cannot check: if no tlmigrate runs there any more, remove the lock: rm \/.*state\.json\.lock$/);
+  });
+
+  it('refuses when a takeover of the same dead lock was interrupted (its taker died), naming both files to remove', async () => {
+    const state = tmp.path('state.json');
+    const dead = JSON.stringify(aLockInfo({ pid: await deadPid() }));
+    await writeFile(`${state}.lock`, dead);
+    const token = `${state}.lock.takeover-${createHash('sha256').update(dead).digest('hex').slice(0, 16)}`;
+    await writeFile(token, JSON.stringify(aLockInfo({ pid: await deadPid(), nonce: 'x' })));
+    await expect(acquireLock(state, 'apply')).rejects.toThrow(/a takeover of the lock of .*state\.json by pid \d+ was interrupted: .*rm \/.*state\.json\.lock \/.*state\.json\.lock\.takeover-/);
+    expect(await readFile(`${state}.lock`, 'utf8')).toBe(dead);
+  });
+
+  it('refuses a symbolic link where the lock should be, and leaves its target alone', async () => {
+    const state = tmp.path('state.json');
+    await writeFile(tmp.path('precious'), 'keep');
+    await symlink(tmp.path('precious'), `${state}.lock`);
+    await expect(acquireLock(state, 'apply')).rejects.toMatchObject({ code: 'path_symlink' });
+    expect(await readFile(tmp.path('precious'), 'utf8')).toBe('keep');
   });
 
   it('does not remove a lock that another process took over since', async () => {
@@ -126,10 +158,24 @@ describe('writeFileAtomic', () => {
 
   it('leaves no temp file when the rename fails', async () => {
     const path = tmp.path('taken');
-    await mkdir(path);
-    await writeFile(tmp.path('taken/inside'), 'x');
-    await expect(writeFileAtomic(path, 'content')).rejects.toMatchObject({ code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/) as unknown });
+    // The folder appears while the content is written, after the up-front check: the rename itself fails.
+    async function* content(): AsyncGenerator<string> {
+      yield 'content';
+      await mkdir(path);
+      await writeFile(tmp.path('taken/inside'), 'x');
+    }
+    await expect(writeFileAtomic(path, content())).rejects.toMatchObject({ code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/) as unknown });
     expect(await readdir(tmp.dir)).toEqual(['taken']);
+  });
+
+  it('refuses a folder, or a symbolic link, where the file should be, and creates nothing', async () => {
+    await mkdir(tmp.path('folder'));
+    await expect(writeFileAtomic(tmp.path('folder'), 'content')).rejects.toMatchObject({ code: 'path_not_regular' });
+    await writeFile(tmp.path('target'), 'keep me');
+    await symlink(tmp.path('target'), tmp.path('link.json'));
+    await expect(writeFileAtomic(tmp.path('link.json'), 'content', 0o600, 'plan file')).rejects.toThrow(/^plan file .*link\.json is a symbolic link: .*remove the link \(rm .*link\.json\)/);
+    expect(await readFile(tmp.path('target'), 'utf8')).toBe('keep me');
+    expect((await readdir(tmp.dir)).sort()).toEqual(['folder', 'link.json', 'target']);
   });
 });
 
