@@ -9,7 +9,7 @@ import type { PlanHeader, PlanItem, PlanSummary } from '../../src/planner/index.
 import { writeFileAtomic } from '../../src/state/atomic.js';
 import { acquireLock, readLock } from '../../src/state/lock.js';
 import type { LockInfo } from '../../src/state/lock.js';
-import { openPlanFile, writePlanFile } from '../../src/state/plan-file.js';
+import { checkPlanItems, openPlanFile, writePlanFile } from '../../src/state/plan-file.js';
 import { BUCKET, aSourceObject, asyncIterable, somePlanOptions } from './builders.js';
 import { useTmpDir } from './tmp-dir.js';
 
@@ -204,6 +204,26 @@ describe('plan files', () => {
     await writePlanFile(path, header, asyncIterable(planItems), () => summary);
     return path;
   }
+
+  describe('checkPlanItems: a hand-edited plan is refused before anything is sent', () => {
+    it('accepts the plan the planner wrote', async () => {
+      await expect(checkPlanItems(await openPlanFile(await written()), 'plan.json')).resolves.toBeUndefined();
+    });
+
+    it.each<[string, PlanItem[], string, RegExp]>([
+      ['a repeated key', [...items, { ...(items[0] as PlanItem) }], 'plan_duplicate_key', /lists "videos\/a\.mp4" twice/],
+      ['a key outside the source prefix', [...items.slice(0, 3), { ...(items[3] as PlanItem), key: 'private/secret.mp4' }], 'plan_key_outside_source', /"private\/secret\.mp4", outside its source s3:\/\/.*\/videos/],
+      ['an item switched to upload by hand', [...items.slice(0, 2), { ...(items[2] as PlanItem), action: 'upload' }, items[3] as PlanItem], 'plan_summary_mismatch', /its summary says upload 2, fail 1 but its items hold upload 3, fail 0/],
+      ['an item without an ETag', [...items.slice(0, 3), { ...(items[3] as PlanItem), etag: undefined as unknown as string }], 'plan_item_invalid', /lacks a key, size, ETag or action/],
+    ])('%s', async (_case, edited, code, message) => {
+      const path = tmp.path('plan.json');
+      await writePlanFile(path, header, asyncIterable(edited), () => summary);
+      const error = await caught(checkPlanItems(await openPlanFile(path), path));
+      expect(error).toBeInstanceOf(PlanFileError);
+      expect(error).toMatchObject({ code });
+      expect((error as Error).message).toMatch(message);
+    });
+  });
 
   async function readAll(path: string): Promise<{ header: PlanHeader; summary: PlanSummary; items: PlanItem[] }> {
     const reader = await openPlanFile(path);

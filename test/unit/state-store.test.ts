@@ -133,6 +133,10 @@ describe('StateStore', () => {
 
     it.each<[string, string | undefined, string | undefined, string]>([
       ['a corrupt middle journal line', JSON.stringify(aStateFile()), 'JOURNAL', 'state_corrupt'],
+      ['a complete (newline-ended) last journal line that is not JSON', JSON.stringify(aStateFile()), 'LAST_COMPLETE', 'state_corrupt'],
+      ['a journal line that is JSON but not an event', JSON.stringify(aStateFile()), 'NOT_EVENT', 'state_corrupt'],
+      ['a journal line that is a JSON array', JSON.stringify(aStateFile()), 'NOT_OBJECT', 'state_corrupt'],
+      ['a journal without its checkpoint', undefined, `${JSON.stringify({ i: 's3://media-archive/videos/a.mp4', s: { status: 'intent' } })}\n`, 'state_checkpoint_missing'],
       ['a corrupt checkpoint', '{"version":1,"tool":"tlmigrate 0.1.0","items":{', undefined, 'state_corrupt'],
       ['an empty checkpoint', '', undefined, 'state_corrupt'],
       ['a foreign JSON file', '{"name":"my-app","version":"1.0.0","dependencies":{}}', undefined, 'state_foreign'],
@@ -146,7 +150,13 @@ describe('StateStore', () => {
       if (checkpoint !== undefined) await writeFile(path, checkpoint);
       if (journal !== undefined) {
         const event = (key: string) => JSON.stringify({ i: uri(key), s: { status: 'ready' } });
-        await writeFile(`${path}.journal`, `${event('a.mp4')}\n{"i":"s3://garbage\n${event('b.mp4')}\n`);
+        const damaged: Record<string, string> = {
+          JOURNAL: `${event('a.mp4')}\n{"i":"s3://garbage\n${event('b.mp4')}\n`,
+          LAST_COMPLETE: `${event('a.mp4')}\n{"i":"s3://garbage\n`,
+          NOT_EVENT: `${event('a.mp4')}\n{"hello":"world"}\n`,
+          NOT_OBJECT: `${event('a.mp4')}\n[1,2]\n`,
+        };
+        await writeFile(`${path}.journal`, damaged[journal] ?? journal);
       }
       const files = [path, `${path}.journal`];
       const before = await snapshot(files);
@@ -158,6 +168,31 @@ describe('StateStore', () => {
       // The lock was given back: a valid state can be opened at once.
       await expect(stat(`${path}.lock`)).rejects.toMatchObject({ code: 'ENOENT' });
     });
+  });
+
+  it('an empty journal without a checkpoint is no state at all', async () => {
+    const path = tmp.path('state.json');
+    await writeFile(`${path}.journal`, '');
+    expect(await loadState(path)).toBeUndefined();
+  });
+
+  it('a journal write cut short is an error before anything else is recorded, and leaves only whole lines', async () => {
+    const path = tmp.path('state.json');
+    const store = await StateStore.open(path, IDENTITY, 'apply', TOOL);
+    await store.setItem(uri('videos/a.mp4'), anItemState({ key: 'videos/a.mp4', status: 'intent' }), { durable: true });
+    // Make every later write short: the handle accepts part of the bytes, then none (a disk filling up).
+    const journal = (store as unknown as { journal: { write: (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }> } }).journal;
+    const write = journal.write.bind(journal);
+    let calls = 0;
+    journal.write = (bytes, offset, length) => (++calls === 1 ? write(bytes, offset, Math.min(length, 7)) : Promise.resolve({ bytesWritten: 0 }));
+    const refused = await refusal(store.setItem(uri('videos/b.mp4'), anItemState({ key: 'videos/b.mp4', status: 'intent' }), { durable: true }));
+    expect(refused.code).toBe('state_write_failed');
+    expect(refused.message).toMatch(/ENOSPC/);
+    // Nothing more is appended after a cut line.
+    expect((await refusal(store.setItem(uri('videos/c.mp4'), anItemState({ key: 'videos/c.mp4' }), { durable: true }))).code).toBe('state_write_failed');
+    const text = await readFile(`${path}.journal`, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { i: string }).i)).toEqual([uri('videos/a.mp4')]);
   });
 
   it('names both identities when refusing a mismatch', () => {
