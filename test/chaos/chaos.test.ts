@@ -5,7 +5,7 @@ const seeds = seedsFromEnv(50);
 const parallel = Number(process.env.CHAOS_PARALLEL ?? 2);
 
 describe('chaos (npm run test:chaos)', () => {
-  it(`${seeds.length} seeded fault schedules end with exactly one task per object`, { timeout: 120_000 + seeds.length * 90_000 }, async () => {
+  it(`${seeds.length} seeded fault schedules end with exactly one task per object`, { timeout: 120_000 + seeds.length * 150_000 }, async () => {
     const summary = await runChaos({ seeds, parallel, log: (line) => console.log(line) });
     console.log(`${formatSummary(summary)} (${(summary.wallMs / 1000).toFixed(0)} s wall, faults by kind: ${JSON.stringify(summary.faultsByKind)})`);
     const failing = summary.reports.filter((r) => r.problems.length > 0);

@@ -37,6 +37,8 @@ export interface SeedReport {
   faults: number;
   faultsByKind: Record<string, number>;
   kills: number;
+  /** Times the state file was deleted between runs. */
+  stateLosses: number;
   duplicates: number;
   lost: number;
   problems: string[];
@@ -51,15 +53,16 @@ export interface ChaosSummary {
   faults: number;
   faultsByKind: Record<string, number>;
   kills: number;
+  stateLosses: number;
   duplicates: number;
   lost: number;
   wallMs: number;
   reports: SeedReport[];
 }
 
-/** `chaos: S seeds, F faults injected, K kills, D duplicates, L lost` */
+/** `chaos: S seeds, F faults injected, K kills, X state files lost, D duplicates, L lost` */
 export function formatSummary(s: ChaosSummary): string {
-  return `chaos: ${s.seeds} seeds, ${s.faults} faults injected, ${s.kills} kills, ${s.duplicates} duplicates, ${s.lost} lost`;
+  return `chaos: ${s.seeds} seeds, ${s.faults} faults injected, ${s.kills} kills, ${s.stateLosses} state files lost, ${s.duplicates} duplicates, ${s.lost} lost`;
 }
 
 /** The seeds a run covers: CHAOS_SEEDS of them from CHAOS_FIRST_SEED (default 1). */
@@ -90,6 +93,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     faults: sum(reports.map((r) => r.faults)),
     faultsByKind,
     kills: sum(reports.map((r) => r.kills)),
+    stateLosses: sum(reports.map((r) => r.stateLosses)),
     duplicates: sum(reports.map((r) => r.duplicates)),
     lost: sum(reports.map((r) => r.lost)),
     wallMs: Math.round(performance.now() - started),
@@ -103,7 +107,7 @@ export function describeSeed(r: SeedReport): string {
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
   const schedule = r.problems.length > 0 || process.env.CHAOS_VERBOSE ? `\n  schedule: ${r.schedule.join(' | ')}` : '';
-  return `seed ${r.seed}: ${r.objects} objects, ${r.faults} faults (${kinds}), ${r.kills} kills, exits [${r.exitCodes.join(' ')}], ${r.duplicates} duplicates, ${r.lost} lost, ${(r.wallMs / 1000).toFixed(1)} s${schedule}${r.problems.length ? `\n  PROBLEMS:\n  - ${r.problems.join('\n  - ')}` : ''}`;
+  return `seed ${r.seed}: ${r.objects} objects, ${r.faults} faults (${kinds}), ${r.kills} kills, ${r.stateLosses} state losses, exits [${r.exitCodes.join(' ')}], ${r.duplicates} duplicates, ${r.lost} lost, ${(r.wallMs / 1000).toFixed(1)} s${schedule}${r.problems.length ? `\n  PROBLEMS:\n  - ${r.problems.join('\n  - ')}` : ''}`;
 }
 
 const RECONCILE_LAG_S = 0.4;
@@ -137,6 +141,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
   const schedule: string[] = [];
   const mutationFaults: Record<string, number> = { deleted: 0, overwritten: 0 };
   let kills = 0;
+  let stateLosses = 0;
   let duplicates = 0;
   let lost = 0;
   let objects = 0;
@@ -231,6 +236,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
 
     // Cycles: applies under seeded API and S3 faults, killed at seeded instants.
     const kill = (options.minKills ?? 1) + Math.floor(random() * ((options.maxKills ?? 3) - (options.minKills ?? 1) + 1));
+    const losesState = random() < 0.35;
     for (let cycle = 0; cycle <= kill; cycle++) {
       const faults = randomApiFaults(random, seed * 100 + cycle);
       const timeoutS = faults.slowResponse ? SLOW_TIMEOUT_S : NORMAL_TIMEOUT_S;
@@ -261,6 +267,15 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
         exitCodes.push('kill');
         await validState(statePath, problems, `cycle ${cycle} (killed)`);
       } else await checkCompleted(result, `cycle ${cycle}`, false);
+      // Some seeds lose the state file between runs: the index alone must then keep every object to one task.
+      if (losesState && random() < 0.6) {
+        // Between runs, not during one: the killed run's last requests land (slow answers, listing lag) first.
+        await sleep(SLOW_TIMEOUT_S * 1000 + 1500);
+        rmSync(statePath, { force: true });
+        rmSync(`${statePath}.journal`, { force: true });
+        stateLosses += 1;
+        schedule.push(`c${cycle}: state file deleted`);
+      }
     }
 
     // Clean resumes: API faults off, the denied object still denied. Ambiguous reconciliations may need a second pass.
@@ -290,7 +305,9 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
       const item = state?.items[uri(w.bucket, key)];
       const tasks = bySource.get(`/${w.bucket}/${key}`) ?? 0;
       const task = w.sim.tasks(w.indexId).find((t) => t.sourcePath === `/${world.bucket}/${key}`);
-      if (tasks === 0 || !item || item.status !== 'ready' || !task || item.taskId !== task.id) {
+      // A state rebuilt from the index (after a loss) knows a ready video by its id; its task id only when it found the task in flight.
+      const same = item?.taskId === task?.id || (item?.taskId === undefined && item?.videoId !== undefined && item.videoId === task?.videoId);
+      if (tasks === 0 || !item || item.status !== 'ready' || !task || !same) {
         lost += 1;
         problems.push(`lost ${key}: ${tasks} tasks, state ${item ? `${item.status} task ${item.taskId ?? '-'} (sim ${task?.id ?? '-'}) ${item.lastError?.code ?? ''}` : 'missing'}`);
       }
@@ -322,7 +339,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
       s3AccessDenied: fproxy.injected.deny,
       ...mutationFaults,
     };
-    const report: SeedReport = { seed, objects, faults: sum(Object.values(faultsByKind)), faultsByKind, kills, duplicates, lost, problems, exitCodes, schedule, wallMs: Math.round(performance.now() - started) };
+    const report: SeedReport = { seed, objects, faults: sum(Object.values(faultsByKind)), faultsByKind, kills, stateLosses, duplicates, lost, problems, exitCodes, schedule, wallMs: Math.round(performance.now() - started) };
     if (problems.length === 0 && !process.env.CHAOS_KEEP) {
       rmSync(w.dir, { recursive: true, force: true });
       await deleteBucketRecursive(w.s3, w.bucket).catch(() => undefined);
@@ -330,7 +347,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
     return report;
   } catch (error) {
     problems.push(`seed ${seed} stopped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return { seed, objects, faults: 0, faultsByKind: {}, kills, duplicates, lost, problems, exitCodes, schedule, wallMs: Math.round(performance.now() - started) };
+    return { seed, objects, faults: 0, faultsByKind: {}, kills, stateLosses, duplicates, lost, problems, exitCodes, schedule, wallMs: Math.round(performance.now() - started) };
   } finally {
     await proxy?.close();
     await w?.close();
