@@ -109,8 +109,8 @@ export class TwelveLabsClient {
         index_id: query.indexId,
         status: query.status,
         filename: query.filename,
-        created_at: query.createdAt,
-        updated_at: query.updatedAt,
+        created_at: wholeSeconds(query.createdAt),
+        updated_at: wholeSeconds(query.updatedAt),
       },
       idempotent: true,
       signal,
@@ -200,8 +200,8 @@ export class TwelveLabsClient {
         sort_option: query.sortOption,
         status: query.status,
         filename: query.filename,
-        created_at: query.createdAt,
-        updated_at: query.updatedAt,
+        created_at: wholeSeconds(query.createdAt),
+        updated_at: wholeSeconds(query.updatedAt),
       },
       idempotent: true,
       signal,
@@ -260,17 +260,24 @@ export class TwelveLabsClient {
       throw this.noAnswer(spec, timeout, 'connection failed', cause);
     }
     const signalOut = readRateLimit(response, this.clock.now());
-    this.gate?.release(signalOut);
     let text = '';
     try {
       text = await response.text();
     } catch (cause) {
       // A success whose body never arrived has an unknown outcome (a POST may have created a task).
-      if (response.ok) throw this.noAnswer(spec, timeout, `the ${response.status} answer was cut off`, cause);
+      if (response.ok) {
+        this.gate?.release(signalOut);
+        throw this.noAnswer(spec, timeout, `the ${response.status} answer was cut off`, cause);
+      }
       // A failure's body cut short still leaves the status, which is what classifies the failure.
     }
-    if (response.ok) return { status: response.status, text };
+    if (response.ok) {
+      this.gate?.release(signalOut);
+      return { status: response.status, text };
+    }
     const { code, message } = parseErrorBody(text, response.status);
+    // A rate-limit refusal sent with another status than 429 slows the run down all the same.
+    this.gate?.release(code === 'too_many_requests' ? { ...signalOut, status: 429 } : signalOut);
     throw new ApiError({
       status: response.status,
       code,
@@ -293,6 +300,17 @@ export class TwelveLabsClient {
       cause,
     });
   }
+}
+
+/**
+ * A date filter in the documented form, `YYYY-MM-DDTHH:mm:ssZ`: a server may refuse fractional
+ * seconds. Rounded down, so an "at or after" filter still includes the instant asked for.
+ */
+export function wholeSeconds(instant: string | undefined): string | undefined {
+  if (instant === undefined) return undefined;
+  const ms = Date.parse(instant);
+  if (Number.isNaN(ms)) return instant;
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function enc(segment: string): string {
