@@ -1,5 +1,5 @@
 import type { SourceObject } from '../sources/types.js';
-import { basename, isFolderMarker, keyFilter } from './filters.js';
+import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
 import { mapOrdered } from './ordered.js';
 import { preflightListing, preflightProbe } from './requirements.js';
 import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
@@ -50,8 +50,12 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
 
     const name = basename(object.key);
     const nameSize = `${name}\0${object.size}`;
+    // The platform may keep the name decoded or as the presigned URL carried it: either is a match.
+    const forms = filenameForms(object.key);
+    const named = <T>(byName: Map<string, T[]>): T[] => forms.flatMap((form) => byName.get(form) ?? []);
+    const sameName = named(videosByName);
     // Collisions only matter where a legacy match is possible: track just those names, not every key.
-    if (videosByName.get(name)?.some((v) => v.size === undefined || v.size === object.size)) {
+    if (sameName.some((v) => v.size === undefined || v.size === object.size)) {
       let etags = etagsByNameSize.get(nameSize);
       if (!etags) etagsByNameSize.set(nameSize, (etags = new Set()));
       etags.add(object.etag);
@@ -92,7 +96,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
 
     if (options.incremental) {
-      const candidates = (videosByName.get(name) ?? []).filter((v) => v.size === undefined || v.size === object.size);
+      const candidates = sameName.filter((v) => v.size === undefined || v.size === object.size);
       const legacy: IndexedVideoRef[] = [];
       for (const video of candidates) {
         const metadata = video.userMetadata ?? (await input.edges.videoMetadata(video.videoId)) ?? {};
@@ -104,7 +108,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
           return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'fingerprint', videoId: video.videoId } } };
         }
       }
-      const task = (inFlightByName.get(name) ?? [])[0];
+      const task = named(inFlightByName)[0];
       if (task) return { item: { ...base, action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: task.taskId, videoId: task.videoId } } };
       const first = legacy[0];
       if (first && options.match === 'filename') {
