@@ -3,7 +3,7 @@ import { ApiError, StateFileError } from '../errors.js';
 import { loadState, type StateFile } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { listAllVideos } from '../twelvelabs/index-reader.js';
-import { findOurVideos, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
+import { createdVideoIds, findOurVideos, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
 import type { IndexedVideo, Task } from '../twelvelabs/types.js';
 import type { TaskRef, VideoRef } from '../verify/index.js';
 import type { Progress } from './progress.js';
@@ -56,9 +56,9 @@ export async function readVideos(
   return { videos: all.map((v) => toVideoRef(v, ours)), ours };
 }
 
-/** The video ids a state file recorded: videos known to carry tlmigrate's marker. */
+/** The videos a state file says tlmigrate created: known to carry its marker. */
 export function recordedVideoIds(state: StateFile | undefined): string[] {
-  return Object.values(state?.items ?? {}).flatMap((item) => (item.videoId ? [item.videoId] : []));
+  return createdVideoIds(Object.values(state?.items ?? {}));
 }
 
 export function toVideoRef(v: IndexedVideo, ours: OurVideos): VideoRef {

@@ -24,7 +24,7 @@ import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { writePlanFile } from '../state/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
-import { judgeMarkerFilter, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
+import { createdVideoIds, judgeMarkerFilter, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
@@ -100,8 +100,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
     args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
   ])
     .then(async ([ledger, videos, marked, tasks, indexedAssets]) => {
-      const known = ledger.flatMap((entry) => (entry.videoId ? [entry.videoId] : []));
-      const ours = await judgeMarkerFilter(api, args.index, { all: videos, filtered: marked, known }, signal);
+      const ours = await judgeMarkerFilter(api, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
       return { ...toIndexSnapshot(ledger, videos, ours, tasks, indexedAssets), ours };
     })
     .catch((error: unknown) => {

@@ -62,6 +62,22 @@ export async function findOurVideos(
   return judgeMarkerFilter(api, indexId, { all, filtered, known }, signal);
 }
 
+/** What a migration's records (state items, ledger entries) say about one object's video. */
+export interface VideoRecord {
+  videoId?: string | undefined;
+  taskId?: string | undefined;
+  indexedAssetId?: string | undefined;
+  /** Set for items the plan skipped: their video was matched (perhaps a legacy one), not created. */
+  reason?: string | undefined;
+}
+
+/** The videos tlmigrate created, by its records: a task or indexed asset of its own, not a match. */
+export function createdVideoIds(records: Iterable<VideoRecord>): string[] {
+  const ids: string[] = [];
+  for (const r of records) if (r.videoId && r.reason === undefined && (r.taskId || r.indexedAssetId)) ids.push(r.videoId);
+  return ids;
+}
+
 /** Known to carry no fingerprint: one shared object, not one per legacy video. */
 const NO_METADATA: Record<string, unknown> = Object.freeze({});
 

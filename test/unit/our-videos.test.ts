@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/errors.js';
-import { judgeMarkerFilter, knownMetadata, type MarkerFilterVerdict } from '../../src/twelvelabs/our-videos.js';
+import { createdVideoIds, judgeMarkerFilter, knownMetadata, type MarkerFilterVerdict } from '../../src/twelvelabs/our-videos.js';
 import type { IndexedVideo } from '../../src/twelvelabs/types.js';
 
 const MARKED = { tlm_tool: 'tlmigrate', tlm_source: 's3://b/k.mp4', tlm_etag: 'e' };
@@ -63,5 +63,20 @@ describe('knownMetadata', () => {
     ['null metadata is not metadata', { _id: 'legacy', user_metadata: null }, unproven, undefined],
   ])('%s', (_case, video, ours, expected) => {
     expect(knownMetadata(video, ours)).toEqual(expected);
+  });
+});
+
+describe('createdVideoIds', () => {
+  it('takes the videos of tasks and indexed assets tlmigrate created, not the ones a plan matched', () => {
+    expect(
+      createdVideoIds([
+        { videoId: 'v-task', taskId: 't1' },
+        { videoId: 'v-asset', indexedAssetId: 'v-asset' },
+        { videoId: 'v-legacy', reason: 'indexed' },
+        { videoId: 'v-matched-ours', reason: 'indexed', taskId: 't9' },
+        { taskId: 't-failed' },
+        { videoId: 'v-no-task' },
+      ]),
+    ).toEqual(['v-task', 'v-asset']);
   });
 });
