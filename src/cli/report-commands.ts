@@ -126,7 +126,7 @@ interface DedupeCliArgs extends LogArgs {
 function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, DedupeCliArgs> {
   return {
     command: 'dedupe',
-    describe: 'Find copies of the same object in an index and, with --yes, delete all but the oldest ready one (dry run by default)',
+    describe: 'Find copies of the same object in an index (by the fingerprint each video carries) and, with --yes, delete all but the oldest ready one (dry run by default); videos that share only a file name and size are listed, never deleted',
     builder: (y) =>
       y
         .option('index', { type: 'string', demandOption: true, describe: 'The Twelve Labs index id' })
