@@ -213,7 +213,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     const message = interrupted
       ? `Interrupted: state checkpointed in ${args.state}. Resume with: tlmigrate apply ${args.plan} --state ${args.state}`
       : result.quota
-        ? `Daily quota exhausted: stopped cleanly${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: tlmigrate apply ${args.plan} --state ${args.state}`
+        ? `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: tlmigrate apply ${args.plan} --state ${args.state}`
         : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${
             result.undecided ? ` ${result.undecided} items await a decision (a task of the same file name is in flight and its owner cannot be read yet): run apply again later; nothing was resubmitted.` : ''
           }${planFailed.length ? ' See failures: tlmigrate logs' : ''}${sourceGone ? `; ${sourceGone} source objects changed or vanished since the plan: re-plan (tlmigrate plan) to pick them up` : ''}${

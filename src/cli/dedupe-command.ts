@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
 import { StateStore } from '../state/index.js';
 import { listTasks } from '../twelvelabs/index-reader.js';
-import { findDuplicateGroups, removeCopies, type DeletionOutcome, type DuplicateGroup } from '../verify/index.js';
+import { findDuplicateGroups, isDeletable, removeCopies, type DeletionOutcome, type DuplicateGroup } from '../verify/index.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
-import { metadataReader, readVideos, stateForIndex } from './index-access.js';
+import { metadataReader, readVideos, recordedVideoIds, stateForIndex } from './index-access.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -31,13 +31,14 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
   const api = createApiClient({ apiUrl, env });
   const index = await connectIndex(api, args.index, apiUrl);
   const known = await stateForIndex(args.state, args.index);
-  const videos = await readVideos(api, args.index, progress);
+  const { videos, ours } = await readVideos(api, args.index, recordedVideoIds(known?.state), progress);
   const tasks = await listTasks(api, { indexId: args.index }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of tasks`) });
   progress.done();
   const taskByVideo = new Map(tasks.filter((t) => t.video_id).map((t) => [t.video_id as string, { taskId: t._id, status: t.status }]));
   const { groups, metadataFetches } = await findDuplicateGroups(videos, (id) => taskByVideo.get(id), metadataReader(api, args.index));
+  log.info({ groups: groups.length, metadataFetches, markerFilter: ours.verdict }, 'dedupe groups');
   const outcome: DedupeOutcome = { indexId: args.index, indexName: index.index_name, dryRun: !args.yes, groups, deleted: [], metadataFetches };
-  if (!args.yes || groups.length === 0) return outcome;
+  if (!args.yes || !groups.some(isDeletable)) return outcome;
 
   const store = known
     ? await StateStore.open(known.path, { uri: known.state.source.uri, bucket: known.state.source.bucket, prefix: known.state.source.prefix, indexId: args.index }, 'dedupe --yes', `tlmigrate ${VERSION}`)
@@ -53,7 +54,7 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
       groups,
       { deleteVideo: (id) => api.deleteVideo(args.index, id), deleteTask: (id) => api.deleteTask(id) },
       async ({ action, group, copy }) => {
-        const why = group.by === 'fingerprint' ? `same tlm_source and tlm_etag (${group.source})` : `same filename and size (${group.filename}, ${group.size ?? '?'} bytes), no fingerprint`;
+        const why = `same tlm_source and tlm_etag (${group.source})`;
         log.info({ action, videoId: copy.videoId, taskId: copy.taskId, kept: group.keep.videoId }, 'dedupe');
         if (!store) return;
         await store.addHistory({ at: new Date().toISOString(), action, videoId: copy.videoId, taskId: copy.taskId, reason: `duplicate of video ${group.keep.videoId}: ${why}`, uri: group.source });

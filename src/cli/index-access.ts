@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { ApiError, StateFileError } from '../errors.js';
 import { loadState, type StateFile } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
-import { TLM_MARKER, listAllVideos } from '../twelvelabs/index-reader.js';
+import { listAllVideos } from '../twelvelabs/index-reader.js';
+import { createdVideoIds, findOurVideos, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
 import type { IndexedVideo, Task } from '../twelvelabs/types.js';
 import type { TaskRef, VideoRef } from '../verify/index.js';
 import type { Progress } from './progress.js';
@@ -40,19 +41,28 @@ export function metadataReader(api: Pick<TwelveLabsClient, 'getVideo'>, indexId:
 }
 
 /**
- * Every video of the index, and which of them tlmigrate made (one listing filtered by its marker):
- * the others carry no fingerprint, so matching them needs no GET of their metadata. A server that
- * ignored the filter would list everything as ours, which only costs those GETs back.
+ * Every video of the index, with what is known of its fingerprint without a GET: the marker filter
+ * is trusted only as far as it proves itself against `known` (the state's videos) and one GET
+ * (src/twelvelabs/our-videos.ts); otherwise every candidate's fingerprint is read per video.
  */
-export async function readVideos(api: Pick<TwelveLabsClient, 'listVideos'>, indexId: string, progress: Progress): Promise<VideoRef[]> {
-  const videos = await listAllVideos(api, indexId, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
-  const ours = new Set((await listAllVideos(api, indexId, { userMetadata: TLM_MARKER })).map((v) => v._id));
-  return videos.map((v) => toVideoRef(v, ours));
+export async function readVideos(
+  api: Pick<TwelveLabsClient, 'listVideos' | 'getVideo'>,
+  indexId: string,
+  known: Iterable<string>,
+  progress: Progress,
+): Promise<{ videos: VideoRef[]; ours: OurVideos }> {
+  const all = await listAllVideos(api, indexId, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of videos`) });
+  const ours = await findOurVideos(api, indexId, all, known);
+  return { videos: all.map((v) => toVideoRef(v, ours)), ours };
 }
 
-export function toVideoRef(v: IndexedVideo, ours?: ReadonlySet<string>): VideoRef {
-  const userMetadata = v.user_metadata ?? (ours && !ours.has(v._id) ? {} : undefined);
-  return { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata };
+/** The videos a state file says tlmigrate created: known to carry its marker. */
+export function recordedVideoIds(state: StateFile | undefined): string[] {
+  return createdVideoIds(Object.values(state?.items ?? {}));
+}
+
+export function toVideoRef(v: IndexedVideo, ours: OurVideos): VideoRef {
+  return { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata: knownMetadata(v, ours) };
 }
 
 export function toTaskRef(t: Task): TaskRef {

@@ -24,6 +24,7 @@ import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { writePlanFile } from '../state/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { createdVideoIds, judgeMarkerFilter, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
@@ -91,21 +92,25 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
   const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
   // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
-  const { ledger, videoRefs, inFlight } = toIndexSnapshot(await Promise.all([
+  const { ledger, videoRefs, inFlight, ours } = await Promise.all([
     existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : Promise.resolve([]),
     listAllVideos(api, args.index, opts('videos')),
-    // The videos tlmigrate made, in one filtered listing: every other video is known to carry no
-    // fingerprint, so matching it by file name + size needs no GET of its metadata. A server that
-    // ignored the filter would list everything here, which only costs those GETs back.
+    // The videos tlmigrate made, in one filtered listing: once the filter proves itself, every other
+    // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
     listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER }),
     listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks')),
     // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
     args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
-  ]).catch((error: unknown) => {
-    objects.stop();
-    throw error;
-  }));
-  log.info({ videos: videoRefs.length, inFlight: inFlight.length, ledger: ledger.length }, 'index read');
+  ])
+    .then(async ([ledger, videos, marked, tasks, indexedAssets]) => {
+      const ours = await judgeMarkerFilter(api, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
+      return { ...toIndexSnapshot(ledger, videos, ours, tasks, indexedAssets), ours };
+    })
+    .catch((error: unknown) => {
+      objects.stop();
+      throw error;
+    });
+  log.info({ videos: videoRefs.length, inFlight: inFlight.length, ledger: ledger.length, markerFilter: ours.verdict }, 'index read');
 
   const requirements = requirementsFor(args.via, args.requirements ?? {}, (index.models ?? []).map((m) => m.model_name));
   const options: PlanOptions = {
@@ -158,25 +163,22 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
 /** Objects listed ahead of the planner while it waits for the index; ~300 bytes each. */
 const PREFETCH_OBJECTS = 50_000;
 
-/** Known to carry no fingerprint: one shared object, not one per legacy video. */
-const NO_METADATA: Record<string, unknown> = Object.freeze({});
-
 /** Reduces what the index listings returned to what matching needs. */
-function toIndexSnapshot([ledger, videos, ourVideos, tasks, indexedAssets]: [LedgerEntry[], IndexedVideo[], IndexedVideo[], Task[], IndexedAsset[]]) {
-  const ours = new Set(ourVideos.map((v) => v._id));
+function toIndexSnapshot(ledger: LedgerEntry[], videos: IndexedVideo[], ours: OurVideos, tasks: Task[], indexedAssets: IndexedAsset[]) {
   const videoRefs: IndexedVideoRef[] = videos.map((v) => ({
     videoId: v._id,
     filename: v.system_metadata?.filename ?? '',
     size: v.system_metadata?.size,
     createdAt: v.created_at,
-    userMetadata: v.user_metadata ?? (ours.has(v._id) ? undefined : NO_METADATA),
+    userMetadata: knownMetadata(v, ours),
   }));
   const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
   const known = new Set(videoRefs.map((v) => v.videoId));
   for (const asset of indexedAssets) {
     const filename = asset.system_metadata?.filename ?? '';
     if (asset.status === 'ready' && !known.has(asset._id)) {
-      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? (ours.has(asset._id) ? undefined : NO_METADATA) });
+      // Ready since the video listing was read: the filter could not have listed it, so read it.
+      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined });
     } else if (asset.status !== 'ready' && asset.status !== 'failed') {
       inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
     }

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Logger } from '../log.js';
 import { REPORT_FORMATS, type ReportFormat } from '../report/index.js';
-import { formatDedupe, formatVerify, isClean } from '../verify/index.js';
+import { formatDedupe, formatVerify, isClean, isDeletable } from '../verify/index.js';
 import { runDedupe } from './dedupe-command.js';
 import { createProgress } from './progress.js';
 import { runReport } from './report-command.js';
@@ -126,7 +126,7 @@ interface DedupeCliArgs extends LogArgs {
 function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, DedupeCliArgs> {
   return {
     command: 'dedupe',
-    describe: 'Find copies of the same object in an index and, with --yes, delete all but the oldest ready one (dry run by default)',
+    describe: 'Find copies of the same object in an index (by the fingerprint each video carries) and, with --yes, delete all but the oldest ready one (dry run by default); videos that share only a file name and size are listed, never deleted',
     builder: (y) =>
       y
         .option('index', { type: 'string', demandOption: true, describe: 'The Twelve Labs index id' })
@@ -143,7 +143,8 @@ function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Dedup
       if (args.json) {
         const counts = {
           groups: o.groups.length,
-          copies: o.groups.reduce((n, g) => n + g.remove.length, 0),
+          copies: o.groups.filter(isDeletable).reduce((n, g) => n + g.remove.length, 0),
+          reportedOnly: o.groups.filter((g) => !isDeletable(g)).reduce((n, g) => n + g.remove.length, 0),
           videosDeleted: o.deleted.filter((d) => d.videoDeleted).length,
           tasksDeleted: o.deleted.filter((d) => d.taskDeleted).length,
           errors,

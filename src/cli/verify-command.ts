@@ -11,7 +11,7 @@ import { parseS3Uri } from '../sources/uri.js';
 import { IN_FLIGHT_STATUSES, listTasks } from '../twelvelabs/index-reader.js';
 import { verifyIndex, type VerifyResult } from '../verify/index.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
-import { metadataReader, readVideos, stateForIndex, toTaskRef } from './index-access.js';
+import { metadataReader, readVideos, recordedVideoIds, stateForIndex, toTaskRef } from './index-access.js';
 import type { Progress } from './progress.js';
 
 export interface VerifyArgs {
@@ -44,7 +44,7 @@ export async function runVerify(args: VerifyArgs, env: NodeJS.ProcessEnv, log: L
   await source.checkAccess(spec.prefix);
   const known = await stateForIndex(args.state, args.index);
 
-  const videos = await readVideos(api, args.index, progress);
+  const { videos, ours } = await readVideos(api, args.index, recordedVideoIds(known?.state), progress);
   const tasks = await listTasks(api, { indexId: args.index, status: [...IN_FLIGHT_STATUSES, 'failed'] }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of unfinished tasks`) });
   const filter = keyFilter({ include: args.include, exclude: args.exclude, extensions: args.extensions?.length ? args.extensions : DEFAULT_VIDEO_EXTENSIONS, allFiles: false });
   const requirements = requirementsForModels(DEFAULT_REQUIREMENTS, (index.models ?? []).map((m) => m.model_name));
@@ -68,6 +68,6 @@ export async function runVerify(args: VerifyArgs, env: NodeJS.ProcessEnv, log: L
     edges: metadataReader(api, args.index),
   });
   progress.done();
-  log.info({ objects: result.objects, videos: videos.length, tasks: tasks.length, metadataFetches: result.metadataFetches }, 'verify done');
+  log.info({ objects: result.objects, videos: videos.length, tasks: tasks.length, metadataFetches: result.metadataFetches, markerFilter: ours.verdict }, 'verify done');
   return { result, indexId: args.index, indexName: index.index_name, statePath: known?.path, cost: { videos: videos.length, tasks: tasks.length, metadataFetches: result.metadataFetches } };
 }

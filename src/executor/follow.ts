@@ -1,4 +1,6 @@
+import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
+import { ApiError } from '../errors.js';
 import type { StateStore } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { listAllIndexedAssets, listTasks } from '../twelvelabs/index-reader.js';
@@ -19,7 +21,7 @@ interface Progressed {
 }
 
 export interface FollowOptions {
-  api: Pick<ExecutorApi, 'listTasks'> & Partial<Pick<TwelveLabsClient, 'listIndexedAssets'>>;
+  api: Pick<ExecutorApi, 'listTasks'> & Pick<TwelveLabsClient, 'getTask'> & Partial<Pick<TwelveLabsClient, 'listIndexedAssets' | 'getIndexedAsset'>>;
   /** `assets`: follow indexed assets (GET /indexes/{id}/indexed-assets) instead of tasks. */
   via?: Via | undefined;
   store: StateStore;
@@ -32,46 +34,107 @@ export interface FollowOptions {
   once?: boolean;
 }
 
+/** Polls in a row whose listing reported no change before the open items are read by id. */
+export const QUIET_POLLS = 2;
+/** Open items read by id per round, least recently seen first: bounded whatever the run's size. */
+export const READS_PER_ROUND = 50;
+const READ_CONCURRENCY = 4;
+
+/** An item being followed: its task or indexed asset, and the last poll that saw it. */
+interface Followed {
+  uri: string;
+  kind: 'task' | 'indexed_asset';
+  seenAt: number;
+}
+
 /**
- * Follows submitted tasks to ready/failed by listing the index's tasks updated since the last
- * poll (pages of 50), never one GET per task.
+ * Follows submitted tasks (or indexed assets) to ready/failed by listing the index's ones updated
+ * since the last poll (pages of 50), not one GET per item. A listing may not report every change
+ * (the SDK says the indexed-asset filter sees only PUT updates), so when it reports nothing for
+ * QUIET_POLLS polls, and at once for a single pass, the open items it did not report are read by
+ * id, READS_PER_ROUND at a time, least recently seen first: every item is read again within a
+ * bounded number of polls, so the loop ends once the platform finishes, whatever the listing says.
  */
 export async function followTasks(o: FollowOptions): Promise<Record<string, number>> {
-  const byTask = new Map<string, string>();
+  const open = new Map<string, Followed>();
   let since = Number.POSITIVE_INFINITY;
   for (const [uri, item] of Object.entries(o.store.state.items)) {
     const id = item.indexedAssetId ?? item.taskId;
     if (!id || !FOLLOWED.has(item.status)) continue;
-    byTask.set(id, uri);
+    open.set(id, { uri, kind: item.indexedAssetId ? 'indexed_asset' : 'task', seenAt: 0 });
     since = Math.min(since, Date.parse(item.submittedAt ?? item.updatedAt));
   }
   let counts = countStatuses(o.store);
-  if (byTask.size === 0) return counts;
-  for (;;) {
+  if (open.size === 0) return counts;
+  let quiet = 0;
+  for (let poll = 1; ; poll++) {
     const pollStartedAt = o.clock.now();
-    const updatedAt = new Date(since - SKEW_MS).toISOString();
-    const signal = o.signal ? { signal: o.signal } : {};
-    const tasks: Progressed[] =
-      o.via === 'assets' && o.api.listIndexedAssets
-        ? await listAllIndexedAssets({ listIndexedAssets: o.api.listIndexedAssets.bind(o.api) }, o.indexId, { updatedAt, sortBy: 'updated_at' }, signal)
-        : await listTasks(o.api, { indexId: o.indexId, updatedAt, sortBy: 'updated_at' }, signal);
-    for (const task of tasks) {
-      const uri = byTask.get(task._id);
-      if (!uri) continue;
-      await applyTask(o.store, uri, task);
-      if (TERMINAL.has(task.status ?? '')) byTask.delete(task._id);
+    const changed = await applyProgress(o, open, await listUpdated(o, since), poll);
+    quiet = changed > 0 ? 0 : quiet + 1;
+    if (open.size > 0 && (o.once || quiet >= QUIET_POLLS)) {
+      await readOpenItems(o, open, poll);
+      quiet = 0;
     }
     counts = countStatuses(o.store);
     o.onProgress?.(counts);
-    if (o.once || byTask.size === 0 || o.signal?.aborted) return counts;
+    if (o.once || open.size === 0 || o.signal?.aborted) return counts;
     since = pollStartedAt;
     await o.clock.sleep(o.pollMs, o.signal);
   }
 }
 
-async function applyTask(store: StateStore, uri: string, task: Progressed): Promise<void> {
+/** One listing of what changed since `since` (less a skew allowance). */
+function listUpdated(o: FollowOptions, since: number): Promise<Progressed[]> {
+  const updatedAt = new Date(since - SKEW_MS).toISOString();
+  const signal = o.signal ? { signal: o.signal } : {};
+  return o.via === 'assets' && o.api.listIndexedAssets
+    ? listAllIndexedAssets({ listIndexedAssets: o.api.listIndexedAssets.bind(o.api) }, o.indexId, { updatedAt, sortBy: 'updated_at' }, signal)
+    : listTasks(o.api, { indexId: o.indexId, updatedAt, sortBy: 'updated_at' }, signal);
+}
+
+/** Records what a listing or a read reported for open items; returns how many changed status. */
+async function applyProgress(o: FollowOptions, open: Map<string, Followed>, reported: Progressed[], poll: number): Promise<number> {
+  let changed = 0;
+  for (const task of reported) {
+    const followed = open.get(task._id);
+    if (!followed) continue;
+    followed.seenAt = poll;
+    if (await applyTask(o.store, followed.uri, task)) changed += 1;
+    if (TERMINAL.has(task.status ?? '')) open.delete(task._id);
+  }
+  return changed;
+}
+
+/** Reads by id the open items this poll's listing did not report, least recently seen first. */
+async function readOpenItems(o: FollowOptions, open: Map<string, Followed>, poll: number): Promise<void> {
+  const due = [...open.entries()]
+    .filter(([, f]) => f.seenAt < poll)
+    .sort(([, a], [, b]) => a.seenAt - b.seenAt)
+    .slice(0, READS_PER_ROUND);
+  const limit = pLimit(READ_CONCURRENCY);
+  const read = await Promise.all(due.map(([id, followed]) => limit(() => readOne(o, id, followed.kind))));
+  for (const [i, [id, followed]] of due.entries()) {
+    // Deleted on the platform meanwhile: nothing left to wait for.
+    if (read[i] === 'gone') open.delete(id);
+    else followed.seenAt = poll;
+  }
+  await applyProgress(o, open, read.filter((r): r is Progressed => r !== 'gone'), poll);
+}
+
+async function readOne(o: FollowOptions, id: string, kind: Followed['kind']): Promise<Progressed | 'gone'> {
+  try {
+    if (kind === 'indexed_asset' && o.api.getIndexedAsset) return await o.api.getIndexedAsset(o.indexId, id, o.signal);
+    return await o.api.getTask(id, o.signal);
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.code === 'resource_not_exist')) return 'gone';
+    throw error;
+  }
+}
+
+/** Records a reported status; true when it changed the item. */
+async function applyTask(store: StateStore, uri: string, task: Progressed): Promise<boolean> {
   const item = store.item(uri);
-  if (!item || !task.status || item.status === task.status) return;
+  if (!item || !task.status || item.status === task.status) return false;
   const status = (task.status === 'uploading' ? 'validating' : task.status) as TaskStatus;
   const error = task.error;
   const lastError =
@@ -83,6 +146,7 @@ async function applyTask(store: StateStore, uri: string, task: Progressed): Prom
         }
       : undefined;
   await store.setItem(uri, { status, ...(task.video_id ? { videoId: task.video_id } : {}), ...(lastError ? { lastError } : {}) });
+  return true;
 }
 
 export function countStatuses(store: StateStore): Record<string, number> {

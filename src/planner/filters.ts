@@ -40,6 +40,32 @@ export function basename(key: string): string {
   return slash === -1 ? key : key.slice(slash + 1);
 }
 
+/** One path segment as the AWS SDK writes it into a (presigned) URL: RFC 3986, `!'()*` included. */
+function presignedSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * The names the platform may give a video fetched from this key's presigned URL: the decoded last
+ * path segment, and the segment as the URL carries it (`a b+é.mp4` -> `a%20b%2B%C3%A9.mp4`) when
+ * that differs. Which one the real API keeps is not documented, so searches and matches try both.
+ */
+export function filenameForms(key: string): string[] {
+  const decoded = basename(key);
+  const encoded = presignedSegment(decoded);
+  return encoded === decoded ? [decoded] : [decoded, encoded];
+}
+
+/** A file name as one of `filenameForms` gave it, back in the decoded form (unchanged if it is not valid percent-encoding). */
+export function decodedFilename(name: string): string {
+  if (!name.includes('%')) return name;
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
+}
+
 /** Folder markers: zero-byte keys ending in `/`. */
 export function isFolderMarker(key: string, size: number): boolean {
   return key.endsWith('/') && size === 0;

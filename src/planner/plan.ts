@@ -1,6 +1,6 @@
 import type { SourceObject } from '../sources/types.js';
-import { basename, isFolderMarker, keyFilter } from './filters.js';
-import { contentKey, filenameForms, fingerprintContent, isFingerprintOf } from './identity.js';
+import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
+import { contentKey, fingerprintContent, isFingerprintOf } from './identity.js';
 import { mapOrdered } from './ordered.js';
 import { preflightKey, preflightListing, preflightProbe } from './requirements.js';
 import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
@@ -78,8 +78,12 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
 
     const name = basename(object.key);
     const nameSize = `${name}\0${object.size}`;
+    // The platform may keep the name decoded or as the presigned URL carried it: either is a match.
+    const forms = filenameForms(object.key);
+    const named = <T>(byName: Map<string, T[]>): T[] => forms.flatMap((form) => byName.get(form) ?? []);
+    const sameName = named(videosByName);
     // Collisions only matter where a legacy match is possible: track just those names, not every key.
-    if (videosByName.get(name)?.some((v) => v.size === undefined || v.size === object.size)) {
+    if (sameName.some((v) => v.size === undefined || v.size === object.size)) {
       let etags = etagsByNameSize.get(nameSize);
       if (!etags) etagsByNameSize.set(nameSize, (etags = new Set()));
       etags.add(object.etag);
@@ -119,8 +123,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
 
     if (options.incremental) {
-      const forms = filenameForms(object.key);
-      const candidates = forms.flatMap((f) => videosByName.get(f) ?? []).filter((v) => v.size === undefined || v.size === object.size);
+      const candidates = sameName.filter((v) => v.size === undefined || v.size === object.size);
       const legacy: IndexedVideoRef[] = [];
       for (const video of candidates) {
         const metadata = (await metadataOf(video)) ?? {};
@@ -135,7 +138,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
       const twin = await indexedTwin(object);
       if (twin) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: keyOf(twin.uri), videoId: twin.videoId } } };
       // A task in flight under this file name is this object's only when its video's fingerprint says so.
-      for (const task of forms.flatMap((f) => inFlightByName.get(f) ?? [])) {
+      for (const task of named(inFlightByName)) {
         const metadata = task.videoId ? await input.edges.videoMetadata(task.videoId).catch(() => undefined) : undefined;
         if (isFingerprintOf(metadata, uri(object.key), object.etag)) {
           return { item: { ...base, action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: task.taskId, videoId: task.videoId } } };

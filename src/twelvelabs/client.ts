@@ -109,8 +109,8 @@ export class TwelveLabsClient {
         index_id: query.indexId,
         status: query.status,
         filename: query.filename,
-        created_at: query.createdAt,
-        updated_at: query.updatedAt,
+        created_at: wholeSeconds(query.createdAt),
+        updated_at: wholeSeconds(query.updatedAt),
       },
       idempotent: true,
       signal,
@@ -200,8 +200,8 @@ export class TwelveLabsClient {
         sort_option: query.sortOption,
         status: query.status,
         filename: query.filename,
-        created_at: query.createdAt,
-        updated_at: query.updatedAt,
+        created_at: wholeSeconds(query.createdAt),
+        updated_at: wholeSeconds(query.updatedAt),
       },
       idempotent: true,
       signal,
@@ -262,8 +262,8 @@ export class TwelveLabsClient {
       throw this.noAnswer(spec, timeout, 'connection failed', cause);
     }
     const signalOut = readRateLimit(response, this.clock.now());
-    this.gate?.release(signalOut);
     if (response.status >= 300 && response.status < 400) {
+      this.gate?.release(signalOut);
       await response.body?.cancel().catch(() => undefined);
       throw redirectError(spec, response, url);
     }
@@ -272,11 +272,19 @@ export class TwelveLabsClient {
       text = await response.text();
     } catch (cause) {
       // A success whose body never arrived has an unknown outcome (a POST may have created a task).
-      if (response.ok) throw this.noAnswer(spec, timeout, `the ${response.status} answer was cut off`, cause);
+      if (response.ok) {
+        this.gate?.release(signalOut);
+        throw this.noAnswer(spec, timeout, `the ${response.status} answer was cut off`, cause);
+      }
       // A failure's body cut short still leaves the status, which is what classifies the failure.
     }
-    if (response.ok) return { status: response.status, text };
+    if (response.ok) {
+      this.gate?.release(signalOut);
+      return { status: response.status, text };
+    }
     const { code, message } = parseErrorBody(text, response.status);
+    // A rate-limit refusal sent with another status than 429 slows the run down all the same.
+    this.gate?.release(code === 'too_many_requests' ? { ...signalOut, status: 429 } : signalOut);
     throw new ApiError({
       status: response.status,
       code,
@@ -315,6 +323,17 @@ function redirectError(spec: RequestSpec, response: Response, url: string): ApiE
   }
   const message = `answered ${response.status}, a redirect to ${target}; tlmigrate follows no redirect, so the API key was not sent there: set --api-url / TWELVELABS_BASE_URL to the API's own URL`;
   return new ApiError({ status: response.status, code: 'api_redirect', message, method: spec.method, path: spec.path });
+}
+
+/**
+ * A date filter in the documented form, `YYYY-MM-DDTHH:mm:ssZ`: a server may refuse fractional
+ * seconds. Rounded down, so an "at or after" filter still includes the instant asked for.
+ */
+export function wholeSeconds(instant: string | undefined): string | undefined {
+  if (instant === undefined) return undefined;
+  const ms = Date.parse(instant);
+  if (Number.isNaN(ms)) return instant;
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function enc(segment: string): string {

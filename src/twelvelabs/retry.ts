@@ -3,7 +3,7 @@ import { ApiError, TransportError } from '../errors.js';
 /**
  * What to do after a failed request. Pure, so it is table-tested (smithy's retry classifiers).
  * - `pace`: the server refused before doing any work (429): slow the whole run down, then retry.
- * - `quota`: a daily quota is exhausted: stop the run cleanly and resume later.
+ * - `quota`: a quota or the account's credit is exhausted: stop the run cleanly and resume later.
  * - `retry`: safe to send again (idempotent request, transient fault).
  * - `reconcile`: a non-idempotent request may have been acted on: look for its effect before retrying.
  * - `fail`: a definite rejection of this item; record it, never retry automatically.
@@ -14,10 +14,23 @@ export type FailureAction = 'pace' | 'quota' | 'retry' | 'reconcile' | 'fail' | 
 /** A reset further away than this is a daily quota, not a per-minute rate limit. */
 export const QUOTA_RESET_THRESHOLD_MS = 15 * 60_000;
 
+/**
+ * Refusals that concern the account, not the item, whatever their status: the status of
+ * `usage_limit_exceeded` is undocumented (429, 400, 402 and 403 are all plausible).
+ */
+export function isQuotaRefusal(error: ApiError): boolean {
+  return error.code === 'usage_limit_exceeded' || error.status === 402;
+}
+
+/** A rate-limit refusal: 429, or the platform's `too_many_requests` code under another status. */
+export function isRateLimited(error: ApiError): boolean {
+  return error.status === 429 || error.code === 'too_many_requests';
+}
+
 export function classifyFailure(error: unknown, request: { idempotent: boolean }, nowMs = Date.now()): FailureAction {
   if (error instanceof ApiError) {
-    if (error.status === 429) {
-      if (error.code === 'usage_limit_exceeded') return 'quota';
+    if (isQuotaRefusal(error)) return 'quota';
+    if (isRateLimited(error)) {
       const resetIn = error.rateLimitResetMs === undefined ? 0 : error.rateLimitResetMs - nowMs;
       if (error.retryAfterMs === undefined && resetIn > QUOTA_RESET_THRESHOLD_MS) return 'quota';
       if (error.retryAfterMs !== undefined && error.retryAfterMs > QUOTA_RESET_THRESHOLD_MS) return 'quota';

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import { TlmError } from '../errors.js';
+import { decodedFilename } from '../planner/index.js';
 import type { MetadataReader, VideoRef } from './types.js';
 
 export interface CopyRef {
@@ -28,9 +29,11 @@ export interface TaskOfVideo {
 }
 
 /**
- * Finds groups of videos that are the same object: the same tlm_source and tlm_etag, or, for
- * videos without tlmigrate's fingerprint, the same file name and size. Copies share a file name
- * and size either way, so metadata is read only for videos that share both with another video.
+ * Finds groups of videos that are the same object: the same tlm_source and tlm_etag, read from
+ * each video itself (GET), or, for videos known to carry no fingerprint, the same file name and
+ * size. Only fingerprint groups are ever deleted (`removeCopies`); a name and size alone cannot tell
+ * two different objects apart, so those groups are only reported. Copies share a size and a name
+ * (decoded or as the URL carried it), so only videos that share both with another are read.
  * Keeps the oldest ready copy of each group.
  */
 export async function findDuplicateGroups(
@@ -39,32 +42,12 @@ export async function findDuplicateGroups(
   edges: MetadataReader,
   concurrency = 8,
 ): Promise<{ groups: DuplicateGroup[]; metadataFetches: number }> {
-  const byNameSize = new Map<string, VideoRef[]>();
-  for (const video of videos) {
-    const key = `${video.filename}\0${video.size ?? '?'}`;
-    const group = byNameSize.get(key);
-    if (group) group.push(video);
-    else byNameSize.set(key, [video]);
-  }
+  const byNameSize = groupBy(videos, (video) => `${decodedFilename(video.filename)}\0${video.size ?? '?'}`);
   const suspects = [...byNameSize.values()].filter((g) => g.length > 1).flat();
-  const limit = pLimit(concurrency);
-  let metadataFetches = 0;
-  const metadata = new Map<string, Record<string, unknown> | undefined>();
-  await Promise.all(
-    suspects.map((video) =>
-      limit(async () => {
-        if (video.userMetadata) metadata.set(video.videoId, video.userMetadata);
-        else {
-          metadataFetches += 1;
-          metadata.set(video.videoId, await edges.videoMetadata(video.videoId));
-        }
-      }),
-    ),
-  );
+  const { metadata, fetches } = await readFingerprints(suspects, edges, concurrency);
 
   const sets = new Map<string, { by: DuplicateGroup['by']; video: VideoRef; source?: string; etag?: string }[]>();
   for (const video of suspects) {
-    if (!metadata.has(video.videoId)) continue;
     const meta = metadata.get(video.videoId);
     if (meta === undefined) continue; // gone meanwhile
     const source = meta.tlm_source;
@@ -79,17 +62,16 @@ export async function findDuplicateGroups(
 
   const groups: DuplicateGroup[] = [];
   for (const members of sets.values()) {
-    if (members.length < 2) continue;
-    const copies = members
+    const first = members[0];
+    if (members.length < 2 || !first) continue;
+    const [keep, ...remove] = members
       .map(({ video }): CopyRef => {
         const task = taskOf(video.videoId);
         return { videoId: video.videoId, createdAt: video.createdAt, taskId: task?.taskId, taskStatus: task?.status };
       })
       // A copy whose task is not known to be ready sorts after the ready ones; then oldest first.
       .sort((a, b) => rank(a) - rank(b) || (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || a.videoId.localeCompare(b.videoId));
-    const [keep, ...remove] = copies;
-    const first = members[0];
-    if (!keep || !first) continue;
+    if (!keep) continue;
     groups.push({
       by: first.by,
       filename: first.video.filename,
@@ -100,7 +82,45 @@ export async function findDuplicateGroups(
     });
   }
   groups.sort((a, b) => (a.source ?? a.filename).localeCompare(b.source ?? b.filename));
-  return { groups, metadataFetches };
+  return { groups, metadataFetches: fetches };
+}
+
+/**
+ * Each suspect's user_metadata, read by GET unless the listing showed it carries no fingerprint:
+ * a fingerprint that decides a deletion is always read from the video itself.
+ */
+async function readFingerprints(suspects: VideoRef[], edges: MetadataReader, concurrency: number) {
+  const limit = pLimit(concurrency);
+  const metadata = new Map<string, Record<string, unknown> | undefined>();
+  let fetches = 0;
+  await Promise.all(
+    suspects.map((video) =>
+      limit(async () => {
+        if (video.userMetadata && typeof video.userMetadata.tlm_source !== 'string') metadata.set(video.videoId, video.userMetadata);
+        else {
+          fetches += 1;
+          metadata.set(video.videoId, await edges.videoMetadata(video.videoId));
+        }
+      }),
+    ),
+  );
+  return { metadata, fetches };
+}
+
+function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = map.get(key);
+    if (group) group.push(item);
+    else map.set(key, [item]);
+  }
+  return map;
+}
+
+/** Whether a group's extra copies may be deleted: only copies proven by their own fingerprint. */
+export function isDeletable(group: DuplicateGroup): boolean {
+  return group.by === 'fingerprint';
 }
 
 function rank(copy: CopyRef): number {
@@ -122,9 +142,10 @@ export interface DeletionOutcome {
 }
 
 /**
- * Deletes the extra copies one by one: the video first, then its task (the platform refuses to
- * delete a ready task whose video still exists). Reports each step through `onStep` before moving on,
- * so the caller can log it durably; an API failure stops that copy, not the others.
+ * Deletes the extra copies of the deletable groups one by one (others are skipped: see
+ * `isDeletable`): the video first, then its task (the platform refuses to delete a ready task whose
+ * video still exists). Reports each step through `onStep` before moving on, so the caller can log
+ * it durably; an API failure stops that copy, not the others.
  */
 export async function removeCopies(
   groups: DuplicateGroup[],
@@ -132,7 +153,7 @@ export async function removeCopies(
   onStep: (step: { action: 'delete_video' | 'delete_task'; group: DuplicateGroup; copy: CopyRef }) => Promise<void>,
 ): Promise<DeletionOutcome[]> {
   const outcomes: DeletionOutcome[] = [];
-  for (const group of groups) {
+  for (const group of groups.filter(isDeletable)) {
     for (const copy of group.remove) {
       const outcome: DeletionOutcome = { videoId: copy.videoId, taskId: copy.taskId, videoDeleted: false, taskDeleted: false };
       outcomes.push(outcome);

@@ -1,5 +1,5 @@
 import { printable } from '../errors.js';
-import type { DeletionOutcome, DuplicateGroup } from './dedupe.js';
+import { isDeletable, type DeletionOutcome, type DuplicateGroup } from './dedupe.js';
 import type { VerifyResult } from './types.js';
 import { isClean } from './verify.js';
 
@@ -51,17 +51,22 @@ function copyText(c: { videoId: string; createdAt?: string | undefined; taskId?:
 
 /** The dedupe plan (and outcome) for a person. */
 export function* formatDedupe(o: { indexId: string; indexName?: string | undefined; dryRun: boolean; groups: DuplicateGroup[]; deleted: DeletionOutcome[]; recordedIn?: string | undefined }): Generator<string> {
-  const copies = o.groups.reduce((sum, g) => sum + g.remove.length, 0);
+  const deletable = o.groups.filter(isDeletable);
+  const copies = deletable.reduce((sum, g) => sum + g.remove.length, 0);
+  const reported = o.groups.length - deletable.length;
   if (o.groups.length === 0) {
     yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: no duplicates; nothing to delete.\n`;
     return;
   }
-  yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: ${o.groups.length} groups of copies of the same object, ${copies} copies to delete${o.dryRun ? ' (dry run: nothing deleted)' : ''}.\n`;
+  yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: ${deletable.length} groups of copies of the same object, ${copies} copies to delete${o.dryRun ? ' (dry run: nothing deleted)' : ''}`;
+  yield reported > 0 ? `; ${reported} groups share only a file name and size: reported, never deleted (nothing proves they are one object).\n` : '.\n';
   for (const g of o.groups) {
-    yield g.by === 'fingerprint' ? `  ${keyText(g.source ?? g.filename)}  [same tlm_source and tlm_etag]\n` : `  "${keyText(g.filename)}", ${g.size ?? '?'} bytes  [same filename and size, no fingerprint]\n`;
-    yield `    keep    ${copyText(g.keep)}\n`;
-    for (const c of g.remove) yield `    delete  ${copyText(c)}\n`;
+    yield g.by === 'fingerprint' ? `  ${keyText(g.source ?? g.filename)}  [same tlm_source and tlm_etag]\n` : `  "${keyText(g.filename)}", ${g.size ?? '?'} bytes  [same filename and size, no fingerprint: check by hand]\n`;
+    const [kept, removed] = isDeletable(g) ? ['keep  ', 'delete'] : ['video ', 'video '];
+    yield `    ${kept}  ${copyText(g.keep)}\n`;
+    for (const c of g.remove) yield `    ${removed}  ${copyText(c)}\n`;
   }
+  if (copies === 0) return;
   if (o.dryRun) {
     yield `Run again with --yes to delete these ${copies} copies (each video, then its task).\n`;
     return;

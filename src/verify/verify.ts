@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { basename } from '../planner/index.js';
+import { filenameForms } from '../planner/index.js';
 import type { SourceObject } from '../sources/types.js';
 import type { TaskRef, VerifyInput, VerifyResult, VideoRef } from './types.js';
 
@@ -29,10 +29,12 @@ export async function verifyIndex(input: VerifyInput): Promise<VerifyResult> {
     }
     const expected: Expected = { object, uri: `s3://${input.bucket}/${object.key}`, videos: [] };
     byUri.set(expected.uri, expected);
-    const name = basename(object.key);
-    const group = byName.get(name);
-    if (group) group.push(expected);
-    else byName.set(name, [expected]);
+    // The platform may name the video decoded or as the presigned URL carried it.
+    for (const name of filenameForms(object.key)) {
+      const group = byName.get(name);
+      if (group) group.push(expected);
+      else byName.set(name, [expected]);
+    }
   }
 
   const result: VerifyResult = {
@@ -130,7 +132,7 @@ export async function verifyIndex(input: VerifyInput): Promise<VerifyResult> {
       continue;
     }
     if (!known?.taskId) {
-      const named = tasksByName.get(basename(object.key)) ?? [];
+      const named = filenameForms(object.key).flatMap((name) => tasksByName.get(name) ?? []);
       const running = named.find((t) => IN_FLIGHT.has(t.status));
       if (running) {
         result.inProgress.push({ key: object.key, taskId: running.taskId, status: running.status });

@@ -10,7 +10,7 @@ import { deleteBucketRecursive, putObjects } from '../helpers/s3.js';
 import { uniqueValidVideo } from '../helpers/videos.js';
 import { makeWorld, type World } from '../helpers/world.js';
 import { mulberry32 } from '../sim/faults.js';
-import type { FaultConfig } from '../sim/index.js';
+import { API_READINGS, readings, type ApiReading, type ApiVariants, type FaultConfig } from '../sim/index.js';
 
 /**
  * The chaos driver: for each seed, a fresh bucket behind a fault-injecting S3 proxy and a fresh
@@ -28,6 +28,8 @@ export interface ChaosOptions {
   /** Apply cycles per seed that are killed: at least `minKills`, at most `maxKills`. */
   minKills?: number;
   maxKills?: number;
+  /** The simulator plays these readings of the disputed API points (default: its defaults). */
+  variants?: Partial<ApiVariants>;
   log?: (line: string) => void;
 }
 
@@ -63,6 +65,15 @@ export interface ChaosSummary {
 /** `chaos: S seeds, F faults injected, K kills, X state files lost, D duplicates, L lost` */
 export function formatSummary(s: ChaosSummary): string {
   return `chaos: ${s.seeds} seeds, ${s.faults} faults injected, ${s.kills} kills, ${s.stateLosses} state files lost, ${s.duplicates} duplicates, ${s.lost} lost`;
+}
+
+/** CHAOS_READINGS (comma-separated names of API_READINGS) as simulator variants; none: the defaults. */
+export function readingsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ApiVariants> | undefined {
+  const names = (env.CHAOS_READINGS ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length === 0) return undefined;
+  const unknown = names.filter((n) => !(n in API_READINGS));
+  if (unknown.length > 0) throw new Error(`CHAOS_READINGS: unknown ${unknown.join(', ')}; known: ${Object.keys(API_READINGS).join(', ')}`);
+  return readings(...(names as ApiReading[]));
 }
 
 /** The seeds a run covers: CHAOS_SEEDS of them from CHAOS_FIRST_SEED (default 1). */
@@ -148,7 +159,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
   let w: World | undefined;
   let proxy: S3FaultProxy | undefined;
   try {
-    w = await makeWorld(`chaos-${seed}`, { lifecycle: { validatingMs: 30, pendingMs: 20, queuedMs: 20, indexingMs: 30 } });
+    w = await makeWorld(`chaos-${seed}`, { lifecycle: { validatingMs: 30, pendingMs: 20, queuedMs: 20, indexingMs: 30 }, ...(options.variants ? { variants: options.variants } : {}) });
     const world = w;
     proxy = await startS3FaultProxy(w.s3info.endpoint);
     const fproxy = proxy;
@@ -167,7 +178,9 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
     const written = await putObjects(w.s3, w.bucket, put);
     objects = written.length;
     const legacy = written.find((o) => o.key.endsWith('imported before.mp4'));
-    w.sim.seedVideo(w.indexId, { filename: 'imported before.mp4', size: legacy?.size ?? 0 });
+    // The old import named its video the way this server names videos fetched from a URL.
+    const legacyName = options.variants?.urlFilename === 'encoded' ? 'imported%20before.mp4' : 'imported before.mp4';
+    w.sim.seedVideo(w.indexId, { filename: legacyName, size: legacy?.size ?? 0 });
 
     // Plan, with S3 SlowDown and resets on the listing.
     fproxy.setRules(

@@ -49,8 +49,9 @@ describe('tlmigrate plan against Ceph and the simulator', () => {
     const out = join(w.dir, 'plan.json');
     w.sim.clearRequests();
     const result = await runCli(['plan', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--probe', '--json', '--out', out], w.env, { cwd: w.dir });
-    // The legacy video is known to carry no fingerprint from one filtered listing: no GET of its metadata.
-    expect(w.sim.counts().byRoute['GET /indexes/{index_id}/videos/{video_id}']).toBeUndefined();
+    // No video is known to be tlmigrate's, so an empty filtered listing proves nothing (a server may
+    // misread the filter): the one legacy video that matches an object by name and size is read.
+    expect(w.sim.counts().byRoute['GET /indexes/{index_id}/videos/{video_id}']).toBe(1);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { counts: Record<string, number>; reasons: Record<string, number>; bytes: { upload: number }; planFile: string };

@@ -25,9 +25,9 @@ export const createAsset: Handler = async (req, ctx) => {
   if (method === 'url') {
     if (!urlPart) throw notProvided('url');
     if (filePart) throw invalid('The file parameter cannot be used with the url method.');
-    const { url, path, lastSegment } = urlField(urlPart, 'url');
+    const { url, path, lastSegment, rawLastSegment } = urlField(urlPart, 'url');
     source = { kind: 'url', url, path };
-    derivedName = lastSegment;
+    derivedName = ctx.variants().urlFilename === 'encoded' ? rawLastSegment : lastSegment;
   } else {
     if (!filePart) throw notProvided('file');
     if (urlPart) throw invalid('The url parameter cannot be used with the direct method.');

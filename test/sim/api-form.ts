@@ -30,8 +30,8 @@ export function booleanField(fields: Map<string, FormPart>, name: string, fallba
   return value === 'true';
 }
 
-/** An http(s) URL field: the URL, its decoded pathname and its decoded last path segment. */
-export function urlField(part: FormPart, name: string): { url: string; path: string; lastSegment: string } {
+/** An http(s) URL field: the URL, its decoded pathname, its last path segment decoded and as sent. */
+export function urlField(part: FormPart, name: string): { url: string; path: string; lastSegment: string; rawLastSegment: string } {
   if (part.kind !== 'text') throw invalid(`The ${name} parameter must be a text field.`);
   let url: URL;
   try {
@@ -40,7 +40,8 @@ export function urlField(part: FormPart, name: string): { url: string; path: str
     throw invalid(`The ${name} parameter must be a valid URL.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`The ${name} parameter must be an http or https URL.`);
-  return { url: part.value, path: decodePath(url.pathname), lastSegment: decodePath(url.pathname.split('/').pop() ?? '') };
+  const rawLastSegment = url.pathname.split('/').pop() ?? '';
+  return { url: part.value, path: decodePath(url.pathname), lastSegment: decodePath(rawLastSegment), rawLastSegment };
 }
 
 export function decodePath(path: string): string {

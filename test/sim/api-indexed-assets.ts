@@ -9,6 +9,7 @@ import {
   inRange, listingKey, metadataMatches, pageOf, parseInstantRange, parseMetadataFilters, parsePaging, parseRange, parseSorting, sortItems,
 } from './query.js';
 import { userMetadataObject } from './validate.js';
+import { filterVariantsKey } from './variants.js';
 import { indexedAssetToWire } from './wire.js';
 
 const CREATE_FIELDS = new Set(['asset_id', 'enable_video_stream', 'user_metadata']);
@@ -70,13 +71,15 @@ export const listIndexedAssets: Handler = (req, ctx) => {
   }
   const filename = q.get('filename');
   const ranges = RANGE_FIELDS.map((field) => [field, parseRange(q, field)] as const);
-  const created = parseInstantRange(q, 'created_at');
-  const updated = parseInstantRange(q, 'updated_at');
-  const metadata = parseMetadataFilters(q, LIST_PARAMS, variants.metadataFilterEncodings);
+  const created = parseInstantRange(q, 'created_at', variants.timestamps);
+  const updated = parseInstantRange(q, 'updated_at', variants.timestamps);
+  const metadata = parseMetadataFilters(q, LIST_PARAMS, variants);
   const now = ctx.clock.now();
   const lag = ctx.faults.indexedAssetVisibilityLagMs;
+  // The SDK's reading: the filter sees only metadata updates (PUT), not status changes.
+  const updatedAtOf = (ia: SimIndexedAsset) => (variants.indexedAssetUpdatedAt === 'put-only' ? ia.putAt : ia.updatedAt);
 
-  const key = `indexed-assets/${index.id}?${listingKey(q)}:${variants.metadataFilterEncodings.join(',')}${lag > 0 ? `@${now}` : ''}`;
+  const key = `indexed-assets/${index.id}?${listingKey(q)}:${filterVariantsKey(variants)}${lag > 0 ? `@${now}` : ''}`;
   const matching = ctx.store.memo(key, () => sortItems([...ctx.store.indexedAssets.values()], sorting).filter((ia) =>
     ia.indexId === index.id
     && ia.createdAt + lag <= now
@@ -84,7 +87,7 @@ export const listIndexedAssets: Handler = (req, ctx) => {
     && (filename === null || ia.meta.filename === filename)
     && ranges.every(([field, range]) => inRange(ia.meta[field], range))
     && inRange(ia.createdAt, created)
-    && inRange(ia.updatedAt, updated)
+    && inRange(updatedAtOf(ia), updated)
     && metadataMatches(ia.userMetadata, metadata)));
   const { items, pageInfo } = pageOf(matching, paging);
   return { status: 200, json: { data: items.map((ia) => indexedAssetToWire(ia)), page_info: pageInfo } };
@@ -103,6 +106,7 @@ export const updateIndexedAsset: Handler = (req, ctx): Reply => {
   const indexed = ctx.store.requireIndexedAsset(param(req, 'index_id'), param(req, 'indexed_asset_id'), variants.notFoundStatus);
   indexed.userMetadata = patchUserMetadata(indexed.userMetadata, req.body);
   indexed.updatedAt = ctx.clock.now();
+  indexed.putAt = indexed.updatedAt;
   const video = ctx.store.videos.get(indexed.id);
   if (video) {
     video.userMetadata = { ...indexed.userMetadata };

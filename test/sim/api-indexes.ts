@@ -7,6 +7,7 @@ import {
   inRange, listingKey, metadataMatches, pageOf, parseInstantRange, parseMetadataFilters, parsePaging, parseRange, parseSorting, sortItems,
 } from './query.js';
 import { isMetadataValue } from './validate.js';
+import { filterVariantsKey } from './variants.js';
 import { indexToWire, videoToWire } from './wire.js';
 
 export const RANGE_FIELDS = ['duration', 'fps', 'width', 'height', 'size'] as const;
@@ -29,11 +30,11 @@ export const listVideos: Handler = (req, ctx) => {
   const sorting = parseSorting(q);
   const filename = q.get('filename');
   const ranges = RANGE_FIELDS.map((field) => [field, parseRange(q, field)] as const);
-  const created = parseInstantRange(q, 'created_at');
-  const updated = parseInstantRange(q, 'updated_at');
-  const metadata = parseMetadataFilters(q, LIST_VIDEO_PARAMS, variants.metadataFilterEncodings);
+  const created = parseInstantRange(q, 'created_at', variants.timestamps);
+  const updated = parseInstantRange(q, 'updated_at', variants.timestamps);
+  const metadata = parseMetadataFilters(q, LIST_VIDEO_PARAMS, variants);
 
-  const key = `videos/${index.id}?${listingKey(q)}:${variants.metadataFilterEncodings.join(',')}`;
+  const key = `videos/${index.id}?${listingKey(q)}:${filterVariantsKey(variants)}`;
   const matching = ctx.store.memo(key, () => sortItems(ctx.store.videosOf(index.id), sorting).filter((video) =>
     (filename === null || video.meta.filename === filename)
     && ranges.every(([field, range]) => inRange(video.meta[field], range))
@@ -62,6 +63,7 @@ export const updateVideo: Handler = (req, ctx): Reply => {
   if (indexed) {
     indexed.userMetadata = { ...video.userMetadata };
     indexed.updatedAt = video.updatedAt;
+    indexed.putAt = video.updatedAt;
   }
   ctx.store.touch();
   return variants.updateVideoStatus === 200

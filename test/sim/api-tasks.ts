@@ -7,6 +7,7 @@ import type { SimTask, TaskSource, TaskStatus, UserMetadata } from './model.js';
 import type { FormPart } from './multipart.js';
 import { inRange, listingKey, pageOf, parseInstant, parsePaging, parseRange, parseSorting, sortItems } from './query.js';
 import { parseUserMetadata } from './validate.js';
+import type { ApiVariants } from './variants.js';
 import { taskToWire } from './wire.js';
 
 const CREATE_FIELDS = new Set(['index_id', 'video_url', 'video_file', 'enable_video_stream', 'user_metadata']);
@@ -25,7 +26,7 @@ export const createTask: Handler = async (req, ctx) => {
     throw new ApiFailure(400, 'parameter_not_provided', 'Either the video_url or the video_file parameter must be provided.');
   }
   if (urlPart && filePart) throw invalid('Provide either the video_url or the video_file parameter, not both.');
-  const { source, filename } = urlPart ? fromUrl(urlPart) : fromFile(filePart as FormPart);
+  const { source, filename } = urlPart ? fromUrl(urlPart, variants.urlFilename) : fromFile(filePart as FormPart);
 
   const stream = booleanField(fields, 'enable_video_stream', true);
   const metadataField = text(fields, 'user_metadata');
@@ -68,8 +69,9 @@ export const listTasks: Handler = (req, ctx) => {
   const duration = parseRange(q, 'duration');
   const width = parseRange(q, 'width');
   const height = parseRange(q, 'height');
-  const createdAfter = parseInstant(q, 'created_at');
-  const updatedAfter = parseInstant(q, 'updated_at');
+  const timestamps = ctx.variants().timestamps;
+  const createdAfter = parseInstant(q, 'created_at', timestamps);
+  const updatedAfter = parseInstant(q, 'updated_at', timestamps);
   const now = ctx.clock.now();
   const lag = ctx.faults.visibilityLagMs;
 
@@ -109,9 +111,9 @@ export const deleteTask: Handler = (req, ctx): Reply => {
   return { status: variants.deleteStatus };
 };
 
-function fromUrl(part: FormPart): { source: TaskSource; filename: string } {
-  const { url, path, lastSegment } = urlField(part, 'video_url');
-  return { source: { kind: 'url', url, path }, filename: lastSegment };
+function fromUrl(part: FormPart, naming: ApiVariants['urlFilename']): { source: TaskSource; filename: string } {
+  const { url, path, lastSegment, rawLastSegment } = urlField(part, 'video_url');
+  return { source: { kind: 'url', url, path }, filename: naming === 'encoded' ? rawLastSegment : lastSegment };
 }
 
 function fromFile(part: FormPart): { source: TaskSource; filename: string } {

@@ -1,7 +1,8 @@
 export { startSimulator } from './simulator.js';
 export type { AssetView, IndexedAssetView, SeedAssetInput, SeedVideoInput, Simulator, SimulatorOptions, TaskView, VideoView } from './simulator.js';
 export type { FaultConfig, MsRange } from './faults.js';
-export type { ApiVariants, MetadataFilterEncoding } from './variants.js';
+export type { ApiReading, ApiVariants, MetadataFilterEncoding, QuotaStatus } from './variants.js';
+export { API_READINGS, DEFAULT_VARIANTS, readings } from './variants.js';
 export type { LifecycleTimings } from './lifecycle.js';
 export type { DescribeVideo, ProbeMode } from './probe.js';
 export type { VideoLimits } from './validate.js';

@@ -114,6 +114,8 @@ export interface SimIndexedAsset {
   createdAt: number;
   updatedAt: number;
   indexedAt?: number;
+  /** When its metadata was last updated (PATCH): what `updated_at` filters see under the `put-only` reading. */
+  putAt?: number;
   seq: number;
   /** The asset's metadata when indexing was requested (the asset was ready, so it is known). */
   meta: VideoMeta;

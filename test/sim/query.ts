@@ -1,10 +1,12 @@
 import { invalid } from './api-error.js';
 import type { UserMetadata } from './model.js';
-import type { MetadataFilterEncoding } from './variants.js';
+import type { ApiVariants } from './variants.js';
 
 export const MAX_PAGE_LIMIT = 50;
 const DEFAULT_PAGE_LIMIT = 10;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/** The documented form, `YYYY-MM-DDTHH:mm:ssZ`: what a strict server accepts. */
+const WHOLE_SECONDS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 export interface Paging {
   page: number;
@@ -72,12 +74,13 @@ export function listingKey(query: URLSearchParams): string {
   return [...query].filter(([key]) => key !== 'page' && key !== 'page_limit').map(([k, v]) => `${k}=${v}`).sort().join('&');
 }
 
-/** Parses an RFC 3339 instant query parameter to epoch ms. */
-export function parseInstant(query: URLSearchParams, name: string): number | undefined {
+/** Parses an RFC 3339 instant query parameter to epoch ms; `strict` takes only the documented `YYYY-MM-DDTHH:mm:ssZ`. */
+export function parseInstant(query: URLSearchParams, name: string, timestamps: ApiVariants['timestamps'] = 'lenient'): number | undefined {
   const raw = query.get(name);
   if (raw === null) return undefined;
   const ms = Date.parse(raw);
   if (!RFC3339.test(raw) || Number.isNaN(ms)) throw invalid(`The ${name} parameter must be a date and time in the RFC 3339 format.`);
+  if (timestamps === 'strict' && !WHOLE_SECONDS_UTC.test(raw)) throw invalid(`The ${name} parameter must be a date and time in the format YYYY-MM-DDTHH:mm:ssZ.`);
   return ms;
 }
 
@@ -109,11 +112,11 @@ export function inRange(value: number | undefined, filter: RangeFilter | undefin
 }
 
 /** An instant range: bare `name` means "at or after", as the API reference says; brackets give bounds. */
-export function parseInstantRange(query: URLSearchParams, name: string): RangeFilter | undefined {
+export function parseInstantRange(query: URLSearchParams, name: string, timestamps: ApiVariants['timestamps'] = 'lenient'): RangeFilter | undefined {
   const filter: RangeFilter = {};
-  const after = parseInstant(query, name);
-  const gte = parseInstant(query, `${name}[gte]`);
-  const lte = parseInstant(query, `${name}[lte]`);
+  const after = parseInstant(query, name, timestamps);
+  const gte = parseInstant(query, `${name}[gte]`, timestamps);
+  const lte = parseInstant(query, `${name}[lte]`, timestamps);
   if (after !== undefined || gte !== undefined) filter.gte = Math.max(after ?? -Infinity, gte ?? -Infinity);
   if (lte !== undefined) filter.lte = lte;
   return Object.keys(filter).length > 0 ? filter : undefined;
@@ -121,21 +124,27 @@ export function parseInstantRange(query: URLSearchParams, name: string): RangeFi
 
 /**
  * User-metadata filters in the three encodings seen in the wild: bare keys (`?category=x`, the spec),
- * `user_metadata[category]=x` (the Python SDK) and `user_metadata=<JSON>` (the generated JS client).
+ * `user_metadata[category]=x` (the Python SDK) and `user_metadata=<JSON>` (the generated JS client),
+ * as far as the variants honour them (see `unhonouredMetadataFilter` for the others).
  * Values are compared as strings, the way they arrive in a query string.
  */
 export function parseMetadataFilters(
   query: URLSearchParams,
   reserved: ReadonlySet<string>,
-  encodings: readonly MetadataFilterEncoding[],
+  variants: Pick<ApiVariants, 'metadataFilterEncodings' | 'unhonouredMetadataFilter'>,
 ): Record<string, string> {
+  const encodings = variants.metadataFilterEncodings;
+  // A bare-key server that does not know the other encodings reads their parameters as keys.
+  const literal = encodings.includes('bare') && variants.unhonouredMetadataFilter === 'literal';
   const filters: Record<string, string> = {};
   for (const [key, value] of query) {
     const bracket = /^user_metadata\[(.+)\]$/.exec(key);
     if (bracket?.[1] !== undefined) {
       if (encodings.includes('bracket')) filters[bracket[1]] = value;
+      else if (literal) filters[key] = value;
     } else if (key === 'user_metadata') {
       if (encodings.includes('json')) Object.assign(filters, parseJsonFilter(value));
+      else if (literal) filters[key] = value;
     } else if (!reserved.has(key.replace(/\[(gte|lte)\]$/, '')) && encodings.includes('bare')) {
       filters[key] = value;
     }

@@ -131,8 +131,9 @@ async function decide(
 
   const admission = faults.admit(match.route, ctx.clock.now());
   if (admission.reject) {
-    const fault = admission.reject.code === 'usage_limit_exceeded' ? 'dailyQuota' : 'rateLimit';
-    return errorAnswer(429, admission.reject.code, admission.reject.message, deps, admission.headers, fault);
+    const quota = admission.reject.code === 'usage_limit_exceeded';
+    const status = quota ? ctx.variants().quotaStatus : 429;
+    return errorAnswer(status, admission.reject.code, admission.reject.message, deps, admission.headers, quota ? 'dailyQuota' : 'rateLimit');
   }
   const injected = faults.serverError(match.route);
   if (injected !== undefined) return { ...serverErrorAnswer(injected, deps), headers: admission.headers, fault: 'error5xx' };

@@ -1,6 +1,8 @@
 import type { ErrorShape } from './api-error.js';
 
 export type MetadataFilterEncoding = 'bare' | 'bracket' | 'json';
+/** Quota statuses seen or plausible for `usage_limit_exceeded` (undocumented). */
+export type QuotaStatus = 429 | 400 | 402 | 403;
 
 /**
  * Where the API's documentation, spec and SDKs disagree or are unconfirmed, the simulator plays
@@ -29,8 +31,27 @@ export interface ApiVariants {
   indexedAssetErrorField: 'none' | 'error' | 'error_message';
   deleteStatus: 204 | 200;
   updateVideoStatus: 204 | 200;
-  /** User-metadata filter encodings the list-videos endpoint honours; the others are silently ignored. */
+  /** User-metadata filter encodings the list endpoints honour (videos, indexed assets). */
   metadataFilterEncodings: readonly MetadataFilterEncoding[];
+  /**
+   * What a server that honours bare keys does with `user_metadata[k]=v` or `user_metadata=<JSON>`
+   * when it does not honour that encoding: `dropped` (ignored: the filter is not applied, every
+   * video is listed), or `literal` (read as a metadata key of that literal name, which no video
+   * has: nothing is listed). Servers that do not read bare keys always drop what they do not honour.
+   */
+  unhonouredMetadataFilter: 'dropped' | 'literal';
+  /**
+   * The `updated_at` filter of GET /indexes/{id}/indexed-assets: every change counts (the field's
+   * description), or only metadata updates (the SDK: "applies only to indexed assets updated using
+   * the PUT method"): an indexed asset never updated so matches no `updated_at` filter.
+   */
+  indexedAssetUpdatedAt: 'any-change' | 'put-only';
+  /** The file name a task (or an asset without `filename`) gets from a URL: its last path segment, decoded or as sent. */
+  urlFilename: 'decoded' | 'encoded';
+  /** Status of a `usage_limit_exceeded` refusal (the daily quota fault): undocumented. */
+  quotaStatus: QuotaStatus;
+  /** `strict`: date filters must be `YYYY-MM-DDTHH:mm:ssZ` (fractional seconds: 400 `parameter_invalid`). */
+  timestamps: 'lenient' | 'strict';
 }
 
 export const DEFAULT_VARIANTS: ApiVariants = {
@@ -46,7 +67,43 @@ export const DEFAULT_VARIANTS: ApiVariants = {
   deleteStatus: 204,
   updateVideoStatus: 204,
   metadataFilterEncodings: ['bare', 'bracket', 'json'],
+  unhonouredMetadataFilter: 'dropped',
+  indexedAssetUpdatedAt: 'any-change',
+  urlFilename: 'decoded',
+  quotaStatus: 429,
+  timestamps: 'lenient',
 };
+
+/**
+ * The readings of the points where the official sources disagree (shared/twelvelabs-api.md,
+ * "Points where the official sources disagree"), by name: what `sim.variants.set` takes to play one.
+ * The default variants honour every metadata encoding, which no single real server need do.
+ */
+export const API_READINGS = {
+  'metadata-filter=brackets': { metadataFilterEncodings: ['bracket'] },
+  'metadata-filter=json': { metadataFilterEncodings: ['json'] },
+  'metadata-filter=bare': { metadataFilterEncodings: ['bare'], unhonouredMetadataFilter: 'literal' },
+  'metadata-filter=bare/dropped': { metadataFilterEncodings: ['bare'] },
+  'metadata-filter=ignored': { metadataFilterEncodings: [] },
+  'indexed-asset-updated-at=put-only': { indexedAssetUpdatedAt: 'put-only' },
+  'url-filename=encoded': { urlFilename: 'encoded' },
+  'quota-status=400': { quotaStatus: 400 },
+  'quota-status=402': { quotaStatus: 402 },
+  'quota-status=403': { quotaStatus: 403 },
+  'timestamps=strict': { timestamps: 'strict' },
+} as const satisfies Record<string, Partial<ApiVariants>>;
+
+export type ApiReading = keyof typeof API_READINGS;
+
+/** The variants of several readings at once (later ones win on a shared field). */
+export function readings(...names: readonly ApiReading[]): Partial<ApiVariants> {
+  return Object.assign({}, ...names.map((name) => API_READINGS[name])) as Partial<ApiVariants>;
+}
+
+/** A stable text of the variants a listing's answer depends on: part of its cache key. */
+export function filterVariantsKey(v: Readonly<ApiVariants>): string {
+  return `${v.metadataFilterEncodings.join(',')}/${v.unhonouredMetadataFilter}/${v.indexedAssetUpdatedAt}`;
+}
 
 /** Switchable API variants: `set` merges (an `undefined` value restores the default), `reset` restores all. */
 export class VariantSwitch {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError, TransportError, redactUrls } from '../../src/errors.js';
-import { TwelveLabsClient, parseErrorBody, readRateLimit } from '../../src/twelvelabs/client.js';
+import { TwelveLabsClient, parseErrorBody, readRateLimit, wholeSeconds } from '../../src/twelvelabs/client.js';
 import type { RequestGate, ResponseSignal } from '../../src/twelvelabs/pacer.js';
 import type { CreateTaskRequest } from '../../src/twelvelabs/types.js';
 import { FakeClock } from './fake-clock.js';
@@ -68,6 +68,22 @@ describe('readRateLimit', () => {
     const signal = readRateLimit(response(headers), now);
     expect(signal.status).toBe(429);
     expect(signal).toMatchObject(expected);
+  });
+});
+
+describe('wholeSeconds', () => {
+  it.each<[string | undefined, string | undefined]>([
+    ['2025-06-15T10:00:00.999Z', '2025-06-15T10:00:00Z'],
+    ['2025-06-15T10:00:00.000Z', '2025-06-15T10:00:00Z'],
+    ['2025-06-15T10:00:00Z', '2025-06-15T10:00:00Z'],
+    // Rounded down: an "at or after" filter must not move past the instant it was given.
+    ['2025-06-15T10:00:59.001Z', '2025-06-15T10:00:59Z'],
+    ['2025-06-15T12:00:00.5+02:00', '2025-06-15T10:00:00Z'],
+    ['1969-12-31T23:59:59.500Z', '1969-12-31T23:59:59Z'],
+    ['not a date', 'not a date'],
+    [undefined, undefined],
+  ])('%s -> %s', (instant, expected) => {
+    expect(wholeSeconds(instant)).toBe(expected);
   });
 });
 
@@ -229,6 +245,39 @@ describe('TwelveLabsClient against a loopback server', () => {
     const { client } = aClient(baseUrl);
     await expect(client.createTask(aTaskRequest)).rejects.toMatchObject({ status: 429, code: 'usage_limit_exceeded' });
     expect(received).toHaveLength(1);
+  });
+
+  it('stops on a usage_limit_exceeded under another status, sent once', async () => {
+    const { baseUrl, received } = await startServer((_req, res) => json(res, 400, { code: 'usage_limit_exceeded', message: 'Not enough free credit.' }));
+    const { client } = aClient(baseUrl);
+    await expect(client.createTask(aTaskRequest)).rejects.toMatchObject({ status: 400, code: 'usage_limit_exceeded' });
+    expect(received).toHaveLength(1);
+  });
+
+  it('paces the run on a too_many_requests sent with another status than 429', async () => {
+    const signals: ResponseSignal[] = [];
+    const gate: RequestGate = { acquire: async () => undefined, release: (s) => void signals.push(s) };
+    const { baseUrl } = await startServer((_req, res, n) =>
+      n === 1 ? json(res, 400, { code: 'too_many_requests', message: 'slow down' }, { 'retry-after': '3' }) : json(res, 200, { data: [], page_info: {} }),
+    );
+    const { client } = aClient(baseUrl, { gate });
+    await client.listTasks({ indexId: 'i' });
+    expect(signals.map((s) => [s.status, s.retryAfterMs])).toEqual([
+      [429, 3_000],
+      [200, undefined],
+    ]);
+  });
+
+  it('sends date filters at whole seconds, rounded down', async () => {
+    const { baseUrl, received } = await startServer((_req, res) => json(res, 200, { data: [], page_info: {} }));
+    const { client } = aClient(baseUrl);
+    await client.listTasks({ indexId: 'i', createdAt: '2025-06-15T09:55:00.731Z', updatedAt: '2025-06-15T09:59:01.999Z' });
+    await client.listIndexedAssets('i', { createdAt: '2025-06-15T09:55:00.731Z', updatedAt: '2025-06-15T09:59:01.001Z' });
+    for (const request of received) {
+      const query = new URL(request.url, 'http://x').searchParams;
+      expect([query.get('created_at'), query.get('updated_at')]).toEqual(['2025-06-15T09:55:00Z', '2025-06-15T09:59:01Z']);
+    }
+    expect(received).toHaveLength(2);
   });
 
   it('reports an answer without an _id as invalid_response', async () => {

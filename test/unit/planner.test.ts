@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REQUIREMENTS, emptySummary, formatPlanSummary, requirementsForModels } from '../../src/planner/index.js';
+import { DEFAULT_REQUIREMENTS, decodedFilename, emptySummary, filenameForms, formatPlanSummary, requirementsForModels } from '../../src/planner/index.js';
 import type { PlanItem, PlanOptions, ProbeResult } from '../../src/planner/index.js';
 import type { SourceObject } from '../../src/sources/types.js';
 import { MB, aLedgerEntry, aSourceObject, anInFlightTask, anIndexedVideo, fakeEdges, fingerprintOf, plan, uriOf } from './builders.js';
@@ -118,6 +118,59 @@ describe('planMigration: fingerprint in user_metadata', () => {
     const video = anIndexedVideo({ videoId: 'v1', filename: '123.mp4', userMetadata: { ...fingerprintOf(numeric), tlm_etag: 123 } });
     const { items } = await plan({ objects: [numeric], videos: [video] });
     expect(items[0]?.match).toEqual({ by: 'fingerprint', videoId: 'v1' });
+  });
+});
+
+describe('filenameForms: the names a presigned URL may give a video', () => {
+  it.each<[string, string[]]>([
+    ['shows/ep1.mp4', ['ep1.mp4']],
+    ['shows/a-b_c~d.e.mp4', ['a-b_c~d.e.mp4']],
+    ['shows/my clip.mp4', ['my clip.mp4', 'my%20clip.mp4']],
+    ['shows/a+b.mp4', ['a+b.mp4', 'a%2Bb.mp4']],
+    ['shows/été.mov', ['été.mov', '%C3%A9t%C3%A9.mov']],
+    ['shows/日本 ü.mp4', ['日本 ü.mp4', '%E6%97%A5%E6%9C%AC%20%C3%BC.mp4']],
+    // The AWS SDK escapes these too (RFC 3986), unlike encodeURIComponent.
+    ["shows/it's (1)!*.mp4", ["it's (1)!*.mp4", 'it%27s%20%281%29%21%2A.mp4']],
+    ['shows/x%20y.mp4', ['x%20y.mp4', 'x%2520y.mp4']],
+    ['shows/a&b=c;d,e@f$g:h.mp4', ['a&b=c;d,e@f$g:h.mp4', 'a%26b%3Dc%3Bd%2Ce%40f%24g%3Ah.mp4']],
+    ['top level.mp4', ['top level.mp4', 'top%20level.mp4']],
+  ])('%s -> %j', (key, forms) => {
+    expect(filenameForms(key)).toEqual(forms);
+    // The encoded form decodes back to the name of the key.
+    expect(decodedFilename(forms.at(-1) ?? '')).toBe(forms[0]);
+  });
+
+  it('decodedFilename leaves a name that is not valid percent-encoding alone', () => {
+    expect(decodedFilename('100%.mp4')).toBe('100%.mp4');
+    expect(decodedFilename('plain.mp4')).toBe('plain.mp4');
+  });
+});
+
+describe('planMigration: a video named by the platform as the URL carried it (percent-encoded)', () => {
+  const clip = aSourceObject({ key: 'shows/my clip+1.mp4', size: 80 * MB });
+  const encoded = 'my%20clip%2B1.mp4';
+
+  it('matches its fingerprint', async () => {
+    const edges = fakeEdges({ v1: fingerprintOf(clip) });
+    const { items } = await plan({ objects: [clip], videos: [anIndexedVideo({ videoId: 'v1', filename: encoded, size: clip.size })], edges });
+    expect(items[0]).toMatchObject({ action: 'skip', reason: 'indexed', match: { by: 'fingerprint', videoId: 'v1' } });
+  });
+
+  it('matches a legacy video by file name and size', async () => {
+    const { items } = await plan({ objects: [clip], videos: [anIndexedVideo({ videoId: 'l1', filename: encoded, size: clip.size, userMetadata: {} })] });
+    expect(items[0]).toMatchObject({ action: 'skip', reason: 'indexed', match: { by: 'filename_size', videoId: 'l1' } });
+  });
+
+  it('sees its task in flight under that name (confirmed by the fingerprint)', async () => {
+    const { items } = await plan({ objects: [clip], inFlight: [anInFlightTask({ filename: encoded, taskId: 't1', videoId: 'v1' })], edges: fakeEdges({ v1: fingerprintOf(clip) }) });
+    expect(items[0]).toMatchObject({ action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: 't1' } });
+  });
+
+  it('reports a collision when two keys share the decoded name and size, whatever form the legacy video has', async () => {
+    const twin = aSourceObject({ key: 'other/my clip+1.mp4', size: clip.size });
+    const { items, summary } = await plan({ objects: [clip, twin], videos: [anIndexedVideo({ videoId: 'l1', filename: encoded, size: clip.size, userMetadata: {} })] });
+    expect(items.map(outcome)).toEqual([{ action: 'upload' }, { action: 'upload' }]);
+    expect(summary.collisions).toBe(2);
   });
 });
 

@@ -51,6 +51,19 @@ describe('verifyIndex', () => {
   const a = aSourceObject({ key: 'v/a.mp4' });
   const b = aSourceObject({ key: 'v/b.mp4' });
 
+  it('finds videos and tasks the platform named as the presigned URL carried the key (percent-encoded)', async () => {
+    const spaced = aSourceObject({ key: 'v/my clip+1.mp4' });
+    const running = aSourceObject({ key: 'v/été.mp4' });
+    const legacy = aSourceObject({ key: 'v/old one.mp4' });
+    const { result } = await verify({
+      objects: [spaced, running, legacy],
+      videos: [aVideo({ videoId: 'vs', filename: 'my%20clip%2B1.mp4' }), aVideo({ videoId: 'vl', filename: 'old%20one.mp4', size: legacy.size, userMetadata: {} })],
+      metadata: { vs: fingerprintOf(spaced) },
+      tasks: [{ taskId: 't1', filename: '%C3%A9t%C3%A9.mp4', status: 'indexing' }],
+    });
+    expect(result).toMatchObject({ indexed: 2, missing: [], unmatched: [], inProgress: [{ key: running.key, taskId: 't1', status: 'indexing' }] });
+  });
+
   it('clean: each object has its fingerprinted video; metadata read only for videos named like an object', async () => {
     const { result, calls } = await verify({
       objects: [a, b, aSourceObject({ key: 'v/notes.json' }), aSourceObject({ key: 'v/' , size: 0 })],
@@ -180,7 +193,50 @@ describe('findDuplicateGroups', () => {
   });
 });
 
+describe('findDuplicateGroups: fingerprints read from each video', () => {
+  it('re-reads a fingerprint the listing carried, skips videos known to carry none, and groups both forms of a name', async () => {
+    const a = aSourceObject({ key: 'x/my clip.mp4' });
+    const edges = fakeMetadata({ dec: fingerprintOf(a), enc: fingerprintOf(a) });
+    const { groups, metadataFetches } = await findDuplicateGroups(
+      [
+        aVideo({ videoId: 'dec', filename: 'my clip.mp4', createdAt: '2026-01-01T00:00:00.000Z', userMetadata: fingerprintOf(a) }),
+        aVideo({ videoId: 'enc', filename: 'my%20clip.mp4', createdAt: '2026-01-02T00:00:00.000Z' }),
+        aVideo({ videoId: 'l1', filename: 'my clip.mp4', userMetadata: {} }),
+      ],
+      () => undefined,
+      edges,
+    );
+    expect(groups.map((g) => [g.by, g.keep.videoId, g.remove.map((c) => c.videoId)])).toEqual([['fingerprint', 'dec', ['enc']]]);
+    expect(edges.calls.sort()).toEqual(['dec', 'enc']);
+    expect(metadataFetches).toBe(2);
+  });
+
+  it('never takes a listed fingerprint the video itself no longer carries', async () => {
+    const a = aSourceObject({ key: 'a.mp4' });
+    const { groups } = await findDuplicateGroups(
+      [aVideo({ videoId: 'v1', filename: 'a.mp4', userMetadata: fingerprintOf(a) }), aVideo({ videoId: 'v2', filename: 'a.mp4', userMetadata: fingerprintOf(a) })],
+      () => undefined,
+      fakeMetadata({ v1: fingerprintOf(a), v2: { tlm_source: uriOf('b.mp4'), tlm_etag: 'other' } }),
+    );
+    expect(groups).toEqual([]);
+  });
+});
+
 describe('removeCopies', () => {
+  it('deletes nothing of a group that shares only a file name and size', async () => {
+    const calls: string[] = [];
+    const outcomes = await removeCopies(
+      [
+        { by: 'filename_size', filename: 'clip.mp4', size: 10, keep: { videoId: 'a' }, remove: [{ videoId: 'b', taskId: 'tb' }] },
+        { by: 'fingerprint', filename: 'x.mp4', source: uriOf('x.mp4'), keep: { videoId: 'k' }, remove: [{ videoId: 'd' }] },
+      ],
+      { deleteVideo: async (id) => void calls.push(`video ${id}`), deleteTask: async (id) => void calls.push(`task ${id}`) },
+      async () => undefined,
+    );
+    expect(calls).toEqual(['video d']);
+    expect(outcomes.map((o) => o.videoId)).toEqual(['d']);
+  });
+
   it('deletes each video before its task, records each step, and goes on past a refusal', async () => {
     const calls: string[] = [];
     const steps: string[] = [];
