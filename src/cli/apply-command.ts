@@ -9,6 +9,7 @@ import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { PlanItem } from '../planner/index.js';
+import { formatDuration } from '../report/format.js';
 import { StateStore, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
@@ -38,6 +39,8 @@ export interface ApplyArgs {
   requestTimeoutMs: number;
   pollMs: number;
   reconcileLagMs: number;
+  /** After a POST whose answer was lost: how long to keep searching before a resubmit is allowed (--reconcile-min-age, at least 30 s). */
+  reconcileMinAgeMs: number;
 }
 
 export interface ApplyOutcome {
@@ -132,7 +135,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       const elapsed = (Date.now() - startedAt) / 1000;
       const rate = done / Math.max(elapsed, 0.001);
       const eta = rate > 0 ? Math.round((total - done - failed) / rate) : 0;
-      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${eta}s, 429s ${throttles}`);
+      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${rate > 0 ? formatDuration(eta) : '-'}, 429s ${throttles}`);
     };
     const result = await executePlan({
       api,

@@ -5,9 +5,9 @@ import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { TLM_MARKER, listAllVideos } from '../twelvelabs/index-reader.js';
 import type { IndexedVideo, Task } from '../twelvelabs/types.js';
 import type { TaskRef, VideoRef } from '../verify/index.js';
+import { DEFAULT_STATE } from './options.js';
 import type { Progress } from './progress.js';
 
-export const DEFAULT_STATE = 'tlmigrate-state.json';
 
 /**
  * The state file verify and dedupe read for context: the one named by --state (which must exist

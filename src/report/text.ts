@@ -50,7 +50,7 @@ function* planText(r: PlanReport): Generator<string> {
     for (const d of r.excluded.byDetail) yield `  ${num(d.count).padStart(7)}  ${d.detail}\n`;
   }
   for (const m of r.summaryMismatch) yield `\nWarning: ${m} (was the plan edited?); this report counts the items.\n`;
-  yield `\nNext: review the keys above, then tlmigrate apply <plan file>\n`;
+  yield `\nNext: review the keys above, then: ${r.applyCommand}\n`;
 }
 
 function* runText(r: RunReport): Generator<string> {
