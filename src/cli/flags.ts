@@ -66,7 +66,7 @@ export function parseSize(flag: string, raw: FlagInput, range: { min: number; ex
   }
   const bytes = Math.round(Number(match[1]) * factor);
   if (bytes < range.min || !Number.isSafeInteger(bytes)) {
-    throw new ConfigError('flag_out_of_range', `${flag} ${quoted(text)} is out of range: use ${range.min === 0 ? '0' : range.min} bytes or more, e.g. ${flag} ${range.example}`);
+    throw new ConfigError('flag_out_of_range', `${flag} ${quoted(text)} is out of range: use ${range.min} ${range.min === 1 ? 'byte' : 'bytes'} or more, e.g. ${flag} ${range.example}`);
   }
   return bytes;
 }
@@ -102,6 +102,7 @@ function durationMs(text: string): number | undefined {
 
 /** 30s, 2m, 1h, 7d, 100ms: a bound as a user would type it. */
 function spokenMs(ms: number): string {
+  if (ms === 0) return '0s';
   for (const [unit, factor] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
     if (ms >= factor && ms % factor === 0) return `${ms / factor}${unit}`;
   }
