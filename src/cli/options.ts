@@ -40,6 +40,8 @@ export function planOptions<T>(y: Argv<T>) {
     .option('exclude', { type: 'string', array: true, default: [] as string[], describe: 'Skip keys matching this glob (repeatable); the whole key, prefix included, e.g. "videos/misc/**"' })
     .option('files-from', {
       type: 'string',
+      // Takes the next word even when it is `-` (stdin).
+      requiresArg: true,
       describe: 'Plan only the keys listed in FILE (- for stdin): one per line, relative to the --source prefix (or a full s3://BUCKET/KEY); each is HEADed instead of listing the bucket',
     })
     .option('fail-on-missing', { type: 'boolean', default: false, describe: 'With --files-from: fail the plan (exit 2, no plan written) when a listed key is not in the bucket' })
