@@ -21,11 +21,13 @@ import { putObjects } from '../test/helpers/s3.js';
 import { uniqueValidVideo, videoFixture } from '../test/helpers/videos.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_STATE = join(root, '.tmp', 'sim.json');
+// Tests that run the README's rehearsal set these so parallel runs do not share a port or a state file.
+const DEFAULT_STATE = process.env.TLMIGRATE_SIM_STATE ?? join(root, '.tmp', 'sim.json');
+const DEFAULT_PORT = process.env.TLMIGRATE_SIM_PORT ?? '8790';
 const DEFAULT_INDEX_ID = '6650f1a2b3c4d5e6f7a8b9c0';
 
 const FLAGS = {
-  port: { type: 'string', default: '8790' },
+  port: { type: 'string', default: DEFAULT_PORT },
   'api-key': { type: 'string' },
   'index-id': { type: 'string', default: DEFAULT_INDEX_ID },
   'index-name': { type: 'string', default: 'rehearsal' },
@@ -159,7 +161,7 @@ async function runForeground(values: Flags['values']): Promise<void> {
   if (probe !== 'basic' && probe !== 'ffprobe') throw new SimUsageError(`--probe "${probe}" is not basic or ffprobe`);
   const indexingMs = numberFlag(values, 'indexing-ms') ?? 800;
   const options: SimulatorOptions = {
-    port: numberFlag(values, 'port') ?? 8790,
+    port: numberFlag(values, 'port') ?? 0,
     probe,
     lifecycle: { validatingMs: 300, pendingMs: 300, queuedMs: 300, indexingMs, ...config.lifecycle },
     faults: faultsFrom(values, config.faults),
