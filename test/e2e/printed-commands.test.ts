@@ -90,6 +90,10 @@ describe('printed commands run as printed', () => {
     expect(w.sim.videos(w.indexId).filter((v) => v.meta.filename === 'legacy.mp4')).toHaveLength(1);
   });
 
+  // apply's own messages (resume after Ctrl-C or a quota, --retry-failed, re-plan) are the next to
+  // run here: printedCommands(applied.stdout) and runAllPrinted(...) as above.
+  it.todo('apply: the resume, quota and --retry-failed hints run as printed');
+
   it('a state with a space in its name is kept in every printed command, and a stopped run is resumed with its plan', async () => {
     const other = join(w.dir, 'other run');
     mkdirSync(other);
