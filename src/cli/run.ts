@@ -1,4 +1,4 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { TlmError, printable, redactUrls } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
@@ -48,6 +48,44 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     .usage('$0 <command> [options]\n\nMove video collections from S3 into Twelve Labs indexes: plan, review, apply exactly once, resume after a crash.')
     .option('log-level', { type: 'string', default: env.TLMIGRATE_LOG_LEVEL ?? 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], describe: 'Log level (JSON lines on stderr, or --log-file)', global: true })
     .option('log-file', { type: 'string', describe: 'Write JSON logs to this file instead of stderr', global: true })
+    .demandCommand(1, 'Name a command: tlmigrate plan --help shows how to start.')
+    .strict()
+    .recommendCommands()
+    .epilog(EPILOG)
+    .version(VERSION)
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .exitProcess(false)
+    .fail((message, error, usage) => {
+      if (error) throw error;
+      throw new UsageError(usageMessage(message, argv, COMMANDS, describedOptions(usage)));
+    });
+  const ctx = { env, getLogger, setExitCode: (code: number) => (exitCode = code) };
+  registerRunCommands(cli, ctx);
+  registerStateCommands(cli, ctx);
+  registerReportCommands(cli, ctx);
+
+  try {
+    await cli.parseAsync();
+    return exitCode;
+  } catch (error) {
+    const code = reportError(error, logToFile ? logger : undefined);
+    // Terraform's -detailed-exitcode: 2 means "work to do", so an error must not say 2 as well.
+    return code === 2 && wantsDetailedExitCode(argv) ? 1 : code;
+  } finally {
+    logger?.flush();
+  }
+}
+
+interface CommandContext {
+  env: NodeJS.ProcessEnv;
+  getLogger(args: GlobalArgs): Logger;
+  setExitCode(code: number): void;
+}
+
+/** `plan`, `apply` and `migrate`: the commands that read the source and the index and change the state. */
+function registerRunCommands<T extends GlobalArgs>(cli: Argv<T>, ctx: CommandContext): Argv<T> {
+  return cli
     .command(
       'plan',
       'Diff an S3 bucket against a Twelve Labs index and write a reviewable plan (no credits spent)',
@@ -56,10 +94,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
           .example('$0 plan --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0', 'write plan.json and print the summary')
           .example("$0 plan --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0 --include 'videos/**/*.mp4' --min-size 10MB", 'globs match the whole key, prefix included'),
       async (args) => {
-        const planned = await planAndWarn(args, env, getLogger(args));
+        const planned = await planAndWarn(args, ctx.env, ctx.getLogger(args));
         if (args.json) process.stdout.write(`${JSON.stringify(planJson(planned))}\n`);
         else process.stdout.write(`${formatPlanSummary(planned.summary)}\nPlan written to ${planned.planFile}. Review it, then: ${applyCommand(args, planned.planFile)}\n`);
-        if (args['detailed-exitcode']) exitCode = planned.summary.counts.upload > 0 ? 2 : 0;
+        if (args['detailed-exitcode']) ctx.setExitCode(planned.summary.counts.upload > 0 ? 2 : 0);
       },
     )
     .command(
@@ -74,8 +112,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         const applyArgs = toApplyArgs(args, args.plan);
         await requirePlanFile(args.plan);
         await requireStateFile(args.state);
-        const log = getLogger(args);
-        exitCode = await withSignals((stop) => applyAndReport(applyArgs, args.json, log, stop));
+        const log = ctx.getLogger(args);
+        ctx.setExitCode(await withSignals((stop) => applyAndReport(applyArgs, args.json, log, stop)));
       },
     )
     .command(
@@ -88,38 +126,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
           .example('$0 migrate --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0 --wait', 'plan, apply, follow'),
       async (args) => {
         toApplyArgs(args, args.out);
-        const log = getLogger(args);
-        const planned = await planAndWarn(args, env, log);
+        const log = ctx.getLogger(args);
+        const planned = await planAndWarn(args, ctx.env, log);
         if (!args.json) process.stdout.write(`${formatPlanSummary(planned.summary)}\n`);
-        exitCode = await withSignals((stop) => applyAndReport(toApplyArgs(args, planned.planFile), args.json, log, stop));
-        if (args['detailed-exitcode'] && exitCode === 0 && planned.summary.counts.upload > 0) exitCode = 2;
+        const code = await withSignals((stop) => applyAndReport(toApplyArgs(args, planned.planFile), args.json, log, stop));
+        ctx.setExitCode(args['detailed-exitcode'] && code === 0 && planned.summary.counts.upload > 0 ? 2 : code);
       },
-    )
-    .demandCommand(1, 'Name a command: tlmigrate plan --help shows how to start.')
-    .strict()
-    .recommendCommands()
-    .epilog(EPILOG)
-    .version(VERSION)
-    .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns || 110))
-    .exitProcess(false)
-    .fail((message, error, usage) => {
-      if (error) throw error;
-      throw new UsageError(usageMessage(message, argv, COMMANDS, describedOptions(usage)));
-    });
-  registerStateCommands(cli, { env, getLogger });
-  registerReportCommands(cli, { env, getLogger, setExitCode: (code) => (exitCode = code) });
-
-  try {
-    await cli.parseAsync();
-    return exitCode;
-  } catch (error) {
-    const code = reportError(error, logToFile ? logger : undefined);
-    // Terraform's -detailed-exitcode: 2 means "work to do", so an error must not say 2 as well.
-    return code === 2 && wantsDetailedExitCode(argv) ? 1 : code;
-  } finally {
-    logger?.flush();
-  }
+    );
 }
 
 class UsageError extends TlmError {
