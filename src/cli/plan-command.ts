@@ -210,7 +210,7 @@ async function* readLines(path: string): AsyncGenerator<string> {
   try {
     yield* lines;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
     throw new ConfigError('files_from_unreadable', `--files-from ${path}: cannot read it (${code}): check the path (- reads stdin)`, { cause: error });
   } finally {
     lines.close();

@@ -21,7 +21,7 @@ const EPILOG = `Environment:
                          AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for S3-compatible stores
 Exit codes: 0 ok, 1 finished with failed items, 2 bad input or configuration, 130 interrupted;
   with --detailed-exitcode (plan, migrate): 0 nothing to upload, 2 work to do, 1 any error.
-Sizes: bytes, or 500MB, 1.5GiB (MB = 10^6 bytes, MiB = 2^20). Durations: 30s, 2m, 1h (a plain number is seconds).
+Sizes: bytes, 500MB (MB = 10^6 B), 1.5GiB (GiB = 2^30 B). Durations: 30s, 2m, 1h (plain number: seconds).
 Docs: README.md (Quick start, Runbook, Rehearse before you spend credits).`;
 
 export const COMMANDS = ['plan', 'apply', 'migrate', 'status', 'logs', 'report', 'verify', 'dedupe'] as const;
