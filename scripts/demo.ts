@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatCommand } from '../src/cli/shell.js';
 import { startSimulator } from '../test/sim/index.js';
 import { cliEnv } from '../test/helpers/cli.js';
 import { createTestBucket, putObjects, s3Client } from '../test/helpers/s3.js';
@@ -24,7 +25,7 @@ function say(text: string): void {
 }
 
 function tlmigrate(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  process.stdout.write(`$ tlmigrate ${args.join(' ')}\n`);
+  process.stdout.write(`$ ${formatCommand(['tlmigrate', ...args])}\n`);
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [cli, ...args], { env, cwd: work, stdio: 'inherit' });
     child.on('error', fail);

@@ -9,6 +9,7 @@ import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { PlanItem } from '../planner/index.js';
+import { formatDuration } from '../report/format.js';
 import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
@@ -42,8 +43,8 @@ export interface ApplyArgs {
   requestTimeoutMs: number;
   pollMs: number;
   reconcileLagMs: number;
-  /** `--reconcile-min-age` as typed (default 2m); at least 30 s. */
-  reconcileMinAge?: string | undefined;
+  /** After a POST whose answer was lost: how long to keep searching before a resubmit is allowed (--reconcile-min-age, at least 30 s). */
+  reconcileMinAgeMs: number;
 }
 
 export interface ApplyOutcome {
@@ -74,10 +75,9 @@ export async function prepareApply(args: ApplyArgs) {
     metadata = { ...parseMetadataJson(text, args.metadataJson), ...metadata };
   }
   checkMetadataSize(metadata);
-  const minAgeText = args.reconcileMinAge ?? '2m';
-  const reconcileMinAgeSeconds = parseDuration(minAgeText, '--reconcile-min-age');
-  if (reconcileMinAgeSeconds < MIN_RECONCILE_AGE_SECONDS) {
-    throw new ConfigError('reconcile_min_age_invalid', `--reconcile-min-age ${minAgeText} is too short: a lost answer's task may take that long to be listed; use 30s or more (default 2m)`);
+  // The flag parser refuses less; a caller from code gets the same floor.
+  if (!(args.reconcileMinAgeMs >= MIN_RECONCILE_AGE_SECONDS * 1000)) {
+    throw new ConfigError('reconcile_min_age_invalid', `reconcileMinAgeMs ${args.reconcileMinAgeMs} is too short: a lost answer's task may take that long to be listed; use 30 s or more (default 2 min)`);
   }
   const plan = await openPlanFile(args.plan);
   await checkPlanItems(plan, args.plan);
@@ -85,7 +85,7 @@ export async function prepareApply(args: ApplyArgs) {
   if (args.via !== undefined && args.via !== planVia) {
     throw new ConfigError('via_mismatch', `plan ${args.plan} was made for --via ${planVia}, not --via ${args.via}: re-plan with tlmigrate plan --via ${args.via}`);
   }
-  return { presignSeconds, metadata, plan, via: planVia, reconcileMinAgeMs: reconcileMinAgeSeconds * 1000 };
+  return { presignSeconds, metadata, plan, via: planVia, reconcileMinAgeMs: args.reconcileMinAgeMs };
 }
 
 /** Apply: one task per upload item of the plan, exactly once, checkpointed, resumable. */
@@ -146,7 +146,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       const elapsed = (Date.now() - startedAt) / 1000;
       const rate = done / Math.max(elapsed, 0.001);
       const eta = rate > 0 ? Math.round((total - done - failed) / rate) : 0;
-      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${eta}s, 429s ${throttles}`);
+      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${rate > 0 ? formatDuration(eta) : '-'}, 429s ${throttles}`);
     };
     const result = await executePlan({
       api,

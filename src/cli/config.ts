@@ -45,6 +45,9 @@ export async function connectIndex(client: TwelveLabsClient, indexId: string, ap
       if (error.status === 401 || error.code === 'api_key_invalid') {
         throw new ConfigError('api_key_invalid', 'the Twelve Labs API rejected TWELVELABS_API_KEY (401 api_key_invalid): check the key in the dashboard', { cause: error });
       }
+      if (error.status === 404 && !hasVersionPath(apiUrl)) {
+        throw new ConfigError('api_url_version_missing', `the API URL ${apiUrl} has no version path (404 for the index): end it with /v1.3, e.g. ${apiUrl}/v1.3 (--api-url / TWELVELABS_BASE_URL)`, { cause: error });
+      }
       if (error.status === 404 || error.code === 'resource_not_exist' || error.code === 'index_not_found') {
         throw new ConfigError('index_not_found', `index ${indexId} does not exist for this API key: check --index`, { cause: error });
       }
@@ -54,5 +57,14 @@ export async function connectIndex(client: TwelveLabsClient, indexId: string, ap
       throw new ConfigError('api_unreachable', `cannot reach the Twelve Labs API at ${apiUrl} (${error.code}): check --api-url / TWELVELABS_BASE_URL and the network`, { cause: error });
     }
     throw error;
+  }
+}
+
+/** `https://api.twelvelabs.io/v1.3`: the path ends in a version segment (`/v1`, `/v1.3`, `/v2.0`). */
+export function hasVersionPath(apiUrl: string): boolean {
+  try {
+    return /\/v\d+(\.\d+)*\/?$/.test(new URL(apiUrl).pathname);
+  } catch {
+    return false;
   }
 }

@@ -6,9 +6,9 @@ import { listAllVideos } from '../twelvelabs/index-reader.js';
 import { createdVideoIds, findOurVideos, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
 import type { IndexedVideo, Task } from '../twelvelabs/types.js';
 import type { TaskRef, VideoRef } from '../verify/index.js';
+import { DEFAULT_STATE } from './options.js';
 import type { Progress } from './progress.js';
 
-export const DEFAULT_STATE = 'tlmigrate-state.json';
 
 /**
  * The state file verify and dedupe read for context: the one named by --state (which must exist

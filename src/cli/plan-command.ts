@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import type { Logger } from '../log.js';
 import {
   DEFAULT_VIDEO_EXTENSIONS,
@@ -28,7 +30,11 @@ import { createdVideoIds, judgeMarkerFilter, knownMetadata, type OurVideos } fro
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SourceError } from '../errors.js';
+import { KeyListLister, describeMissing } from '../sources/key-list.js';
+import type { SourceSpec } from '../sources/types.js';
+import { GlobCheck } from './glob-check.js';
+import { nearest } from './suggest.js';
 import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
 
 export interface PlanArgs {
@@ -54,12 +60,20 @@ export interface PlanArgs {
   s3RequestTimeoutMs?: number | undefined;
   probeConcurrency: number;
   via: 'tasks' | 'assets';
+  /** Plan only the keys listed in this file (`-`: stdin), HEADed instead of listing the bucket. */
+  filesFrom?: string | undefined;
+  /** With `filesFrom`: a listed key missing from the bucket fails the plan. */
+  failOnMissing?: boolean | undefined;
 }
 
 export interface PlanOutcome {
   header: PlanHeader;
   summary: PlanSummary;
   planFile: string;
+  /** What the user would otherwise not notice: globs that matched nothing, an empty listing, missing listed keys. */
+  warnings: string[];
+  /** With `--files-from`: the listed keys that are not in the bucket. */
+  missing?: string[] | undefined;
 }
 
 /** Plan: fail fast on configuration, read the index and the ledger, stream the source through the planner to a plan file. */
@@ -69,23 +83,19 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   if (args.minSize !== undefined && args.maxSize !== undefined && args.minSize > args.maxSize) {
     throw new ConfigError('size_bounds_invalid', `--min-size ${args.minSize} is larger than --max-size ${args.maxSize}: swap them`);
   }
+  await checkFilesFrom(args);
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   const api = createApiClient({ apiUrl, env });
   const index = await connectIndex(api, args.index, apiUrl, signal);
   const s3 = createS3Client(s3Settings);
   const source = new S3Source(s3, spec.bucket);
-  let lister: SourceLister = source;
-  if (!inventory) await source.checkAccess(spec.prefix, signal);
-  else {
-    const inventoryLister = new InventoryLister(createS3Client(s3Settings, { streaming: true }), inventory.bucket, inventory.prefix, spec.bucket, s3Settings.requestTimeoutMs);
-    await inventoryLister.checkAccess(signal);
-    lister = inventoryLister;
-  }
+  const lister = await openLister(args, { spec, inventory, s3Settings, source }, signal);
+  const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
 
   // The source listing starts now and buffers while the index is read: the two waits overlap.
   let listed = 0;
-  const objects = prefetch(lister.list({ prefix: spec.prefix }, signal), PREFETCH_OBJECTS, () => {
+  const objects = prefetch(tap(lister.list({ prefix: spec.prefix }, signal), (object) => globs.see(object.key)), PREFETCH_OBJECTS, () => {
     listed += 1;
     if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
   });
@@ -157,7 +167,81 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   await writePlanFile(args.out, header, items, () => summary);
   progress.done();
   log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
-  return { header, summary, planFile: args.out };
+  const warnings = globs.warnings();
+  const missing = lister instanceof KeyListLister ? lister.missing : undefined;
+  if (missing?.length) warnings.push(`--files-from ${args.filesFrom}: ${describeMissing(missing, sourceUri(spec))}; planned the others`);
+  else if (listed === 0 && !args.inventory && !args.filesFrom) warnings.push(await emptyListingWarning(source, spec, signal));
+  return { header, summary, planFile: args.out, warnings, missing };
+}
+
+/** The listing the plan reads: the bucket, an S3 Inventory report, or the keys of --files-from. */
+async function openLister(
+  args: PlanArgs,
+  { spec, inventory, s3Settings, source }: { spec: SourceSpec; inventory: SourceSpec | undefined; s3Settings: ReturnType<typeof resolveS3Settings>; source: S3Source },
+  signal?: AbortSignal,
+): Promise<SourceLister> {
+  if (inventory) {
+    // The report's body may pause as long as its reader does: the reader guards silence itself.
+    const inventoryLister = new InventoryLister(createS3Client(s3Settings, { streaming: true }), inventory.bucket, inventory.prefix, spec.bucket, s3Settings.requestTimeoutMs);
+    await inventoryLister.checkAccess(signal);
+    return inventoryLister;
+  }
+  if (args.filesFrom === undefined) {
+    await source.checkAccess(spec.prefix, signal);
+    return source;
+  }
+  // HEADs need s3:GetObject only: a denied listing is no reason to stop, a missing bucket is.
+  await source.checkAccess(spec.prefix, signal).catch((error: unknown) => {
+    if (!(error instanceof SourceError && error.code === 'access_denied')) throw error;
+  });
+  const name = args.filesFrom;
+  return new KeyListLister(source, readLines(name), { spec, name, concurrency: args.probeConcurrency, failOnMissing: args.failOnMissing ?? false });
+}
+
+/** Refuses a --files-from that cannot work before anything is read or written. */
+async function checkFilesFrom(args: PlanArgs): Promise<void> {
+  if (args.filesFrom === undefined) {
+    if (args.failOnMissing) throw new ConfigError('files_from_missing_flag', '--fail-on-missing applies to --files-from: add --files-from FILE, or leave --fail-on-missing out');
+    return;
+  }
+  if (args.inventory !== undefined) throw new ConfigError('files_from_with_inventory', '--files-from and --inventory both say which objects to plan: pass only one of them');
+  if (args.filesFrom === '-') return;
+  const info = await stat(args.filesFrom).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError('files_from_unreadable', `--files-from ${args.filesFrom}: cannot read it (${error.code ?? 'error'}): check the path (- reads stdin)`, { cause: error });
+  });
+  if (!info.isFile()) throw new ConfigError('files_from_unreadable', `--files-from ${args.filesFrom} is not a file: pass a file with one key per line (- reads stdin)`);
+}
+
+/** The lines of a file, or of stdin for `-`; a file that cannot be read is one line naming it. */
+async function* readLines(path: string): AsyncGenerator<string> {
+  const input = path === '-' ? process.stdin : createReadStream(path, 'utf8');
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    yield* lines;
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
+    throw new ConfigError('files_from_unreadable', `--files-from ${path}: cannot read it (${code}): check the path (- reads stdin)`, { cause: error });
+  } finally {
+    lines.close();
+  }
+}
+
+/** Nothing listed: name the prefix and the nearest ones that exist (one listing of the parent "folder"). */
+async function emptyListingWarning(source: S3Source, spec: SourceSpec, signal?: AbortSignal): Promise<string> {
+  const trimmed = spec.prefix.replace(/\/+$/, '');
+  const parent = trimmed.includes('/') ? trimmed.slice(0, trimmed.lastIndexOf('/') + 1) : '';
+  const siblings = spec.prefix === '' ? [] : await source.childPrefixes(parent, signal).catch(() => []);
+  const near = nearest(spec.prefix, siblings, { limit: 3, maxDistance: Number.POSITIVE_INFINITY });
+  const where = sourceUri(spec);
+  if (spec.prefix === '') return `nothing listed in ${where}: the bucket is empty`;
+  return `nothing listed under ${where}: check the prefix in --source${near.length ? `; existing prefixes nearby: ${near.map((p) => `s3://${spec.bucket}/${p}`).join(', ')}` : `; s3://${spec.bucket}/${parent} has no other prefixes`}`;
+}
+
+async function* tap<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncGenerator<T> {
+  for await (const item of source) {
+    see(item);
+    yield item;
+  }
 }
 
 /** Objects listed ahead of the planner while it waits for the index; ~300 bytes each. */

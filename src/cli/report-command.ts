@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { open, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, TlmError } from '../errors.js';
 import {
   detectInputKind,
@@ -15,6 +15,7 @@ import {
   type ReportRow,
 } from '../report/index.js';
 import { loadState, openPlanFile, writeFileAtomic, type StateFile } from '../state/index.js';
+import { commandPath } from './shell.js';
 
 export interface ReportArgs {
   input: string;
@@ -42,7 +43,13 @@ export async function runReport(args: ReportArgs, stdout: NodeJS.WritableStream)
   const format = args.format ?? (args.out ? formatFromFileName(args.out) : undefined) ?? 'text';
   const kind = await detect(args.input);
   const options: ReportOptions = { maxKeys: args.maxKeys, maxRpm: args.maxRpm, generatedAt: new Date().toISOString() };
-  const chunks = kind === 'plan' ? await fromPlan(args.input, format, options) : fromState(await readState(args.input), args.input, format, options);
+  let chunks: AsyncIterable<string>;
+  if (kind === 'plan') chunks = await fromPlan(args.input, format, { ...options, planFile: commandPath(args.input) });
+  else {
+    const state = await readState(args.input);
+    const plan = await findAppliedPlan(state, args.input);
+    chunks = fromState(state, commandPath(args.input), format, { ...options, planFile: plan === undefined ? undefined : commandPath(plan) });
+  }
   if (args.out) {
     await writeFileAtomic(args.out, chunks, 0o644, 'report').catch((error: NodeJS.ErrnoException) => {
       if (error instanceof TlmError || !error.code) throw error;
@@ -109,6 +116,40 @@ async function readState(path: string): Promise<StateFile> {
   const state = await loadState(path);
   if (!state) throw new ConfigError('report_input_missing', `${path} not found: pass a plan file or a state file`);
   return state;
+}
+
+/**
+ * The plan last applied to a state, for the commands a run report prints: the one its last run
+ * recorded, else a plan with the same planId next to the state file or in the current folder.
+ */
+async function findAppliedPlan(state: StateFile, statePath: string): Promise<string | undefined> {
+  const planId = state.lastPlan?.planId;
+  if (!planId) return undefined;
+  const recorded = state.runs.at(-1)?.plan;
+  const candidates = [...(recorded ? [recorded] : []), ...(await jsonFiles(dirname(resolve(statePath)))), ...(await jsonFiles(process.cwd()))];
+  for (const path of new Set(candidates)) {
+    if (resolve(path) !== resolve(statePath) && (await headOf(path, 64 * 1024)).includes(`"planId":${JSON.stringify(planId)}`)) return path;
+  }
+  return undefined;
+}
+
+async function jsonFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => []);
+  return names.filter((name) => name.endsWith('.json')).slice(0, 200).map((name) => join(dir, name));
+}
+
+async function headOf(path: string, bytes: number): Promise<string> {
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Writes with backpressure; a reader that goes away (`| head`) ends the report quietly. */

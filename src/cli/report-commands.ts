@@ -1,10 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Logger } from '../log.js';
-import { REPORT_FORMATS, type ReportFormat } from '../report/index.js';
-import { formatDedupe, formatVerify, isClean, isDeletable } from '../verify/index.js';
+import { REPORT_FORMATS } from '../report/index.js';
+import { formatDedupe, formatVerify, isClean, isDeletable, type VerifyNextCommands } from '../verify/index.js';
 import { runDedupe } from './dedupe-command.js';
+import { parsePositiveNumber, parseWholeNumber, type FlagInput } from './flags.js';
+import { requireStateFile } from './file-kind.js';
+import { FLAG_LIMITS } from './options.js';
 import { createProgress } from './progress.js';
 import { runReport } from './report-command.js';
+import { formatCommand, stateFlag } from './shell.js';
 import { runVerify } from './verify-command.js';
 
 interface LogArgs {
@@ -27,8 +31,8 @@ interface ReportCliArgs extends LogArgs {
   file: string;
   format?: string;
   out?: string;
-  'max-rpm'?: number;
-  'max-keys': number;
+  'max-rpm'?: FlagInput;
+  'max-keys': FlagInput;
 }
 
 function reportCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, ReportCliArgs> {
@@ -40,15 +44,17 @@ function reportCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Repor
         .positional('file', { type: 'string', demandOption: true, describe: 'A plan file (tlmigrate plan --out) or a state file (tlmigrate-state.json); told apart by content' })
         .option('format', { type: 'string', choices: REPORT_FORMATS, describe: 'text, json, csv (one row per object), md or html (one self-contained page); default: from --out\'s extension, else text' })
         .option('out', { type: 'string', describe: 'Write the report to this file (atomically) instead of stdout' })
-        .option('max-rpm', { type: 'number', describe: 'Requests per minute your plan allows: estimates the time to submit a plan' })
-        .option('max-keys', { type: 'number', default: 1000, describe: 'Keys kept per group (failures of one reason...) in json/md/html/text; counts stay exact; 0 keeps all' })
+        .option('max-rpm', { type: 'string', describe: 'Requests per minute your plan allows, a number above 0: estimates the time to submit a plan' })
+        .option('max-keys', { type: 'string', default: '1000', describe: 'Keys kept per group (failures of one reason...) in json/md/html/text, a whole number; counts stay exact; 0 keeps all' })
         .example('$0 report plan.json', 'what the plan will do: uploads, bytes, failures per reason with keys')
         .example('$0 report plan.json --max-rpm 60 --out plan.html', 'a phone-friendly page for sign-off, with the time to submit at 60 requests/min')
         .example('$0 report tlmigrate-state.json', 'a run report: outcomes, failures by code, retries and 429s, what to do next')
         .example('$0 report tlmigrate-state.json --format csv --out run.csv', 'one row per object (bucket, key, size, action, reason, task_id, video_id, status, error_code, error_message)'),
     handler: async (args) => {
+      const maxRpm = args['max-rpm'] === undefined ? undefined : parsePositiveNumber('--max-rpm', args['max-rpm'], { unit: 'requests per minute', example: 60 });
+      const maxKeys = parseWholeNumber('--max-keys', args['max-keys'], FLAG_LIMITS.maxKeys);
       ctx.getLogger(args);
-      const outcome = await runReport({ input: args.file, format: args.format as ReportFormat | undefined, out: args.out, maxRpm: args['max-rpm'], maxKeys: args['max-keys'] }, process.stdout);
+      const outcome = await runReport({ input: args.file, format: REPORT_FORMATS.find((f) => f === args.format), out: args.out, maxRpm, maxKeys }, process.stdout);
       if (outcome.out) process.stdout.write(`Wrote the ${outcome.kind === 'plan' ? 'plan' : 'run'} report (${outcome.format}) to ${outcome.out}\n`);
     },
   };
@@ -86,6 +92,7 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
         .example('$0 verify --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0', 'missing, in progress, failed and duplicated objects; exit 0 when every object is there once')
         .example('$0 verify --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0 --json | jq .counts', 'for scripts'),
     handler: async (args) => {
+      await requireStateFile(args.state);
       const log = ctx.getLogger(args);
       const outcome = await runVerify(
         { source: args.source, index: args.index, state: args.state, include: args.include, exclude: args.exclude, extensions: args.extensions, apiUrl: args['api-url'], s3Endpoint: args['s3-endpoint'], s3Region: args['s3-region'] },
@@ -109,7 +116,7 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
         };
         const { missing, inProgress, failed, duplicated, coveredByDuplicate, unmatched } = r;
         process.stdout.write(`${JSON.stringify({ ok, source: r.source, indexId: outcome.indexId, indexName: outcome.indexName, state: outcome.statePath ?? null, counts, missing, inProgress, failed, duplicated, coveredByDuplicate, unmatched, cost: outcome.cost })}\n`);
-      } else for (const chunk of formatVerify(r, { id: outcome.indexId, name: outcome.indexName })) process.stdout.write(chunk);
+      } else for (const chunk of formatVerify(r, { id: outcome.indexId, name: outcome.indexName }, verifyNext(args, outcome.statePath))) process.stdout.write(chunk);
       ctx.setExitCode(ok ? 0 : 1);
     },
   };
@@ -137,6 +144,7 @@ function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Dedup
         .example('$0 dedupe --index 6650f1a2b3c4d5e6f7a8b9c0', 'list the copies it would delete and the one it keeps per object')
         .example('$0 dedupe --index 6650f1a2b3c4d5e6f7a8b9c0 --yes', 'delete them, recording each deletion in the state file\'s history'),
     handler: async (args) => {
+      await requireStateFile(args.state);
       const log = ctx.getLogger(args);
       const o = await runDedupe({ index: args.index, state: args.state, yes: args.yes, apiUrl: args['api-url'] }, ctx.env, log, createProgress(process.stderr));
       const errors = o.deleted.filter((d) => d.error).length;
@@ -150,8 +158,30 @@ function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Dedup
           errors,
         };
         process.stdout.write(`${JSON.stringify({ indexId: o.indexId, dryRun: o.dryRun, counts, groups: o.groups, deleted: o.deleted, recordedIn: o.recordedIn ?? null, cost: { metadataFetches: o.metadataFetches } })}\n`);
-      } else for (const chunk of formatDedupe(o)) process.stdout.write(chunk);
+      } else for (const chunk of formatDedupe(o, { delete: formatCommand(['tlmigrate', 'dedupe', '--index', args.index, '--yes', ...stateFlag(args.state), ...flagPairs(args, ['api-url'])]) })) process.stdout.write(chunk);
       ctx.setExitCode(errors > 0 ? 1 : 0);
     },
+  };
+}
+
+/** `--flag value` for each of these flags the user gave, so a printed command keeps them. */
+function flagPairs<K extends string>(args: Partial<Record<K, string | string[] | undefined>>, flags: readonly K[]): string[] {
+  return flags.flatMap((flag) => {
+    const value = args[flag];
+    if (value === undefined) return [];
+    return (Array.isArray(value) ? value : [value]).flatMap((v) => [`--${flag}`, v]);
+  });
+}
+
+/** The commands verify suggests, with the source, index, state and endpoints the user gave it. */
+function verifyNext(args: VerifyCliArgs, statePath: string | undefined): VerifyNextCommands {
+  const endpoints = flagPairs(args, ['api-url', 's3-endpoint', 's3-region']);
+  const state = statePath === undefined ? [] : stateFlag(statePath);
+  const scope = ['--source', args.source, '--index', args.index, ...flagPairs(args, ['include', 'exclude'])];
+  const verify = formatCommand(['tlmigrate', 'verify', ...scope, ...flagPairs(args, ['extensions']), ...state, ...endpoints]);
+  return {
+    plan: formatCommand(['tlmigrate', 'plan', ...scope, ...state, ...endpoints]),
+    refresh: statePath === undefined ? verify : formatCommand(['tlmigrate', 'status', '--refresh', ...state, ...flagPairs(args, ['api-url'])]),
+    dedupe: formatCommand(['tlmigrate', 'dedupe', '--index', args.index, ...state, ...flagPairs(args, ['api-url'])]),
   };
 }

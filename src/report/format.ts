@@ -7,14 +7,20 @@ export function num(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** 1 h 05 min, 3 min 20 s, 42 s */
+/**
+ * A duration in human units, the two largest that matter: `40 s`, `3 min 20 s`, `5 h 12 min`, `2 d 4 h`.
+ * Rounded to the smaller unit first, so 119.6 s reads `2 min`, never `1 min 60 s`.
+ */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '-';
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  const two = (big: number, bigUnit: string, small: number, smallUnit: string) => `${big} ${bigUnit}${small ? ` ${String(small).padStart(2, '0')} ${smallUnit}` : ''}`;
-  if (seconds < 3600) return two(Math.floor(seconds / 60), 'min', Math.round(seconds % 60), 's');
-  if (seconds < 86400) return two(Math.floor(seconds / 3600), 'h', Math.round((seconds % 3600) / 60), 'min');
-  return two(Math.floor(seconds / 86400), 'd', Math.round((seconds % 86400) / 3600), 'h');
+  const pair = (big: number, bigUnit: string, small: number, smallUnit: string) => `${big} ${bigUnit}${small ? ` ${small} ${smallUnit}` : ''}`;
+  const totalSeconds = Math.round(seconds);
+  if (totalSeconds < 60) return `${totalSeconds} s`;
+  if (totalSeconds < 3600) return pair(Math.floor(totalSeconds / 60), 'min', totalSeconds % 60, 's');
+  const totalMinutes = Math.round(seconds / 60);
+  if (totalMinutes < 1440) return pair(Math.floor(totalMinutes / 60), 'h', totalMinutes % 60, 'min');
+  const totalHours = Math.round(seconds / 3600);
+  return pair(Math.floor(totalHours / 24), 'd', totalHours % 24, 'h');
 }
 
 /** A key as one readable line: control and bidi characters (a newline in a key) shown escaped. */

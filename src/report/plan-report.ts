@@ -1,4 +1,5 @@
 import type { PlanHeader, PlanItem, PlanSummary } from '../planner/index.js';
+import { formatCommand } from '../cli/shell.js';
 import { GroupCollector, bump, type Group } from './groups.js';
 
 export interface ReportOptions {
@@ -8,6 +9,11 @@ export interface ReportOptions {
   maxRpm?: number | undefined;
   /** When the report is made (ISO); injected so output is reproducible. */
   generatedAt: string;
+  /**
+   * The plan file as a printed command should name it: the reported plan, or for a run report the
+   * plan last applied to the state (when it was found). Absent: the commands say `PLAN.json`.
+   */
+  planFile?: string | undefined;
 }
 
 export interface PlanReport {
@@ -32,6 +38,8 @@ export interface PlanReport {
   estimate?: { maxRpm: number; requests: number; seconds: number } | undefined;
   /** Where the plan's own summary disagrees with the recount of its items (a hand-edited plan). */
   summaryMismatch: string[];
+  /** The command that applies this plan, ready to paste. */
+  applyCommand: string;
 }
 
 const MAX_EXCLUSION_DETAILS = 50;
@@ -106,6 +114,7 @@ export async function summarizePlan(header: PlanHeader, summary: PlanSummary, it
     video: probed ? { uploadsProbed, uploads: totals.upload, seconds, hours: seconds / 3600 } : undefined,
     estimate: options.maxRpm ? { maxRpm: options.maxRpm, requests: totals.upload, seconds: (totals.upload / options.maxRpm) * 60 } : undefined,
     summaryMismatch: compareSummary(summary, totals),
+    applyCommand: formatCommand(['tlmigrate', 'apply', options.planFile ?? 'plan.json']),
   };
 }
 

@@ -1,3 +1,4 @@
+import { formatCommand, shellQuote } from '../cli/shell.js';
 import type { ItemState, RunRecord, StateFile } from '../state/index.js';
 import { GroupCollector, bump, type Group } from './groups.js';
 import type { ReportOptions } from './plan-report.js';
@@ -105,7 +106,7 @@ export function summarizeRun(state: StateFile, statePath: string, options: Repor
     startedAt: runs[0]?.startedAt ?? null,
     endedAt: last ? (last.endedAt ?? null) : null,
     throughput: throughput(submittedAt),
-    next: nextSteps({ state, statePath, notSubmitted, inFlight, retriable, needsFix }),
+    next: nextSteps({ state, statePath, planFile: options.planFile, notSubmitted, inFlight, retriable, needsFix }),
   };
 }
 
@@ -136,33 +137,39 @@ export function throughput(times: number[]): RunReport['throughput'] {
   return { intervalSeconds: interval, first: new Date(first).toISOString(), last: new Date(last).toISOString(), perMinute: times.length / minutes, points };
 }
 
-function nextSteps(o: { state: StateFile; statePath: string; notSubmitted: number; inFlight: number; retriable: number; needsFix: number }): NextStep[] {
-  const state = `--state ${shellWord(o.statePath)}`;
+function nextSteps(o: { state: StateFile; statePath: string; planFile: string | undefined; notSubmitted: number; inFlight: number; retriable: number; needsFix: number }): NextStep[] {
+  const state = ['--state', o.statePath];
+  const plan = o.planFile ?? 'PLAN.json';
+  const unknownPlan = o.planFile === undefined ? ' (PLAN.json: the plan file last applied, not found next to the state file)' : '';
+  const scope = ['--source', o.state.source.uri, '--index', o.state.indexId];
   const steps: NextStep[] = [];
   if (o.notSubmitted > 0) {
-    steps.push({ step: 'resume', count: o.notSubmitted, command: `tlmigrate apply PLAN.json ${state}`, why: 'not submitted yet, or the outcome of their request was lost: run the same apply again; nothing is submitted twice' });
+    steps.push({ step: 'resume', count: o.notSubmitted, command: formatCommand(['tlmigrate', 'apply', plan, ...state]), why: `not submitted yet, or the outcome of their request was lost: run the same apply again; nothing is submitted twice${unknownPlan}` });
   }
   if (o.inFlight > 0) {
-    steps.push({ step: 'follow', count: o.inFlight, command: `tlmigrate status --refresh ${state}`, why: 'submitted and still being indexed: follow them to ready or failed' });
+    steps.push({ step: 'follow', count: o.inFlight, command: formatCommand(['tlmigrate', 'status', '--refresh', ...state]), why: 'submitted and still being indexed: follow them to ready or failed' });
   }
   if (o.retriable > 0) {
-    steps.push({ step: 'retry_failed', count: o.retriable, command: `tlmigrate apply PLAN.json --retry-failed ${state}`, why: 'failed for reasons a new attempt may not meet again (indexing failed, rejected request): resubmit them' });
+    steps.push({
+      step: 'retry_failed',
+      count: o.retriable,
+      command: formatCommand(['tlmigrate', 'apply', plan, '--retry-failed', ...state]),
+      why: `failed for reasons a new attempt may not meet again (indexing failed, rejected request): resubmit them${unknownPlan}`,
+    });
   }
   if (o.needsFix > 0) {
     steps.push({
       step: 'replan',
       count: o.needsFix,
-      command: `tlmigrate plan --source ${shellWord(o.state.source.uri)} --index ${o.state.indexId} ${state}`,
+      command: formatCommand(['tlmigrate', 'plan', ...scope, ...state]),
       why: 'failed because of the file itself (too short, broken, too large, changed or gone): fix or replace the files, or exclude them, then re-plan and apply',
     });
   }
   if (o.notSubmitted === 0 && o.inFlight === 0) {
-    steps.push({ step: 'verify', count: 0, command: `tlmigrate verify --source ${shellWord(o.state.source.uri)} --index ${o.state.indexId} ${state}`, why: 'nothing is waiting or in progress: prove that the index holds every object exactly once' });
+    steps.push({ step: 'verify', count: 0, command: formatCommand(['tlmigrate', 'verify', ...scope, ...state]), why: 'nothing is waiting or in progress: prove that the index holds every object exactly once' });
   }
   return steps;
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */
-export function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+export const shellWord = shellQuote;

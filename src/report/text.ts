@@ -18,7 +18,7 @@ function* header(title: string, report: PlanReport | RunReport): Generator<strin
 }
 
 function* planText(r: PlanReport): Generator<string> {
-  yield* header('tlmigrate plan report (dry run: nothing was submitted)', r);
+  yield* header('Plan report (dry run: nothing was submitted)', r);
   yield `  plan    created ${r.planCreatedAt} by ${r.tool}\n\n`;
   const t = r.totals;
   const by = Object.entries(r.indexed.by).map(([how, n]) => `${num(n)} ${MATCH_LABEL[how] ?? `by ${how}`}`);
@@ -50,11 +50,11 @@ function* planText(r: PlanReport): Generator<string> {
     for (const d of r.excluded.byDetail) yield `  ${num(d.count).padStart(7)}  ${d.detail}\n`;
   }
   for (const m of r.summaryMismatch) yield `\nWarning: ${m} (was the plan edited?); this report counts the items.\n`;
-  yield `\nNext: review the keys above, then tlmigrate apply <plan file>\n`;
+  yield `\nNext: review the keys above, then: ${r.applyCommand}\n`;
 }
 
 function* runText(r: RunReport): Generator<string> {
-  yield* header('tlmigrate run report', r);
+  yield* header('Run report', r);
   yield `  runs    ${num(r.runs.length)}, started ${r.startedAt ?? '-'}, ${r.endedAt ? `ended ${r.endedAt}` : r.runs.length ? 'not ended (running, or killed: resume it)' : 'none yet'}\n\n`;
   yield `  ${'objects'.padEnd(16)} ${num(r.totals.objects).padStart(9)}   ${formatBytes(r.totals.bytes)}\n`;
   for (const [status, n] of orderedStatuses(r.totals.byStatus)) yield `  ${status.padEnd(16)} ${num(n).padStart(9)}\n`;

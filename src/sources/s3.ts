@@ -20,14 +20,30 @@ export const S3_MAX_ATTEMPTS = 5;
 
 /** Resolves endpoint and region the way the AWS CLI does, plus our flags. */
 export function resolveS3Settings(flags: S3Settings, env: NodeJS.ProcessEnv): Required<Pick<S3Settings, 'region' | 'connectTimeoutMs' | 'requestTimeoutMs'>> & S3Settings {
-  const endpoint = flags.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const [endpoint, from] =
+    flags.endpoint !== undefined ? [flags.endpoint, '--s3-endpoint'] : env.AWS_ENDPOINT_URL_S3 ? [env.AWS_ENDPOINT_URL_S3, 'AWS_ENDPOINT_URL_S3'] : [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL'];
   const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  if (endpoint) checkEndpoint(endpoint, from);
   const connectTimeoutMs = flags.connectTimeoutMs ?? DEFAULT_S3_CONNECT_TIMEOUT_S * 1000;
   const requestTimeoutMs = flags.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
   for (const [flag, ms] of [['--s3-connect-timeout', connectTimeoutMs], ['--s3-request-timeout', requestTimeoutMs]] as const) {
     if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError('s3_timeout_invalid', `${flag} ${ms / 1000} must be a positive number of seconds`);
   }
   return { endpoint: endpoint || undefined, region, connectTimeoutMs, requestTimeoutMs };
+}
+
+/** The SDK would say `TypeError: Invalid URL` (or worse, nothing) for an endpoint without a scheme. */
+function checkEndpoint(endpoint: string, from: string): void {
+  const example = /^[\w.-]+(:\d+)?(\/.*)?$/.test(endpoint) ? `http://${endpoint} (or https://${endpoint})` : 'https://s3.example.com or http://127.0.0.1:9000';
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    throw new ConfigError('s3_endpoint_invalid', `${from} '${endpoint}' is not an http(s) URL: write it with its scheme, e.g. ${example}`);
+  }
 }
 
 /**
@@ -87,6 +103,16 @@ export class S3Source implements SourceLister, UrlSigner {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  /** The "folders" right under `parent` (one ListObjectsV2 page with Delimiter '/'), to suggest a prefix that exists. */
+  async childPrefixes(parent: string, signal?: AbortSignal): Promise<string[]> {
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: parent || undefined, Delimiter: '/', MaxKeys: 1000 }), { abortSignal: signal });
+      return (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : []));
+    } catch (error) {
+      throw toSourceError(error, this.bucket, 'list');
+    }
   }
 
   /** HEAD one object: current size and ETag, checksum when stored, restore state. */

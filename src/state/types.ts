@@ -50,6 +50,8 @@ export interface RunRecord {
   startedAt: string;
   endedAt?: string | null | undefined;
   planId?: string | undefined;
+  /** The plan file this run applied (absolute), so printed commands can name it. */
+  plan?: string | undefined;
   outcome?: 'completed' | 'failed_items' | 'interrupted' | 'quota' | 'error' | undefined;
   counters: { submitted: number; failed: number; reconciled: number; retries: number; throttled: number };
 }

@@ -23,8 +23,18 @@ const UNMATCHED_WHY: Record<string, string> = {
   ambiguous: 'no fingerprint, and several objects share its name and size',
 };
 
+/** Commands to run next, ready to paste (built by the CLI, which knows the flags and paths given). */
+export interface VerifyNextCommands {
+  /** Re-plan this source (missing or failed objects). */
+  plan: string;
+  /** Follow tasks still running. */
+  refresh: string;
+  /** See the copies to delete. */
+  dedupe: string;
+}
+
 /** The verify result for a person. */
-export function* formatVerify(r: VerifyResult, index: { id: string; name?: string | undefined }): Generator<string> {
+export function* formatVerify(r: VerifyResult, index: { id: string; name?: string | undefined }, next: VerifyNextCommands): Generator<string> {
   const n = (x: number) => x.toLocaleString('en-US');
   yield `Verified ${r.source} against index ${index.id}${index.name ? ` (${index.name})` : ''}: ${n(r.objects)} objects expected (${n(r.excluded)} excluded), `;
   yield `${n(r.indexed)} indexed once, ${n(r.coveredByDuplicate.length)} covered by a duplicate key, ${n(r.missing.length)} missing, ${n(r.inProgress.length)} in progress, `;
@@ -38,11 +48,10 @@ export function* formatVerify(r: VerifyResult, index: { id: string; name?: strin
     yield '\nVerified: every object is in the index exactly once.\n';
     return;
   }
-  yield '\nNot verified.';
-  if (r.missing.length || r.failed.length) yield ' Missing or failed objects: fix what failed, re-plan with this source and apply.';
-  if (r.inProgress.length) yield ' Tasks still running: verify again when they finish (tlmigrate status --refresh).';
-  if (r.duplicated.length) yield ` Duplicates: tlmigrate dedupe --index ${index.id} shows the copies to delete.`;
-  yield '\n';
+  yield '\nNot verified. Next:\n';
+  if (r.missing.length || r.failed.length) yield `  missing or failed objects: fix what failed, then re-plan this source and apply the plan:\n      ${next.plan}\n`;
+  if (r.inProgress.length) yield `  tasks still running: follow them, then verify again:\n      ${next.refresh}\n`;
+  if (r.duplicated.length) yield `  duplicates: see the copies to delete:\n      ${next.dedupe}\n`;
 }
 
 function copyText(c: { videoId: string; createdAt?: string | undefined; taskId?: string | undefined }): string {
@@ -50,7 +59,10 @@ function copyText(c: { videoId: string; createdAt?: string | undefined; taskId?:
 }
 
 /** The dedupe plan (and outcome) for a person. */
-export function* formatDedupe(o: { indexId: string; indexName?: string | undefined; dryRun: boolean; groups: DuplicateGroup[]; deleted: DeletionOutcome[]; recordedIn?: string | undefined }): Generator<string> {
+export function* formatDedupe(
+  o: { indexId: string; indexName?: string | undefined; dryRun: boolean; groups: DuplicateGroup[]; deleted: DeletionOutcome[]; recordedIn?: string | undefined },
+  next: { delete: string },
+): Generator<string> {
   const deletable = o.groups.filter(isDeletable);
   const copies = deletable.reduce((sum, g) => sum + g.remove.length, 0);
   const reported = o.groups.length - deletable.length;
@@ -68,7 +80,7 @@ export function* formatDedupe(o: { indexId: string; indexName?: string | undefin
   }
   if (copies === 0) return;
   if (o.dryRun) {
-    yield `Run again with --yes to delete these ${copies} copies (each video, then its task).\n`;
+    yield `To delete these ${copies} copies (each video, then its task), run:\n      ${next.delete}\n`;
     return;
   }
   const failed = o.deleted.filter((d) => d.error);

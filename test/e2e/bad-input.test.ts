@@ -113,6 +113,11 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('unreachable API endpoint (closed port)', () =>
       refused(plan(['--api-url', `http://127.0.0.1:${unreachable.api}/v1.3`]), 2, new RegExp(`cannot reach the Twelve Labs API at http://127\\.0\\.0\\.1:${unreachable.api}/v1\\.3 \\(network_error\\): check --api-url / TWELVELABS_BASE_URL`)));
     it('API URL that is not http(s)', () => refused(plan(['--api-url', 'ftp://example.com']), 2, /--api-url 'ftp:\/\/example\.com' must be http\(s\): use e\.g\. https:\/\/api\.twelvelabs\.io\/v1\.3/));
+    it('API URL without its version path', () =>
+      refused(plan(['--api-url', w.sim.origin]), 2, new RegExp(`the API URL ${w.sim.origin.replace(/\./g, '\\.')} has no version path \\(404 for the index\\): end it with /v1\\.3, e\\.g\\. ${w.sim.origin.replace(/\./g, '\\.')}/v1\\.3`)));
+    it('S3 endpoint without a scheme', () => refused(plan(['--s3-endpoint', `127.0.0.1:${unreachable.s3}`]), 2, new RegExp(`--s3-endpoint '127\\.0\\.0\\.1:${unreachable.s3}' is not an http\\(s\\) URL: write it with its scheme, e\\.g\\. http://127\\.0\\.0\\.1:${unreachable.s3}`)));
+    it('S3 endpoint without a scheme, from the environment, at apply', () =>
+      refused(apply(), 2, /AWS_ENDPOINT_URL_S3 'localhost:9000' is not an http\(s\) URL: write it with its scheme, e\.g\. http:\/\/localhost:9000/, { env: { AWS_ENDPOINT_URL_S3: 'localhost:9000' }, files: withPlan() }));
     it('unreachable S3 endpoint (closed port)', () => refused(plan(['--s3-endpoint', `http://127.0.0.1:${unreachable.s3}`]), 2, /cannot reach S3 for bucket '.*' \(ECONNREFUSED\): check --s3-endpoint \/ AWS_ENDPOINT_URL_S3/));
     it('no AWS credentials', () => refused(plan(), 2, /no AWS credentials found: set AWS_ACCESS_KEY_ID \/ AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run on a role/, { env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } }));
     it('wrong AWS secret', () => refused(plan(), 2, /S3 rejected the credentials \(SignatureDoesNotMatch\): check AWS_ACCESS_KEY_ID \/ AWS_SECRET_ACCESS_KEY/, { env: { AWS_SECRET_ACCESS_KEY: 'wrong-secret' } }));
@@ -126,6 +131,9 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('malformed --source', () => refused(['plan', '--source', 'https://example.com/bucket', '--index', w.indexId], 2, /--source 'https:\/\/example\.com\/bucket' is not an S3 URI: write it as s3:\/\/BUCKET or s3:\/\/BUCKET\/PREFIX/));
     it('bucket name S3 would refuse', () => refused(['plan', '--source', 's3://Bad_Bucket', '--index', w.indexId], 2, /--source: 'Bad_Bucket' is not a valid S3 bucket name \(3-63 lowercase letters, digits, dots, hyphens\)/));
     it('missing bucket', () => refused(['plan', '--source', 's3://no-such-bucket-tlm', '--index', w.indexId], 2, /S3 bucket 'no-such-bucket-tlm' does not exist: check the bucket name in --source/));
+    it('missing bucket, with --detailed-exitcode: 1 (an error), never 2 (work to do)', () =>
+      refused(['plan', '--source', 's3://no-such-bucket-tlm', '--index', w.indexId, '--detailed-exitcode'], 1, /S3 bucket 'no-such-bucket-tlm' does not exist/));
+    it('a usage error with --detailed-exitcode: 1', () => refused(plan(['--detailed-exitcode', '--min-size', 'big']), 1, /--min-size "big" is not a size/));
     it('no permission to list the bucket', async () => {
       const bucket = await createTestBucket(w.s3, 'denied');
       await w.s3.send(
@@ -136,11 +144,11 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
       );
       await refused(['plan', '--source', `s3://${bucket}`, '--index', w.indexId], 2, new RegExp(`access denied to bucket '${bucket}': grant the credentials s3:ListBucket on arn:aws:s3:::${bucket}`));
     });
-    it('empty bucket: not an error, a plan with 0 to upload (exit 0), and its apply does nothing (exit 0)', async () => {
+    it('empty bucket: not an error but a warning, a plan with 0 to upload (exit 0), and its apply does nothing (exit 0)', async () => {
       const bucket = await createTestBucket(w.s3, 'empty');
       const dir = caseDir();
       const planned = await runCli(['plan', '--source', `s3://${bucket}`, '--index', w.indexId, '--detailed-exitcode'], w.env, { cwd: dir });
-      expect({ code: planned.code, stderr: planned.stderr }).toEqual({ code: 0, stderr: '' });
+      expect({ code: planned.code, stderr: planned.stderr }).toEqual({ code: 0, stderr: `tlmigrate: warning: nothing listed in s3://${bucket}: the bucket is empty\n` });
       expect(planned.stdout).toMatch(/^Plan: 0 to upload \(0 B\), 0 already indexed, 0 will fail preflight, 0 duplicates in source, 0 excluded\.\nPlan written to plan\.json/);
       const applied = await runCli(['apply', 'plan.json', '--json'], w.env, { cwd: dir });
       expect(applied.code).toBe(0);
@@ -150,22 +158,73 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
   });
 
   describe('plan flags', () => {
-    it('negative --min-size', () => refused(plan(['--min-size', '-1']), 2, /--min-size must be a non-negative number \(see tlmigrate --help\)/));
     it('--min-size above --max-size', () => refused(plan(['--min-size', '10', '--max-size', '5']), 2, /--min-size 10 is larger than --max-size 5: swap them/));
     it('--out in a folder that does not exist', () => refused(plan(['--out', '/nonexistent/folder/plan.json']), 2, /cannot write plan file \/nonexistent\/folder\/plan\.json \(ENOENT\): choose a writable --out path/));
     it('unknown command', () => refused(['aply', 'plan.json'], 2, /Did you mean apply\? \(see tlmigrate --help\)/));
-    it('--s3-request-timeout 0', () => refused(plan(['--s3-request-timeout', '0']), 2, /--s3-request-timeout 0 must be a positive number of seconds$/));
-    it('unknown flag', () => refused(apply(['--concurency', '4']), 2, /Unknown arguments?: concurency.*\(see tlmigrate --help\)/, { files: withPlan() }));
+    it('--s3-request-timeout 0', () => refused(plan(['--s3-request-timeout', '0']), 2, /--s3-request-timeout "0" is out of range: use 1s to 1h/));
+    it('unknown flag: did you mean, and the command\'s own help', () => refused(apply(['--concurency', '4']), 2, /^tlmigrate: Unknown flag --concurency: did you mean --concurrency\? \(see tlmigrate apply --help\)$/, { files: withPlan() }));
+    it('a mistyped required flag', () => refused(['plan', '--sorce', `s3://${w.bucket}`, '--index', w.indexId], 2, /Missing required argument: source; --sorce: did you mean --source\? \(see tlmigrate plan --help\)$/));
+    it('a value that is not one of the choices: one line, no literal \\n', async () => {
+      const result = await refused(plan(['--via', 'nope']), 2, /^tlmigrate: Invalid values: Argument: via, Given: "nope", Choices: "tasks", "assets" \(see tlmigrate plan --help\)$/);
+      expect(result.stderr).not.toContain('\\n');
+    });
+    it('--files-from a file that does not exist', () => refused(plan(['--files-from', 'keys.txt']), 2, /--files-from keys\.txt: cannot read it \(ENOENT\): check the path \(- reads stdin\)/));
+    it('--files-from with --inventory', () => refused(plan(['--files-from', 'keys.txt', '--inventory', `s3://${w.bucket}/inv/manifest.json`]), 2, /--files-from and --inventory both say which objects to plan: pass only one of them/, { files: { 'keys.txt': 'x/one.mp4\n' } }));
+    it('--fail-on-missing without --files-from', () => refused(plan(['--fail-on-missing']), 2, /--fail-on-missing applies to --files-from: add --files-from FILE, or leave --fail-on-missing out/));
+    it('--files-from naming a key the bucket does not hold, with --fail-on-missing: no plan written', () =>
+      refused(plan(['--files-from', 'keys.txt', '--fail-on-missing']), 2, new RegExp(`--files-from keys\\.txt: 1 key is not in s3://${w.bucket}/: x/gone\\.mp4: fix the list, or leave out --fail-on-missing to plan the others \\(no plan was written\\)`), {
+        files: { 'keys.txt': 'x/one.mp4\nx/gone.mp4\n' },
+      }));
+    it('--files-from naming a URI outside the source', () =>
+      refused(['plan', '--source', `s3://${w.bucket}/x/`, '--index', w.indexId, '--files-from', 'keys.txt'], 2, new RegExp(`--files-from keys\\.txt line 2: s3://other-bucket/x/a\\.mp4 is not inside --source s3://${w.bucket}/x/`), {
+        files: { 'keys.txt': 'one.mp4\ns3://other-bucket/x/a.mp4\n' },
+      }));
+  });
+
+  // Every numeric, size and duration flag: what the user typed is quoted and the fix named (src/cli/flags.ts).
+  describe('numeric, size and duration flags', () => {
+    const planCases: Array<[string[], RegExp]> = [
+      [['--min-size', '-1'], /--min-size "-1" is out of range: use 0 bytes or more, e\.g\. --min-size 500MB/],
+      [['--min-size', '10parsecs'], /--min-size "10parsecs" is not a size: write bytes, or a number with a unit such as 500MB or 1\.5GiB \(KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024\)/],
+      [['--max-size', 'abc'], /--max-size "abc" is not a size/],
+      [['--max-file-size', '0'], /--max-file-size "0" is out of range: use 1 byte or more/],
+      [['--min-duration', 'abc'], /--min-duration "abc" is not a duration: write a duration such as 30s, 2m or 1h \(a plain number is seconds\)/],
+      [['--max-duration', '-5'], /--max-duration "-5" is out of range: use 0s to 7d/],
+      [['--probe-concurrency', '0'], /--probe-concurrency "0" is out of range: use a whole number from 1 to 256, e\.g\. --probe-concurrency 16/],
+      [['--probe-concurrency', 'abc'], /--probe-concurrency "abc" is not a whole number: use 1 to 256/],
+    ];
+    for (const [flags, message] of planCases) it(`plan ${flags.join(' ')}`, () => refused(plan(flags), 2, message));
+
+    const applyCases: Array<[string[], RegExp]> = [
+      [['--concurrency', '0'], /--concurrency "0" is out of range: use a whole number from 1 to 64, e\.g\. --concurrency 8/],
+      [['--concurrency', '65'], /--concurrency "65" is out of range: use a whole number from 1 to 64/],
+      [['--concurrency', 'abc'], /--concurrency "abc" is not a whole number: use 1 to 64, e\.g\. --concurrency 8/],
+      [['--max-rpm', '0'], /--max-rpm "0" is out of range: use a number above 0 \(requests per minute; omit it for no cap\), e\.g\. --max-rpm 60/],
+      [['--max-rpm', '-5'], /--max-rpm "-5" is out of range: use a number above 0/],
+      [['--max-rpm', 'fast'], /--max-rpm "fast" is not a number: use a number above 0/],
+      [['--presign-expires', '8d'], /--presign-expires "8d" is out of range: use 1m to 7d, e\.g\. --presign-expires 6h/],
+      [['--presign-expires', 'soon'], /--presign-expires "soon" is not a duration: write a duration such as 30s, 2m or 1h/],
+      [['--request-timeout', 'abc'], /--request-timeout "abc" is not a duration/],
+      [['--request-timeout', '0'], /--request-timeout "0" is out of range: use 1s to 1h, e\.g\. --request-timeout 60s/],
+      [['--request-timeout', '-1'], /--request-timeout "-1" is out of range: use 1s to 1h/],
+      [['--poll-interval', 'abc'], /--poll-interval "abc" is not a duration/],
+      [['--poll-interval', '0'], /--poll-interval "0" is out of range: use 100ms to 1h/],
+      [['--reconcile-lag', 'abc'], /--reconcile-lag "abc" is not a duration/],
+      [['--reconcile-lag', '0'], /--reconcile-lag "0" is out of range: use 100ms to 10m/],
+      [['--reconcile-lag', '-1'], /--reconcile-lag "-1" is out of range/],
+      [['--reconcile-min-age', '10s'], /--reconcile-min-age "10s" is out of range: use 30s to 1d \(a shorter search could miss a task the index lists late, and submit the video twice\), e\.g\. --reconcile-min-age 2m/],
+      [['--reconcile-min-age', 'abc'], /--reconcile-min-age "abc" is not a duration/],
+    ];
+    for (const [flags, message] of applyCases) it(`apply ${flags.join(' ')}`, () => refused(apply(flags), 2, message, { files: withPlan() }));
+
+    it('migrate checks the apply flags before it plans: no plan written', () => refused(['migrate', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--concurrency', 'abc'], 2, /--concurrency "abc" is not a whole number/));
+    it('report --max-rpm 0', () => refused(['report', 'plan.json', '--max-rpm', '0'], 2, /--max-rpm "0" is out of range: use a number above 0 \(requests per minute\)/, { files: withPlan() }));
+    it('report --max-keys -1', () => refused(['report', 'plan.json', '--max-keys', '-1'], 2, /--max-keys "-1" is out of range: use a whole number from 0 to/, { files: withPlan() }));
+    it('report --max-keys abc', () => refused(['report', 'plan.json', '--max-keys', 'abc'], 2, /--max-keys "abc" is not a whole number/, { files: withPlan() }));
   });
 
   describe('apply flags', () => {
     const cases: Array<[string, string[], RegExp]> = [
-      ['--concurrency 0', ['--concurrency', '0'], /--concurrency 0 is out of range: use a whole number from 1 to 64/],
-      ['--concurrency abc', ['--concurrency', 'abc'], /--concurrency NaN is out of range: use a whole number from 1 to 64/],
-      ['--presign-expires 8d', ['--presign-expires', '8d'], /--presign-expires 8d is out of range: S3 presigned URLs last 1m to 7d \(e\.g\. 6h\)/],
-      ['--presign-expires soon', ['--presign-expires', 'soon'], /--presign-expires 'soon' is not a duration: write e\.g\. 90s, 30m, 6h or 7d/],
-      ['--max-rpm 0', ['--max-rpm', '0'], /--max-rpm 0 must be a positive number of requests per minute/],
-      ['--max-rpm -5', ['--max-rpm', '-5'], /--max-rpm -5 must be a positive number of requests per minute/],
       ['--metadata with a reserved key', ['--metadata', 'duration=3'], /--metadata key 'duration' is a system metadata name: rename it \(e\.g\. 'my_duration'\)/],
       ['--metadata with a tlm_ key', ['--metadata', 'tlm_source=x'], /--metadata key 'tlm_source': tlm_\* keys are tlmigrate's own fingerprint: rename it/],
       ['--metadata without =', ['--metadata', 'oops'], /--metadata 'oops' is not KEY=VALUE: write e\.g\. --metadata project=archive/],
@@ -217,6 +276,19 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('an empty lock file: never taken for a dead one', () =>
       refused(apply(), 2, /lock file tlmigrate-state\.json\.lock is not a complete tlmigrate lock \(empty or edited\): make sure no tlmigrate uses tlmigrate-state\.json, then remove it: rm tlmigrate-state\.json\.lock$/, {
         files: withPlan({ 'tlmigrate-state.json.lock': '' }),
+      }));
+    it('a plan passed where a state is expected (status)', () => refused(['status', '--state', 'plan.json'], 2, /--state plan\.json is a plan file, not a state file: pass the state file apply writes \(default tlmigrate-state\.json\), or leave --state out/, { files: withPlan() }));
+    it('a plan passed where a state is expected (logs, plan, apply, verify, dedupe)', async () => {
+      const message = /--state p\.json is a plan file, not a state file/;
+      await refused(['logs', '--state', 'p.json'], 2, message, { files: { 'p.json': { copy: planFile } } });
+      await refused(plan(['--state', 'p.json']), 2, message, { files: { 'p.json': { copy: planFile } } });
+      await refused(apply(['--state', 'p.json']), 2, message, { files: withPlan({ 'p.json': { copy: planFile } }) });
+      await refused(['verify', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--state', 'p.json'], 2, message, { files: { 'p.json': { copy: planFile } } });
+      await refused(['dedupe', '--index', w.indexId, '--state', 'p.json'], 2, message, { files: { 'p.json': { copy: planFile } } });
+    });
+    it('a state passed where a plan is expected (apply state.json)', () =>
+      refused(['apply', 'state.json'], 2, /state\.json is a state file, not a plan: pass the plan file tlmigrate plan wrote \(e\.g\. tlmigrate apply plan\.json --state state\.json\)/, {
+        files: { 'state.json': JSON.stringify({ version: 1, tool: 'tlmigrate 0.1.0', source: { uri: `s3://${w.bucket}`, bucket: w.bucket, prefix: '' }, indexId: w.indexId, createdAt: '', updatedAt: '', items: {}, runs: [] }) },
       }));
     it('missing, for status', () => refused(['status'], 2, /state file tlmigrate-state\.json not found: run tlmigrate apply first, or pass --state/));
     it.skipIf(!canMount())('in a read-only folder', async () => {

@@ -247,7 +247,7 @@ describe('report, verify and dedupe against Ceph and the simulator', () => {
       [['dedupe', '--index', w.indexId, '--state', join(w.dir, 'nope.json')], /nope.json not found/],
       [['report', join(w.dir, 'nope.json')], /nope.json not found: pass a plan file/],
       [['report', join(w.dir, 'elsewhere.json')], /is neither a tlmigrate plan nor a state file/],
-      [['report', planFile, '--max-rpm', '0'], /--max-rpm 0 must be a positive number/],
+      [['report', planFile, '--max-rpm', '0'], /--max-rpm "0" is out of range: use a number above 0/],
       [['report', planFile, '--out', planFile], /is the file being reported on: choose another name/],
       [['report', planFile, '--out', join(w.dir, 'no', 'such', 'dir.html')], /cannot write report .* \(ENOENT\)/],
     ];

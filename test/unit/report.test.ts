@@ -220,7 +220,18 @@ describe('run report', () => {
       ['replan', 1],
     ]);
     expect(r.next[0]?.command).toBe("tlmigrate apply PLAN.json --state 'my state.json'");
+    expect(r.next[0]?.why).toMatch(/PLAN\.json: the plan file last applied, not found next to the state file/);
     expect(r.throughput.points.at(-1)?.cumulative).toBe(4);
+  });
+
+  it('names the plan in resume and --retry-failed commands when it is known', () => {
+    const r = summarizeRun(aState(items, [aRun()]), 'my state.json', { ...options, planFile: "it's a plan.json" });
+    expect(Object.fromEntries(r.next.map((s) => [s.step, s.command]))).toMatchObject({
+      resume: "tlmigrate apply 'it'\\''s a plan.json' --state 'my state.json'",
+      retry_failed: "tlmigrate apply 'it'\\''s a plan.json' --retry-failed --state 'my state.json'",
+      follow: "tlmigrate status --refresh --state 'my state.json'",
+    });
+    expect(r.next.map((s) => s.why).join(' ')).not.toMatch(/PLAN\.json/);
   });
 
   it('suggests verify when nothing is left to do', () => {

@@ -1,0 +1,39 @@
+import { open } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import { detectInputKind } from '../report/index.js';
+import { DEFAULT_STATE } from './options.js';
+import { commandPath, shellQuote } from './shell.js';
+
+/** What a file holds, told by content (the name says nothing): a plan, a state, or neither/unreadable/missing. */
+export async function fileKind(path: string): Promise<'plan' | 'state' | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return detectInputKind(buffer.subarray(0, bytesRead).toString('utf8'));
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Refuses a state file given where a plan is expected (`apply state.json`). */
+export async function requirePlanFile(path: string): Promise<void> {
+  if ((await fileKind(path)) !== 'state') return;
+  throw new ConfigError(
+    'plan_is_state',
+    `${path} is a state file, not a plan: pass the plan file tlmigrate plan wrote (e.g. tlmigrate apply plan.json --state ${shellQuote(commandPath(path))})`,
+  );
+}
+
+/** Refuses a plan file given where a state file is expected (`status --state plan.json`). */
+export async function requireStateFile(path: string | undefined): Promise<void> {
+  if (path === undefined || (await fileKind(path)) !== 'plan') return;
+  throw new ConfigError('state_is_plan', `--state ${path} is a plan file, not a state file: pass the state file apply writes (default ${DEFAULT_STATE}), or leave --state out`);
+}

@@ -1,0 +1,124 @@
+import type { Argv, CommandModule } from 'yargs';
+import { systemClock } from '../clock.js';
+import { StateFileError, printable } from '../errors.js';
+import { followTasks } from '../executor/follow.js';
+import type { Logger } from '../log.js';
+import { formatDuration } from '../report/format.js';
+import { importLogs, importStatus } from '../report/status.js';
+import { StateStore, loadState, type RunRecord, type StateFile } from '../state/index.js';
+import { createApiClient, resolveBaseUrl } from './config.js';
+import { requireStateFile } from './file-kind.js';
+import { DEFAULT_STATE } from './options.js';
+import { formatCommand, stateFlag } from './shell.js';
+import { VERSION } from './version.js';
+
+interface LogArgs {
+  'log-level': string;
+  'log-file'?: string | undefined;
+}
+
+export interface StateCommandsContext {
+  env: NodeJS.ProcessEnv;
+  getLogger(args: LogArgs): Logger;
+}
+
+/** `status` and `logs`: what the state file says, in the old import-status / import-logs shapes. */
+export function registerStateCommands<T extends LogArgs>(cli: Argv<T>, ctx: StateCommandsContext): Argv<T> {
+  return cli.command(statusCommand(ctx)).command(logsCommand(ctx));
+}
+
+/** The state file, refused with one line when it is missing or is a plan. */
+export async function requireState(path: string): Promise<StateFile> {
+  await requireStateFile(path);
+  const state = await loadState(path);
+  if (!state) throw new StateFileError('state_missing', `state file ${path} not found: run tlmigrate apply first, or pass --state`);
+  return state;
+}
+
+interface StatusCliArgs extends LogArgs {
+  state: string;
+  refresh: boolean;
+  'api-url'?: string | undefined;
+  json: boolean;
+}
+
+function statusCommand(ctx: StateCommandsContext): CommandModule<LogArgs, StatusCliArgs> {
+  return {
+    command: 'status',
+    describe: 'Where every object stands, grouped by state (the old import-status shape with --json)',
+    builder: (y) =>
+      y
+        .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'State file' })
+        .option('refresh', { type: 'boolean', default: false, describe: 'Update task states from the API first' })
+        .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (for --refresh)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print {not_imported, validating, pending, queued, indexing, ready, failed}' }),
+    handler: async (args) => {
+      ctx.getLogger(args);
+      if (args.refresh) await refresh(args.state, args['api-url'], ctx.env);
+      const state = await requireState(args.state);
+      const status = importStatus(state);
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify(status)}\n`);
+        return;
+      }
+      process.stdout.write(`${state.source.uri} -> index ${state.indexId}${state.indexName ? ` (${state.indexName})` : ''}\n`);
+      const last = state.runs.at(-1);
+      if (last) process.stdout.write(`  last run: ${lastRunLine(last, Date.now())}\n`);
+      for (const [name, list] of Object.entries(status)) process.stdout.write(`  ${name.padEnd(13)} ${String(list.length).padStart(7)}\n`);
+      for (const f of status.failed.slice(0, 20)) process.stdout.write(`  failed: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+      if (status.failed.length > 20) {
+        process.stdout.write(`  ... ${status.failed.length - 20} more failures: ${formatCommand(['tlmigrate', 'status', '--json', ...stateFlag(args.state)])}\n`);
+      }
+    },
+  };
+}
+
+/** `apply, completed in 3 min 20 s (ended ...)`, or how long ago a run that has not ended started. */
+export function lastRunLine(run: Pick<RunRecord, 'command' | 'startedAt' | 'endedAt' | 'outcome'>, now: number): string {
+  const started = Date.parse(run.startedAt);
+  if (run.endedAt) {
+    const took = (Date.parse(run.endedAt) - started) / 1000;
+    return `${run.command}, ${run.outcome ?? 'ended'} in ${formatDuration(took)} (ended ${run.endedAt})`;
+  }
+  return `${run.command}, started ${formatDuration((now - started) / 1000)} ago (${run.startedAt}), not ended`;
+}
+
+async function refresh(path: string, apiUrl: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+  const api = createApiClient({ apiUrl: resolveBaseUrl(apiUrl, env), env });
+  const before = await requireState(path);
+  const store = await StateStore.open(path, { uri: before.source.uri, bucket: before.source.bucket, prefix: before.source.prefix, indexId: before.indexId }, 'status --refresh', `tlmigrate ${VERSION}`);
+  try {
+    await followTasks({ api, store, clock: systemClock, indexId: before.indexId, pollMs: 0, once: true });
+  } finally {
+    await store.close();
+  }
+}
+
+interface LogsCliArgs extends LogArgs {
+  state: string;
+  json: boolean;
+}
+
+function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, LogsCliArgs> {
+  return {
+    command: 'logs',
+    describe: 'One entry per run: counts by state and failed files with their error codes (the old import-logs shape with --json)',
+    builder: (y) =>
+      y
+        .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'State file' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}]}' }),
+    handler: async (args) => {
+      ctx.getLogger(args);
+      const logs = importLogs(await requireState(args.state));
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify(logs)}\n`);
+        return;
+      }
+      for (const entry of logs.data) {
+        const counts = Object.entries(entry.video_status).map(([k, v]) => `${k} ${v}`).join(', ');
+        process.stdout.write(`run ${entry.created_at} -> ${entry.ended_at ?? 'running'}: ${counts}\n`);
+        for (const f of entry.failed_files) process.stdout.write(`  failed: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+      }
+    },
+  };
+}
