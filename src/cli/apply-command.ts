@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { systemClock } from '../clock.js';
 import { ConfigError, PlanFileError, SourceError } from '../errors.js';
 import { executePlan } from '../executor/executor.js';
@@ -13,6 +14,7 @@ import { formatDuration } from '../report/format.js';
 import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
+import { commandPath, formatCommand, stateFlag } from './shell.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -122,6 +124,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     startedAt: new Date().toISOString(),
     endedAt: null,
     planId: header.planId,
+    plan: resolve(args.plan),
     counters: { submitted: 0, failed: 0, reconciled: 0, retries: 0, throttled: 0 },
   };
   // A run refused before it started (a stale plan, say) leaves no entry in the runs history.
@@ -210,15 +213,20 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     const notReady = args.wait ? planItems.filter((i) => i.status !== 'ready' && i.status !== 'failed').length : 0;
     const exitCode = interrupted ? 130 : result.quota ? 1 : planFailed.length > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
     const earlierFailed = planFailed.length - runFailed;
+    // Every command printed here runs as printed: quoted, with this run's plan, state and --wait.
+    const again = (...extra: string[]) => formatCommand(['tlmigrate', 'apply', commandPath(args.plan), '--state', commandPath(args.state), ...(args.wait ? ['--wait'] : []), ...extra]);
     const message = interrupted
-      ? `Interrupted: state checkpointed in ${args.state}. Resume with: tlmigrate apply ${args.plan} --state ${args.state}`
+      ? `Interrupted: state checkpointed in ${commandPath(args.state)}. Resume with: ${again()}`
       : result.quota
-        ? `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: tlmigrate apply ${args.plan} --state ${args.state}`
-        : `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${
-            result.undecided ? ` ${result.undecided} items await a decision (a task of the same file name is in flight and its owner cannot be read yet): run apply again later; nothing was resubmitted.` : ''
-          }${planFailed.length ? ' See failures: tlmigrate logs' : ''}${sourceGone ? `; ${sourceGone} source objects changed or vanished since the plan: re-plan (tlmigrate plan) to pick them up` : ''}${
-            planFailed.length > sourceGone ? '; resubmit after fixing: tlmigrate apply --retry-failed' : ''
-          }${planFailed.length ? '.' : ''}`;
+        ? `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: ${again()}`
+        : [
+            `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${
+              result.undecided ? ` ${result.undecided} items await a decision (a task of the same file name is in flight and its owner cannot be read yet): nothing was resubmitted; run the same apply again later.` : ''
+            }`,
+            ...(planFailed.length ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
+            ...(sourceGone ? [`${sourceGone} source objects changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
+            ...(planFailed.length > sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),
+          ].join('\n');
     return { result, counts, exitCode, runId, message };
   } catch (error) {
     if (started) {

@@ -1,11 +1,9 @@
-import { RECONCILE_SKEW_MS } from './reconcile.js';
-import { contentKey, filenameForms, fingerprintContent, isFingerprintOf, objectUri } from '../planner/index.js';
-import type { ItemState, StateStore } from '../state/index.js';
+import { contentKey, filenameForms, fingerprintContent, isFingerprintOf } from '../planner/index.js';
+import type { ItemState } from '../state/index.js';
 import { IN_FLIGHT_STATUSES, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
 import type { Asset } from '../twelvelabs/types.js';
 import { decide, stageOf, type Candidate, type CandidateStage, type Decision } from './decide.js';
 import type { AssetsApi, ExecutorApi, Via } from './types.js';
-import { CREATED_STATUSES } from '../state/lifecycle.js';
 
 /** Something the index (or the account's assets) holds that may be an object's copy. */
 export interface Holding {
@@ -160,24 +158,6 @@ export class IndexCensus {
 function toCandidate(h: Holding, verdict: Candidate['verdict']): Candidate {
   return { id: h.id, videoId: h.videoId, stage: h.stage, verdict, createdAt: h.createdAt };
 }
-
-/** The state's own record of content: which source URI carries (or will carry) each content. */
-export function contentOwners(store: StateStore, uris: Iterable<string>): Map<string, string> {
-  const owners = new Map<string, string>();
-  for (const uri of uris) {
-    const item = store.item(uri);
-    if (item && CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
-  }
-  return owners;
-}
-
-/** The earliest moment a blocked item's candidates may have been created, for a later search. */
-export function blockedSince(holdings: Holding[]): string | undefined {
-  const times = holdings.map((h) => Date.parse(h.createdAt ?? '')).filter(Number.isFinite);
-  return times.length ? new Date(Math.min(...times) - RECONCILE_SKEW_MS).toISOString() : undefined;
-}
-
-export { objectUri };
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);

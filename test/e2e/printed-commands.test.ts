@@ -1,3 +1,4 @@
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,15 +85,29 @@ describe('printed commands run as printed', () => {
     expect(verifyCommands).toEqual(expect.arrayContaining([`tlmigrate plan --source ${source} --index ${w.indexId}`, `tlmigrate dedupe --index ${w.indexId}`]));
     expect(allRan(await run(verified.stdout))).toEqual(verifyCommands.map((command) => ({ command, code: 'ran', stderr: '' })));
 
+    // The two legacy copies share only a file name and size: reported, never deleted, so no delete command is offered.
     const dryRun = await cli(['dedupe', '--index', w.indexId]);
-    expect(printedCommands(dryRun.stdout)).toEqual([`tlmigrate dedupe --index ${w.indexId} --yes`]);
-    expect(ran(await run(dryRun.stdout))).toEqual([{ command: `tlmigrate dedupe --index ${w.indexId} --yes`, code: 0, stderr: '' }]);
-    expect(w.sim.videos(w.indexId).filter((v) => v.meta.filename === 'legacy.mp4')).toHaveLength(1);
+    expect(dryRun.stdout).toMatch(/same filename and size, no fingerprint: check by hand/);
+    expect(printedCommands(dryRun.stdout)).toEqual([]);
+    expect(w.sim.videos(w.indexId).filter((v) => v.meta.filename === 'legacy.mp4')).toHaveLength(2);
   });
 
-  // apply's own messages (resume after Ctrl-C or a quota, --retry-failed, re-plan) are the next to
-  // run here: printedCommands(applied.stdout) and runAllPrinted(...) as above.
-  it.todo('apply: the resume, quota and --retry-failed hints run as printed');
+  it("apply: the failures and --retry-failed hints run as printed, with the run's plan and state", async () => {
+    const here = join(w.dir, 'apply hints');
+    mkdirSync(here);
+    await putObjects(w.s3, w.bucket, [{ key: 'h/good.mp4', body: await uniqueValidVideo(1501) }, { key: 'h/gone soon.mp4', body: await uniqueValidVideo(1502) }]);
+    await cli(['plan', '--source', `s3://${w.bucket}/h/`, '--index', w.indexId, '--out', 'the plan.json', '--state', 'the state.json'], here);
+    // Deleted after the plan: its item fails `source_missing` at apply.
+    await w.s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: 'h/gone soon.mp4' }));
+    const applied = await cli(['apply', 'the plan.json', '--state', 'the state.json', '--wait', '--poll-interval', '0.2'], here);
+    const commands = printedCommands(applied.stdout);
+    expect(commands).toEqual(["tlmigrate logs --state 'the state.json'"]);
+    expect(allRan(await run(applied.stdout, here))).toEqual(commands.map((command) => ({ command, code: 'ran', stderr: '' })));
+    // A failure that is not the source's: the resubmit hint names the plan, the state and --wait.
+    await putObjects(w.s3, w.bucket, [{ key: 'h/gone soon.mp4', body: await uniqueValidVideo(1502) }]);
+    const again = await cli(['apply', 'the plan.json', '--state', 'the state.json', '--wait', '--poll-interval', '0.2'], here);
+    expect(again.stdout).toMatch(/^See failures: tlmigrate logs --state 'the state\.json'$/m);
+  });
 
   it('a state with a space in its name is kept in every printed command, and a stopped run is resumed with its plan', async () => {
     const other = join(w.dir, 'other run');
