@@ -24,7 +24,7 @@ export const FLAG_LIMITS = {
   presignExpires: { min: MINUTE, max: 7 * DAY, example: '6h' },
   videoDuration: { min: 0, max: 7 * DAY, example: '10m' },
   s3ConnectTimeout: { min: 100, max: 10 * MINUTE, example: '10s' },
-  s3RequestTimeout: { min: SECOND, max: HOUR, example: '30s' },
+  s3RequestTimeout: { min: 100, max: HOUR, example: '30s' },
 } as const;
 
 /** S3 timeouts, on every command that reads S3 (`S3_MAX_ATTEMPTS` attempts per request). */

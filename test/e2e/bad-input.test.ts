@@ -161,7 +161,7 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('--min-size above --max-size', () => refused(plan(['--min-size', '10', '--max-size', '5']), 2, /--min-size 10 is larger than --max-size 5: swap them/));
     it('--out in a folder that does not exist', () => refused(plan(['--out', '/nonexistent/folder/plan.json']), 2, /cannot write plan file \/nonexistent\/folder\/plan\.json \(ENOENT\): choose a writable --out path/));
     it('unknown command', () => refused(['aply', 'plan.json'], 2, /Did you mean apply\? \(see tlmigrate --help\)/));
-    it('--s3-request-timeout 0', () => refused(plan(['--s3-request-timeout', '0']), 2, /--s3-request-timeout "0" is out of range: use 1s to 1h/));
+    it('--s3-request-timeout 0', () => refused(plan(['--s3-request-timeout', '0']), 2, /--s3-request-timeout "0" is out of range: use 100ms to 1h/));
     it('unknown flag: did you mean, and the command\'s own help', () => refused(apply(['--concurency', '4']), 2, /^tlmigrate: Unknown flag --concurency: did you mean --concurrency\? \(see tlmigrate apply --help\)$/, { files: withPlan() }));
     it('a mistyped required flag', () => refused(['plan', '--sorce', `s3://${w.bucket}`, '--index', w.indexId], 2, /Missing required argument: source; --sorce: did you mean --source\? \(see tlmigrate plan --help\)$/));
     it('a value that is not one of the choices: one line, no literal \\n', async () => {
