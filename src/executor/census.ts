@@ -79,7 +79,8 @@ export class IndexCensus {
   /** Whether a video the state records is still in the index (a listing can miss one that moved pages: a GET confirms). */
   async hasVideo(videoId: string): Promise<boolean> {
     if (this.videoIds.has(videoId)) return true;
-    return (await this.read({ kind: 'video', id: videoId, videoId, filename: '', stage: 'ready' })) !== null;
+    // `undefined`: the GET found no such video (a video without metadata reads as `null`).
+    return (await this.read({ kind: 'video', id: videoId, videoId, filename: '', stage: 'ready' })) !== undefined;
   }
 
   /**
