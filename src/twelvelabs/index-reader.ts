@@ -37,10 +37,12 @@ async function readAllPages<T extends { _id: string }>(
   const seen = new Map<string, T>();
   for (const item of [first.data ?? [], ...rest].flat()) seen.set(item._id, item);
   // A listing that grew while we read it has more pages than the first one said: read on until empty.
+  // A server that ignores `page` would answer the same page forever: a page with nothing new ends it too.
   for (let page = totalPages + 1; ; page++) {
     const more = await fetchPage(page);
-    if (!more.data?.length) break;
-    for (const item of more.data) seen.set(item._id, item);
+    const before = seen.size;
+    for (const item of more.data ?? []) seen.set(item._id, item);
+    if (seen.size === before) break;
   }
   return [...seen.values()];
 }

@@ -1,12 +1,13 @@
 import { DeleteObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadState } from '../../src/state/index.js';
+import { canMount } from '../helpers/mount.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { createTestBucket, putObjects } from '../helpers/s3.js';
 import { uniqueValidVideo } from '../helpers/videos.js';
@@ -48,17 +49,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function canMount(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = mkdtempSync(join('/tmp', 'tlm-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe], { stdio: 'pipe' });
-    execFileSync('umount', [probe], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.concurrent('bad input: refused with one line, an exit code, nothing written or lost', () => {
   let w: World;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { canMount } from '../helpers/mount.js';
 import { runCli } from '../helpers/cli.js';
 import { putObjects } from '../helpers/s3.js';
 import { uniqueValidVideo } from '../helpers/videos.js';
@@ -141,19 +142,6 @@ describe('the index decides, the state file remembers', () => {
   }, 300_000);
 });
 
-function canMount(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = mkdtempSync(join('/tmp', 'tlm-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe], { stdio: 'pipe' });
-    execFileSync('umount', [probe], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
 
 describe('a durable record is a complete record', () => {
   it.skipIf(!canMount())('the disk filling at random moments during apply, then a resume: exactly one task per object, 10 trials', async () => {

@@ -24,8 +24,12 @@ class FakeApi implements ExecutorApi {
     private readonly metadataReadable = true,
   ) {}
 
+  /** Fake-clock time of every POST. */
+  readonly postTimes: number[] = [];
+
   async createTask(request: CreateTaskRequest) {
     const n = ++this.posts;
+    this.postTimes.push(this.clock.now());
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise((r) => setImmediate(r));
@@ -56,9 +60,11 @@ class FakeApi implements ExecutorApi {
   }
 
   /** A video exists once its task is ready (as in the simulator). */
-  async listVideos(): Promise<Page<IndexedVideo>> {
-    const data = this.tasks.filter((t) => t.visible && t.status === 'ready').map((t) => ({ _id: t.video_id as string, system_metadata: { filename: t.system_metadata?.filename, size: 100 } }));
-    return { data, page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: data.length } };
+  async listVideos(_indexId: string, query: { page?: number } = {}): Promise<Page<IndexedVideo>> {
+    const all = this.tasks.filter((t) => t.visible && t.status === 'ready').map((t) => ({ _id: t.video_id as string, system_metadata: { filename: t.system_metadata?.filename, size: 100 } }));
+    const page = query.page ?? 1;
+    const data = page === 1 ? all : [];
+    return { data, page_info: { page, limit_per_page: 50, total_page: 1, total_results: all.length } };
   }
 
   async getVideo(_indexId: string, videoId: string): Promise<IndexedVideo> {
@@ -208,6 +214,29 @@ describe('executePlan', () => {
     expect(result.pending).toBe(2);
     expect(store.item('s3://bkt/a/x.mp4')).toMatchObject({ status: 'unknown', lastError: { code: 'reconcile_ambiguous' } });
     await store.close();
+  });
+
+  it('the index decides: with a fresh state, an object whose video the index holds is recorded, not sent', async () => {
+    const { api, store, base } = await setup(keys(3));
+    const held = keys(3)[1] as string;
+    await api.createTask({ indexId: 'idx', videoUrl: await new FakeSource().presignGet(held), enableVideoStream: true, userMetadata: { tlm_source: `s3://bkt/${held}`, tlm_etag: `etag-${held}`, tlm_size: 100 } });
+    (api.tasks[0] as Task).status = 'ready';
+    const postsBefore = api.posts;
+    const result = await executePlan(base);
+    expect(result).toMatchObject({ submitted: 2, foundInIndex: 1, pending: 0 });
+    expect(api.posts - postsBefore).toBe(2);
+    expect(store.item(`s3://bkt/${held}`)).toMatchObject({ status: 'ready', reason: 'found_in_index', videoId: api.tasks[0]?.video_id });
+    for (const key of keys(3)) expect(api.postsFor(key)).toBe(1);
+    await store.close();
+  });
+
+  it('a lost answer is resubmitted only after two empty searches and the minimum age since its intent', async () => {
+    const { api, store, base } = await setup(keys(1), { behaviour: (_r, n) => (n === 1 ? 'refuse-5xx' : 'ok') });
+    const result = await executePlan({ ...base, reconcileMinAgeMs: 45_000 });
+    await store.close();
+    expect(result).toMatchObject({ submitted: 1, retries: 1 });
+    expect(api.postTimes).toHaveLength(2);
+    expect((api.postTimes[1] as number) - (api.postTimes[0] as number)).toBeGreaterThanOrEqual(45_000);
   });
 
   it('fails items whose source object vanished or changed, without a POST', async () => {
