@@ -107,8 +107,9 @@ export function runOptions<T>(y: Argv<T>) {
     .option('reconcile-lag', { type: 'string', default: '5s', describe: `Time to wait for a new task to show in listings before searching again (0.1s to 10m): ${DURATION_HELP}` })
     .option('reconcile-min-age', {
       type: 'string',
-      default: process.env['TLMIGRATE_RECONCILE_MIN_AGE'] ?? '2m',
-      describe: `After a POST whose answer was lost (env TLMIGRATE_RECONCILE_MIN_AGE), how long tlmigrate keeps searching the index before it may submit again (at least 30s): ${DURATION_HELP}`,
+      // No yargs default: the flag wins over TLMIGRATE_RECONCILE_MIN_AGE, which wins over 2m (toApplyArgs).
+      defaultDescription: '"2m"',
+      describe: `After a POST whose answer was lost, how long tlmigrate keeps searching the index before it may submit again (at least 30s): ${DURATION_HELP}; env TLMIGRATE_RECONCILE_MIN_AGE`,
     });
 }
 
@@ -138,7 +139,7 @@ export interface ApplyCliArgs {
   'request-timeout': FlagInput;
   'poll-interval': FlagInput;
   'reconcile-lag': FlagInput;
-  'reconcile-min-age': FlagInput;
+  'reconcile-min-age'?: FlagInput;
   's3-connect-timeout'?: FlagInput;
   's3-request-timeout'?: FlagInput;
   'api-url'?: string | undefined;
@@ -169,7 +170,7 @@ export function toApplyArgs(a: ApplyCliArgs, plan: string): ApplyArgs {
     requestTimeoutMs: parseDurationMs('--request-timeout', a['request-timeout'], FLAG_LIMITS.requestTimeout),
     pollMs: parseDurationMs('--poll-interval', a['poll-interval'], FLAG_LIMITS.pollInterval),
     reconcileLagMs: parseDurationMs('--reconcile-lag', a['reconcile-lag'], FLAG_LIMITS.reconcileLag),
-    reconcileMinAgeMs: parseDurationMs('--reconcile-min-age', a['reconcile-min-age'], FLAG_LIMITS.reconcileMinAge),
+    reconcileMinAgeMs: parseDurationMs('--reconcile-min-age', a['reconcile-min-age'] ?? process.env['TLMIGRATE_RECONCILE_MIN_AGE'] ?? '2m', FLAG_LIMITS.reconcileMinAge),
     ...s3Timeouts(a),
   };
 }
