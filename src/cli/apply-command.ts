@@ -253,10 +253,20 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
   const uris: string[] = [];
   const uploads: string[] = [];
   const now = new Date().toISOString();
+  const seen = new Set<string>();
   for await (const item of items) {
     const uri = `s3://${bucket}/${item.key}`;
+    // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
+    if (seen.has(uri)) continue;
+    seen.add(uri);
     const current = store.item(uri);
     const sameObject = current && current.etag === item.etag && current.size === item.size;
+    // A re-plan calls an item left mid-step `in_progress`: this run still finishes it (its search, its index step).
+    if (item.action === 'skip' && item.reason === 'in_progress' && current && sameObject && RESUMABLE.has(current.status) && current.status !== 'planned') {
+      uploads.push(uri);
+      uris.push(uri);
+      continue;
+    }
     if (item.action === 'upload') {
       uploads.push(uri);
       if (current && sameObject && current.status !== 'skipped') {

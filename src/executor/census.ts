@@ -79,8 +79,7 @@ export class IndexCensus {
   /** Whether a video the state records is still in the index (a listing can miss one that moved pages: a GET confirms). */
   async hasVideo(videoId: string): Promise<boolean> {
     if (this.videoIds.has(videoId)) return true;
-    // `undefined`: the GET found no such video (a video without metadata reads as `null`).
-    return (await this.read({ kind: 'video', id: videoId, videoId, filename: '', stage: 'ready' })) !== undefined;
+    return (await this.o.api.getVideo(this.o.indexId, videoId, this.o.signal).catch(notFound)) !== undefined;
   }
 
   /**
@@ -102,7 +101,8 @@ export class IndexCensus {
       const fp = fingerprintContent(metadata);
       if (fp && fp.uri !== uri && fp.content === content && holding.stage !== 'failed') duplicateOf ??= fp.uri;
     }
-    const decision = decide(candidates.filter((c) => c.holding.kind !== 'asset' || c.verdict === 'ours'));
+    // Assets apart: an object's asset always predates its indexed asset, so among "ours" it would win and be indexed again.
+    const decision = decide(candidates.filter((c) => c.holding.kind !== 'asset'));
     if (decision.kind === 'found') {
       const best = candidates.find((c) => c.id === decision.candidate.id);
       if (best && best.stage !== 'failed') return { kind: 'found', holding: best.holding };

@@ -47,6 +47,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     lagMs: o.reconcileLagMs ?? 5000,
     minAgeMs: o.reconcileMinAgeMs ?? DEFAULT_MIN_AGE_MS,
     searches: new Map(),
+    rechecks: new Map(),
     resends: new Map(),
     defer: (uri, at, reason) => setAside.set(uri, { at, reason }),
     onEvent: o.onEvent,
@@ -68,7 +69,28 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     const census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: halt.signal });
     const uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], census, ctx))];
     const blocked = await takeCensus(uris, census, ctx);
-    const schedule = (uri: string) =>
+    // One job per item at a time: a call while one runs (the assets poll seeing it ready) waits for it,
+    // and the item is worked on once more after, unless it was set aside meanwhile.
+    const running = new Map<string, { again: boolean; done: Promise<void> }>();
+    const schedule = (uri: string): Promise<void> => {
+      const current = running.get(uri);
+      if (current) {
+        current.again = true;
+        return current.done;
+      }
+      const job = { again: false, done: Promise.resolve() };
+      running.set(uri, job);
+      job.done = (async () => {
+        do {
+          job.again = false;
+          await runJob(uri);
+        } while (job.again && !deferred.has(uri) && !halt.signal.aborted);
+        running.delete(uri);
+        wake.ring();
+      })();
+      return job.done;
+    };
+    const runJob = (uri: string) =>
       limit(async () => {
         if (halt.signal.aborted || fatal) return;
         try {
@@ -104,7 +126,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
           working = false;
           wake.ring();
         });
-      await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS)]);
+      await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS, (uri) => running.has(uri))]);
       round = async () => {
         await Promise.all(uris.filter((uri) => o.store.item(uri)?.status === 'asset_ready').map(schedule));
         if (path.drain && !fatal && !halt.signal.aborted) await path.drain(uris, schedule, ctx);
@@ -133,6 +155,7 @@ async function recheckDeferred(
   wake: Wakeup,
   ctx: PathContext,
   timeoutMs: number,
+  busy: (uri: string) => boolean,
 ): Promise<void> {
   let doneAt: number | undefined;
   const running = new Set<Promise<void>>();
@@ -143,7 +166,8 @@ async function recheckDeferred(
     const expired = doneAt !== undefined && now - doneAt >= timeoutMs;
     if (expired) for (const [uri, d] of deferred) if (d.reason === 'wait') deferred.delete(uri);
     if (!working() && running.size === 0 && deferred.size === 0) return;
-    const due = [...deferred].filter(([, d]) => d.at <= now).map(([uri]) => uri);
+    // An item whose job is still finishing is taken once that job has ended (it rings then).
+    const due = [...deferred].filter(([uri, d]) => d.at <= now && !busy(uri)).map(([uri]) => uri);
     for (const uri of due) {
       deferred.delete(uri);
       const job = schedule(uri).finally(() => {
@@ -154,7 +178,8 @@ async function recheckDeferred(
     }
     if (due.length > 0) continue;
     const news = wake.next();
-    if (deferred.size === 0) {
+    const idle = [...deferred].filter(([uri]) => !busy(uri));
+    if (idle.length === 0) {
       await news;
       continue;
     }
@@ -162,7 +187,7 @@ async function recheckDeferred(
     const nap = new AbortController();
     const stopNap = () => nap.abort();
     ctx.halt.signal.addEventListener('abort', stopNap, { once: true });
-    const next = Math.min(...[...deferred.values()].map((d) => d.at));
+    const next = Math.min(...idle.map(([, d]) => d.at));
     await Promise.race([ctx.clock.sleep(Math.max(0, next - now), nap.signal).catch(() => undefined), news]);
     nap.abort();
     ctx.halt.signal.removeEventListener('abort', stopNap);
@@ -220,7 +245,6 @@ async function takeCensus(uris: string[], census: IndexCensus, ctx: PathContext)
     owners.set(contentKey(item.size, item.etag), uri);
     if (verdict.kind === 'blocked') {
       blocked.set(uri, verdict.holdings);
-      for (const h of verdict.holdings) ctx.claimed.add(h.id);
       await store.setItem(uri, { lastError: { code: 'awaiting_decision', message: `a task of this file name is in flight and its owner cannot be read yet (${verdict.holdings.map((h) => h.id).join(', ')}): sent only once it is shown to be another object's`, at } });
     }
   }
@@ -247,14 +271,13 @@ async function settleBlocked(uri: string, holdings: Holding[], census: IndexCens
   }
   if (decision.kind === 'wait') {
     blocked.set(uri, fresh);
-    const tries = (ctx.searches.get(uri) ?? 0) + 1;
-    ctx.searches.set(uri, tries);
+    const tries = (ctx.rechecks.get(uri) ?? 0) + 1;
+    ctx.rechecks.set(uri, tries);
     ctx.defer(uri, ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (tries - 1), MAX_RECHECK_GAP_MS), 'wait');
     return false;
   }
   blocked.delete(uri);
-  ctx.searches.delete(uri);
-  for (const h of holdings) ctx.claimed.delete(h.id);
+  ctx.rechecks.delete(uri);
   await ctx.store.setItem(uri, { lastError: null });
   return true;
 }

@@ -43,8 +43,10 @@ export interface StepContext {
   lagMs: number;
   /** No resubmission before this long after the intent, whatever the searches say. */
   minAgeMs: number;
-  /** Empty searches since each item's last intent (this run). */
+  /** Empty searches since each item's last intent (this run): two allow a resubmission. */
   searches: Map<string, number>;
+  /** Looks at candidates whose owner could not be read yet (this run): they only space the next look. */
+  rechecks: Map<string, number>;
   /** Resubmissions after searches found nothing (this run), bounded by `maxAttempts`. */
   resends: Map<string, number>;
   /** Sets an item aside: the run goes on, and the item is looked at again at `at`. */
@@ -87,6 +89,11 @@ export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContex
     if (ctx.halt.signal.aborted) return 'halted';
     ctx.searches.delete(uri);
     await ctx.store.setItem(uri, { status: 'intent', step: spec.step, intentAt: now(), attempts: item().attempts + 1, runId: ctx.runId }, { durable: true });
+    // Stopped while the intent was written: nothing has left, so the item rests again instead.
+    if (ctx.halt.signal.aborted) {
+      await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
+      return 'halted';
+    }
     let value: T;
     try {
       value = await spec.send();
@@ -146,15 +153,19 @@ async function settle<T>(uri: string, spec: StepSpec<T>, ctx: StepContext): Prom
     await failItem(uri, found.code, found.message, ctx);
     return 'failed';
   }
-  const searches = (ctx.searches.get(uri) ?? 0) + 1;
-  const nextSearch = ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (searches - 1), MAX_SEARCH_GAP_MS);
   if (found.kind === 'wait') {
-    ctx.searches.set(uri, searches);
+    const rechecks = (ctx.rechecks.get(uri) ?? 0) + 1;
+    ctx.rechecks.set(uri, rechecks);
+    const nextLook = ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (rechecks - 1), MAX_SEARCH_GAP_MS);
     await ctx.store.setItem(uri, { status: 'unknown', lastError: { code: 'reconcile_ambiguous', message: found.detail, at } }, { durable: true });
-    ctx.defer(uri, nextSearch, 'wait');
+    ctx.defer(uri, nextLook, 'wait');
     return 'deferred';
   }
-  const oldEnoughAt = Date.parse(item.intentAt ?? item.updatedAt) + ctx.minAgeMs;
+  const searches = (ctx.searches.get(uri) ?? 0) + 1;
+  const nextSearch = ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (searches - 1), MAX_SEARCH_GAP_MS);
+  // Counted from the later of the intent and the lost answer: a POST held back by the pacer left late.
+  const sentBy = Math.max(Date.parse(item.intentAt ?? item.updatedAt), Date.parse(item.lastError?.at ?? '') || 0);
+  const oldEnoughAt = sentBy + ctx.minAgeMs;
   if (searches >= 2 && ctx.clock.now() >= oldEnoughAt) {
     ctx.searches.delete(uri);
     ctx.onEvent?.({ type: 'reconciled', uri, found: false });

@@ -60,6 +60,11 @@ describe('apply --via assets against Ceph and the simulator', () => {
     // A re-plan via assets sees everything as indexed.
     const replan = await runCli(['plan', '--via', 'assets', '--source', `s3://${w.bucket}/a/`, '--index', w.indexId, '--out', join(w.dir, 'again.json'), '--state', join(w.dir, 'none.json'), '--json'], w.env);
     expect(JSON.parse(replan.stdout).counts).toEqual({ upload: 0, skip: 40, fail: 0 });
+    // The first plan applied again with a fresh state: the index holds every object, nothing is created.
+    const fresh = await runCli(['apply', planFile, '--state', join(w.dir, 'fresh.json'), '--json'], w.env);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(JSON.parse(fresh.stdout)).toMatchObject({ submitted: 0, foundInIndex: 40 });
+    expectOneAssetAndOneIndexedAsset(w, keys);
     // A plan made for one path is refused on the other.
     const mismatch = await runCli(['apply', planFile, '--state', state, '--via', 'tasks'], w.env);
     expect(mismatch.code).toBe(2);

@@ -239,6 +239,18 @@ describe('executePlan', () => {
     expect((api.postTimes[1] as number) - (api.postTimes[0] as number)).toBeGreaterThanOrEqual(45_000);
   });
 
+  it("never resends an item because another item's census saw its task first (two keys, one file name, unreadable metadata)", async () => {
+    const { api, store, base, clock } = await setup(['a/x.mp4', 'b/x.mp4'], { metadataReadable: false });
+    // A killed run left a/x.mp4 in `intent`, its task created; b/x.mp4 is still planned.
+    await api.createTask({ indexId: 'idx', videoUrl: await new FakeSource().presignGet('a/x.mp4'), enableVideoStream: true, userMetadata: { tlm_source: 's3://bkt/a/x.mp4', tlm_etag: 'etag-a/x.mp4' } });
+    await store.setItem('s3://bkt/a/x.mp4', { status: 'intent', intentAt: new Date(clock.now() - 600_000).toISOString(), attempts: 1 });
+    const result = await executePlan(base);
+    await store.close();
+    expect(api.postsFor('a/x.mp4')).toBe(1);
+    expect(api.postsFor('b/x.mp4')).toBe(0);
+    expect(result.undecided).toBe(2);
+  });
+
   it('fails items whose source object vanished or changed, without a POST', async () => {
     const { api, source, store, base } = await setup(keys(3));
     source.objects.delete(keys(3)[0]!);
