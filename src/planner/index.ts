@@ -1,5 +1,5 @@
 export * from './types.js';
-export { planMigration, emptySummary, count } from './plan.js';
+export { planMigration, emptySummary, count, groupBy } from './plan.js';
 export { ASSETS_MAX_FILE_SIZE, DEFAULT_REQUIREMENTS, requirementsForModels, requirementsFor, preflightKey, preflightListing, preflightProbe, formatBytes } from './requirements.js';
 export { DEFAULT_VIDEO_EXTENSIONS, keyFilter, basename, decodedFilename, extensionOf, filenameForms, isFolderMarker } from './filters.js';
 export { formatPlanSummary } from './summary.js';

@@ -202,7 +202,8 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
   }
 }
 
-function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+/** Items grouped by a key, in their order. */
+export function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
   const map = new Map<string, T[]>();
   for (const item of items) {
     const key = keyOf(item);

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { TlmError } from '../errors.js';
-import { decodedFilename } from '../planner/index.js';
+import { decodedFilename, groupBy } from '../planner/index.js';
 import type { MetadataReader, VideoRef } from './types.js';
 
 export interface CopyRef {
@@ -107,16 +107,6 @@ async function readFingerprints(suspects: VideoRef[], edges: MetadataReader, con
   return { metadata, fetches };
 }
 
-function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
-  const map = new Map<string, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = map.get(key);
-    if (group) group.push(item);
-    else map.set(key, [item]);
-  }
-  return map;
-}
 
 /** Whether a group's extra copies may be deleted: only copies proven by their own fingerprint. */
 export function isDeletable(group: DuplicateGroup): boolean {
