@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { PlanItem } from '../planner/index.js';
 import { formatDuration } from '../report/format.js';
-import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
+import { StateStore, checkPlanItems, failureStage, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
@@ -49,7 +49,20 @@ export interface ApplyArgs {
   reconcileMinAgeMs: number;
 }
 
+/** Failed items of the plan, in the words status and logs use too. */
+export interface FailureCounts {
+  /** Sent (or tried) by this run, or followed by its --wait, and failed. */
+  platform: number;
+  /** Failed in earlier runs and still failed. */
+  earlier: number;
+  /** The plan found them unfit: never sent, and they do not change the exit code. */
+  preflight: number;
+  /** Of platform + earlier: the source object changed or vanished since the plan. */
+  sourceGone: number;
+}
+
 export interface ApplyOutcome {
+  failures: FailureCounts;
   result: ExecuteResult;
   counts: Record<string, number>;
   exitCode: number;
@@ -135,10 +148,12 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
     }
     if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-    const { uris, uploads } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
+    const { uris, uploads, preflight } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
     const working = new Set(uris);
+    const failedBefore = new Set(uploads.filter((uri) => store.item(uri)?.status === 'failed'));
     await store.setRun(run);
     started = true;
+    const writesAtStart = store.stats.journalWrites;
     log.info({ runId, items: uris.length, plan: args.plan }, 'apply started');
 
     const total = uris.length;
@@ -182,7 +197,9 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     });
     progress.done();
     run.counters = { submitted: result.submitted, failed: result.failed, reconciled: result.reconciled, retries: result.retries, throttled: result.throttled };
+    const quiet = store.stats.journalWrites === writesAtStart && isEmpty(result);
     await store.setRun(run);
+    const writesBeforeWait = store.stats.journalWrites;
 
     let counts = countStatuses(store);
     if (args.wait && !result.interrupted && !result.quota) {
@@ -202,32 +219,17 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       progress.done();
     }
     const interrupted = result.interrupted || stop.aborted;
-    const runFailed = Object.values(store.state.items).filter((i) => i.runId === runId && i.status === 'failed').length;
-    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : runFailed > 0 || result.pending > 0 ? 'failed_items' : 'completed';
-    run.endedAt = new Date().toISOString();
-    await store.setRun(run);
     // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
-    const planItems = uploads.map((uri) => store.item(uri)).filter((i): i is ItemState => i !== undefined);
-    const planFailed = planItems.filter((i) => i.status === 'failed');
-    const sourceGone = planFailed.filter((i) => i.lastError?.code === 'source_missing' || i.lastError?.code === 'source_changed').length;
-    const notReady = args.wait ? planItems.filter((i) => i.status !== 'ready' && i.status !== 'failed').length : 0;
-    const exitCode = interrupted ? 130 : result.quota ? 1 : planFailed.length > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
-    const earlierFailed = planFailed.length - runFailed;
-    // Every command printed here runs as printed: quoted, with this run's plan, state and --wait.
-    const again = (...extra: string[]) => formatCommand(['tlmigrate', 'apply', commandPath(args.plan), '--state', commandPath(args.state), ...(args.wait ? ['--wait'] : []), ...extra]);
-    const message = interrupted
-      ? `Interrupted: state checkpointed in ${commandPath(args.state)}. Resume with: ${again()}`
-      : result.quota
-        ? `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: ${again()}`
-        : [
-            `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${
-              result.undecided ? ` ${result.undecided} items await a decision (a task of the same file name is in flight and its owner cannot be read yet): nothing was resubmitted; run the same apply again later.` : ''
-            }`,
-            ...(planFailed.length ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
-            ...(sourceGone ? [`${sourceGone} source objects changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
-            ...(planFailed.length > sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),
-          ].join('\n');
-    return { result, counts, exitCode, runId, message };
+    const failures = countFailures(store, uploads, preflight, failedBefore);
+    const notReady = args.wait ? uploads.filter((uri) => { const status = store.item(uri)?.status; return status !== undefined && status !== 'ready' && status !== 'failed'; }).length : 0;
+    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
+    run.endedAt = new Date().toISOString();
+    // A run that found nothing to do leaves no empty entry in the runs history.
+    if (run.outcome === 'completed' && quiet && store.stats.journalWrites === writesBeforeWait) await store.forgetRun(runId);
+    else await store.setRun(run);
+    const exitCode = interrupted ? 130 : result.quota ? 1 : failures.platform + failures.earlier > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
+    const message = outcomeMessage({ args, result, failures, interrupted });
+    return { result, counts, exitCode, runId, message, failures };
   } catch (error) {
     if (started) {
       run.outcome = stop.aborted ? 'interrupted' : 'error';
@@ -249,9 +251,10 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
  * failures are recorded for status; items already in flight or done are left alone. Returns the
  * URIs the executor should work on, in plan order, and every upload item of the plan (for the exit code).
  */
-async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<{ uris: string[]; uploads: string[] }> {
+async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<{ uris: string[]; uploads: string[]; preflight: string[] }> {
   const uris: string[] = [];
   const uploads: string[] = [];
+  const preflight: string[] = [];
   const now = new Date().toISOString();
   const seen = new Set<string>();
   for await (const item of items) {
@@ -278,7 +281,10 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
       }
       await store.setItem(uri, newItem(item, 'planned', now));
       uris.push(uri);
-    } else if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
+      continue;
+    }
+    if (item.action === 'fail') preflight.push(uri);
+    if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
       if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
         await store.setItem(uri, { status: 'planned', lastError: null });
         uris.push(uri);
@@ -297,18 +303,62 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
     }
   }
   await store.checkpoint();
-  return { uris, uploads };
+  return { uris, uploads, preflight };
 }
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
   return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
 }
 
+/** The plan's failed items by where they failed: this run, earlier runs, or the plan's preflight. */
+function countFailures(store: StateStore, uploads: readonly string[], preflight: readonly string[], failedBefore: ReadonlySet<string>): FailureCounts {
+  const failed = (uri: string) => store.item(uri)?.status === 'failed';
+  const uploadFailed = uploads.filter(failed);
+  const gone = (uri: string) => ['source_missing', 'source_changed'].includes(store.item(uri)?.lastError?.code ?? '');
+  return {
+    platform: uploadFailed.filter((uri) => !failedBefore.has(uri)).length,
+    earlier: uploadFailed.filter((uri) => failedBefore.has(uri)).length,
+    preflight: preflight.filter((uri) => failed(uri) && failureStage(store.item(uri) ?? {}) === 'preflight').length,
+    sourceGone: uploadFailed.filter(gone).length,
+  };
+}
+
+/** Nothing sent, found, failed or retried. */
+function isEmpty(r: ExecuteResult): boolean {
+  return r.submitted + r.failed + r.reconciled + r.foundInIndex + r.duplicates + r.gone + r.pending + r.undecided + r.retries + r.throttled === 0 && !r.interrupted && !r.quota;
+}
+
+/** The lines apply prints at the end; every command in them runs as printed: quoted, with this run's plan, state and --wait. */
+function outcomeMessage(o: { args: ApplyArgs; result: ExecuteResult; failures: FailureCounts; interrupted: boolean }): string {
+  const { args, result, failures: f } = o;
+  const again = (...extra: string[]) => formatCommand(['tlmigrate', 'apply', commandPath(args.plan), '--state', commandPath(args.state), ...(args.wait ? ['--wait'] : []), ...extra]);
+  if (o.interrupted) return `Interrupted: state checkpointed in ${commandPath(args.state)}. Resume with: ${again()}`;
+  if (result.quota) {
+    return `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: ${again()}`;
+  }
+  const earlier = f.earlier > 0 ? ` (and ${f.earlier} in earlier runs)` : '';
+  const preflight = f.preflight > 0 ? `, ${f.preflight} failed in preflight (not sent: the plan found them unfit)` : '';
+  const undecided = result.undecided
+    ? ` ${result.undecided} ${plural(result.undecided, 'item awaits', 'items await')} a decision (a task of the same file name is in flight and its owner cannot be read yet): nothing was resubmitted; run the same apply again later.`
+    : '';
+  const failed = f.platform + f.earlier;
+  return [
+    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${undecided}`,
+    ...(failed + f.preflight > 0 ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
+    ...(f.sourceGone ? [`${f.sourceGone} source ${plural(f.sourceGone, 'object', 'objects')} changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
+    ...(failed > f.sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),
+  ].join('\n');
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
+
 /** What the index already held: said so the user knows why nothing (or less) was sent. */
 function foundLine(r: ExecuteResult): string {
   const parts = [
-    r.foundInIndex ? `${r.foundInIndex} already in the index (found by their fingerprint, not sent again)` : '',
-    r.duplicates ? `${r.duplicates} duplicates of content already indexed or in flight under another key (skipped)` : '',
+    r.foundInIndex ? `${r.foundInIndex} already in the index (found by ${plural(r.foundInIndex, 'its', 'their')} fingerprint, not sent again)` : '',
+    r.duplicates ? `${r.duplicates} ${plural(r.duplicates, 'duplicate', 'duplicates')} of content already indexed or in flight under another key (skipped)` : '',
     r.gone ? `${r.gone} whose video was deleted from the index (uploaded again)` : '',
   ].filter(Boolean);
   return parts.length ? ` Index check: ${parts.join(', ')}.` : '';

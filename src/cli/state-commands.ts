@@ -5,7 +5,7 @@ import { followTasks } from '../executor/follow.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../report/format.js';
 import { importLogs, importStatus } from '../report/status.js';
-import { StateStore, loadState, type RunRecord, type StateFile } from '../state/index.js';
+import { StateStore, loadState, readLock, type FailureStage, type RunRecord, type StateFile } from '../state/index.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
 import { requireStateFile } from './file-kind.js';
 import { DEFAULT_STATE } from './options.js';
@@ -64,13 +64,23 @@ function statusCommand(ctx: StateCommandsContext): CommandModule<LogArgs, Status
       process.stdout.write(`${state.source.uri} -> index ${state.indexId}${state.indexName ? ` (${state.indexName})` : ''}\n`);
       const last = state.runs.at(-1);
       if (last) process.stdout.write(`  last run: ${lastRunLine(last, Date.now())}\n`);
-      for (const [name, list] of Object.entries(status)) process.stdout.write(`  ${name.padEnd(13)} ${String(list.length).padStart(7)}\n`);
-      for (const f of status.failed.slice(0, 20)) process.stdout.write(`  failed: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+      for (const [name, list] of Object.entries(status)) process.stdout.write(`  ${name.padEnd(13)} ${String(list.length).padStart(7)}${name === 'failed' ? stagesNote(status.failed) : ''}\n`);
+      for (const f of status.failed.slice(0, 20)) process.stdout.write(`  ${STAGE_WORDS[f.stage]}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
       if (status.failed.length > 20) {
         process.stdout.write(`  ... ${status.failed.length - 20} more failures: ${formatCommand(['tlmigrate', 'status', '--json', ...stateFlag(args.state)])}\n`);
       }
     },
   };
+}
+
+/** One vocabulary for failures across status, logs and apply's summary. */
+export const STAGE_WORDS: Record<FailureStage, string> = { preflight: 'failed in preflight', platform: 'failed on the platform' };
+
+/** `   (3 in preflight: never sent; 1 on the platform)` after the failed count, when there are failures. */
+function stagesNote(failed: ReadonlyArray<{ stage: FailureStage }>): string {
+  if (failed.length === 0) return '';
+  const preflight = failed.filter((f) => f.stage === 'preflight').length;
+  return `   (${preflight} in preflight: never sent; ${failed.length - preflight} on the platform)`;
 }
 
 /** `apply, completed in 3 min 20 s (ended ...)`, or how long ago a run that has not ended started. */
@@ -109,16 +119,24 @@ function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, LogsCliA
         .option('json', { type: 'boolean', default: false, describe: 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}]}' }),
     handler: async (args) => {
       ctx.getLogger(args);
-      const logs = importLogs(await requireState(args.state));
+      const state = await requireState(args.state);
+      const logs = importLogs(state);
       if (args.json) {
         process.stdout.write(`${JSON.stringify(logs)}\n`);
         return;
       }
+      const holder = await readLock(`${args.state}.lock`);
       for (const entry of logs.data) {
-        const counts = Object.entries(entry.video_status).map(([k, v]) => `${k} ${v}`).join(', ');
-        process.stdout.write(`run ${entry.created_at} -> ${entry.ended_at ?? 'running'}: ${counts}\n`);
-        for (const f of entry.failed_files) process.stdout.write(`  failed: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+        const counts = Object.entries(entry.video_status).map(([k, v]) => `${k === 'failed' ? STAGE_WORDS.platform : k} ${v}`).join(', ');
+        const running = holder !== undefined && holder.pid === state.runs.find((r) => r.startedAt === entry.created_at)?.pid;
+        const end = entry.ended_at ?? (running ? 'running' : 'not ended (stopped without closing: the next apply records it as interrupted)');
+        process.stdout.write(`run ${entry.created_at} -> ${end}: ${counts}\n`);
+        for (const f of entry.failed_files) process.stdout.write(`  ${STAGE_WORDS.platform}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
       }
+      const preflight = logs.failed_in_preflight;
+      if (preflight.length) process.stdout.write(`${STAGE_WORDS.preflight} (never sent: the plan found them unfit): ${preflight.length}\n`);
+      for (const f of preflight.slice(0, 20)) process.stdout.write(`  ${STAGE_WORDS.preflight}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+      if (preflight.length > 20) process.stdout.write(`  ... ${preflight.length - 20} more: ${formatCommand(['tlmigrate', 'logs', '--json', ...stateFlag(args.state)])}\n`);
     },
   };
 }

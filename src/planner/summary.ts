@@ -25,7 +25,8 @@ export function formatPlanSummary(summary: PlanSummary): string {
     .filter(([reason]) => !SKIP_REASONS.has(reason))
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   parts.push(`${n(summary.counts.fail)} will fail preflight${failures.length ? ` (${failures.map(([r, c]) => `${n(c)} ${r}`).join(', ')})` : ''}`);
-  parts.push(`${n(summary.reasons.duplicate ?? 0)} duplicates in source`);
+  const duplicates = summary.reasons.duplicate ?? 0;
+  parts.push(`${n(duplicates)} ${duplicates === 1 ? 'duplicate' : 'duplicates'} in source`);
   parts.push(`${n(summary.reasons.excluded ?? 0)} excluded`);
   let text = `Plan: ${parts.join(', ')}.`;
   if (summary.collisions) text += `\nWarning: ${n(summary.collisions)} objects share a file name and size with a legacy video and with other keys; not guessed: they will be uploaded (see "collision" in the plan).`;

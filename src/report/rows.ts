@@ -1,5 +1,5 @@
 import type { PlanItem } from '../planner/index.js';
-import type { ItemState } from '../state/index.js';
+import { PLAN_SKIP_REASONS, type ItemState } from '../state/index.js';
 
 /** One object as a CSV report lists it, plan or run alike (an S3 Batch Operations completion report in spirit). */
 export interface ReportRow {
@@ -15,7 +15,7 @@ export interface ReportRow {
   errorMessage: string;
 }
 
-export const SKIP_REASONS: ReadonlySet<string> = new Set(['indexed', 'duplicate', 'excluded', 'in_progress']);
+export const SKIP_REASONS: ReadonlySet<string> = PLAN_SKIP_REASONS;
 
 /** A plan item as a row; a preflight failure carries its reason as the error code. */
 export function planItemRow(bucket: string, item: PlanItem): ReportRow {

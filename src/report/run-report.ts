@@ -154,7 +154,7 @@ function nextSteps(o: { state: StateFile; statePath: string; planFile: string | 
       step: 'retry_failed',
       count: o.retriable,
       command: formatCommand(['tlmigrate', 'apply', plan, '--retry-failed', ...state]),
-      why: `failed for reasons a new attempt may not meet again (indexing failed, rejected request): resubmit them${unknownPlan}`,
+      why: `failed, but not because of the file itself (the platform's indexing failed, or it refused the request): a new attempt may succeed, so resubmit them${unknownPlan}`,
     });
   }
   if (o.needsFix > 0) {

@@ -1,4 +1,4 @@
-import type { StateFile } from '../state/index.js';
+import { failureStage, type FailureStage, type ItemState, type StateFile } from '../state/index.js';
 
 type Entry = { video_id: string; filename: string; created_at: string };
 
@@ -10,7 +10,8 @@ export interface ImportStatus {
   queued: Entry[];
   indexing: Entry[];
   ready: Entry[];
-  failed: Array<{ filename: string; created_at: string; error_message: string }>;
+  /** `stage` (added to the old shape): `preflight` = the plan found it unfit, never sent; `platform` = sent, or tried, and failed. */
+  failed: Array<{ filename: string; created_at: string; error_message: string; stage: FailureStage }>;
 }
 
 export function importStatus(state: StateFile): ImportStatus {
@@ -37,7 +38,7 @@ export function importStatus(state: StateFile): ImportStatus {
         out[item.status].push({ video_id: item.videoId ?? '', filename: item.key, created_at: created });
         break;
       case 'failed':
-        out.failed.push({ filename: item.key, created_at: item.lastError?.at ?? item.updatedAt, error_message: item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'failed' });
+        out.failed.push({ filename: item.key, created_at: item.lastError?.at ?? item.updatedAt, error_message: errorMessage(item), stage: failureStage(item) });
         break;
       default:
         break;
@@ -48,6 +49,8 @@ export function importStatus(state: StateFile): ImportStatus {
 
 /** The deprecated import-logs shape: one entry per run, oldest first. */
 export interface ImportLogs {
+  /** Added to the old shape: items the plan found unfit, recorded by apply but never sent (no run's failures). */
+  failed_in_preflight: Array<{ filename: string; error_message: string }>;
   data: Array<{
     index_id: string;
     index_name: string;
@@ -68,9 +71,16 @@ export function importLogs(state: StateFile): ImportLogs {
         if (item.runId !== run.runId) continue;
         const s = ['submitted', 'uploading', 'asset_processing', 'asset_ready'].includes(item.status) ? 'validating' : item.status;
         if (s in video_status) video_status[s as keyof typeof video_status] += 1;
-        if (s === 'failed') failed_files.push({ filename: item.key, error_message: item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'failed' });
+        if (s === 'failed') failed_files.push({ filename: item.key, error_message: errorMessage(item) });
       }
       return { index_id: state.indexId, index_name: state.indexName ?? '', created_at: run.startedAt, ended_at: run.endedAt ?? null, video_status, failed_files };
     }),
+    failed_in_preflight: Object.values(state.items)
+      .filter((item) => item.status === 'failed' && failureStage(item) === 'preflight')
+      .map((item) => ({ filename: item.key, error_message: errorMessage(item) })),
   };
+}
+
+function errorMessage(item: ItemState): string {
+  return item.lastError ? `${item.lastError.code}: ${item.lastError.message}` : 'failed';
 }

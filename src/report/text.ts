@@ -58,8 +58,7 @@ function* runText(r: RunReport): Generator<string> {
   yield `  runs    ${num(r.runs.length)}, started ${r.startedAt ?? '-'}, ${r.endedAt ? `ended ${r.endedAt}` : r.runs.length ? 'not ended (running, or killed: resume it)' : 'none yet'}\n\n`;
   yield `  ${'objects'.padEnd(16)} ${num(r.totals.objects).padStart(9)}   ${formatBytes(r.totals.bytes)}\n`;
   for (const [status, n] of orderedStatuses(r.totals.byStatus)) yield `  ${status.padEnd(16)} ${num(n).padStart(9)}\n`;
-  const skipped = Object.entries(r.skipped).map(([reason, n]) => `${num(n)} ${reason}`);
-  if (skipped.length) yield `  (skipped by the plan: ${skipped.join(', ')})\n`;
+  yield* skippedText(r.skipped);
   const c = r.counters;
   yield `\nRequests: ${num(c.submitted)} tasks created (${num(c.reconciled)} found again by reconciliation), ${num(c.retries)} retries, ${num(c.throttled)} rate-limited (429) and retried\n`;
   if (r.throughput.points.length) {
@@ -77,6 +76,16 @@ function* runText(r: RunReport): Generator<string> {
   }
   yield '\nWhat to do next:\n';
   for (const s of r.next) yield `  ${s.count ? `${num(s.count)} ` : ''}${s.why}\n      ${s.command}\n`;
+}
+
+/** Why the plan left objects out, with the status each is counted under above (an indexed one is `ready`). */
+function* skippedText(skipped: Record<string, number>): Generator<string> {
+  const { indexed = 0, ...rest } = skipped;
+  const words = (reason: string, n: number) =>
+    reason === 'duplicate' ? (n === 1 ? 'duplicate of another key' : 'duplicates of other keys') : reason === 'in_progress' ? 'in progress when planned' : reason;
+  const left = Object.entries(rest).map(([reason, n]) => `${num(n)} ${words(reason, n)}`);
+  const parts = [...(left.length ? [`${left.join(', ')}: counted as skipped`] : []), ...(indexed ? [`${num(indexed)} already in the index: counted as ready`] : [])];
+  if (parts.length) yield `  (not uploaded, as the plan decided: ${parts.join('; ')})\n`;
 }
 
 function* groupText<T>(title: string, group: Group<T>, line: (entry: T) => string): Generator<string> {

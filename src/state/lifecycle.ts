@@ -1,4 +1,4 @@
-import type { ItemStatus } from './types.js';
+import type { ItemState, ItemStatus } from './types.js';
 
 /** Every status an item can have, so a table below that forgets one is a compile error where it matters. */
 export const ALL_STATUSES = ['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing', 'ready', 'failed', 'skipped'] as const satisfies readonly ItemStatus[];
@@ -14,3 +14,17 @@ export const IN_FLIGHT: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['submitte
 
 /** The index holds, or may soon hold, a copy of the item's content: another key with that content is a duplicate. */
 export const CREATED_STATUSES: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...AWAITING_OUTCOME, 'asset_processing', 'asset_ready', ...IN_FLIGHT, 'ready']);
+
+/** Why the plan set an item aside without uploading it; any other reason on an item is a preflight failure. */
+export const PLAN_SKIP_REASONS: ReadonlySet<string> = new Set(['indexed', 'duplicate', 'excluded', 'in_progress']);
+
+/**
+ * Where a failed item failed, in the words status, logs and apply share: `preflight` when the plan
+ * found it unfit (never sent), `platform` when apply sent it, or tried to, and it failed.
+ */
+export type FailureStage = 'preflight' | 'platform';
+
+export function failureStage(item: Pick<ItemState, 'reason' | 'runId'>): FailureStage {
+  // A run that worked on it (a --retry-failed of a preflight failure) makes it the run's failure.
+  return item.runId === undefined && item.reason !== undefined && !PLAN_SKIP_REASONS.has(item.reason) ? 'preflight' : 'platform';
+}

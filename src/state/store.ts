@@ -3,6 +3,7 @@ import { StateFileError, TlmError } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { acquireLock, type StateLock } from './lock.js';
+import { closeAbandonedRuns } from './runs.js';
 import { openAppendNoFollow, refuseUnsafePath, truncateNoFollow } from './safe-file.js';
 import { STATE_VERSION, type HistoryEntry, type ItemState, type RunRecord, type StateFile } from './types.js';
 
@@ -187,8 +188,10 @@ export class StateStore {
     try {
       let state = await loadState(path);
       const now = new Date().toISOString();
-      if (state) checkIdentity(state, identity, path);
-      else {
+      if (state) {
+        checkIdentity(state, identity, path);
+        closeAbandonedRuns(state, now);
+      } else {
         state = {
           version: STATE_VERSION,
           tool,
@@ -226,6 +229,12 @@ export class StateStore {
     const event: JournalEvent = { r: structuredClone(run) };
     applyEvent(this.state, event);
     return this.append(event, options.durable ?? true);
+  }
+
+  /** Drops a run from the history (one that had nothing to do), then checkpoints so its journal entry goes too. */
+  forgetRun(runId: string): Promise<void> {
+    this.state.runs = this.state.runs.filter((r) => r.runId !== runId);
+    return this.checkpoint();
   }
 
   setLastPlan(plan: NonNullable<StateFile['lastPlan']>): Promise<void> {

@@ -70,8 +70,9 @@ export function* formatDedupe(
     yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: no duplicates; nothing to delete.\n`;
     return;
   }
-  yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: ${deletable.length} groups of copies of the same object, ${copies} copies to delete${o.dryRun ? ' (dry run: nothing deleted)' : ''}`;
-  yield reported > 0 ? `; ${reported} groups share only a file name and size: reported, never deleted (nothing proves they are one object).\n` : '.\n';
+  const many = (n: number, one: string, more: string) => `${n} ${n === 1 ? one : more}`;
+  yield `Index ${o.indexId}${o.indexName ? ` (${o.indexName})` : ''}: ${many(deletable.length, 'group', 'groups')} of copies of the same object, ${many(copies, 'copy', 'copies')} to delete${o.dryRun ? ' (dry run: nothing deleted)' : ''}`;
+  yield reported > 0 ? `; ${many(reported, 'group shares', 'groups share')} only a file name and size: reported, never deleted (nothing proves ${reported === 1 ? 'its videos are' : 'they are'} one object).\n` : '.\n';
   for (const g of o.groups) {
     yield g.by === 'fingerprint' ? `  ${keyText(g.source ?? g.filename)}  [same tlm_source and tlm_etag]\n` : `  "${keyText(g.filename)}", ${g.size ?? '?'} bytes  [same filename and size, no fingerprint: check by hand]\n`;
     const [kept, removed] = isDeletable(g) ? ['keep  ', 'delete'] : ['video ', 'video '];

@@ -338,7 +338,7 @@ describe('bad input that is not refused: item failures, full disks, skewed clock
       // The same plan resumed: nothing new, and still exit 1 (the exit code is the plan's, not the run's).
       const resumed = await runCli(['apply', 'plan.json'], w.env, { cwd: w.dir });
       expect({ code: resumed.code, stderr: resumed.stderr }).toEqual({ code: 1, stderr: '' });
-      expect(resumed.stdout).toMatch(/^Applied: 0 submitted .*0 failed \(and 3 in earlier runs\)/);
+      expect(resumed.stdout).toMatch(/^Applied: 0 submitted .*0 failed on the platform \(and 3 in earlier runs\)/);
       expect(resumed.stdout).toMatch(/^3 source objects changed or vanished since the plan: re-plan/m);
       expect(w.sim.counts().tasksCreated).toBe(2);
 
@@ -346,9 +346,9 @@ describe('bad input that is not refused: item failures, full disks, skewed clock
       for (const command of ['status', 'logs']) {
         const out = await runCli([command], w.env, { cwd: w.dir });
         expect(out.code).toBe(0);
-        const failures = out.stdout.split('\n').filter((l) => l.includes('failed: '));
+        const failures = out.stdout.split('\n').filter((l) => l.includes('failed on the platform: '));
         expect(failures).toHaveLength(3);
-        expect(failures.find((l) => l.includes('new\\nline.mp4'))).toMatch(/^ {2}failed: odd\/new\\nline\.mp4: source_missing: s3:\/\/.*\/odd\/new\\nline\.mp4 no longer exists: re-plan$/);
+        expect(failures.find((l) => l.includes('new\\nline.mp4'))).toMatch(/^ {2}failed on the platform: odd\/new\\nline\.mp4: source_missing: s3:\/\/.*\/odd\/new\\nline\.mp4 no longer exists: re-plan$/);
       }
       // A re-plan picks the changed object up and forgets the deleted ones.
       const replanned = await runCli(['plan', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--out', 'plan2.json', '--json'], w.env, { cwd: w.dir });

@@ -82,7 +82,7 @@ describe('tlmigrate plan against Ceph and the simulator', () => {
   it('without --probe only sizes are checked; a Terraform-style summary; --detailed-exitcode says there is work', async () => {
     const result = await runCli(['plan', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--detailed-exitcode', '--out', join(w.dir, 'p2.json')], w.env, { cwd: w.dir });
     expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(/^Plan: 9 to upload \([\d.]+ KB\), 1 already indexed \(1 by filename\+size\), 1 will fail preflight \(1 video_file_broken\), 1 duplicates in source, 3 excluded\./m);
+    expect(result.stdout).toMatch(/^Plan: 9 to upload \([\d.]+ KB\), 1 already indexed \(1 by filename\+size\), 1 will fail preflight \(1 video_file_broken\), 1 duplicate in source, 3 excluded\./m);
   });
 
   it('--match fingerprint ignores filename matches; --no-incremental plans everything', async () => {

@@ -98,7 +98,7 @@ describe('README: rehearse before you spend credits', () => {
 
     const verifyLine = at(/^tlmigrate verify/);
     expect(codes, result.stderr).toEqual(lines.map((line, i) => [line, i === verifyLine ? 1 : 0]));
-    expect(out(at(/^tlmigrate plan/))).toMatch(/^Plan: 6 to upload .*, 0 already indexed, 1 will fail preflight \(1 video_duration_too_short\), 1 duplicates in source, 1 excluded\./);
+    expect(out(at(/^tlmigrate plan/))).toMatch(/^Plan: 6 to upload .*, 0 already indexed, 1 will fail preflight \(1 video_duration_too_short\), 1 duplicate in source, 1 excluded\./);
     expect(out(verifyLine)).toMatch(/: 8 objects expected \(1 excluded\), 6 indexed once, 1 covered by a duplicate key, 0 missing, 0 in progress, 1 failed, 0 duplicated;/);
     const rehearsalDir = readdirSync(temp).map((name) => join(temp, name)).find((dir) => existsSync(join(dir, 'plan.json')));
     expect(rehearsalDir && readdirSync(rehearsalDir)).toEqual(expect.arrayContaining(['plan.html', 'plan.json', 'run.html', 'tlmigrate-state.json']));

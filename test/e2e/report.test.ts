@@ -219,7 +219,7 @@ describe('report, verify and dedupe against Ceph and the simulator', () => {
 
     const yes = await runCli(['dedupe', '--index', w.indexId, '--yes'], w.env, { cwd: w.dir });
     expect(yes.code, yes.stdout + yes.stderr).toBe(0);
-    expect(yes.stdout).toContain('1 groups share only a file name and size: reported, never deleted');
+    expect(yes.stdout).toContain('1 group shares only a file name and size: reported, never deleted');
     expect(yes.stdout).toContain('Deleted 1 videos and 1 tasks. Recorded in the history of tlmigrate-state.json.');
     expect(byNameNow(w, 'clip 002.mp4')).toEqual([original?.id]);
     expect(byNameNow(w, 'old one.mp4').sort()).toEqual([byName('old one.mp4')[0]?.id, legacyCopy.videoId].sort());
@@ -234,7 +234,7 @@ describe('report, verify and dedupe against Ceph and the simulator', () => {
     const after = JSON.parse((await runCli(['verify', '--source', `s3://${w.bucket}`, '--index', w.indexId, '--json'], w.env, { cwd: w.dir })).stdout);
     expect(after.counts).toMatchObject({ duplicated: 1, missing: 2 });
     const again = await runCli(['dedupe', '--index', w.indexId], w.env, { cwd: w.dir });
-    expect(again.stdout).toMatch(/0 groups of copies of the same object, 0 copies to delete \(dry run: nothing deleted\); 1 groups share only a file name and size/);
+    expect(again.stdout).toMatch(/0 groups of copies of the same object, 0 copies to delete \(dry run: nothing deleted\); 1 group shares only a file name and size/);
   });
 
   it('refuses bad input with one line and exit 2', async () => {

@@ -579,7 +579,7 @@ describe('planMigration: summary', () => {
     });
     expect(formatPlanSummary(summary)).toBe(
       'Plan: 2 to upload (300.0 MB), 3 already indexed (1 by earlier runs, 1 by fingerprint, 1 by filename+size), 1 already in progress, ' +
-        '3 will fail preflight (1 source_archived, 1 video_file_broken, 1 video_filesize_too_large), 1 duplicates in source, 1 excluded.',
+        '3 will fail preflight (1 source_archived, 1 video_file_broken, 1 video_filesize_too_large), 1 duplicate in source, 1 excluded.',
     );
   });
 });
