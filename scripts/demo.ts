@@ -20,8 +20,9 @@ const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const work = join(root, '.tmp', 'demo');
 const cli = join(root, 'dist', 'cli', 'main.js');
 
+/** A section title: bold on a terminal, plain text into a pipe or a file. */
 function say(text: string): void {
-  process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
+  process.stdout.write(process.stdout.isTTY ? `\n\x1b[1m== ${text}\x1b[0m\n` : `\n== ${text}\n`);
 }
 
 function tlmigrate(args: string[], env: NodeJS.ProcessEnv): Promise<number> {

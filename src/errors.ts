@@ -77,6 +77,13 @@ export class TransportError extends TlmError {
   }
 }
 
+/** The run was stopped while the request waited its turn at the rate limiter: it never left. */
+export class NotSentError extends TlmError {
+  constructor() {
+    super('not_sent', 'request not sent: the run was stopped while it waited for the rate limit', { exitCode: 130 });
+  }
+}
+
 /** Removes query strings from URLs inside a message, so presigned signatures never leak. */
 export function redactUrls(text: string): string {
   return text.replace(/(https?:\/\/[^\s?#"']+)\?[^\s"']*/g, '$1?[redacted]');

@@ -13,6 +13,7 @@ import type { PlanItem } from '../planner/index.js';
 import { formatDuration } from '../report/format.js';
 import { StateStore, checkPlanItems, failureStage, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
+import { stopAtGate } from '../twelvelabs/stop-gate.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
 import type { Progress } from './progress.js';
@@ -111,7 +112,9 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   let throttles = 0;
   const pacer = new Pacer({ clock, maxRpm: args.maxRpm, onThrottle: (ms) => log.warn({ pauseMs: ms }, 'rate limited (429): the whole run pauses') });
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
-  const api = createApiClient({ apiUrl, env, gate: pacer, timeoutMs: args.requestTimeoutMs });
+  // Ctrl-C ends every wait for the rate limiter: what waits is never sent, what is on the wire finishes.
+  const gate = stopAtGate(pacer, stop);
+  const api = createApiClient({ apiUrl, env, gate, timeoutMs: args.requestTimeoutMs });
   const index = await connectIndex(api, header.indexId, apiUrl, stop);
   const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env));
   const source = new S3Source(s3, header.source.bucket);
@@ -164,8 +167,10 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       const elapsed = (Date.now() - startedAt) / 1000;
       const rate = done / Math.max(elapsed, 0.001);
       const eta = rate > 0 ? Math.round((total - done - failed) / rate) : 0;
-      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${rate > 0 ? formatDuration(eta) : '-'}, 429s ${throttles}`);
+      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${rate > 0 ? formatDuration(eta) : '-'}, 429s ${throttles}${rateLimitNote(gate.waiting)}`);
     };
+    // A wait for the rate limiter brings no event: the line is redrawn so it says so.
+    const ticker = setInterval(() => gate.waiting > 0 && show(), 1000).unref();
     const result = await executePlan({
       api,
       assetsApi: api,
@@ -194,7 +199,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
         else log.debug(event, event.type);
         show();
       },
-    });
+    }).finally(() => clearInterval(ticker));
     progress.done();
     run.counters = { submitted: result.submitted, failed: result.failed, reconciled: result.reconciled, retries: result.retries, throttled: result.throttled };
     const quiet = store.stats.journalWrites === writesAtStart && isEmpty(result);
@@ -308,6 +313,11 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
   return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
+}
+
+/** `, 3 requests waiting for the rate limit` while some have waited their turn for a while. */
+function rateLimitNote(waiting: number): string {
+  return waiting > 0 ? `, ${waiting} ${plural(waiting, 'request', 'requests')} waiting for the rate limit` : '';
 }
 
 /** The plan's failed items by where they failed: this run, earlier runs, or the plan's preflight. */

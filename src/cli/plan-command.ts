@@ -148,6 +148,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   };
 
   const summary = emptySummary();
+  let probes = 0;
   const items = planMigration(
     {
       source: header.source,
@@ -159,7 +160,12 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
       concurrency: args.probeConcurrency,
       edges: {
         videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
-        probe: (object) => source.presignGet(object.key, 900).then((url) => probeObject(url, object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal })),
+        probe: async (object) => {
+          const probed = await probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
+          probes += 1;
+          progress.update(`probe: ${probes.toLocaleString('en-US')} videos read (duration, resolution), ${listed.toLocaleString('en-US')} objects listed`);
+          return probed;
+        },
       },
     },
     summary,

@@ -1,5 +1,5 @@
 import yargs, { type Argv } from 'yargs';
-import { TlmError, printable, redactUrls } from '../errors.js';
+import { NotSentError, TlmError, printable, redactUrls } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
 import { runApply, type ApplyArgs } from './apply-command.js';
@@ -228,7 +228,7 @@ async function withSignals<T>(notice: StopNotice, body: (stop: AbortSignal) => P
     return await body(controller.signal);
   } catch (error) {
     const reason: unknown = controller.signal.reason;
-    const aborted = error === reason || (error instanceof Error && (error.name === 'AbortError' || error.cause === reason));
+    const aborted = error === reason || error instanceof NotSentError || (error instanceof Error && (error.name === 'AbortError' || error.cause === reason));
     if (controller.signal.aborted && aborted) throw new TlmError('interrupted', `interrupted (${reason instanceof Error ? reason.message : 'signal'}): ${notice.interrupted}`, { exitCode: 130, cause: error });
     throw error;
   } finally {

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { ApiError, TlmError, redactUrls } from '../errors.js';
+import { ApiError, NotSentError, TlmError, redactUrls } from '../errors.js';
 import type { ItemState, ItemStatus, StateStore, SubmitStep } from '../state/index.js';
 import { classifyFailure } from '../twelvelabs/retry.js';
 import type { ExecuteResult, ExecutorEvent } from './types.js';
@@ -98,6 +98,11 @@ export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContex
     try {
       value = await spec.send();
     } catch (error) {
+      // Stopped while it waited for the rate limiter: it never left, so the item rests again.
+      if (error instanceof NotSentError) {
+        await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
+        return 'halted';
+      }
       const action = classifyFailure(error, { idempotent: false }, ctx.clock.now());
       const code = error instanceof TlmError ? error.code : 'error';
       const message = redactUrls(error instanceof ApiError ? error.apiMessage : error instanceof Error ? error.message : String(error));

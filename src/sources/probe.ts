@@ -45,7 +45,8 @@ export function ffprobeUrl(url: string, options: ProbeOptions = {}): Promise<Pro
   const args = ['-v', 'error', '-protocol_whitelist', 'http,tcp', '-probesize', '5000000', '-analyzeduration', '0', '-print_format', 'json', '-show_format', '-show_streams', url];
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   return new Promise((resolve, reject) => {
-    execFile(options.ffprobePath ?? 'ffprobe', args, { timeout: options.timeoutMs ?? 60_000, maxBuffer: 8 << 20, env, ...(options.signal ? { signal: options.signal } : {}) }, (error, stdout, stderr) => {
+    // A signal per child: execFile adds an abort listener to the one it is given, and the plan's stop signal would collect one per probe at once.
+    execFile(options.ffprobePath ?? 'ffprobe', args, { timeout: options.timeoutMs ?? 60_000, maxBuffer: 8 << 20, env, ...(options.signal ? { signal: AbortSignal.any([options.signal]) } : {}) }, (error, stdout, stderr) => {
       if (options.signal?.aborted) {
         reject(options.signal.reason);
         return;

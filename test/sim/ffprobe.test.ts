@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, hasBinary, makeVideo, startMediaServer } from './fixtures.js';
 import type { MediaServer } from './fixtures.js';
 import { startSimulator } from './index.js';
+import { ffprobe } from './probe.js';
 import type { AssetView, Simulator, TaskView, VideoLimits } from './index.js';
 
 const tools = (await hasBinary('ffprobe')) && (await hasBinary('ffmpeg'));
@@ -33,6 +34,21 @@ describe.skipIf(!tools)('ffprobe probe mode', () => {
   afterAll(async () => {
     await media.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a dozen videos at once without a MaxListenersExceededWarning (each ffprobe has a signal of its own)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const shared = new AbortController().signal;
+      const probed = await Promise.all(Array.from({ length: 12 }, () => ffprobe('ffprobe', media.url('ok.mp4'), shared)));
+      expect(probed.every((p) => p.ok)).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   });
 
   async function probe(path: string, limits: Partial<VideoLimits> = {}): Promise<TaskView> {

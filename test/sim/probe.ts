@@ -150,7 +150,8 @@ export async function ffprobe(ffprobePath: string, target: string, signal: Abort
     ({ stdout } = await execFileAsync(
       ffprobePath,
       ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target],
-      { signal, timeout: FFPROBE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+      // A signal per child: execFile adds an abort listener to the one it is given, and the simulator's shared one would collect one per video read at once.
+      { signal: AbortSignal.any([signal]), timeout: FFPROBE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
     ));
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import type { ProbeResult } from '../../src/planner/index.js';
 import { parseCsvLine } from '../../src/sources/inventory.js';
-import { parseFfprobe } from '../../src/sources/probe.js';
+import { ffprobeUrl, parseFfprobe } from '../../src/sources/probe.js';
 import { objectUri, parseS3Uri } from '../../src/sources/uri.js';
 
 describe('parseCsvLine', () => {
@@ -90,5 +90,23 @@ describe('parseFfprobe', () => {
 
   it('reports output that is not JSON', () => {
     expect(parseFfprobe('moov atom not found')).toEqual({ error: 'ffprobe printed no JSON' });
+  });
+});
+
+describe('ffprobeUrl', () => {
+  it('probes a dozen URLs at once under one stop signal without a MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const stop = new AbortController().signal;
+      // A closed port: each ffprobe fails fast; what matters is the dozen children alive together.
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => ffprobeUrl(`http://127.0.0.1:9/v${i}.mp4`, { signal: stop })));
+      expect(results).toHaveLength(12);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   });
 });
