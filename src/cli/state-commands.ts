@@ -5,7 +5,7 @@ import { followTasks } from '../executor/follow.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../report/format.js';
 import { importLogs, importStatus } from '../report/status.js';
-import { StateStore, loadState, readLock, type FailureStage, type RunRecord, type StateFile } from '../state/index.js';
+import { StateStore, liveHolder, loadState, type FailureStage, type RunRecord, type StateFile } from '../state/index.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
 import { requireStateFile } from './file-kind.js';
 import { DEFAULT_STATE } from './options.js';
@@ -125,7 +125,7 @@ function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, LogsCliA
         process.stdout.write(`${JSON.stringify(logs)}\n`);
         return;
       }
-      const holder = await readLock(`${args.state}.lock`);
+      const holder = await liveHolder(args.state);
       for (const entry of logs.data) {
         const counts = Object.entries(entry.video_status).map(([k, v]) => `${k === 'failed' ? STAGE_WORDS.platform : k} ${v}`).join(', ');
         const running = holder !== undefined && holder.pid === state.runs.find((r) => r.startedAt === entry.created_at)?.pid;

@@ -1,6 +1,6 @@
 export * from './types.js';
 export { StateStore, loadState, readLedger, checkIdentity, stateExists, type StateIdentity } from './store.js';
-export { acquireLock, readLock, type LockInfo } from './lock.js';
+export { acquireLock, liveHolder, readLock, type LockInfo } from './lock.js';
 export { writeFileAtomic } from './atomic.js';
 export { writePlanFile, openPlanFile, type PlanReader } from './plan-file.js';
 export { checkPlanItems } from './plan-file.js';

@@ -62,6 +62,12 @@ export async function readLock(path: string): Promise<LockInfo | undefined> {
   }
 }
 
+/** The lock's holder when it may still be running: alive on this host, or on another host (which cannot be checked from here). */
+export async function liveHolder(statePath: string): Promise<LockInfo | undefined> {
+  const info = await readLock(`${statePath}.lock`);
+  return info && (info.host !== hostname() || isAlive(info.pid)) ? info : undefined;
+}
+
 function held(path: string, content: string): StateLock {
   return {
     path,
