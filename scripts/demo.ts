@@ -2,7 +2,8 @@
  * `npm run demo`: a whole migration on this machine. Starts a real S3 server (Ceph radosgw) and the
  * Twelve Labs API simulator, seeds a bucket with ~20 generated videos (some invalid on purpose,
  * some "already imported" in the index), then runs tlmigrate as a user would: plan, apply with
- * progress, status, logs.
+ * progress, status, logs. With TLM_TEST_S3_ENDPOINT, TLM_TEST_S3_ACCESS_KEY and TLM_TEST_S3_SECRET_KEY
+ * set (as for the tests), it uses that running S3 server instead of starting one.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { cliEnv } from '../test/helpers/cli.js';
 import { createTestBucket, putObjects, s3Client } from '../test/helpers/s3.js';
 import { uniqueValidVideo, videoFixture } from '../test/helpers/videos.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-import { ensureSystemPackages, startS3Server, stopS3Server } from './s3-server.js';
+import { ensureSystemPackages, startS3Server, stopS3Server, type S3ServerInfo } from './s3-server.js';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const work = join(root, '.tmp', 'demo');
@@ -34,13 +35,21 @@ function tlmigrate(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
+/** The S3 server named by TLM_TEST_S3_* (left running at the end), if any. */
+function runningS3Server(): S3ServerInfo | undefined {
+  const { TLM_TEST_S3_ENDPOINT: endpoint, TLM_TEST_S3_ACCESS_KEY: accessKeyId, TLM_TEST_S3_SECRET_KEY: secretAccessKey } = process.env;
+  if (!endpoint || !accessKeyId || !secretAccessKey) return undefined;
+  return { endpoint, region: 'us-east-1', accessKeyId, secretAccessKey, dir: '', pids: [] };
+}
+
 async function main(): Promise<number> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  say('Installing what the demo needs (only when missing): Ceph radosgw, ffmpeg');
-  await ensureSystemPackages(['radosgw', 'ceph-mon', 'ceph-osd', 'ffmpeg']);
-  say('Starting a real S3 server (Ceph radosgw, loopback) and the Twelve Labs API simulator');
-  const s3info = await startS3Server();
+  const running = runningS3Server();
+  say(`Installing what the demo needs (only when missing): ${running ? 'ffmpeg' : 'Ceph radosgw, ffmpeg'}`);
+  await ensureSystemPackages(running ? ['ffmpeg'] : ['radosgw', 'ceph-mon', 'ceph-osd', 'ffmpeg']);
+  say(`${running ? 'Using the running S3 server' : 'Starting a real S3 server (Ceph radosgw, loopback)'} and the Twelve Labs API simulator`);
+  const s3info = running ?? (await startS3Server());
   const sim = await startSimulator({ probe: 'ffprobe', lifecycle: { validatingMs: 300, pendingMs: 300, queuedMs: 300, indexingMs: 800 } });
   try {
     const s3 = s3Client(s3info);
@@ -90,7 +99,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await sim.close();
-    await stopS3Server(s3info);
+    if (!running) await stopS3Server(s3info);
   }
 }
 
