@@ -239,6 +239,20 @@ describe('run report', () => {
     expect(r.next).toEqual([expect.objectContaining({ step: 'verify', command: `tlmigrate verify --source s3://${BUCKET}/videos --index ${'b'.repeat(24)} --state tlmigrate-state.json` })]);
   });
 
+  it('text: the skip reasons add up to what each status shows, in plain words', async () => {
+    const more = [
+      ...items,
+      anItem({ key: 'videos/x1.txt', status: 'skipped', reason: 'excluded', attempts: 0 }),
+      anItem({ key: 'videos/x2.txt', status: 'skipped', reason: 'excluded', attempts: 0 }),
+      anItem({ key: 'videos/idx2.mp4', status: 'ready', reason: 'indexed', attempts: 0 }),
+    ];
+    const out = await text(renderSummary(summarizeRun(aState(more), 's.json', options), 'text'));
+    expect(out).toMatch(/^ {2}skipped +3$/m);
+    expect(out).toContain('  (not uploaded, as the plan decided: 1 duplicate of another key, 2 excluded: counted as skipped; 2 already in the index: counted as ready)\n');
+    expect(out).toContain("failed, but not because of the file itself (the platform's indexing failed, or it refused the request): a new attempt may succeed, so resubmit them");
+    expect(out).not.toMatch(/may not meet|skipped by the plan/);
+  });
+
   it('renders the progress chart and the failures in HTML', () => {
     const html = [...renderSummary(summarizeRun(aState(items), 's.json', options), 'html')].join('');
     expect(html).toContain('<polyline');
