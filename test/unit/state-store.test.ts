@@ -88,6 +88,36 @@ describe('StateStore', () => {
     ]);
   });
 
+  it('closes a run that never ended (killed) as interrupted when the next command takes the lock, with the counts its items show', async () => {
+    const path = tmp.path('state.json');
+    const killed = await StateStore.open(path, IDENTITY, 'apply', TOOL);
+    await killed.setRun(aRun({ runId: 'killed', endedAt: null }));
+    const item = (key: string, status: ItemState['status'], at: string, extra: Partial<ItemState> = {}) =>
+      killed.setItem(uri(key), anItemState({ key, status, runId: 'killed', updatedAt: at, ...extra }));
+    await item('videos/a.mp4', 'submitted', '2025-06-15T10:03:00.000Z', { taskId: 't1' });
+    await item('videos/b.mp4', 'failed', '2025-06-15T10:04:00.000Z');
+    await item('videos/c.mp4', 'intent', '2025-06-15T10:05:00.000Z');
+    // Released as a kill -9 leaves it (the dead pid's lock is taken over): no end recorded.
+    await killed.close();
+    expect((await loadState(path))?.runs[0]?.endedAt).toBeNull();
+
+    const next = await StateStore.open(path, IDENTITY, 'apply', TOOL);
+    await next.close();
+    expect((await loadState(path))?.runs).toEqual([
+      aRun({ runId: 'killed', endedAt: '2025-06-15T10:05:00.000Z', outcome: 'interrupted', counters: { submitted: 1, failed: 1, reconciled: 0, retries: 0, throttled: 0 } }),
+    ]);
+  });
+
+  it('forgets a run that had nothing to do', async () => {
+    const path = tmp.path('state.json');
+    const store = await StateStore.open(path, IDENTITY, 'apply', TOOL);
+    await store.setRun(aRun({ runId: 'kept', endedAt: '2025-06-15T10:01:00.000Z', outcome: 'completed' }));
+    await store.setRun(aRun({ runId: 'noop' }));
+    await store.forgetRun('noop');
+    await store.close();
+    expect((await loadState(path))?.runs.map((r) => r.runId)).toEqual(['kept']);
+  });
+
   it('replays the journal when the process died before a checkpoint', async () => {
     const path = tmp.path('state.json');
     const first = await StateStore.open(path, IDENTITY, 'apply', TOOL);
