@@ -240,6 +240,16 @@ describe.concurrent('bad input: refused with one line, an exit code, nothing wri
     it('not JSON at all', () => refused(apply(), 2, /plan file plan\.json is not valid JSON \(truncated or edited\?\): re-run tlmigrate plan/, { files: { 'plan.json': 'hello\n' } }));
     it('of an unknown version', () => refused(apply(), 2, /plan file plan\.json has version 99; this tlmigrate reads version 1: re-run tlmigrate plan with this version/, { files: { 'plan.json': planText.replace('"version":1', '"version":99') } }));
     it('missing', () => refused(apply(), 2, /plan file plan\.json not found: run tlmigrate plan --out plan\.json first/));
+    it('an excluded .srt switched to upload by hand: refused before anything is sent', async () => {
+      // The plan as the planner would write it with an excluded sidecar (applies fine), then the same plan with that item edited to upload.
+      const withSidecar = (item: string) =>
+        planText.replace(/\n\],"summary":\{"total":2,"counts":\{"upload":2,"skip":0,"fail":0\}/, `,\n${item}\n],"summary":{"total":3,"counts":{"upload":2,"skip":1,"fail":0}`);
+      const srt = `{"key":"x/one.srt","size":2,"etag":"e","lastModified":"2026-01-01T00:00:00.000Z"`;
+      const planned = withSidecar(`${srt},"action":"skip","reason":"excluded"}`);
+      expect(planned).not.toBe(planText);
+      const edited = withSidecar(`${srt},"action":"upload"}`);
+      await refused(apply(), 2, /^tlmigrate: plan file plan\.json was edited: its summary says upload 2, skip 1 but its items hold upload 3, skip 0: re-run tlmigrate plan rather than editing items by hand$/, { files: { 'plan.json': edited } });
+    });
     it('for an index this key cannot see', () =>
       refused(apply(), 2, /index bbbbbbbbbbbbbbbbbbbbbbbb does not exist for this API key: check --index/, { files: { 'plan.json': planText.replace(`"indexId":"${w.indexId}"`, '"indexId":"bbbbbbbbbbbbbbbbbbbbbbbb"') } }));
   });
