@@ -112,11 +112,11 @@ interface LogsCliArgs extends LogArgs {
 function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, LogsCliArgs> {
   return {
     command: 'logs',
-    describe: 'One entry per run: counts by state and failed files with their error codes (the old import-logs shape with --json)',
+    describe: 'One entry per run: counts by state and the files that failed on the platform, with their error codes; those that failed in preflight listed apart (the old import-logs shape with --json)',
     builder: (y) =>
       y
         .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'State file' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}]}' }),
+        .option('json', { type: 'boolean', default: false, describe: 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}], failed_in_preflight}' }),
     handler: async (args) => {
       ctx.getLogger(args);
       const state = await requireState(args.state);
