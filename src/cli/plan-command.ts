@@ -163,7 +163,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
         probe: async (object) => {
           const probed = await probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
           probes += 1;
-          progress.update(`probe: ${probes.toLocaleString('en-US')} ${probes === 1 ? 'video' : 'videos'} read for duration and resolution (${listed.toLocaleString('en-US')} objects listed)`);
+          progress.update(`probe: ${probes.toLocaleString('en-US')} ${probes === 1 ? 'video' : 'videos'} read for duration and resolution (${listed.toLocaleString('en-US')} ${listed === 1 ? 'object' : 'objects'} listed)`);
           return probed;
         },
       },

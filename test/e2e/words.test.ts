@@ -140,7 +140,7 @@ describe('numbers and words that agree', () => {
     await putObjects(w.s3, w.bucket, [{ key: 'p/a.mp4', body: await uniqueValidVideo(1330) }]);
     const tty = inTerminal(['plan', '--source', `s3://${w.bucket}/p/`, '--index', w.indexId, '--probe'], w.env, w.dir);
     expect(await tty.exited, tty.output()).toBe(0);
-    expect(tty.output()).toMatch(/probe: 1 video read for duration and resolution \(1 objects listed\)/);
+    expect(tty.output()).toMatch(/probe: 1 video read for duration and resolution \(1 object listed\)/);
   });
 });
 
