@@ -353,7 +353,7 @@ function outcomeMessage(o: { args: ApplyArgs; result: ExecuteResult; failures: F
     : '';
   const failed = f.platform + f.earlier;
   return [
-    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${undecided}`,
+    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited ${plural(result.throttled, 'retry', 'retries')}.${foundLine(result)}${undecided}`,
     ...(failed + f.preflight > 0 ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
     ...(f.sourceGone ? [`${f.sourceGone} source ${plural(f.sourceGone, 'object', 'objects')} changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
     ...(failed > f.sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),
