@@ -60,7 +60,8 @@ function* runText(r: RunReport): Generator<string> {
   for (const [status, n] of orderedStatuses(r.totals.byStatus)) yield `  ${status.padEnd(16)} ${num(n).padStart(9)}\n`;
   yield* skippedText(r.skipped);
   const c = r.counters;
-  yield `\nRequests: ${num(c.submitted)} tasks created (${num(c.reconciled)} found again by reconciliation), ${num(c.retries)} retries, ${num(c.throttled)} rate-limited (429) and retried\n`;
+  const count = (n: number, one: string, many: string) => `${num(n)} ${n === 1 ? one : many}`;
+  yield `\nRequests: ${count(c.submitted, 'task', 'tasks')} created (${num(c.reconciled)} found again by reconciliation), ${count(c.retries, 'retry', 'retries')}, ${num(c.throttled)} rate-limited (429) and retried\n`;
   if (r.throughput.points.length) {
     yield `Throughput: ${r.throughput.perMinute.toFixed(1)} submissions/min from ${r.throughput.first} to ${r.throughput.last}\n`;
     const peak = Math.max(...r.throughput.points.map((p) => p.submitted));
