@@ -24,6 +24,8 @@ export const MAX_PRESIGN_SECONDS = 7 * 86400;
 export const MIN_RECONCILE_AGE_SECONDS = 30;
 /** Items a new run picks up where the last one left them. */
 const RESUMABLE = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
+/** Where --wait leaves an item it followed to the end. */
+const ENDED: ReadonlySet<string> = new Set(['ready', 'failed']);
 
 export interface ApplyArgs {
   plan: string;
@@ -226,7 +228,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     const interrupted = result.interrupted || stop.aborted;
     // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
     const failures = countFailures(store, uploads, preflight, failedBefore);
-    const notReady = args.wait ? uploads.filter((uri) => { const status = store.item(uri)?.status; return status !== undefined && status !== 'ready' && status !== 'failed'; }).length : 0;
+    const notReady = args.wait ? uploads.filter((uri) => !ENDED.has(store.item(uri)?.status ?? 'ready')).length : 0;
     run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
     run.endedAt = new Date().toISOString();
     // A run that found nothing to do leaves no empty entry in the runs history.
