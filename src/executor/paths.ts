@@ -20,7 +20,8 @@ export interface SubmitPath {
   /** Moves one item as far as it can go now. */
   submit(uri: string, ctx: PathContext): Promise<StepResult>;
   /** Work left after the first pass (assets still processing); `schedule` runs `submit` under the run's concurrency. */
-  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<void>;
+  /** Resolves `true` when it stopped waiting: nothing became ready for `assetWaitMs`; those items stay for the next run. */
+  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<boolean>;
 }
 
 /** tlmigrate's fingerprint in user_metadata: proves in the index itself what came from where. */
@@ -51,6 +52,9 @@ async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: s
   }
   return undefined;
 }
+
+/** How long assets may stay processing with none of them moving before the run leaves them to the next one. */
+const DEFAULT_ASSET_WAIT_MS = 30 * 60_000;
 
 const awaiting = (item: ItemState, step: string) => (item.status === 'intent' || item.status === 'unknown') && (item.step ?? 'task') === step;
 const iso = (ctx: PathContext) => new Date(ctx.clock.now()).toISOString();
@@ -167,9 +171,12 @@ export function assetsPath(api: AssetsApi): SubmitPath {
     /** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready. */
     async drain(uris, schedule, ctx) {
       const pollMs = ctx.options.assetPollMs ?? 2000;
+      const waitMs = ctx.options.assetWaitMs ?? DEFAULT_ASSET_WAIT_MS;
+      let movedAt = ctx.clock.now();
       for (;;) {
         const waiting = uris.filter((uri) => ctx.store.item(uri)?.status === 'asset_processing');
-        if (waiting.length === 0 || ctx.halt.signal.aborted) return;
+        if (waiting.length === 0 || ctx.halt.signal.aborted) return false;
+        if (ctx.clock.now() - movedAt >= waitMs) return true;
         const ready: string[] = [];
         for (let i = 0; i < waiting.length; i += 50) {
           const chunk = waiting.slice(i, i + 50);
@@ -183,9 +190,11 @@ export function assetsPath(api: AssetsApi): SubmitPath {
               ready.push(uri);
             } else if (asset.status === 'failed') {
               await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+              movedAt = ctx.clock.now();
             }
           }
         }
+        if (ready.length > 0) movedAt = ctx.clock.now();
         await Promise.all(ready.map(schedule));
         if (ready.length === 0) await ctx.clock.sleep(pollMs, ctx.halt.signal).catch(() => undefined);
       }

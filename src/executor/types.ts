@@ -87,6 +87,8 @@ export interface ExecuteOptions {
   maxAttempts?: number;
   /** `--via assets`: between polls of assets still processing. */
   assetPollMs?: number;
+  /** `--via assets`: how long to keep polling while no asset becomes ready or fails (default 30 min); the rest stays for the next run. */
+  assetWaitMs?: number;
   random?: () => number;
   /** Aborted on the first SIGINT: no new submissions start. */
   stop?: AbortSignal;

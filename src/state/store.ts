@@ -1,4 +1,4 @@
-import { readFile, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { StateFileError, TlmError } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
@@ -149,6 +149,8 @@ export interface StoreStats {
   syncs: number;
   checkpoints: number;
   writeMs: number;
+  /** Times the journal was found deleted or replaced under the run, and made anew after a checkpoint. */
+  journalsReopened: number;
 }
 
 /**
@@ -157,7 +159,7 @@ export interface StoreStats {
  * an atomic checkpoint often enough to keep replays short and rarely enough to stay cheap.
  */
 export class StateStore {
-  readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0 };
+  readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0, journalsReopened: 0 };
   private journal: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
   private eventsSinceCheckpoint = 0;
@@ -292,6 +294,7 @@ export class StateStore {
       try {
         await running;
         this.stats.syncs += 1;
+        if (await this.journalGone(journal)) await this.reopenJournal();
       } catch (error) {
         throw writeError(this.path, error);
       } finally {
@@ -301,6 +304,28 @@ export class StateStore {
     };
     this.pendingSync = sync();
     return this.pendingSync;
+  }
+
+  /** Whether the journal this handle writes was deleted or replaced: its lines would reach no file a resume reads. */
+  private async journalGone(journal: FileHandle): Promise<boolean> {
+    const [mine, there] = await Promise.all([journal.stat(), lstat(`${this.path}.journal`).catch(() => undefined)]);
+    return there === undefined || there.ino !== mine.ino || there.dev !== mine.dev;
+  }
+
+  /**
+   * A checkpoint first: it holds every event applied so far, so the writes the lost journal took are
+   * durable again before any caller is told so; then a new journal for the lines that follow.
+   */
+  private async reopenJournal(): Promise<void> {
+    await this.checkpoint();
+    this.queue = this.queue.then(async () => {
+      const old = this.journal;
+      this.journal = await openAppendNoFollow(`${this.path}.journal`, 'journal');
+      this.journalBytes = 0;
+      this.stats.journalsReopened += 1;
+      await old?.close().catch(() => undefined);
+    });
+    await this.queue;
   }
 
   private append(event: JournalEvent, durable: boolean): Promise<void> {
