@@ -130,7 +130,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   // A run refused before it started (a stale plan, say) leaves no entry in the runs history.
   let started = false;
   try {
-    const last = store.state.lastPlan;
+    const last = store.lastPlan;
     if (last && last.planId !== header.planId && last.createdAt > header.createdAt) {
       throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
     }
@@ -202,7 +202,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       progress.done();
     }
     const interrupted = result.interrupted || stop.aborted;
-    const runFailed = Object.values(store.state.items).filter((i) => i.runId === runId && i.status === 'failed').length;
+    const runFailed = [...store.items()].filter(([, i]) => i.runId === runId && i.status === 'failed').length;
     run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : runFailed > 0 || result.pending > 0 ? 'failed_items' : 'completed';
     run.endedAt = new Date().toISOString();
     await store.setRun(run);

@@ -46,7 +46,7 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
   try {
     // Items that point at a copy about to go are moved to the copy that stays.
     const itemsByVideo = new Map<string, string[]>();
-    for (const [uri, item] of Object.entries(store?.state.items ?? {})) {
+    for (const [uri, item] of store?.items() ?? []) {
       if (!item.videoId) continue;
       itemsByVideo.set(item.videoId, [...(itemsByVideo.get(item.videoId) ?? []), uri]);
     }

@@ -29,7 +29,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
   if (o.stop?.aborted) halt.abort();
   o.stop?.addEventListener('abort', onStop, { once: true });
   const claimed = new Set<string>();
-  for (const item of Object.values(o.store.state.items)) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
+  for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
   const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: halt.signal };
   const deferred = new Map<string, { at: number; reason: DeferReason }>();
   const setAside = new Map<string, { at: number; reason: DeferReason }>();
@@ -219,7 +219,7 @@ async function takeCensus(uris: string[], census: IndexCensus, ctx: PathContext)
   const { store } = ctx;
   const blocked = new Map<string, Holding[]>();
   const owners = new Map<string, string>();
-  for (const [uri, item] of Object.entries(store.state.items)) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
+  for (const [uri, item] of store.items()) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
   // Examined in parallel (each may read a few videos), decided in plan order (the first key of a content owns it).
   const examine = pLimit(CENSUS_CONCURRENCY);
   const planned = uris.filter((uri) => store.item(uri)?.status === 'planned');

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
 import { ApiError } from '../errors.js';
-import type { StateStore } from '../state/index.js';
+import type { ItemStore } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { listAllIndexedAssets, listTasks } from '../twelvelabs/index-reader.js';
 import type { TaskStatus } from '../twelvelabs/types.js';
@@ -24,7 +24,7 @@ export interface FollowOptions {
   api: Pick<ExecutorApi, 'listTasks'> & Pick<TwelveLabsClient, 'getTask'> & Partial<Pick<TwelveLabsClient, 'listIndexedAssets' | 'getIndexedAsset'>>;
   /** `assets`: follow indexed assets (GET /indexes/{id}/indexed-assets) instead of tasks. */
   via?: Via | undefined;
-  store: StateStore;
+  store: ItemStore;
   clock: Clock;
   indexId: string;
   pollMs: number;
@@ -58,7 +58,7 @@ interface Followed {
 export async function followTasks(o: FollowOptions): Promise<Record<string, number>> {
   const open = new Map<string, Followed>();
   let since = Number.POSITIVE_INFINITY;
-  for (const [uri, item] of Object.entries(o.store.state.items)) {
+  for (const [uri, item] of o.store.items()) {
     const id = item.indexedAssetId ?? item.taskId;
     if (!id || !FOLLOWED.has(item.status)) continue;
     open.set(id, { uri, kind: item.indexedAssetId ? 'indexed_asset' : 'task', seenAt: 0 });
@@ -132,7 +132,7 @@ async function readOne(o: FollowOptions, id: string, kind: Followed['kind']): Pr
 }
 
 /** Records a reported status; true when it changed the item. */
-async function applyTask(store: StateStore, uri: string, task: Progressed): Promise<boolean> {
+async function applyTask(store: ItemStore, uri: string, task: Progressed): Promise<boolean> {
   const item = store.item(uri);
   if (!item || !task.status || item.status === task.status) return false;
   const status = (task.status === 'uploading' ? 'validating' : task.status) as TaskStatus;
@@ -149,8 +149,8 @@ async function applyTask(store: StateStore, uri: string, task: Progressed): Prom
   return true;
 }
 
-export function countStatuses(store: StateStore): Record<string, number> {
+export function countStatuses(store: ItemStore): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const item of Object.values(store.state.items)) counts[item.status] = (counts[item.status] ?? 0) + 1;
+  for (const [, item] of store.items()) counts[item.status] = (counts[item.status] ?? 0) + 1;
   return counts;
 }

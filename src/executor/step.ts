@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ApiError, TlmError, redactUrls } from '../errors.js';
-import type { ItemState, ItemStatus, StateStore, SubmitStep } from '../state/index.js';
+import type { ItemState, ItemStatus, ItemStore, SubmitStep } from '../state/index.js';
 import { classifyFailure } from '../twelvelabs/retry.js';
 import type { ExecuteResult, ExecutorEvent } from './types.js';
 
@@ -32,7 +32,7 @@ export type StepResult = 'done' | 'failed' | 'quota' | 'halted' | 'deferred' | '
 export type DeferReason = 'search' | 'wait';
 
 export interface StepContext {
-  store: StateStore;
+  store: ItemStore;
   clock: Clock;
   runId: string;
   halt: AbortController;

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SourceObject } from '../sources/types.js';
-import type { StateStore } from '../state/index.js';
+import type { ItemStore } from '../state/index.js';
 import type {
   Asset,
   CreateAssetRequest,
@@ -64,7 +64,7 @@ export interface ExecuteOptions {
   assetsApi?: AssetsApi | undefined;
   via?: Via | undefined;
   source: ExecutorSource;
-  store: StateStore;
+  store: ItemStore;
   clock: Clock;
   indexId: string;
   bucket: string;

@@ -2,6 +2,8 @@ import { lstat, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { StateFileError, TlmError } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
+import type { ItemStore } from './contract.js';
+import { applyEvent, isJournalEvent, type JournalEvent } from './events.js';
 import { acquireLock, type StateLock } from './lock.js';
 import { openAppendNoFollow, refuseUnsafePath, truncateNoFollow } from './safe-file.js';
 import { STATE_VERSION, type HistoryEntry, type ItemState, type RunRecord, type StateFile } from './types.js';
@@ -10,8 +12,6 @@ export interface StateIdentity {
   uri: string;
   indexId: string;
 }
-
-type JournalEvent = { i: string; s: Partial<ItemState> } | { r: RunRecord } | { p: StateFile['lastPlan'] } | { h: HistoryEntry };
 
 /**
  * Reads a state file: the last checkpoint plus the journal written since. A torn last journal line
@@ -88,36 +88,6 @@ function corruptJournal(path: string, line: number, what: string, cause?: unknow
   return new StateFileError('state_corrupt', `journal ${path}.journal line ${line} ${what}: it was left untouched; restore it from a backup or pass another --state`, { cause });
 }
 
-function isJournalEvent(value: unknown): value is JournalEvent {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const event = value as Record<string, unknown>;
-  const keys = Object.keys(event);
-  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (keys.length === 2 && typeof event['i'] === 'string' && isObject(event['s'])) return true;
-  if (keys.length !== 1) return false;
-  if ('r' in event) return isObject(event['r']) && typeof (event['r'] as Record<string, unknown>)['runId'] === 'string';
-  if ('p' in event) return event['p'] === undefined || isObject(event['p']);
-  if ('h' in event) return isObject(event['h']);
-  return false;
-}
-
-function applyEvent(state: StateFile, event: JournalEvent): void {
-  if ('i' in event) {
-    const current = state.items[event.i];
-    state.items[event.i] = { ...(current ?? { key: '', size: 0, etag: '', status: 'planned', attempts: 0, updatedAt: '' }), ...event.s } as ItemState;
-  } else if ('r' in event) {
-    const at = state.runs.findIndex((r) => r.runId === event.r.runId);
-    if (at === -1) state.runs.push(event.r);
-    else state.runs[at] = event.r;
-  } else if ('p' in event) state.lastPlan = event.p;
-  else if ('h' in event) {
-    // Unlike the other events this one appends, so a journal replayed onto a newer checkpoint must not add it twice.
-    const history = (state.history ??= []);
-    const { at, action, videoId, taskId } = event.h;
-    if (!history.some((e) => e.at === at && e.action === action && e.videoId === videoId && e.taskId === taskId)) history.push(event.h);
-  }
-}
-
 /** Refuses a state that belongs to another source or index. */
 export function checkIdentity(state: StateFile, identity: StateIdentity, path: string): void {
   if (state.source.uri !== identity.uri || state.indexId !== identity.indexId) {
@@ -158,7 +128,7 @@ export interface StoreStats {
  * the change must survive a crash, such as an intent before its POST) and folds the journal into
  * an atomic checkpoint often enough to keep replays short and rarely enough to stay cheap.
  */
-export class StateStore {
+export class StateStore implements ItemStore {
   readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0, journalsReopened: 0 };
   private journal: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -176,7 +146,7 @@ export class StateStore {
 
   private constructor(
     readonly path: string,
-    readonly state: StateFile,
+    private readonly state: StateFile,
     private readonly lock: StateLock,
   ) {}
 
@@ -215,6 +185,15 @@ export class StateStore {
 
   item(uri: string): ItemState | undefined {
     return this.state.items[uri];
+  }
+
+  items(): IterableIterator<[string, ItemState]> {
+    return Object.entries(this.state.items)[Symbol.iterator]();
+  }
+
+  /** The plan this state last applied. */
+  get lastPlan(): StateFile['lastPlan'] {
+    return this.state.lastPlan;
   }
 
   /** Records a change; with `durable`, resolves only once it is on disk. */
