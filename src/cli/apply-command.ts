@@ -9,9 +9,9 @@ import { checkMetadataSize, parseDuration, parseMetadataJson, parseMetadataPairs
 import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
-import type { PlanItem } from '../planner/index.js';
+import { objectUri, type PlanItem } from '../planner/index.js';
 import { formatDuration } from '../report/format.js';
-import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
+import { NOT_SUBMITTED, StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
@@ -22,7 +22,6 @@ export const MAX_PRESIGN_SECONDS = 7 * 86400;
 /** Below this, a listing that lags could still hide the task of a POST whose answer was lost. */
 export const MIN_RECONCILE_AGE_SECONDS = 30;
 /** Items a new run picks up where the last one left them. */
-const RESUMABLE = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
 
 export interface ApplyArgs {
   plan: string;
@@ -255,14 +254,14 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
   const now = new Date().toISOString();
   const seen = new Set<string>();
   for await (const item of items) {
-    const uri = `s3://${bucket}/${item.key}`;
+    const uri = objectUri(bucket, item.key);
     // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
     if (seen.has(uri)) continue;
     seen.add(uri);
     const current = store.item(uri);
     const sameObject = current && current.etag === item.etag && current.size === item.size;
     // A re-plan calls an item left mid-step `in_progress`: this run still finishes it (its search, its index step).
-    if (item.action === 'skip' && item.reason === 'in_progress' && current && sameObject && RESUMABLE.has(current.status) && current.status !== 'planned') {
+    if (item.action === 'skip' && item.reason === 'in_progress' && current && sameObject && NOT_SUBMITTED.has(current.status) && current.status !== 'planned') {
       uploads.push(uri);
       uris.push(uri);
       continue;
@@ -273,7 +272,7 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
         if (current.status === 'failed' && retryFailed) {
           await store.setItem(uri, { status: 'planned', lastError: null });
           uris.push(uri);
-        } else if (RESUMABLE.has(current.status)) uris.push(uri);
+        } else if (NOT_SUBMITTED.has(current.status)) uris.push(uri);
         continue;
       }
       await store.setItem(uri, newItem(item, 'planned', now));

@@ -1,14 +1,12 @@
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
 import { ApiError } from '../errors.js';
-import type { ItemStore } from '../state/index.js';
+import { ENDED, IN_FLIGHT, statusIn, type ItemStore } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { listAllIndexedAssets, listTasks } from '../twelvelabs/index-reader.js';
 import type { TaskStatus } from '../twelvelabs/types.js';
 import type { ExecutorApi, Via } from './types.js';
 
-const TERMINAL = new Set(['ready', 'failed']);
-const FOLLOWED = new Set(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 const SKEW_MS = 60_000;
 
 /** What a poll learns about one task or indexed asset. */
@@ -60,7 +58,7 @@ export async function followTasks(o: FollowOptions): Promise<Record<string, numb
   let since = Number.POSITIVE_INFINITY;
   for (const [uri, item] of o.store.items()) {
     const id = item.indexedAssetId ?? item.taskId;
-    if (!id || !FOLLOWED.has(item.status)) continue;
+    if (!id || !IN_FLIGHT.has(item.status)) continue;
     open.set(id, { uri, kind: item.indexedAssetId ? 'indexed_asset' : 'task', seenAt: 0 });
     since = Math.min(since, Date.parse(item.submittedAt ?? item.updatedAt));
   }
@@ -100,7 +98,7 @@ async function applyProgress(o: FollowOptions, open: Map<string, Followed>, repo
     if (!followed) continue;
     followed.seenAt = poll;
     if (await applyTask(o.store, followed.uri, task)) changed += 1;
-    if (TERMINAL.has(task.status ?? '')) open.delete(task._id);
+    if (statusIn(ENDED, task.status)) open.delete(task._id);
   }
   return changed;
 }

@@ -46,9 +46,9 @@ async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: s
     if (error instanceof SourceError && error.code === 'access_denied') return { code: 'source_access_denied', message: error.message };
     throw error;
   }
-  if (!head) return { code: 'source_missing', message: `s3://${bucket}/${item.key} no longer exists: re-plan` };
+  if (!head) return { code: 'source_missing', message: `${objectUri(bucket, item.key)} no longer exists: re-plan` };
   if (head.etag !== item.etag || head.size !== item.size) {
-    return { code: 'source_changed', message: `s3://${bucket}/${item.key} changed since the plan (ETag ${item.etag} -> ${head.etag}): re-plan` };
+    return { code: 'source_changed', message: `${objectUri(bucket, item.key)} changed since the plan (ETag ${item.etag} -> ${head.etag}): re-plan` };
   }
   return undefined;
 }

@@ -1,12 +1,12 @@
 import type { SourceObject } from '../sources/types.js';
+import { UNFINISHED, statusIn } from '../state/lifecycle.js';
 import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
-import { contentKey, fingerprintContent, isFingerprintOf } from './identity.js';
+import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
 import { mapOrdered } from './ordered.js';
 import { preflightKey, preflightListing, preflightProbe } from './requirements.js';
 import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 /** Ledger statuses that mean "a task exists and is not finished". */
-const LEDGER_IN_FLIGHT = new Set(['intent', 'unknown', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
 
@@ -19,7 +19,7 @@ type Decision = { item: PlanItem; deferKey?: string } | undefined;
 export async function* planMigration(input: PlanInput, summary: PlanSummary = emptySummary()): AsyncGenerator<PlanItem> {
   const { options } = input;
   const filter = keyFilter(options);
-  const uri = (key: string) => `s3://${input.source.bucket}/${key}`;
+  const uri = (key: string) => objectUri(input.source.bucket, key);
   const ledgerByUri = new Map<string, LedgerEntry>();
   const ledgerByContent = new Map<string, LedgerEntry>();
   const videos = [...input.videos];
@@ -29,7 +29,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
   for (const entry of input.ledger) {
     ledgerByUri.set(entry.uri, entry);
     // Content that is indexed or on its way, under any key: another key with it is a duplicate, whatever its twin's status.
-    if ((entry.status === 'ready' || LEDGER_IN_FLIGHT.has(entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
+    if ((entry.status === 'ready' || statusIn(UNFINISHED, entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
   }
   const videosByName = groupBy(videos, (v) => v.filename);
   const videosBySize = groupBy(videos.filter((v) => v.size !== undefined), (v) => String(v.size));
@@ -97,7 +97,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
       if (ledger && ledger.size === object.size && ledger.etag === object.etag && stillIndexed(ledger)) {
         const match: PlanMatch = { by: 'ledger', taskId: ledger.taskId, videoId: ledger.videoId };
         if (ledger.status === 'ready') return { item: { ...base, action: 'skip', reason: 'indexed', match } };
-        if (LEDGER_IN_FLIGHT.has(ledger.status)) return { item: { ...base, action: 'skip', reason: 'in_progress', match } };
+        if (statusIn(UNFINISHED, ledger.status)) return { item: { ...base, action: 'skip', reason: 'in_progress', match } };
         if (ledger.status === 'failed') {
           return {
             item: {

@@ -1,9 +1,10 @@
 import pLimit from 'p-limit';
 import { filenameForms } from '../planner/index.js';
 import type { SourceObject } from '../sources/types.js';
+import { IN_FLIGHT_STATUSES } from '../twelvelabs/index-reader.js';
 import type { TaskRef, VerifyInput, VerifyResult, VideoRef } from './types.js';
 
-const IN_FLIGHT = new Set(['uploading', 'validating', 'pending', 'queued', 'indexing']);
+const IN_FLIGHT: ReadonlySet<string> = new Set(IN_FLIGHT_STATUSES);
 
 interface Expected {
   object: SourceObject;
