@@ -102,104 +102,112 @@ export const tasksPath: SubmitPath = {
 
 /** POST /assets (method=url) then POST /indexes/{id}/indexed-assets: two steps, each exactly once. */
 export function assetsPath(api: AssetsApi): SubmitPath {
-  const assetStep = (uri: string, ctx: PathContext) => {
-    const { options: o, store } = ctx;
-    return runStep<Asset>(
-      uri,
-      {
-        step: 'asset',
-        resting: 'planned',
-        beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
-        send: async () => {
-          const item = store.item(uri) as ItemState;
-          const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
-          return api.createAsset({ url, filename: basename(item.key), userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
-        },
-        find: (item) => findAsset(api, uri, item, ctx),
-        commit: async (asset, how) => {
-          ctx.claimed.add(asset._id);
-          const status = asset.status === 'ready' ? 'asset_ready' : 'asset_processing';
-          await store.setItem(uri, { status, assetId: asset._id, lastError: null }, { durable: true });
-          ctx.onEvent?.({ type: 'asset', uri, assetId: asset._id, status: how });
-          if (asset.status === 'failed') await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
-        },
-      },
-      ctx,
-    );
-  };
-
-  const indexStep = (uri: string, ctx: PathContext) => {
-    const { options: o, store } = ctx;
-    return runStep<{ indexedAssetId: string }>(
-      uri,
-      {
-        step: 'index',
-        resting: 'asset_ready',
-        send: async () => {
-          const item = store.item(uri) as ItemState;
-          return api.createIndexedAsset({ indexId: o.indexId, assetId: item.assetId as string, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
-        },
-        find: async (item) => {
-          // One asset per object: any indexed asset of it in this index is ours.
-          const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 }, ctx.halt.signal);
-          const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
-          return mine ? { kind: 'found', value: { indexedAssetId: mine._id } } : { kind: 'absent' };
-        },
-        commit: async (value, how) => {
-          ctx.claimed.add(value.indexedAssetId);
-          await store.setItem(uri, { status: 'submitted', indexedAssetId: value.indexedAssetId, videoId: value.indexedAssetId, submittedAt: iso(ctx), lastError: null }, { durable: how === 'found' });
-          ctx.result.submitted += 1;
-          ctx.onEvent?.({ type: 'submitted', uri, taskId: value.indexedAssetId });
-        },
-      },
-      ctx,
-    );
-  };
-
   return {
     async submit(uri, ctx) {
       let item = ctx.store.item(uri) as ItemState;
       if (item.status === 'planned' || awaiting(item, 'asset')) {
-        const result = await assetStep(uri, ctx);
+        const result = await assetStep(api, uri, ctx);
         if (result !== 'done') return result;
         item = ctx.store.item(uri) as ItemState;
       }
-      if (item.status === 'asset_ready' || awaiting(item, 'index')) return indexStep(uri, ctx);
+      if (item.status === 'asset_ready' || awaiting(item, 'index')) return indexStep(api, uri, ctx);
       return 'done';
     },
-
-    /** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready. */
-    async drain(uris, schedule, ctx) {
-      const pollMs = ctx.options.assetPollMs ?? 2000;
-      const waitMs = ctx.options.assetWaitMs ?? DEFAULT_ASSET_WAIT_MS;
-      let movedAt = ctx.clock.now();
-      for (;;) {
-        const waiting = uris.filter((uri) => ctx.store.item(uri)?.status === 'asset_processing');
-        if (waiting.length === 0 || ctx.halt.signal.aborted) return false;
-        if (ctx.clock.now() - movedAt >= waitMs) return true;
-        const ready: string[] = [];
-        for (let i = 0; i < waiting.length; i += 50) {
-          const chunk = waiting.slice(i, i + 50);
-          const byAsset = new Map(chunk.map((uri) => [ctx.store.item(uri)?.assetId as string, uri]));
-          const page = await api.listAssets({ assetIds: [...byAsset.keys()], page: 1, pageLimit: 50 });
-          for (const asset of page.data ?? []) {
-            const uri = byAsset.get(asset._id);
-            if (!uri) continue;
-            if (asset.status === 'ready') {
-              await ctx.store.setItem(uri, { status: 'asset_ready' });
-              ready.push(uri);
-            } else if (asset.status === 'failed') {
-              await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
-              movedAt = ctx.clock.now();
-            }
-          }
-        }
-        if (ready.length > 0) movedAt = ctx.clock.now();
-        await Promise.all(ready.map(schedule));
-        if (ready.length === 0) await ctx.clock.sleep(pollMs, ctx.halt.signal).catch(() => undefined);
-      }
-    },
+    drain: (uris, schedule, ctx) => drainAssets(api, uris, schedule, ctx),
   };
+}
+
+function assetStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
+  const { options: o, store } = ctx;
+  return runStep<Asset>(
+    uri,
+    {
+      step: 'asset',
+      resting: 'planned',
+      beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
+      send: async () => {
+        const item = store.item(uri) as ItemState;
+        const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
+        return api.createAsset({ url, filename: basename(item.key), userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+      },
+      find: (item) => findAsset(api, uri, item, ctx),
+      commit: async (asset, how) => {
+        ctx.claimed.add(asset._id);
+        const status = asset.status === 'ready' ? 'asset_ready' : 'asset_processing';
+        await store.setItem(uri, { status, assetId: asset._id, lastError: null }, { durable: true });
+        ctx.onEvent?.({ type: 'asset', uri, assetId: asset._id, status: how });
+        if (asset.status === 'failed') await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+      },
+    },
+    ctx,
+  );
+}
+
+function indexStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
+  const { options: o, store } = ctx;
+  return runStep<{ indexedAssetId: string }>(
+    uri,
+    {
+      step: 'index',
+      resting: 'asset_ready',
+      send: async () => {
+        const item = store.item(uri) as ItemState;
+        return api.createIndexedAsset({ indexId: o.indexId, assetId: item.assetId as string, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+      },
+      find: async (item) => {
+        // One asset per object: any indexed asset of it in this index is ours.
+        const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 }, ctx.halt.signal);
+        const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
+        return mine ? { kind: 'found', value: { indexedAssetId: mine._id } } : { kind: 'absent' };
+      },
+      commit: async (value, how) => {
+        ctx.claimed.add(value.indexedAssetId);
+        await store.setItem(uri, { status: 'submitted', indexedAssetId: value.indexedAssetId, videoId: value.indexedAssetId, submittedAt: iso(ctx), lastError: null }, { durable: how === 'found' });
+        ctx.result.submitted += 1;
+        ctx.onEvent?.({ type: 'submitted', uri, taskId: value.indexedAssetId });
+      },
+    },
+    ctx,
+  );
+}
+
+/** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready; true when it gave up waiting. */
+async function drainAssets(api: AssetsApi, uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<boolean> {
+  const pollMs = ctx.options.assetPollMs ?? 2000;
+  const waitMs = ctx.options.assetWaitMs ?? DEFAULT_ASSET_WAIT_MS;
+  let movedAt = ctx.clock.now();
+  for (;;) {
+    const waiting = uris.filter((uri) => ctx.store.item(uri)?.status === 'asset_processing');
+    if (waiting.length === 0 || ctx.halt.signal.aborted) return false;
+    if (ctx.clock.now() - movedAt >= waitMs) return true;
+    const { ready, moved } = await pollAssets(api, waiting, ctx);
+    if (moved) movedAt = ctx.clock.now();
+    await Promise.all(ready.map(schedule));
+    if (ready.length === 0) await ctx.clock.sleep(pollMs, ctx.halt.signal).catch(() => undefined);
+  }
+}
+
+/** One look at the waiting assets: the ones now ready, and whether any became ready or failed. */
+async function pollAssets(api: AssetsApi, waiting: string[], ctx: PathContext): Promise<{ ready: string[]; moved: boolean }> {
+  const ready: string[] = [];
+  let moved = false;
+  for (let i = 0; i < waiting.length; i += 50) {
+    const byAsset = new Map(waiting.slice(i, i + 50).map((uri) => [ctx.store.item(uri)?.assetId as string, uri]));
+    const page = await api.listAssets({ assetIds: [...byAsset.keys()], page: 1, pageLimit: 50 });
+    for (const asset of page.data ?? []) {
+      const uri = byAsset.get(asset._id);
+      if (!uri) continue;
+      if (asset.status === 'ready') {
+        await ctx.store.setItem(uri, { status: 'asset_ready' });
+        ready.push(uri);
+        moved = true;
+      } else if (asset.status === 'failed') {
+        await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+        moved = true;
+      }
+    }
+  }
+  return { ready, moved };
 }
 
 /** Finds the asset a lost POST /assets may have created: its file name (either form), created since the intent, our fingerprint. */
