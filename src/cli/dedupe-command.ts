@@ -34,7 +34,7 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
   const { videos, ours } = await readVideos(api, args.index, recordedVideoIds(known?.state), progress);
   const tasks = await listTasks(api, { indexId: args.index }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of tasks`) });
   progress.done();
-  const taskByVideo = new Map(tasks.filter((t) => t.video_id).map((t) => [t.video_id as string, { taskId: t._id, status: t.status }]));
+  const taskByVideo = new Map(tasks.flatMap((t) => (t.video_id ? [[t.video_id, { taskId: t._id, status: t.status }] as const] : [])));
   const { groups, metadataFetches } = await findDuplicateGroups(videos, (id) => taskByVideo.get(id), metadataReader(api, args.index));
   log.info({ groups: groups.length, metadataFetches, markerFilter: ours.verdict }, 'dedupe groups');
   const outcome: DedupeOutcome = { indexId: args.index, indexName: index.index_name, dryRun: !args.yes, groups, deleted: [], metadataFetches };

@@ -1,5 +1,5 @@
 import { lstat, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { StateFileError, TlmError } from '../errors.js';
+import { StateFileError, TlmError, errnoCode } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { ItemStore } from './contract.js';
@@ -22,7 +22,7 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT') {
       // The journal holds changes made since the last checkpoint: without that checkpoint they cannot be replayed, and starting afresh would forget tasks already created.
       if ((await readJournal(path)).trim() !== '') {
@@ -56,7 +56,7 @@ async function readJournal(path: string): Promise<string> {
   try {
     return await readFile(`${path}.journal`, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT') return '';
     throw new StateFileError('state_unreadable', `cannot read journal ${path}.journal (${code}): check its permissions`, { cause: error });
   }
@@ -232,7 +232,7 @@ export class StateStore implements ItemStore {
       });
       // Replaying the old journal onto the new checkpoint would be harmless (events set absolute values), so a crash here is safe.
       await truncateNoFollow(`${this.path}.journal`, 'journal').catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(this.path, error);
+        if (errnoCode(error) !== 'ENOENT') throw writeError(this.path, error);
       });
       this.journalBytes = 0;
       this.eventsSinceCheckpoint = 0;
@@ -356,7 +356,7 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
 
 function writeError(path: string, error: unknown): TlmError {
   if (error instanceof TlmError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const code = errnoCode(error) ?? 'error';
   const fix = code === 'ENOSPC' ? 'free disk space and resume (the last checkpoint is intact)' : 'check the folder is writable and resume';
   return new StateFileError('state_write_failed', `cannot write state file ${path} (${code}): ${fix}`, { cause: error });
 }
