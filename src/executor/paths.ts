@@ -2,7 +2,7 @@ import { SourceError } from '../errors.js';
 import { basename, filenameForms, isFingerprintOf, objectUri } from '../planner/index.js';
 import type { ItemState } from '../state/index.js';
 import { TLM_MARKER } from '../twelvelabs/index-reader.js';
-import type { Asset } from '../twelvelabs/types.js';
+import type { Asset, UserMetadata } from '../twelvelabs/types.js';
 import { decide, stageOf, type Candidate } from './decide.js';
 import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } from './reconcile.js';
 import { failItem, runStep, type Found, type StepContext, type StepResult } from './step.js';
@@ -59,6 +59,14 @@ const DEFAULT_ASSET_WAIT_MS = 30 * 60_000;
 const awaiting = (item: ItemState, step: string) => (item.status === 'intent' || item.status === 'unknown') && (item.step ?? 'task') === step;
 const iso = (ctx: PathContext) => new Date(ctx.clock.now()).toISOString();
 
+/** The object's presigned GET URL, signed just before its POST, and the user_metadata its video carries. */
+async function sendable(uri: string, ctx: PathContext): Promise<{ item: ItemState; url: string; userMetadata: UserMetadata }> {
+  const { options: o } = ctx;
+  const item = ctx.store.item(uri) as ItemState;
+  const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
+  return { item, url, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } };
+}
+
 /** POST /tasks with a presigned URL: one request per video. */
 export const tasksPath: SubmitPath = {
   async submit(uri, ctx) {
@@ -72,9 +80,8 @@ export const tasksPath: SubmitPath = {
         resting: 'planned',
         beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
         send: async () => {
-          const item = store.item(uri) as ItemState;
-          const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
-          const created = await o.api.createTask({ indexId: o.indexId, videoUrl: url, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+          const { url, userMetadata } = await sendable(uri, ctx);
+          const created = await o.api.createTask({ indexId: o.indexId, videoUrl: url, enableVideoStream: o.enableVideoStream, userMetadata });
           return { taskId: created.taskId, videoId: created.videoId };
         },
         find: async (item) => {
@@ -118,7 +125,7 @@ export function assetsPath(api: AssetsApi): SubmitPath {
 }
 
 function assetStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
-  const { options: o, store } = ctx;
+  const { store } = ctx;
   return runStep<Asset>(
     uri,
     {
@@ -126,9 +133,8 @@ function assetStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepR
       resting: 'planned',
       beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
       send: async () => {
-        const item = store.item(uri) as ItemState;
-        const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
-        return api.createAsset({ url, filename: basename(item.key), userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+        const { item, url, userMetadata } = await sendable(uri, ctx);
+        return api.createAsset({ url, filename: basename(item.key), userMetadata });
       },
       find: (item) => findAsset(api, uri, item, ctx),
       commit: async (asset, how) => {
