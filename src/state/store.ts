@@ -4,6 +4,7 @@ import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { ItemStore } from './contract.js';
 import { applyEvent, isJournalEvent, type JournalEvent } from './events.js';
+import { readStateLines, stateText } from './state-file.js';
 import { acquireLock, type StateLock } from './lock.js';
 import { openAppendNoFollow, refuseUnsafePath, truncateNoFollow } from './safe-file.js';
 import { STATE_VERSION, type HistoryEntry, type ItemState, type RunRecord, type StateFile } from './types.js';
@@ -18,10 +19,12 @@ export interface StateIdentity {
  * (a crash mid-append) is ignored; anything else unreadable is refused, never overwritten.
  */
 export async function loadState(path: string): Promise<StateFile | undefined> {
-  let text: string;
+  let state: StateFile | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    // The usual layout streams; any other (an older file, one a person reformatted) is parsed whole.
+    state = (await readStateLines(path)) ?? parseWhole(await readFile(path, 'utf8'), path);
   } catch (error) {
+    if (error instanceof StateFileError) throw error;
     const code = errnoCode(error);
     if (code === 'ENOENT') {
       // The journal holds changes made since the last checkpoint: without that checkpoint they cannot be replayed, and starting afresh would forget tasks already created.
@@ -35,12 +38,6 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
     }
     throw new StateFileError('state_unreadable', `cannot read state file ${path} (${code}): check its permissions`, { cause: error });
   }
-  let state: StateFile;
-  try {
-    state = JSON.parse(text) as StateFile;
-  } catch (cause) {
-    throw new StateFileError('state_corrupt', `state file ${path} is not valid JSON: it was left untouched; restore it from a backup or pass another --state`, { cause });
-  }
   if (typeof state !== 'object' || state === null || state.tool === undefined || typeof state.items !== 'object') {
     throw new StateFileError('state_foreign', `${path} is not a tlmigrate state file: it was left untouched; pass another --state`);
   }
@@ -49,6 +46,14 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
   }
   replayJournal(state, await readJournal(path), path);
   return state;
+}
+
+function parseWhole(text: string, path: string): StateFile {
+  try {
+    return JSON.parse(text) as StateFile;
+  } catch (cause) {
+    throw new StateFileError('state_corrupt', `state file ${path} is not valid JSON: it was left untouched; restore it from a backup or pass another --state`, { cause });
+  }
 }
 
 /** The journal's text; empty when there is none. */
@@ -227,7 +232,7 @@ export class StateStore implements ItemStore {
     const run = async () => {
       const started = performance.now();
       this.state.updatedAt = new Date().toISOString();
-      await writeFileAtomic(this.path, JSON.stringify(this.state), 0o600, 'state file').catch((error: unknown) => {
+      await writeFileAtomic(this.path, stateText(this.state), 0o600, 'state file').catch((error: unknown) => {
         throw writeError(this.path, error);
       });
       // Replaying the old journal onto the new checkpoint would be harmless (events set absolute values), so a crash here is safe.
