@@ -1,4 +1,4 @@
-import { lstat, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import { StateFileError, TlmError, errnoCode } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
@@ -13,6 +13,9 @@ export interface StateIdentity {
   uri: string;
   indexId: string;
 }
+
+/** Where appends go while a checkpoint is written; renamed over the journal once the checkpoint is in place. */
+const NEXT_JOURNAL = '.journal.next';
 
 /**
  * Reads a state file: the last checkpoint plus the journal written since. A torn last journal line
@@ -56,14 +59,24 @@ function parseWhole(text: string, path: string): StateFile {
   }
 }
 
-/** The journal's text; empty when there is none. */
+/**
+ * The journal's text; empty when there is none. A checkpoint cut short leaves the lines written
+ * while it ran in `.journal.next`: they follow the journal's own, in the order they were written.
+ */
 async function readJournal(path: string): Promise<string> {
+  const texts = await Promise.all([`${path}.journal`, `${path}${NEXT_JOURNAL}`].map((file) => readJournalFile(file)));
+  const [own = '', next = ''] = texts;
+  // A torn last line stays last (ignored) only when nothing follows it; before `.journal.next`'s lines it is damage.
+  return next === '' || own === '' || own.endsWith('\n') ? own + next : `${own}\n${next}`;
+}
+
+async function readJournalFile(file: string): Promise<string> {
   try {
-    return await readFile(`${path}.journal`, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'ENOENT') return '';
-    throw new StateFileError('state_unreadable', `cannot read journal ${path}.journal (${code}): check its permissions`, { cause: error });
+    throw new StateFileError('state_unreadable', `cannot read journal ${file} (${code}): check its permissions`, { cause: error });
   }
 }
 
@@ -148,6 +161,9 @@ export class StateStore implements ItemStore {
   private journalBytes = 0;
   /** Set by a failed append: nothing more is appended, so no intent can be recorded after a cut line. */
   private broken: StateFileError | undefined;
+  /** The file `journal` appends to: the journal, or `.journal.next` while a checkpoint is written. */
+  private journalPath = '';
+  private checkpointing: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -155,11 +171,16 @@ export class StateStore implements ItemStore {
     private readonly lock: StateLock,
   ) {}
 
+  private get nextJournalPath(): string {
+    return `${this.path}${NEXT_JOURNAL}`;
+  }
+
   /** Locks, loads (or creates) and checks the identity of a state file. */
   static async open(path: string, identity: StateIdentity & { bucket: string; prefix: string; indexName?: string | undefined }, command: string, tool: string): Promise<StateStore> {
     // Before the lock: a refused state leaves nothing behind, not even a lock file.
     await refuseUnsafePath(path, 'state file');
     await refuseUnsafePath(`${path}.journal`, 'journal');
+    await refuseUnsafePath(`${path}${NEXT_JOURNAL}`, 'journal');
     const lock = await acquireLock(path, command);
     try {
       let state = await loadState(path);
@@ -181,6 +202,7 @@ export class StateStore implements ItemStore {
       const store = new StateStore(path, state, lock);
       await store.checkpoint();
       store.journal = await openAppendNoFollow(`${path}.journal`, 'journal');
+      store.journalPath = `${path}.journal`;
       return store;
     } catch (error) {
       await lock.release();
@@ -227,27 +249,83 @@ export class StateStore implements ItemStore {
     return this.append(event, true);
   }
 
-  /** Folds the journal into a new checkpoint (temp, fsync, rename), then empties the journal. */
+  /**
+   * Folds the journal into a new checkpoint (temp, fsync, rename). Appends never wait for it: the
+   * journal is first switched to `.journal.next` (everything before is synced), the state is
+   * written while later lines go there, then `.journal.next` replaces the journal it folded. A
+   * crash at any point leaves a checkpoint and journals whose replay, in order, gives the state.
+   */
   checkpoint(): Promise<void> {
-    const run = async () => {
-      const started = performance.now();
-      this.state.updatedAt = new Date().toISOString();
-      await writeFileAtomic(this.path, stateText(this.state), 0o600, 'state file').catch((error: unknown) => {
-        throw writeError(this.path, error);
-      });
-      // Replaying the old journal onto the new checkpoint would be harmless (events set absolute values), so a crash here is safe.
-      await truncateNoFollow(`${this.path}.journal`, 'journal').catch((error: unknown) => {
-        if (errnoCode(error) !== 'ENOENT') throw writeError(this.path, error);
-      });
+    const next = this.checkpointing.catch(() => undefined).then(() => this.writeCheckpoint());
+    this.checkpointing = next;
+    return next;
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    const started = performance.now();
+    const folded = await this.enqueue(() => this.switchToNextJournal());
+    this.state.updatedAt = new Date().toISOString();
+    await writeFileAtomic(this.path, stateText(this.state), 0o600, 'state file').catch((error: unknown) => {
+      throw writeError(this.path, error);
+    });
+    await this.enqueue(() => this.retireFoldedJournal(folded)).catch((error: unknown) => {
+      throw writeError(this.path, error);
+    });
+    this.eventsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
+    this.lastCheckpointMs = performance.now() - started;
+    this.stats.checkpoints += 1;
+    this.stats.writeMs += this.lastCheckpointMs;
+  }
+
+  /** In the queue: later lines go to `.journal.next`; returns the handle they no longer go to (synced). */
+  private async switchToNextJournal(): Promise<FileHandle | undefined> {
+    // No journal open yet (opening, closed), or already switched by a checkpoint that failed: nothing to switch.
+    if (!this.journal || this.journalPath === this.nextJournalPath) return undefined;
+    const folded = this.journal;
+    await folded.datasync();
+    this.journal = await openAppendNoFollow(this.nextJournalPath, 'journal');
+    this.journalPath = this.nextJournalPath;
+    this.journalBytes = 0;
+    return folded;
+  }
+
+  /** In the queue, once the checkpoint holds every line of the journal: that journal goes. */
+  private async retireFoldedJournal(folded: FileHandle | undefined): Promise<void> {
+    const journal = `${this.path}.journal`;
+    if (this.journalPath === this.nextJournalPath) {
+      try {
+        await rename(this.nextJournalPath, journal);
+        this.journalPath = journal;
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+        // `.journal.next` was deleted under us: the checkpoint holds its lines; start the journal afresh.
+        await this.journal?.close().catch(() => undefined);
+        await truncateNoFollow(journal, 'journal').catch((e: unknown) => {
+          if (errnoCode(e) !== 'ENOENT') throw e;
+        });
+        this.journal = await openAppendNoFollow(journal, 'journal');
+        this.journalPath = journal;
+        this.journalBytes = 0;
+      }
+    } else if (!this.journal) {
+      for (const stale of [journal, this.nextJournalPath]) {
+        await truncateNoFollow(stale, 'journal').catch((error: unknown) => {
+          if (errnoCode(error) !== 'ENOENT') throw error;
+        });
+      }
       this.journalBytes = 0;
-      this.eventsSinceCheckpoint = 0;
-      this.lastCheckpointAt = Date.now();
-      this.lastCheckpointMs = performance.now() - started;
-      this.stats.checkpoints += 1;
-      this.stats.writeMs += this.lastCheckpointMs;
-    };
-    this.queue = this.queue.then(run);
-    return this.queue;
+    }
+    await folded?.close().catch(() => undefined);
+  }
+
+  /** Runs `task` after every write queued before it. A task that fails stops the queue: later writes fail with it. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.then(() => undefined);
+    // The caller handles the failure; the queue only carries it to later writes.
+    this.queue.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {
@@ -292,24 +370,29 @@ export class StateStore implements ItemStore {
 
   /** Whether the journal this handle writes was deleted or replaced: its lines would reach no file a resume reads. */
   private async journalGone(journal: FileHandle): Promise<boolean> {
-    const [mine, there] = await Promise.all([journal.stat(), lstat(`${this.path}.journal`).catch(() => undefined)]);
-    return there === undefined || there.ino !== mine.ino || there.dev !== mine.dev;
+    // Switched by a checkpoint meanwhile: that switch synced this handle, and its lines are folded.
+    if (journal !== this.journal) return false;
+    const [mine, ...there] = await Promise.all([journal.stat(), ...[`${this.path}.journal`, this.nextJournalPath].map((file) => lstat(file).catch(() => undefined))]);
+    return !there.some((file) => file !== undefined && file.ino === mine.ino && file.dev === mine.dev);
   }
 
   /**
-   * A checkpoint first: it holds every event applied so far, so the writes the lost journal took are
-   * durable again before any caller is told so; then a new journal for the lines that follow.
+   * A checkpoint holds every event applied so far, so the writes the lost journal took are durable
+   * again before any caller is told so; it also leaves a journal file in place for the lines that follow.
    */
   private async reopenJournal(): Promise<void> {
+    if (this.journalPath !== this.nextJournalPath) {
+      // The handle writes to a file that is gone: the checkpoint's switch must not fold it, only replace it.
+      await this.enqueue(async () => {
+        const lost = this.journal;
+        this.journal = await openAppendNoFollow(this.nextJournalPath, 'journal');
+        this.journalPath = this.nextJournalPath;
+        this.journalBytes = 0;
+        await lost?.close().catch(() => undefined);
+      });
+    }
     await this.checkpoint();
-    this.queue = this.queue.then(async () => {
-      const old = this.journal;
-      this.journal = await openAppendNoFollow(`${this.path}.journal`, 'journal');
-      this.journalBytes = 0;
-      this.stats.journalsReopened += 1;
-      await old?.close().catch(() => undefined);
-    });
-    await this.queue;
+    this.stats.journalsReopened += 1;
   }
 
   private append(event: JournalEvent, durable: boolean): Promise<void> {
