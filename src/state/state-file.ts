@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import type { ItemState, StateFile } from './types.js';
+import type { StateFile } from './types.js';
 
 const ITEMS_OPEN = '"items":{';
 
@@ -32,31 +31,54 @@ export async function* stateText(state: StateFile): AsyncGenerator<string> {
  * person reformatted): the caller then parses it whole, which also names what is wrong.
  */
 export async function readStateLines(path: string): Promise<StateFile | undefined> {
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let state: StateFile | undefined;
+  let batch: string[] = [];
   let closed = false;
-  try {
-    for await (const line of lines) {
-      if (closed) return line.trim() === '' ? state : undefined;
-      if (state === undefined) {
-        if (!line.endsWith(ITEMS_OPEN)) return undefined;
-        state = parseObject(`${line}}}`) as StateFile | undefined;
-        if (state === undefined) return undefined;
-        continue;
-      }
-      if (line === '}}') {
-        closed = true;
-        continue;
-      }
-      const entry = parseObject(`{${line.endsWith(',') ? line.slice(0, -1) : line}}`);
-      const uri = entry === undefined ? undefined : Object.keys(entry)[0];
-      if (entry === undefined || uri === undefined) return undefined;
-      state.items[uri] = entry[uri] as ItemState;
+  // Item lines are parsed a few thousand at a time, as one object: one JSON.parse per batch, not per line.
+  const flush = (): boolean => {
+    if (batch.length === 0 || state === undefined) return true;
+    const entries = parseObject(`{${batch.join('')}}`);
+    batch = [];
+    if (entries === undefined) return false;
+    Object.assign(state.items, entries);
+    return true;
+  };
+  for await (const line of lines(path)) {
+    if (closed) {
+      if (line.trim() !== '') return undefined;
+      continue;
     }
-    return closed ? state : undefined;
-  } finally {
-    lines.close();
+    if (state === undefined) {
+      if (!line.endsWith(ITEMS_OPEN)) return undefined;
+      state = parseObject(`${line}}}`) as StateFile | undefined;
+      if (state === undefined) return undefined;
+      continue;
+    }
+    if (line === '}}') {
+      closed = true;
+      if (!flush()) return undefined;
+      continue;
+    }
+    // Every item line but the last ends with a comma: the batch's last loses it.
+    batch.push(line);
+    if (batch.length >= 4096 && line.endsWith(',')) {
+      batch[batch.length - 1] = line.slice(0, -1);
+      if (!flush()) return undefined;
+    }
   }
+  return closed ? state : undefined;
+}
+
+/** A file's lines, read in large chunks. */
+async function* lines(path: string): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const text = rest + String(chunk);
+    const parts = text.split('\n');
+    rest = parts.pop() ?? '';
+    yield* parts;
+  }
+  if (rest !== '') yield rest;
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {
