@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     // The pinned AWS SDK supports Node 20; its notice about future releases is noise here.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // The e2e files spend most of their time waiting (listing lags, reconciliation's minimum age,
+    // --wait polls), not computing: three run side by side even on two cores. No test asserts on time.
+    maxWorkers: 3,
     projects: [
       {
         extends: true,

@@ -84,6 +84,12 @@ export class NotSentError extends TlmError {
   }
 }
 
+/** The `code` of a Node system error (`ENOENT`, `EPIPE`...); undefined for anything else. */
+export function errnoCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  return typeof error.code === 'string' ? error.code : undefined;
+}
+
 /** Removes query strings from URLs inside a message, so presigned signatures never leak. */
 export function redactUrls(text: string): string {
   return text.replace(/(https?:\/\/[^\s?#"']+)\?[^\s"']*/g, '$1?[redacted]');

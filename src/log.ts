@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { ConfigError, TlmError } from './errors.js';
+import { ConfigError, TlmError, errnoCode } from './errors.js';
 import { openAppendNoFollowSync } from './state/safe-file.js';
 
 export type { Logger };
@@ -28,7 +28,7 @@ function openLogFile(file: string): number {
     return openAppendNoFollowSync(file, 'log file');
   } catch (error) {
     if (error instanceof TlmError) throw error;
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const code = errnoCode(error) ?? 'error';
     throw new ConfigError('log_file_unwritable', `cannot open log file ${file} (${code}): choose a writable --log-file path`, { cause: error });
   }
 }

@@ -9,9 +9,9 @@ import { checkMetadataSize, parseDuration, parseMetadataJson, parseMetadataPairs
 import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
-import type { PlanItem } from '../planner/index.js';
+import { objectUri, type PlanItem } from '../planner/index.js';
 import { formatDuration } from '../report/format.js';
-import { StateStore, checkPlanItems, failureStage, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
+import { ENDED, NOT_SUBMITTED, StateStore, checkPlanItems, failureStage, openPlanFile, statusIn, type ItemState, type RunRecord } from '../state/index.js';
 import { Pacer } from '../twelvelabs/pacer.js';
 import { stopAtGate } from '../twelvelabs/stop-gate.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
@@ -22,10 +22,6 @@ import { VERSION } from './version.js';
 export const MAX_PRESIGN_SECONDS = 7 * 86400;
 /** Below this, a listing that lags could still hide the task of a POST whose answer was lost. */
 export const MIN_RECONCILE_AGE_SECONDS = 30;
-/** Items a new run picks up where the last one left them. */
-const RESUMABLE = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
-/** Where --wait leaves an item it followed to the end. */
-const ENDED: ReadonlySet<string> = new Set(['ready', 'failed']);
 
 export interface ApplyArgs {
   plan: string;
@@ -148,7 +144,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   // A run refused before it started (a stale plan, say) leaves no entry in the runs history.
   let started = false;
   try {
-    const last = store.state.lastPlan;
+    const last = store.lastPlan;
     if (last && last.planId !== header.planId && last.createdAt > header.createdAt) {
       throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
     }
@@ -228,7 +224,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     const interrupted = result.interrupted || stop.aborted;
     // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
     const failures = countFailures(store, uploads, preflight, failedBefore);
-    const notReady = args.wait ? uploads.filter((uri) => !ENDED.has(store.item(uri)?.status ?? 'ready')).length : 0;
+    const notReady = args.wait ? uploads.filter((uri) => !statusIn(ENDED, store.item(uri)?.status ?? 'ready')).length : 0;
     run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
     run.endedAt = new Date().toISOString();
     // A run that found nothing to do leaves no empty entry in the runs history.
@@ -265,14 +261,14 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
   const now = new Date().toISOString();
   const seen = new Set<string>();
   for await (const item of items) {
-    const uri = `s3://${bucket}/${item.key}`;
+    const uri = objectUri(bucket, item.key);
     // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
     if (seen.has(uri)) continue;
     seen.add(uri);
     const current = store.item(uri);
     const sameObject = current && current.etag === item.etag && current.size === item.size;
     // A re-plan calls an item left mid-step `in_progress`: this run still finishes it (its search, its index step).
-    if (item.action === 'skip' && item.reason === 'in_progress' && current && sameObject && RESUMABLE.has(current.status) && current.status !== 'planned') {
+    if (item.action === 'skip' && item.reason === 'in_progress' && current && sameObject && NOT_SUBMITTED.has(current.status) && current.status !== 'planned') {
       uploads.push(uri);
       uris.push(uri);
       continue;
@@ -283,7 +279,7 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
         if (current.status === 'failed' && retryFailed) {
           await store.setItem(uri, { status: 'planned', lastError: null });
           uris.push(uri);
-        } else if (RESUMABLE.has(current.status)) uris.push(uri);
+        } else if (NOT_SUBMITTED.has(current.status)) uris.push(uri);
         continue;
       }
       await store.setItem(uri, newItem(item, 'planned', now));

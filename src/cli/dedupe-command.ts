@@ -34,7 +34,7 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
   const { videos, ours } = await readVideos(api, args.index, recordedVideoIds(known?.state), progress);
   const tasks = await listTasks(api, { indexId: args.index }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of tasks`) });
   progress.done();
-  const taskByVideo = new Map(tasks.filter((t) => t.video_id).map((t) => [t.video_id as string, { taskId: t._id, status: t.status }]));
+  const taskByVideo = new Map(tasks.flatMap((t) => (t.video_id ? [[t.video_id, { taskId: t._id, status: t.status }] as const] : [])));
   const { groups, metadataFetches } = await findDuplicateGroups(videos, (id) => taskByVideo.get(id), metadataReader(api, args.index));
   log.info({ groups: groups.length, metadataFetches, markerFilter: ours.verdict }, 'dedupe groups');
   const outcome: DedupeOutcome = { indexId: args.index, indexName: index.index_name, dryRun: !args.yes, groups, deleted: [], metadataFetches };
@@ -46,7 +46,7 @@ export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: L
   try {
     // Items that point at a copy about to go are moved to the copy that stays.
     const itemsByVideo = new Map<string, string[]>();
-    for (const [uri, item] of Object.entries(store?.state.items ?? {})) {
+    for (const [uri, item] of store?.items() ?? []) {
       if (!item.videoId) continue;
       itemsByVideo.set(item.videoId, [...(itemsByVideo.get(item.videoId) ?? []), uri]);
     }

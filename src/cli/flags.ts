@@ -108,3 +108,8 @@ function spokenMs(ms: number): string {
   }
   return ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
 }
+
+/** An empty default for a repeatable string flag, typed: yargs infers `never[]` from a bare `[]`. */
+export function noStrings(): string[] {
+  return [];
+}

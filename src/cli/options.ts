@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { ApplyArgs } from './apply-command.js';
-import { DURATION_HELP, SIZE_HELP, parseDurationMs, parsePositiveNumber, parseSize, parseWholeNumber, type FlagInput } from './flags.js';
+import { DURATION_HELP, SIZE_HELP, noStrings, parseDurationMs, parsePositiveNumber, parseSize, parseWholeNumber, type FlagInput } from './flags.js';
 import type { PlanArgs } from './plan-command.js';
 import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS } from '../sources/s3.js';
 
@@ -51,10 +51,10 @@ export function planOptions<T>(y: Argv<T>) {
     .option('include', {
       type: 'string',
       array: true,
-      default: [] as string[],
+      default: noStrings(),
       describe: 'Only keys matching this glob (repeatable). Globs match the whole key, prefix included: under s3://b/videos/ write "videos/**/*.mp4" or "**/*.mp4", not "*.mp4"',
     })
-    .option('exclude', { type: 'string', array: true, default: [] as string[], describe: 'Skip keys matching this glob (repeatable); the whole key, prefix included, e.g. "videos/misc/**"' })
+    .option('exclude', { type: 'string', array: true, default: noStrings(), describe: 'Skip keys matching this glob (repeatable); the whole key, prefix included, e.g. "videos/misc/**"' })
     .option('files-from', {
       type: 'string',
       // Takes the next word even when it is `-` (stdin).
@@ -96,7 +96,7 @@ export function runOptions<T>(y: Argv<T>) {
   return y
     .option('concurrency', { type: 'string', default: '4', describe: `Requests in flight at once (a whole number, ${FLAG_LIMITS.concurrency.min}-${FLAG_LIMITS.concurrency.max})` })
     .option('max-rpm', { type: 'string', describe: 'Cap on requests per minute, a number above 0 (the run also learns from 429s)' })
-    .option('metadata', { type: 'string', array: true, default: [] as string[], describe: 'user_metadata KEY=VALUE on every video (repeatable; types inferred)' })
+    .option('metadata', { type: 'string', array: true, default: noStrings(), describe: 'user_metadata KEY=VALUE on every video (repeatable; types inferred)' })
     .option('metadata-json', { type: 'string', describe: 'user_metadata from a JSON file (exact types; scalars only)' })
     .option('video-stream', { type: 'boolean', default: true, describe: 'enable_video_stream (--no-video-stream to turn it off)' })
     .option('presign-expires', { type: 'string', default: '6h', describe: `Lifetime of each presigned URL, 1m to 7d: ${DURATION_HELP}` })

@@ -37,19 +37,12 @@ import { GlobCheck } from './glob-check.js';
 import { nearest } from './suggest.js';
 import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
 
-export interface PlanArgs {
+/** The planner's own options as the flags gave them, and what only the command needs. */
+export interface PlanArgs extends Pick<PlanOptions, 'include' | 'exclude' | 'minSize' | 'maxSize' | 'incremental' | 'match' | 'probe' | 'allFiles'> {
   source: string;
   index: string;
   out: string;
   state: string;
-  include: string[];
-  exclude: string[];
-  minSize?: number | undefined;
-  maxSize?: number | undefined;
-  incremental: boolean;
-  match: 'filename' | 'fingerprint';
-  probe: boolean;
-  allFiles: boolean;
   extensions?: string[] | undefined;
   requirements?: Partial<RequirementsProfile> | undefined;
   inventory?: string | undefined;

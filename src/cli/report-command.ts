@@ -1,6 +1,6 @@
 import { open, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, TlmError } from '../errors.js';
+import { ConfigError, TlmError, errnoCode } from '../errors.js';
 import {
   detectInputKind,
   formatFromFileName,
@@ -100,7 +100,7 @@ async function detect(path: string): Promise<'plan' | 'state'> {
       await handle.close();
     }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     throw new ConfigError(
       'report_input_missing',
       code === 'ENOENT' ? `${path} not found: pass a plan file (tlmigrate plan --out FILE) or a state file (tlmigrate-state.json)` : `cannot read ${path} (${code}): check its permissions`,
@@ -177,6 +177,6 @@ async function writeAll(stream: NodeJS.WritableStream, chunks: AsyncIterable<str
       }
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    if (errnoCode(error) !== 'EPIPE') throw error;
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { REPORT_FORMATS } from '../report/index.js';
 import { formatDedupe, formatVerify, isClean, isDeletable, type VerifyNextCommands } from '../verify/index.js';
 import { runDedupe } from './dedupe-command.js';
-import { parsePositiveNumber, parseWholeNumber, type FlagInput } from './flags.js';
+import { noStrings, parsePositiveNumber, parseWholeNumber, type FlagInput } from './flags.js';
 import { requireStateFile } from './file-kind.js';
 import { FLAG_LIMITS } from './options.js';
 import { createProgress } from './progress.js';
@@ -82,8 +82,8 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
         .option('source', { type: 'string', demandOption: true, describe: 'Where the videos are: s3://BUCKET[/PREFIX]' })
         .option('index', { type: 'string', demandOption: true, describe: 'The Twelve Labs index id' })
         .option('state', { type: 'string', describe: 'State file, for the error codes of failed tasks (default: ./tlmigrate-state.json when it exists and is of this index)' })
-        .option('include', { type: 'string', array: true, default: [] as string[], describe: 'Only keys matching this glob (repeatable), as in plan' })
-        .option('exclude', { type: 'string', array: true, default: [] as string[], describe: 'Leave out keys matching this glob (repeatable), as in plan' })
+        .option('include', { type: 'string', array: true, default: noStrings(), describe: 'Only keys matching this glob (repeatable), as in plan' })
+        .option('exclude', { type: 'string', array: true, default: noStrings(), describe: 'Leave out keys matching this glob (repeatable), as in plan' })
         .option('extensions', { type: 'string', array: true, describe: 'Video extensions expected in the index (default: as plan)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object: {ok, counts, missing, inProgress, failed, duplicated, coveredByDuplicate, unmatched, cost}' })
         .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })

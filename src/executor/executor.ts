@@ -4,12 +4,11 @@ import { CREATED_STATUSES, NOT_SUBMITTED, type ItemState } from '../state/index.
 import { IndexCensus, type Holding } from './census.js';
 import { assetsPath, tasksPath, type PathContext, type SubmitPath } from './paths.js';
 import type { ReconcileContext } from './reconcile.js';
-import { failItem, type DeferReason } from './step.js';
+import { failItem, nextLookAt, type DeferReason } from './step.js';
 import type { ExecuteOptions, ExecuteResult } from './types.js';
 
 const DEFAULT_MIN_AGE_MS = 120_000;
 const DEFAULT_DECISION_TIMEOUT_MS = 30 * 60_000;
-const MAX_RECHECK_GAP_MS = 60_000;
 const CENSUS_CONCURRENCY = 8;
 /** Rounds of polling and rechecking; each ends only when its work does, so this is a guard, not a budget. */
 const MAX_ROUNDS = 20;
@@ -30,7 +29,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
   if (o.stop?.aborted) halt.abort();
   o.stop?.addEventListener('abort', onStop, { once: true });
   const claimed = new Set<string>();
-  for (const item of Object.values(o.store.state.items)) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
+  for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
   const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: halt.signal };
   const deferred = new Map<string, { at: number; reason: DeferReason }>();
   const setAside = new Map<string, { at: number; reason: DeferReason }>();
@@ -110,9 +109,10 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
       });
     // Rounds: the first pass (then, for assets, polling until ready), while set-aside items are rechecked
     // alongside; an item found by a recheck may need polling again, hence another round.
+    let stuck = false;
     let round = async () => {
       await Promise.all(uris.map(schedule));
-      if (path.drain && !fatal && !halt.signal.aborted) await path.drain(uris, schedule, ctx);
+      if (path.drain && !fatal && !halt.signal.aborted) stuck = await path.drain(uris, schedule, ctx);
     };
     const drainable = (item: ItemState | undefined) => item?.status === 'asset_processing' || (item?.status === 'asset_ready' && item.lastError?.code !== 'attempts_exhausted');
     const drainLeft = () => Boolean(path.drain) && uris.some((uri) => drainable(o.store.item(uri)));
@@ -129,9 +129,9 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
       await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS, (uri) => running.has(uri))]);
       round = async () => {
         await Promise.all(uris.filter((uri) => o.store.item(uri)?.status === 'asset_ready').map(schedule));
-        if (path.drain && !fatal && !halt.signal.aborted) await path.drain(uris, schedule, ctx);
+        if (path.drain && !fatal && !halt.signal.aborted) stuck = await path.drain(uris, schedule, ctx);
       };
-    } while (!fatal && !halt.signal.aborted && drainLeft() && rounds < MAX_ROUNDS);
+    } while (!fatal && !halt.signal.aborted && !stuck && drainLeft() && rounds < MAX_ROUNDS);
     if (fatal) throw fatal;
     result.interrupted = Boolean(o.stop?.aborted);
     const left = uris.map((uri) => o.store.item(uri)).filter((item): item is ItemState => item !== undefined && NOT_SUBMITTED.has(item.status));
@@ -219,7 +219,7 @@ async function takeCensus(uris: string[], census: IndexCensus, ctx: PathContext)
   const { store } = ctx;
   const blocked = new Map<string, Holding[]>();
   const owners = new Map<string, string>();
-  for (const [uri, item] of Object.entries(store.state.items)) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
+  for (const [uri, item] of store.items()) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
   // Examined in parallel (each may read a few videos), decided in plan order (the first key of a content owns it).
   const examine = pLimit(CENSUS_CONCURRENCY);
   const planned = uris.filter((uri) => store.item(uri)?.status === 'planned');
@@ -273,7 +273,7 @@ async function settleBlocked(uri: string, holdings: Holding[], census: IndexCens
     blocked.set(uri, fresh);
     const tries = (ctx.rechecks.get(uri) ?? 0) + 1;
     ctx.rechecks.set(uri, tries);
-    ctx.defer(uri, ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (tries - 1), MAX_RECHECK_GAP_MS), 'wait');
+    ctx.defer(uri, nextLookAt(ctx, tries), 'wait');
     return false;
   }
   blocked.delete(uri);

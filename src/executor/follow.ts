@@ -1,14 +1,12 @@
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
 import { ApiError } from '../errors.js';
-import type { StateStore } from '../state/index.js';
+import { ENDED, IN_FLIGHT, statusIn, type ItemStore } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { listAllIndexedAssets, listTasks } from '../twelvelabs/index-reader.js';
 import type { TaskStatus } from '../twelvelabs/types.js';
 import type { ExecutorApi, Via } from './types.js';
 
-const TERMINAL = new Set(['ready', 'failed']);
-const FOLLOWED = new Set(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 const SKEW_MS = 60_000;
 
 /** What a poll learns about one task or indexed asset. */
@@ -24,7 +22,7 @@ export interface FollowOptions {
   api: Pick<ExecutorApi, 'listTasks'> & Pick<TwelveLabsClient, 'getTask'> & Partial<Pick<TwelveLabsClient, 'listIndexedAssets' | 'getIndexedAsset'>>;
   /** `assets`: follow indexed assets (GET /indexes/{id}/indexed-assets) instead of tasks. */
   via?: Via | undefined;
-  store: StateStore;
+  store: ItemStore;
   clock: Clock;
   indexId: string;
   pollMs: number;
@@ -58,9 +56,9 @@ interface Followed {
 export async function followTasks(o: FollowOptions): Promise<Record<string, number>> {
   const open = new Map<string, Followed>();
   let since = Number.POSITIVE_INFINITY;
-  for (const [uri, item] of Object.entries(o.store.state.items)) {
+  for (const [uri, item] of o.store.items()) {
     const id = item.indexedAssetId ?? item.taskId;
-    if (!id || !FOLLOWED.has(item.status)) continue;
+    if (!id || !IN_FLIGHT.has(item.status)) continue;
     open.set(id, { uri, kind: item.indexedAssetId ? 'indexed_asset' : 'task', seenAt: 0 });
     since = Math.min(since, Date.parse(item.submittedAt ?? item.updatedAt));
   }
@@ -100,7 +98,7 @@ async function applyProgress(o: FollowOptions, open: Map<string, Followed>, repo
     if (!followed) continue;
     followed.seenAt = poll;
     if (await applyTask(o.store, followed.uri, task)) changed += 1;
-    if (TERMINAL.has(task.status ?? '')) open.delete(task._id);
+    if (statusIn(ENDED, task.status)) open.delete(task._id);
   }
   return changed;
 }
@@ -132,7 +130,7 @@ async function readOne(o: FollowOptions, id: string, kind: Followed['kind']): Pr
 }
 
 /** Records a reported status; true when it changed the item. */
-async function applyTask(store: StateStore, uri: string, task: Progressed): Promise<boolean> {
+async function applyTask(store: ItemStore, uri: string, task: Progressed): Promise<boolean> {
   const item = store.item(uri);
   if (!item || !task.status || item.status === task.status) return false;
   const status = (task.status === 'uploading' ? 'validating' : task.status) as TaskStatus;
@@ -149,8 +147,8 @@ async function applyTask(store: StateStore, uri: string, task: Progressed): Prom
   return true;
 }
 
-export function countStatuses(store: StateStore): Record<string, number> {
+export function countStatuses(store: ItemStore): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const item of Object.values(store.state.items)) counts[item.status] = (counts[item.status] ?? 0) + 1;
+  for (const [, item] of store.items()) counts[item.status] = (counts[item.status] ?? 0) + 1;
   return counts;
 }

@@ -2,7 +2,7 @@ import { SourceError } from '../errors.js';
 import { basename, filenameForms, isFingerprintOf, objectUri } from '../planner/index.js';
 import type { ItemState } from '../state/index.js';
 import { TLM_MARKER } from '../twelvelabs/index-reader.js';
-import type { Asset } from '../twelvelabs/types.js';
+import type { Asset, UserMetadata } from '../twelvelabs/types.js';
 import { decide, stageOf, type Candidate } from './decide.js';
 import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } from './reconcile.js';
 import { failItem, runStep, type Found, type StepContext, type StepResult } from './step.js';
@@ -20,7 +20,8 @@ export interface SubmitPath {
   /** Moves one item as far as it can go now. */
   submit(uri: string, ctx: PathContext): Promise<StepResult>;
   /** Work left after the first pass (assets still processing); `schedule` runs `submit` under the run's concurrency. */
-  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<void>;
+  /** Resolves `true` when it stopped waiting: nothing became ready for `assetWaitMs`; those items stay for the next run. */
+  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<boolean>;
 }
 
 /** tlmigrate's fingerprint in user_metadata: proves in the index itself what came from where. */
@@ -45,15 +46,26 @@ async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: s
     if (error instanceof SourceError && error.code === 'access_denied') return { code: 'source_access_denied', message: error.message };
     throw error;
   }
-  if (!head) return { code: 'source_missing', message: `s3://${bucket}/${item.key} no longer exists: re-plan` };
+  if (!head) return { code: 'source_missing', message: `${objectUri(bucket, item.key)} no longer exists: re-plan` };
   if (head.etag !== item.etag || head.size !== item.size) {
-    return { code: 'source_changed', message: `s3://${bucket}/${item.key} changed since the plan (ETag ${item.etag} -> ${head.etag}): re-plan` };
+    return { code: 'source_changed', message: `${objectUri(bucket, item.key)} changed since the plan (ETag ${item.etag} -> ${head.etag}): re-plan` };
   }
   return undefined;
 }
 
+/** How long assets may stay processing with none of them moving before the run leaves them to the next one. */
+const DEFAULT_ASSET_WAIT_MS = 30 * 60_000;
+
 const awaiting = (item: ItemState, step: string) => (item.status === 'intent' || item.status === 'unknown') && (item.step ?? 'task') === step;
 const iso = (ctx: PathContext) => new Date(ctx.clock.now()).toISOString();
+
+/** The object's presigned GET URL, signed just before its POST, and the user_metadata its video carries. */
+async function sendable(uri: string, ctx: PathContext): Promise<{ item: ItemState; url: string; userMetadata: UserMetadata }> {
+  const { options: o } = ctx;
+  const item = ctx.store.item(uri) as ItemState;
+  const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
+  return { item, url, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } };
+}
 
 /** POST /tasks with a presigned URL: one request per video. */
 export const tasksPath: SubmitPath = {
@@ -68,9 +80,8 @@ export const tasksPath: SubmitPath = {
         resting: 'planned',
         beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
         send: async () => {
-          const item = store.item(uri) as ItemState;
-          const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
-          const created = await o.api.createTask({ indexId: o.indexId, videoUrl: url, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+          const { url, userMetadata } = await sendable(uri, ctx);
+          const created = await o.api.createTask({ indexId: o.indexId, videoUrl: url, enableVideoStream: o.enableVideoStream, userMetadata });
           return { taskId: created.taskId, videoId: created.videoId };
         },
         find: async (item) => {
@@ -98,99 +109,111 @@ export const tasksPath: SubmitPath = {
 
 /** POST /assets (method=url) then POST /indexes/{id}/indexed-assets: two steps, each exactly once. */
 export function assetsPath(api: AssetsApi): SubmitPath {
-  const assetStep = (uri: string, ctx: PathContext) => {
-    const { options: o, store } = ctx;
-    return runStep<Asset>(
-      uri,
-      {
-        step: 'asset',
-        resting: 'planned',
-        beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
-        send: async () => {
-          const item = store.item(uri) as ItemState;
-          const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
-          return api.createAsset({ url, filename: basename(item.key), userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
-        },
-        find: (item) => findAsset(api, uri, item, ctx),
-        commit: async (asset, how) => {
-          ctx.claimed.add(asset._id);
-          const status = asset.status === 'ready' ? 'asset_ready' : 'asset_processing';
-          await store.setItem(uri, { status, assetId: asset._id, lastError: null }, { durable: true });
-          ctx.onEvent?.({ type: 'asset', uri, assetId: asset._id, status: how });
-          if (asset.status === 'failed') await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
-        },
-      },
-      ctx,
-    );
-  };
-
-  const indexStep = (uri: string, ctx: PathContext) => {
-    const { options: o, store } = ctx;
-    return runStep<{ indexedAssetId: string }>(
-      uri,
-      {
-        step: 'index',
-        resting: 'asset_ready',
-        send: async () => {
-          const item = store.item(uri) as ItemState;
-          return api.createIndexedAsset({ indexId: o.indexId, assetId: item.assetId as string, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
-        },
-        find: async (item) => {
-          // One asset per object: any indexed asset of it in this index is ours.
-          const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 }, ctx.halt.signal);
-          const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
-          return mine ? { kind: 'found', value: { indexedAssetId: mine._id } } : { kind: 'absent' };
-        },
-        commit: async (value, how) => {
-          ctx.claimed.add(value.indexedAssetId);
-          await store.setItem(uri, { status: 'submitted', indexedAssetId: value.indexedAssetId, videoId: value.indexedAssetId, submittedAt: iso(ctx), lastError: null }, { durable: how === 'found' });
-          ctx.result.submitted += 1;
-          ctx.onEvent?.({ type: 'submitted', uri, taskId: value.indexedAssetId });
-        },
-      },
-      ctx,
-    );
-  };
-
   return {
     async submit(uri, ctx) {
       let item = ctx.store.item(uri) as ItemState;
       if (item.status === 'planned' || awaiting(item, 'asset')) {
-        const result = await assetStep(uri, ctx);
+        const result = await assetStep(api, uri, ctx);
         if (result !== 'done') return result;
         item = ctx.store.item(uri) as ItemState;
       }
-      if (item.status === 'asset_ready' || awaiting(item, 'index')) return indexStep(uri, ctx);
+      if (item.status === 'asset_ready' || awaiting(item, 'index')) return indexStep(api, uri, ctx);
       return 'done';
     },
-
-    /** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready. */
-    async drain(uris, schedule, ctx) {
-      const pollMs = ctx.options.assetPollMs ?? 2000;
-      for (;;) {
-        const waiting = uris.filter((uri) => ctx.store.item(uri)?.status === 'asset_processing');
-        if (waiting.length === 0 || ctx.halt.signal.aborted) return;
-        const ready: string[] = [];
-        for (let i = 0; i < waiting.length; i += 50) {
-          const chunk = waiting.slice(i, i + 50);
-          const byAsset = new Map(chunk.map((uri) => [ctx.store.item(uri)?.assetId as string, uri]));
-          const page = await api.listAssets({ assetIds: [...byAsset.keys()], page: 1, pageLimit: 50 });
-          for (const asset of page.data ?? []) {
-            const uri = byAsset.get(asset._id);
-            if (!uri) continue;
-            if (asset.status === 'ready') {
-              await ctx.store.setItem(uri, { status: 'asset_ready' });
-              ready.push(uri);
-            } else if (asset.status === 'failed') {
-              await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
-            }
-          }
-        }
-        await Promise.all(ready.map(schedule));
-        if (ready.length === 0) await ctx.clock.sleep(pollMs, ctx.halt.signal).catch(() => undefined);
-      }
-    },
+    drain: (uris, schedule, ctx) => drainAssets(api, uris, schedule, ctx),
   };
+}
+
+function assetStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
+  const { store } = ctx;
+  return runStep<Asset>(
+    uri,
+    {
+      step: 'asset',
+      resting: 'planned',
+      beforeFirstSend: () => checkSource(store.item(uri) as ItemState, ctx),
+      send: async () => {
+        const { item, url, userMetadata } = await sendable(uri, ctx);
+        return api.createAsset({ url, filename: basename(item.key), userMetadata });
+      },
+      find: (item) => findAsset(api, uri, item, ctx),
+      commit: async (asset, how) => {
+        ctx.claimed.add(asset._id);
+        const status = asset.status === 'ready' ? 'asset_ready' : 'asset_processing';
+        await store.setItem(uri, { status, assetId: asset._id, lastError: null }, { durable: true });
+        ctx.onEvent?.({ type: 'asset', uri, assetId: asset._id, status: how });
+        if (asset.status === 'failed') await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+      },
+    },
+    ctx,
+  );
+}
+
+function indexStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
+  const { options: o, store } = ctx;
+  return runStep<{ indexedAssetId: string }>(
+    uri,
+    {
+      step: 'index',
+      resting: 'asset_ready',
+      send: async () => {
+        const item = store.item(uri) as ItemState;
+        return api.createIndexedAsset({ indexId: o.indexId, assetId: item.assetId as string, enableVideoStream: o.enableVideoStream, userMetadata: { ...o.userMetadata, ...fingerprint(o.bucket, item, ctx.runId) } });
+      },
+      find: async (item) => {
+        // One asset per object: any indexed asset of it in this index is ours.
+        const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 }, ctx.halt.signal);
+        const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
+        return mine ? { kind: 'found', value: { indexedAssetId: mine._id } } : { kind: 'absent' };
+      },
+      commit: async (value, how) => {
+        ctx.claimed.add(value.indexedAssetId);
+        await store.setItem(uri, { status: 'submitted', indexedAssetId: value.indexedAssetId, videoId: value.indexedAssetId, submittedAt: iso(ctx), lastError: null }, { durable: how === 'found' });
+        ctx.result.submitted += 1;
+        ctx.onEvent?.({ type: 'submitted', uri, taskId: value.indexedAssetId });
+      },
+    },
+    ctx,
+  );
+}
+
+/** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready; true when it gave up waiting. */
+async function drainAssets(api: AssetsApi, uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<boolean> {
+  const pollMs = ctx.options.assetPollMs ?? 2000;
+  const waitMs = ctx.options.assetWaitMs ?? DEFAULT_ASSET_WAIT_MS;
+  let movedAt = ctx.clock.now();
+  for (;;) {
+    const waiting = uris.filter((uri) => ctx.store.item(uri)?.status === 'asset_processing');
+    if (waiting.length === 0 || ctx.halt.signal.aborted) return false;
+    if (ctx.clock.now() - movedAt >= waitMs) return true;
+    const { ready, moved } = await pollAssets(api, waiting, ctx);
+    if (moved) movedAt = ctx.clock.now();
+    await Promise.all(ready.map(schedule));
+    if (ready.length === 0) await ctx.clock.sleep(pollMs, ctx.halt.signal).catch(() => undefined);
+  }
+}
+
+/** One look at the waiting assets: the ones now ready, and whether any became ready or failed. */
+async function pollAssets(api: AssetsApi, waiting: string[], ctx: PathContext): Promise<{ ready: string[]; moved: boolean }> {
+  const ready: string[] = [];
+  let moved = false;
+  for (let i = 0; i < waiting.length; i += 50) {
+    const byAsset = new Map(waiting.slice(i, i + 50).map((uri) => [ctx.store.item(uri)?.assetId as string, uri]));
+    const page = await api.listAssets({ assetIds: [...byAsset.keys()], page: 1, pageLimit: 50 });
+    for (const asset of page.data ?? []) {
+      const uri = byAsset.get(asset._id);
+      if (!uri) continue;
+      if (asset.status === 'ready') {
+        await ctx.store.setItem(uri, { status: 'asset_ready' });
+        ready.push(uri);
+        moved = true;
+      } else if (asset.status === 'failed') {
+        await failItem(uri, 'asset_failed', asset.error?.message ?? 'the platform could not process the file', ctx);
+        moved = true;
+      }
+    }
+  }
+  return { ready, moved };
 }
 
 /** Finds the asset a lost POST /assets may have created: its file name (either form), created since the intent, our fingerprint. */

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ApiError, NotSentError, TlmError, redactUrls } from '../errors.js';
-import type { ItemState, ItemStatus, StateStore, SubmitStep } from '../state/index.js';
+import type { ItemState, ItemStatus, ItemStore, SubmitStep } from '../state/index.js';
 import { classifyFailure } from '../twelvelabs/retry.js';
 import type { ExecuteResult, ExecutorEvent } from './types.js';
 
@@ -32,7 +32,7 @@ export type StepResult = 'done' | 'failed' | 'quota' | 'halted' | 'deferred' | '
 export type DeferReason = 'search' | 'wait';
 
 export interface StepContext {
-  store: StateStore;
+  store: ItemStore;
   clock: Clock;
   runId: string;
   halt: AbortController;
@@ -58,6 +58,11 @@ export interface StepContext {
 const MAX_THROTTLED_ATTEMPTS = 100;
 /** Searches for a lost answer grow apart up to this. */
 const MAX_SEARCH_GAP_MS = 60_000;
+
+/** When the `tries`-th look at an undecided item is due: the listing lag doubled each time, at least 1 s apart, at most a minute. */
+export function nextLookAt(ctx: Pick<StepContext, 'clock' | 'lagMs'>, tries: number): number {
+  return ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (tries - 1), MAX_SEARCH_GAP_MS);
+}
 
 /**
  * The exactly-once protocol for one POST: a durable intent before it leaves; after a lost answer,
@@ -161,13 +166,13 @@ async function settle<T>(uri: string, spec: StepSpec<T>, ctx: StepContext): Prom
   if (found.kind === 'wait') {
     const rechecks = (ctx.rechecks.get(uri) ?? 0) + 1;
     ctx.rechecks.set(uri, rechecks);
-    const nextLook = ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (rechecks - 1), MAX_SEARCH_GAP_MS);
+    const nextLook = nextLookAt(ctx, rechecks);
     await ctx.store.setItem(uri, { status: 'unknown', lastError: { code: 'reconcile_ambiguous', message: found.detail, at } }, { durable: true });
     ctx.defer(uri, nextLook, 'wait');
     return 'deferred';
   }
   const searches = (ctx.searches.get(uri) ?? 0) + 1;
-  const nextSearch = ctx.clock.now() + Math.min(Math.max(ctx.lagMs, 1000) * 2 ** (searches - 1), MAX_SEARCH_GAP_MS);
+  const nextSearch = nextLookAt(ctx, searches);
   // Counted from the later of the intent and the lost answer: a POST held back by the pacer left late.
   const sentBy = Math.max(Date.parse(item.intentAt ?? item.updatedAt), Date.parse(item.lastError?.at ?? '') || 0);
   const oldEnoughAt = sentBy + ctx.minAgeMs;
@@ -189,7 +194,7 @@ async function settle<T>(uri: string, spec: StepSpec<T>, ctx: StepContext): Prom
   ctx.searches.set(uri, searches);
   if (item.status !== 'unknown') await ctx.store.setItem(uri, { status: 'unknown' }, { durable: true });
   // The search that may allow a resubmission waits for the minimum age, not longer.
-  ctx.defer(uri, searches >= 1 && nextSearch > oldEnoughAt ? Math.max(oldEnoughAt, ctx.clock.now() + 1000) : nextSearch, 'search');
+  ctx.defer(uri, nextSearch > oldEnoughAt ? Math.max(oldEnoughAt, ctx.clock.now() + 1000) : nextSearch, 'search');
   return 'deferred';
 }
 

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SourceObject } from '../sources/types.js';
-import type { StateStore } from '../state/index.js';
+import type { ItemStore } from '../state/index.js';
 import type {
   Asset,
   CreateAssetRequest,
@@ -64,7 +64,7 @@ export interface ExecuteOptions {
   assetsApi?: AssetsApi | undefined;
   via?: Via | undefined;
   source: ExecutorSource;
-  store: StateStore;
+  store: ItemStore;
   clock: Clock;
   indexId: string;
   bucket: string;
@@ -87,6 +87,8 @@ export interface ExecuteOptions {
   maxAttempts?: number;
   /** `--via assets`: between polls of assets still processing. */
   assetPollMs?: number;
+  /** `--via assets`: how long to keep polling while no asset becomes ready or fails (default 30 min); the rest stays for the next run. */
+  assetWaitMs?: number;
   random?: () => number;
   /** Aborted on the first SIGINT: no new submissions start. */
   stop?: AbortSignal;

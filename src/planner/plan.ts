@@ -1,14 +1,35 @@
 import type { SourceObject } from '../sources/types.js';
+import { UNFINISHED, statusIn } from '../state/lifecycle.js';
 import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
-import { contentKey, fingerprintContent, isFingerprintOf } from './identity.js';
+import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
 import { mapOrdered } from './ordered.js';
 import { preflightKey, preflightListing, preflightProbe } from './requirements.js';
-import type { IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
-
-/** Ledger statuses that mean "a task exists and is not finished". */
-const LEDGER_IN_FLIGHT = new Set(['intent', 'unknown', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
+import type { InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
+
+/** What the planner knows before the first object: the ledger, the index, and what it has seen of the source so far. */
+interface PlanView {
+  input: PlanInput;
+  filter: ReturnType<typeof keyFilter>;
+  uri: (key: string) => string;
+  /** The key of a source URI under this bucket (the URI itself when it is another bucket's). */
+  keyOf: (sourceUri: string) => string;
+  ledgerByUri: Map<string, LedgerEntry>;
+  /** Content that is indexed or on its way, under any key: another key with it is a duplicate. */
+  ledgerByContent: Map<string, LedgerEntry>;
+  /** A ledger entry says "indexed" only while its video is still in the index: the index decides. */
+  stillIndexed: (entry: LedgerEntry) => boolean;
+  videosByName: Map<string, IndexedVideoRef[]>;
+  videosBySize: Map<string, IndexedVideoRef[]>;
+  metadataOf: (video: IndexedVideoRef) => Promise<Record<string, unknown> | undefined>;
+  inFlightByName: Map<string, InFlightTask[]>;
+  /** Content key -> the first source key seen with it. */
+  contentOwner: Map<string, string>;
+  /** `basename\0size` -> distinct ETags and every key seen, for names a legacy video shares. */
+  etagsByNameSize: Map<string, Set<string>>;
+  keysByNameSize: Map<string, string[]>;
+}
 
 /**
  * Diffs a source against an index and what earlier runs recorded. Pure: every effect comes in
@@ -17,152 +38,10 @@ type Decision = { item: PlanItem; deferKey?: string } | undefined;
  * once every key is known, so a basename collision is reported rather than guessed.
  */
 export async function* planMigration(input: PlanInput, summary: PlanSummary = emptySummary()): AsyncGenerator<PlanItem> {
-  const { options } = input;
-  const filter = keyFilter(options);
-  const uri = (key: string) => `s3://${input.source.bucket}/${key}`;
-  const ledgerByUri = new Map<string, LedgerEntry>();
-  const ledgerByContent = new Map<string, LedgerEntry>();
-  const videos = [...input.videos];
-  const videoIds = new Set(videos.map((v) => v.videoId));
-  // A ledger entry says "indexed" only while its video is still in the index: the index decides.
-  const stillIndexed = (entry: LedgerEntry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId);
-  for (const entry of input.ledger) {
-    ledgerByUri.set(entry.uri, entry);
-    // Content that is indexed or on its way, under any key: another key with it is a duplicate, whatever its twin's status.
-    if ((entry.status === 'ready' || LEDGER_IN_FLIGHT.has(entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
-  }
-  const videosByName = groupBy(videos, (v) => v.filename);
-  const videosBySize = groupBy(videos.filter((v) => v.size !== undefined), (v) => String(v.size));
-  const metadataCache = new Map<string, Promise<Record<string, unknown> | undefined>>();
-  const metadataOf = (video: IndexedVideoRef) => {
-    if (video.userMetadata) return Promise.resolve(video.userMetadata);
-    let cached = metadataCache.get(video.videoId);
-    if (!cached) metadataCache.set(video.videoId, (cached = input.edges.videoMetadata(video.videoId)));
-    return cached;
-  };
-  const inFlightByName = groupBy(input.inFlight, (t) => t.filename);
-  const contentOwner = new Map<string, string>();
+  const view = viewOf(input);
   /** `basename\0size` -> keys whose only evidence was a legacy file-name match. */
   const legacyMatches = new Map<string, PlanItem[]>();
-  /** `basename\0size` -> distinct ETags and every key seen among all planned keys. */
-  const etagsByNameSize = new Map<string, Set<string>>();
-  const keysByNameSize = new Map<string, string[]>();
-
-  const keyOf = (sourceUri: string) => (sourceUri.startsWith(uri('')) ? sourceUri.slice(uri('').length) : sourceUri);
-  /** A video of another key with this object's content (size and ETag in its fingerprint). */
-  const indexedTwin = async (object: SourceObject): Promise<{ uri: string; videoId: string } | undefined> => {
-    const content = contentKey(object.size, object.etag);
-    for (const video of videosBySize.get(String(object.size)) ?? []) {
-      const fp = fingerprintContent(await metadataOf(video));
-      if (fp && fp.content === content && fp.uri !== uri(object.key)) return { uri: fp.uri, videoId: video.videoId };
-    }
-    return undefined;
-  };
-
-  const decide = async (object: SourceObject): Promise<Decision> => {
-    if (object.key.endsWith('/') || isFolderMarker(object.key, object.size)) return undefined;
-    const base: PlanItem = {
-      key: object.key,
-      size: object.size,
-      etag: object.etag,
-      lastModified: object.lastModified,
-      action: 'upload',
-      ...(object.sha256 ? { sha256: object.sha256 } : {}),
-      ...(object.storageClass && object.storageClass !== 'STANDARD' ? { storageClass: object.storageClass } : {}),
-    };
-    const exclusion = filter(object.key, object.size);
-    if (exclusion?.reason === 'excluded') return { item: { ...base, action: 'skip', reason: 'excluded', detail: exclusion.detail } };
-    // Before matching: an object the platform cannot be sent must not own content other keys share.
-    const unsupported = preflightKey(object.key);
-    if (unsupported) return { item: { ...base, action: 'fail', reason: unsupported.code, detail: unsupported.detail } };
-
-    const name = basename(object.key);
-    const nameSize = `${name}\0${object.size}`;
-    // The platform may keep the name decoded or as the presigned URL carried it: either is a match.
-    const forms = filenameForms(object.key);
-    const named = <T>(byName: Map<string, T[]>): T[] => forms.flatMap((form) => byName.get(form) ?? []);
-    const sameName = named(videosByName);
-    // Collisions only matter where a legacy match is possible: track just those names, not every key.
-    if (sameName.some((v) => v.size === undefined || v.size === object.size)) {
-      let etags = etagsByNameSize.get(nameSize);
-      if (!etags) etagsByNameSize.set(nameSize, (etags = new Set()));
-      etags.add(object.etag);
-      const keys = keysByNameSize.get(nameSize);
-      if (keys) keys.push(object.key);
-      else keysByNameSize.set(nameSize, [object.key]);
-    }
-
-    if (options.incremental) {
-      const ledger = ledgerByUri.get(uri(object.key));
-      if (ledger && ledger.size === object.size && ledger.etag === object.etag && stillIndexed(ledger)) {
-        const match: PlanMatch = { by: 'ledger', taskId: ledger.taskId, videoId: ledger.videoId };
-        if (ledger.status === 'ready') return { item: { ...base, action: 'skip', reason: 'indexed', match } };
-        if (LEDGER_IN_FLIGHT.has(ledger.status)) return { item: { ...base, action: 'skip', reason: 'in_progress', match } };
-        if (ledger.status === 'failed') {
-          return {
-            item: {
-              ...base,
-              action: 'fail',
-              reason: ledger.errorCode ?? 'failed',
-              detail: 'failed in an earlier run: fix the file, or apply with --retry-failed to resubmit',
-              match,
-            },
-          };
-        }
-      }
-      const content = contentKey(object.size, object.etag);
-      const owner = contentOwner.get(content);
-      if (owner !== undefined) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: owner } } };
-      contentOwner.set(content, object.key);
-      const sameContent = ledgerByContent.get(content);
-      if (sameContent && sameContent.uri !== uri(object.key)) {
-        return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: keyOf(sameContent.uri), videoId: sameContent.videoId } } };
-      }
-    }
-
-    if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
-
-    if (options.incremental) {
-      const candidates = sameName.filter((v) => v.size === undefined || v.size === object.size);
-      const legacy: IndexedVideoRef[] = [];
-      for (const video of candidates) {
-        const metadata = (await metadataOf(video)) ?? {};
-        if (typeof metadata.tlm_source !== 'string') {
-          legacy.push(video);
-          continue;
-        }
-        if (isFingerprintOf(metadata, uri(object.key), object.etag)) {
-          return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'fingerprint', videoId: video.videoId } } };
-        }
-      }
-      const twin = await indexedTwin(object);
-      if (twin) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: keyOf(twin.uri), videoId: twin.videoId } } };
-      // A task in flight under this file name is this object's only when its video's fingerprint says so.
-      for (const task of named(inFlightByName)) {
-        const metadata = task.videoId ? await input.edges.videoMetadata(task.videoId).catch(() => undefined) : undefined;
-        if (isFingerprintOf(metadata, uri(object.key), object.etag)) {
-          return { item: { ...base, action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: task.taskId, videoId: task.videoId } } };
-        }
-      }
-      const first = legacy[0];
-      if (first && options.match === 'filename') {
-        return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'filename_size', videoId: first.videoId } }, deferKey: nameSize };
-      }
-    }
-
-    const listingFailure = preflightListing(object, options.requirements);
-    if (listingFailure) return { item: { ...base, action: 'fail', reason: listingFailure.code, detail: listingFailure.detail } };
-    if (options.probe && input.edges.probe) {
-      const probe = await input.edges.probe(object);
-      const probeFailure = preflightProbe(probe, options.requirements);
-      const withProbe = { ...base, probe };
-      if (probeFailure) return { item: { ...withProbe, action: 'fail', reason: probeFailure.code, detail: probeFailure.detail } };
-      return { item: withProbe };
-    }
-    return { item: base };
-  };
-
-  for await (const decision of mapOrdered(input.objects, input.concurrency ?? 16, decide)) {
+  for await (const decision of mapOrdered(input.objects, input.concurrency ?? 16, (object) => decide(view, object))) {
     if (!decision) {
       summary.ignored += 1;
       continue;
@@ -176,11 +55,170 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     count(summary, decision.item);
     yield decision.item;
   }
+  yield* resolveLegacyMatches(view, legacyMatches, summary);
+}
 
+function viewOf(input: PlanInput): PlanView {
+  const uri = (key: string) => objectUri(input.source.bucket, key);
+  const videos = [...input.videos];
+  const videoIds = new Set(videos.map((v) => v.videoId));
+  const stillIndexed = (entry: LedgerEntry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId);
+  const ledgerByUri = new Map<string, LedgerEntry>();
+  const ledgerByContent = new Map<string, LedgerEntry>();
+  for (const entry of input.ledger) {
+    ledgerByUri.set(entry.uri, entry);
+    if ((entry.status === 'ready' || statusIn(UNFINISHED, entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
+  }
+  const metadataCache = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  const metadataOf = (video: IndexedVideoRef) => {
+    if (video.userMetadata) return Promise.resolve(video.userMetadata);
+    let cached = metadataCache.get(video.videoId);
+    if (!cached) metadataCache.set(video.videoId, (cached = input.edges.videoMetadata(video.videoId)));
+    return cached;
+  };
+  return {
+    input,
+    filter: keyFilter(input.options),
+    uri,
+    keyOf: (sourceUri) => (sourceUri.startsWith(uri('')) ? sourceUri.slice(uri('').length) : sourceUri),
+    ledgerByUri,
+    ledgerByContent,
+    stillIndexed,
+    videosByName: groupBy(videos, (v) => v.filename),
+    videosBySize: groupBy(
+      videos.filter((v) => v.size !== undefined),
+      (v) => String(v.size),
+    ),
+    metadataOf,
+    inFlightByName: groupBy(input.inFlight, (t) => t.filename),
+    contentOwner: new Map(),
+    etagsByNameSize: new Map(),
+    keysByNameSize: new Map(),
+  };
+}
+
+/** One object's item: ignored (a folder marker), excluded, failed in preflight, already indexed, a duplicate, or uploaded. */
+async function decide(view: PlanView, object: SourceObject): Promise<Decision> {
+  if (object.key.endsWith('/') || isFolderMarker(object.key, object.size)) return undefined;
+  const base: PlanItem = {
+    key: object.key,
+    size: object.size,
+    etag: object.etag,
+    lastModified: object.lastModified,
+    action: 'upload',
+    ...(object.sha256 ? { sha256: object.sha256 } : {}),
+    ...(object.storageClass && object.storageClass !== 'STANDARD' ? { storageClass: object.storageClass } : {}),
+  };
+  const exclusion = view.filter(object.key, object.size);
+  if (exclusion?.reason === 'excluded') return { item: { ...base, action: 'skip', reason: 'excluded', detail: exclusion.detail } };
+  // Before matching: an object the platform cannot be sent must not own content other keys share.
+  const unsupported = preflightKey(object.key);
+  if (unsupported) return { item: { ...base, action: 'fail', reason: unsupported.code, detail: unsupported.detail } };
+  trackLegacyNames(view, object);
+  if (view.input.options.incremental) {
+    const known = byLedger(view, object, base);
+    if (known) return known;
+  }
+  if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
+  if (view.input.options.incremental) {
+    const indexed = await byIndex(view, object, base);
+    if (indexed) return indexed;
+  }
+  return preflight(view, object, base);
+}
+
+/** The platform may keep the name decoded or as the presigned URL carried it: either is a match. */
+function named<T>(byName: Map<string, T[]>, key: string): T[] {
+  return filenameForms(key).flatMap((form) => byName.get(form) ?? []);
+}
+
+/** Collisions only matter where a legacy match is possible: tracks just the names a video has, not every key. */
+function trackLegacyNames(view: PlanView, object: SourceObject): void {
+  if (!named(view.videosByName, object.key).some((v) => v.size === undefined || v.size === object.size)) return;
+  const nameSize = `${basename(object.key)}\0${object.size}`;
+  let etags = view.etagsByNameSize.get(nameSize);
+  if (!etags) view.etagsByNameSize.set(nameSize, (etags = new Set()));
+  etags.add(object.etag);
+  const keys = view.keysByNameSize.get(nameSize);
+  if (keys) keys.push(object.key);
+  else view.keysByNameSize.set(nameSize, [object.key]);
+}
+
+/** What earlier runs and the source itself say: recorded as indexed, in progress or failed; or content another key holds. */
+function byLedger(view: PlanView, object: SourceObject, base: PlanItem): Decision {
+  const ledger = view.ledgerByUri.get(view.uri(object.key));
+  if (ledger && ledger.size === object.size && ledger.etag === object.etag && view.stillIndexed(ledger)) {
+    const match: PlanMatch = { by: 'ledger', taskId: ledger.taskId, videoId: ledger.videoId };
+    if (ledger.status === 'ready') return { item: { ...base, action: 'skip', reason: 'indexed', match } };
+    if (statusIn(UNFINISHED, ledger.status)) return { item: { ...base, action: 'skip', reason: 'in_progress', match } };
+    if (ledger.status === 'failed') {
+      const detail = 'failed in an earlier run: fix the file, or apply with --retry-failed to resubmit';
+      return { item: { ...base, action: 'fail', reason: ledger.errorCode ?? 'failed', detail, match } };
+    }
+  }
+  const content = contentKey(object.size, object.etag);
+  const owner = view.contentOwner.get(content);
+  if (owner !== undefined) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: owner } } };
+  view.contentOwner.set(content, object.key);
+  const sameContent = view.ledgerByContent.get(content);
+  if (sameContent && sameContent.uri !== view.uri(object.key)) {
+    return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: view.keyOf(sameContent.uri), videoId: sameContent.videoId } } };
+  }
+  return undefined;
+}
+
+/** What the index says: this object's fingerprint, its content under another key, a task in flight, or (deferred) a legacy file-name match. */
+async function byIndex(view: PlanView, object: SourceObject, base: PlanItem): Promise<Decision> {
+  const uri = view.uri(object.key);
+  const legacy: IndexedVideoRef[] = [];
+  for (const video of named(view.videosByName, object.key)) {
+    if (video.size !== undefined && video.size !== object.size) continue;
+    const metadata = (await view.metadataOf(video)) ?? {};
+    if (typeof metadata.tlm_source !== 'string') legacy.push(video);
+    else if (isFingerprintOf(metadata, uri, object.etag)) return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'fingerprint', videoId: video.videoId } } };
+  }
+  const twin = await indexedTwin(view, object);
+  if (twin) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: view.keyOf(twin.uri), videoId: twin.videoId } } };
+  // A task in flight under this file name is this object's only when its video's fingerprint says so.
+  for (const task of named(view.inFlightByName, object.key)) {
+    const metadata = task.videoId ? await view.input.edges.videoMetadata(task.videoId).catch(() => undefined) : undefined;
+    if (isFingerprintOf(metadata, uri, object.etag)) return { item: { ...base, action: 'skip', reason: 'in_progress', match: { by: 'task', taskId: task.taskId, videoId: task.videoId } } };
+  }
+  const first = legacy[0];
+  if (first && view.input.options.match === 'filename') {
+    return { item: { ...base, action: 'skip', reason: 'indexed', match: { by: 'filename_size', videoId: first.videoId } }, deferKey: `${basename(object.key)}\0${object.size}` };
+  }
+  return undefined;
+}
+
+/** A video of another key with this object's content (size and ETag in its fingerprint). */
+async function indexedTwin(view: PlanView, object: SourceObject): Promise<{ uri: string; videoId: string } | undefined> {
+  const content = contentKey(object.size, object.etag);
+  for (const video of view.videosBySize.get(String(object.size)) ?? []) {
+    const fp = fingerprintContent(await view.metadataOf(video));
+    if (fp && fp.content === content && fp.uri !== view.uri(object.key)) return { uri: fp.uri, videoId: video.videoId };
+  }
+  return undefined;
+}
+
+/** The platform's requirements, from the listing and, with --probe, from the file itself. */
+async function preflight(view: PlanView, object: SourceObject, base: PlanItem): Promise<Decision> {
+  const { options, edges } = view.input;
+  const listingFailure = preflightListing(object, options.requirements);
+  if (listingFailure) return { item: { ...base, action: 'fail', reason: listingFailure.code, detail: listingFailure.detail } };
+  if (!options.probe || !edges.probe) return { item: base };
+  const probe = await edges.probe(object);
+  const probeFailure = preflightProbe(probe, options.requirements);
+  const withProbe = { ...base, probe };
+  if (probeFailure) return { item: { ...withProbe, action: 'fail', reason: probeFailure.code, detail: probeFailure.detail } };
+  return { item: withProbe };
+}
+
+/** The deferred legacy matches, once every key is known: two different files sharing a name and size are uploaded, not guessed. */
+function* resolveLegacyMatches(view: PlanView, legacyMatches: Map<string, PlanItem[]>, summary: PlanSummary): Generator<PlanItem> {
   for (const [nameSize, items] of legacyMatches) {
-    const distinct = etagsByNameSize.get(nameSize)?.size ?? 1;
+    const distinct = view.etagsByNameSize.get(nameSize)?.size ?? 1;
     for (const item of items) {
-      // Two different files share this name and size: which one the legacy video is cannot be known.
       const resolved: PlanItem =
         distinct > 1
           ? {
@@ -191,7 +229,7 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
               action: 'upload',
               detail: 'a legacy video has this file name and size, but so do other keys: not guessed, uploaded',
               // Every other key of this name and size, not only the deferred ones: a key matched another way is still a candidate.
-              collision: (keysByNameSize.get(nameSize) ?? []).filter((k) => k !== item.key),
+              collision: (view.keysByNameSize.get(nameSize) ?? []).filter((k) => k !== item.key),
               ...(item.sha256 ? { sha256: item.sha256 } : {}),
             }
           : item;

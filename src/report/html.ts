@@ -1,5 +1,6 @@
 import { barChart, escapeHtml, progressChart, shortTime, type Bar } from './charts.js';
 import { MATCH_LABEL, formatBytes, formatDuration, num, orderedStatuses } from './format.js';
+import { IN_FLIGHT, statusIn } from '../state/lifecycle.js';
 import type { Group } from './groups.js';
 import type { PlanReport } from './plan-report.js';
 import type { RunReport } from './run-report.js';
@@ -94,12 +95,11 @@ function* planBody(r: PlanReport): Generator<string> {
   }
 }
 
-const IN_FLIGHT = new Set(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 
 function statusColor(status: string): string {
   if (status === 'ready') return COLOR.ready;
   if (status === 'failed') return COLOR.fail;
-  if (IN_FLIGHT.has(status)) return COLOR.flight;
+  if (statusIn(IN_FLIGHT, status)) return COLOR.flight;
   if (status === 'skipped') return COLOR.pending;
   return COLOR.skip;
 }

@@ -46,50 +46,10 @@ const MAX_EXCLUSION_DETAILS = 50;
 
 /** Recounts a plan from its items in one streaming pass; lists are capped, totals exact. */
 export async function summarizePlan(header: PlanHeader, summary: PlanSummary, items: AsyncIterable<PlanItem>, options: ReportOptions): Promise<PlanReport> {
-  const totals = { objects: 0, upload: 0, skip: 0, fail: 0, bytes: { upload: 0, total: 0 }, ignored: summary.ignored };
-  const indexedBy: Record<string, number> = {};
-  let indexed = 0;
-  const inProgress = new GroupCollector<{ key: string; taskId?: string | undefined }>(options.maxKeys);
-  const failures = new GroupCollector<{ key: string; detail: string }>(options.maxKeys);
-  const duplicates = new GroupCollector<{ key: string; duplicateOf: string }>(options.maxKeys);
-  const collisions = new GroupCollector<{ key: string; with: string[] }>(options.maxKeys);
-  const excludedByDetail: Record<string, number> = {};
-  let excluded = 0;
-  let uploadsProbed = 0;
-  let seconds = 0;
-  let anyProbe = false;
-
-  for await (const item of items) {
-    totals.objects += 1;
-    totals[item.action] += 1;
-    totals.bytes.total += item.size;
-    if (item.probe) anyProbe = true;
-    if (item.action === 'upload') {
-      totals.bytes.upload += item.size;
-      const d = item.probe?.durationSeconds;
-      if (d !== undefined && Number.isFinite(d)) {
-        uploadsProbed += 1;
-        seconds += d;
-      }
-      if (item.collision) collisions.add('collisions', { key: item.key, with: item.collision });
-    } else if (item.action === 'fail') {
-      failures.add(item.reason ?? 'failed', { key: item.key, detail: item.detail ?? '' });
-    } else if (item.reason === 'indexed') {
-      indexed += 1;
-      bump(indexedBy, item.match?.by ?? 'unknown');
-    } else if (item.reason === 'in_progress') {
-      inProgress.add('in_progress', { key: item.key, taskId: item.match?.taskId });
-    } else if (item.reason === 'duplicate') {
-      duplicates.add('duplicates', { key: item.key, duplicateOf: item.match?.duplicateOf ?? '' });
-    } else if (item.reason === 'excluded') {
-      excluded += 1;
-      const detail = item.detail ?? 'excluded';
-      if (detail in excludedByDetail || Object.keys(excludedByDetail).length < MAX_EXCLUSION_DETAILS) bump(excludedByDetail, detail);
-      else bump(excludedByDetail, 'other reasons');
-    }
-  }
-
-  const probed = header.options.probe || anyProbe;
+  const tally = new PlanTally(summary, options.maxKeys);
+  for await (const item of items) tally.add(item);
+  const { totals } = tally;
+  const probed = header.options.probe || tally.anyProbe;
   return {
     kind: 'plan',
     generatedAt: options.generatedAt,
@@ -100,22 +60,76 @@ export async function summarizePlan(header: PlanHeader, summary: PlanSummary, it
     tool: header.tool,
     probed,
     totals,
-    indexed: { count: indexed, by: indexedBy },
-    inProgress: inProgress.get('in_progress'),
-    failures: failures.list(),
-    duplicates: duplicates.get('duplicates'),
-    collisions: collisions.get('collisions'),
+    indexed: { count: tally.indexed, by: tally.indexedBy },
+    inProgress: tally.inProgress.get('in_progress'),
+    failures: tally.failures.list(),
+    duplicates: tally.duplicates.get('duplicates'),
+    collisions: tally.collisions.get('collisions'),
     excluded: {
-      count: excluded,
-      byDetail: Object.entries(excludedByDetail)
+      count: tally.excluded,
+      byDetail: Object.entries(tally.excludedByDetail)
         .map(([detail, count]) => ({ detail, count }))
         .sort((a, b) => b.count - a.count || a.detail.localeCompare(b.detail)),
     },
-    video: probed ? { uploadsProbed, uploads: totals.upload, seconds, hours: seconds / 3600 } : undefined,
+    video: probed ? { uploadsProbed: tally.uploadsProbed, uploads: totals.upload, seconds: tally.seconds, hours: tally.seconds / 3600 } : undefined,
     estimate: options.maxRpm ? { maxRpm: options.maxRpm, requests: totals.upload, seconds: (totals.upload / options.maxRpm) * 60 } : undefined,
     summaryMismatch: compareSummary(summary, totals),
     applyCommand: formatCommand(['tlmigrate', 'apply', options.planFile ?? 'plan.json']),
   };
+}
+
+/** The counts and capped lists of a plan's items, one item at a time. */
+class PlanTally {
+  readonly totals: PlanReport['totals'];
+  readonly indexedBy: Record<string, number> = {};
+  indexed = 0;
+  readonly inProgress: GroupCollector<{ key: string; taskId?: string | undefined }>;
+  readonly failures: GroupCollector<{ key: string; detail: string }>;
+  readonly duplicates: GroupCollector<{ key: string; duplicateOf: string }>;
+  readonly collisions: GroupCollector<{ key: string; with: string[] }>;
+  readonly excludedByDetail: Record<string, number> = {};
+  excluded = 0;
+  uploadsProbed = 0;
+  seconds = 0;
+  anyProbe = false;
+
+  constructor(summary: PlanSummary, maxKeys: number) {
+    this.totals = { objects: 0, upload: 0, skip: 0, fail: 0, bytes: { upload: 0, total: 0 }, ignored: summary.ignored };
+    this.inProgress = new GroupCollector(maxKeys);
+    this.failures = new GroupCollector(maxKeys);
+    this.duplicates = new GroupCollector(maxKeys);
+    this.collisions = new GroupCollector(maxKeys);
+  }
+
+  add(item: PlanItem): void {
+    this.totals.objects += 1;
+    this.totals[item.action] += 1;
+    this.totals.bytes.total += item.size;
+    if (item.probe) this.anyProbe = true;
+    if (item.action === 'upload') this.addUpload(item);
+    else if (item.action === 'fail') this.failures.add(item.reason ?? 'failed', { key: item.key, detail: item.detail ?? '' });
+    else if (item.reason === 'indexed') {
+      this.indexed += 1;
+      bump(this.indexedBy, item.match?.by ?? 'unknown');
+    } else if (item.reason === 'in_progress') this.inProgress.add('in_progress', { key: item.key, taskId: item.match?.taskId });
+    else if (item.reason === 'duplicate') this.duplicates.add('duplicates', { key: item.key, duplicateOf: item.match?.duplicateOf ?? '' });
+    else if (item.reason === 'excluded') {
+      this.excluded += 1;
+      const detail = item.detail ?? 'excluded';
+      if (detail in this.excludedByDetail || Object.keys(this.excludedByDetail).length < MAX_EXCLUSION_DETAILS) bump(this.excludedByDetail, detail);
+      else bump(this.excludedByDetail, 'other reasons');
+    }
+  }
+
+  private addUpload(item: PlanItem): void {
+    this.totals.bytes.upload += item.size;
+    const d = item.probe?.durationSeconds;
+    if (d !== undefined && Number.isFinite(d)) {
+      this.uploadsProbed += 1;
+      this.seconds += d;
+    }
+    if (item.collision) this.collisions.add('collisions', { key: item.key, with: item.collision });
+  }
 }
 
 function compareSummary(summary: PlanSummary, totals: PlanReport['totals']): string[] {

@@ -1,5 +1,5 @@
 import { formatCommand, shellQuote } from '../cli/shell.js';
-import type { ItemState, RunRecord, StateFile } from '../state/index.js';
+import { IN_FLIGHT, NOT_SUBMITTED, statusIn, type ItemState, type RunRecord, type StateFile } from '../state/index.js';
 import { GroupCollector, bump, type Group } from './groups.js';
 import type { ReportOptions } from './plan-report.js';
 import { actionOf } from './rows.js';
@@ -42,8 +42,6 @@ export interface RunReport {
   next: NextStep[];
 }
 
-const NOT_SUBMITTED = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
-const IN_FLIGHT = new Set(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 /** Failures only a changed file or a new plan can fix; the rest may pass on a retry. */
 const NEEDS_FIX = /^(video_|unsupported_file_type$|source_)/;
 const INTERVALS = [1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400];
@@ -74,7 +72,7 @@ export function summarizeRun(state: StateFile, statePath: string, options: Repor
       failures.add(code, { key: item.key, message: item.lastError?.message ?? '', taskId: item.taskId });
       if (NEEDS_FIX.test(code)) needsFix += 1;
       else retriable += 1;
-    } else if (NOT_SUBMITTED.has(item.status) && item.lastError) {
+    } else if (statusIn(NOT_SUBMITTED, item.status) && item.lastError) {
       unfinished.add(item.lastError.code, { key: item.key, message: item.lastError.message });
     }
     const at = item.submittedAt ? Date.parse(item.submittedAt) : Number.NaN;

@@ -3,65 +3,79 @@
  * elsewhere. Errors surface to the consumer, in order. `stop()` ends the producer early.
  */
 export function prefetch<T>(source: AsyncIterable<T>, limit: number, onItem?: () => void): AsyncGenerator<T> & { stop(): void } {
-  let buffer: T[] = [];
-  let head = 0;
-  let done = false;
-  let stopped = false;
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  let resumeProducer: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  const resume = () => {
-    resumeProducer?.();
-    resumeProducer = undefined;
-  };
-  void (async () => {
+  const buffer = new PrefetchBuffer<T>(limit, onItem);
+  void buffer.fill(source);
+  return Object.assign(buffer.drain(), { stop: () => buffer.stop() });
+}
+
+/** The buffer between one producer (`fill`) and one consumer (`drain`); each waits on the other only at the bounds. */
+class PrefetchBuffer<T> {
+  private items: T[] = [];
+  private head = 0;
+  private done = false;
+  private stopped = false;
+  private failure: { error: unknown } | undefined;
+  private wake: (() => void) | undefined;
+  private resumeProducer: (() => void) | undefined;
+
+  constructor(
+    private readonly limit: number,
+    private readonly onItem?: () => void,
+  ) {}
+
+  async fill(source: AsyncIterable<T>): Promise<void> {
     try {
       for await (const item of source) {
-        if (stopped) return;
-        buffer.push(item);
-        onItem?.();
-        notify();
-        if (buffer.length - head >= limit) await new Promise<void>((resolve) => (resumeProducer = resolve));
+        if (this.stopped) return;
+        this.items.push(item);
+        this.onItem?.();
+        this.notify();
+        if (this.items.length - this.head >= this.limit) await new Promise<void>((resolve) => (this.resumeProducer = resolve));
       }
     } catch (error) {
-      failure = { error };
+      this.failure = { error };
     } finally {
-      done = true;
-      notify();
+      this.done = true;
+      this.notify();
     }
-  })();
-  const iterator = (async function* () {
+  }
+
+  async *drain(): AsyncGenerator<T> {
     try {
       for (;;) {
-        if (head < buffer.length) {
-          const item = buffer[head] as T;
-          head += 1;
+        if (this.head < this.items.length) {
+          const item = this.items[this.head] as T;
+          this.head += 1;
           // Drop consumed slots now and then instead of shifting a large array item by item.
-          if (head >= 4096 && head * 2 >= buffer.length) {
-            buffer = buffer.slice(head);
-            head = 0;
+          if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+            this.items = this.items.slice(this.head);
+            this.head = 0;
           }
-          if (buffer.length - head < limit / 2) resume();
+          if (this.items.length - this.head < this.limit / 2) this.resume();
           yield item;
           continue;
         }
-        if (failure) throw failure.error;
-        if (done) return;
-        await new Promise<void>((resolve) => (wake = resolve));
+        if (this.failure) throw this.failure.error;
+        if (this.done) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
       }
     } finally {
-      stopped = true;
-      resume();
+      this.stop();
     }
-  })();
-  return Object.assign(iterator, {
-    stop: () => {
-      stopped = true;
-      resume();
-    },
-  });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.resume();
+  }
+
+  private notify(): void {
+    this.wake?.();
+    this.wake = undefined;
+  }
+
+  private resume(): void {
+    this.resumeProducer?.();
+    this.resumeProducer = undefined;
+  }
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { SourceError, redactUrls } from '../errors.js';
+import { SourceError, redactUrls, errnoCode } from '../errors.js';
 import type { ProbeResult } from '../planner/index.js';
 import { guardSilence } from './silence.js';
 
@@ -52,7 +52,7 @@ export function ffprobeUrl(url: string, options: ProbeOptions = {}): Promise<Pro
         return;
       }
       if (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const code = errnoCode(error);
         if (code === 'ENOENT') {
           resolve({ error: 'ffprobe is not installed (apt-get install ffmpeg)' });
           return;

@@ -12,8 +12,19 @@ export const NOT_SUBMITTED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['plan
 /** A task or indexed asset exists and has not ended. */
 export const IN_FLIGHT: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 
+/** A task (or asset) may exist and has not ended: a plan must not send the object again. */
+export const UNFINISHED: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...AWAITING_OUTCOME, 'asset_processing', 'asset_ready', ...IN_FLIGHT]);
+
 /** The index holds, or may soon hold, a copy of the item's content: another key with that content is a duplicate. */
-export const CREATED_STATUSES: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...AWAITING_OUTCOME, 'asset_processing', 'asset_ready', ...IN_FLIGHT, 'ready']);
+export const CREATED_STATUSES: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...UNFINISHED, 'ready']);
+
+/** A followed task or indexed asset has ended: nothing more will change it. */
+export const ENDED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['ready', 'failed']);
+
+/** Whether a status read as text (a report row, an API answer) is one of the set. */
+export function statusIn(set: ReadonlySet<ItemStatus>, status: string | undefined): boolean {
+  return (set as ReadonlySet<string>).has(status ?? '');
+}
 
 /** Why the plan set an item aside without uploading it; any other reason on an item is a preflight failure. */
 export const PLAN_SKIP_REASONS: ReadonlySet<string> = new Set(['indexed', 'duplicate', 'excluded', 'in_progress']);

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { link, open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { StateFileError } from '../errors.js';
+import { StateFileError, errnoCode } from '../errors.js';
 import { refuseUnsafePath, shellQuote } from './safe-file.js';
 
 export interface LockInfo {
@@ -121,7 +121,7 @@ async function readHolder(path: string, statePath: string): Promise<{ raw: strin
   try {
     raw = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(error) === 'ENOENT') return undefined;
     throw unwritable(path, error);
   }
   const info = parseLock(raw);
@@ -160,13 +160,13 @@ async function linkExclusive(from: string, to: string): Promise<boolean> {
     await link(from, to);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (errnoCode(error) === 'EEXIST') return false;
     throw unwritable(to, error);
   }
 }
 
 function unwritable(path: string, error: unknown): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
+  const code = errnoCode(error);
   if (code === undefined) return error;
   return new StateFileError('state_unwritable', `cannot create ${path} (${code}): run from a writable folder or pass --state PATH`, { cause: error });
 }
@@ -176,6 +176,6 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(error) === 'EPERM';
   }
 }

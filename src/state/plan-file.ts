@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { PlanFileError, TlmError } from '../errors.js';
+import { PlanFileError, TlmError, errnoCode } from '../errors.js';
 import { PLAN_VERSION, count, emptySummary, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -26,7 +26,7 @@ export async function writePlanFile(path: string, header: PlanHeader, items: Asy
     await writeFileAtomic(path, lines(), 0o600, 'plan file');
   } catch (error) {
     if (error instanceof TlmError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') {
       throw new PlanFileError('plan_unwritable', `cannot write plan file ${path} (${code}): choose a writable --out path`, { cause: error });
     }

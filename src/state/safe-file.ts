@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
-import { UnsafePathError } from '../errors.js';
+import { UnsafePathError, errnoCode } from '../errors.js';
 
 /**
  * Opening the files tlmigrate writes without following a symbolic link: a link planted where a
@@ -20,7 +20,7 @@ export async function refuseUnsafePath(path: string, what: string): Promise<void
   try {
     stats = await lstat(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT') return;
     throw new UnsafePathError('path_inaccessible', `cannot check ${what} ${path} (${code ?? 'error'}): check the permissions of its folder, or pass another path`, { cause: error });
   }
@@ -93,7 +93,7 @@ function checkStats(stats: Stats, path: string, what: string): void {
 }
 
 function openError(error: unknown, path: string, what: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
+  const code = errnoCode(error);
   // O_NOFOLLOW on a link fails with ELOOP (EMLINK on the BSDs); a FIFO without a reader with ENXIO.
   if (code === 'ELOOP' || code === 'EMLINK') return symlinkError(path, what, error);
   if (code === 'ENXIO') return new UnsafePathError('path_not_regular', `${what} ${path} is not a regular file: pass another path`, { cause: error });

@@ -1,7 +1,10 @@
-import { readFile, stat, type FileHandle } from 'node:fs/promises';
-import { StateFileError, TlmError } from '../errors.js';
+import { lstat, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
+import { StateFileError, TlmError, errnoCode } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
+import type { ItemStore } from './contract.js';
+import { applyEvent, isJournalEvent, type JournalEvent } from './events.js';
+import { readStateLines, stateText } from './state-file.js';
 import { acquireLock, type StateLock } from './lock.js';
 import { closeAbandonedRuns } from './runs.js';
 import { openAppendNoFollow, refuseUnsafePath, truncateNoFollow } from './safe-file.js';
@@ -12,18 +15,21 @@ export interface StateIdentity {
   indexId: string;
 }
 
-type JournalEvent = { i: string; s: Partial<ItemState> } | { r: RunRecord } | { p: StateFile['lastPlan'] } | { h: HistoryEntry };
+/** Where appends go while a checkpoint is written; renamed over the journal once the checkpoint is in place. */
+const NEXT_JOURNAL = '.journal.next';
 
 /**
  * Reads a state file: the last checkpoint plus the journal written since. A torn last journal line
  * (a crash mid-append) is ignored; anything else unreadable is refused, never overwritten.
  */
 export async function loadState(path: string): Promise<StateFile | undefined> {
-  let text: string;
+  let state: StateFile | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    // The usual layout streams; any other (an older file, one a person reformatted) is parsed whole.
+    state = (await readStateLines(path)) ?? parseWhole(await readFile(path, 'utf8'), path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof StateFileError) throw error;
+    const code = errnoCode(error);
     if (code === 'ENOENT') {
       // The journal holds changes made since the last checkpoint: without that checkpoint they cannot be replayed, and starting afresh would forget tasks already created.
       if ((await readJournal(path)).trim() !== '') {
@@ -36,12 +42,6 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
     }
     throw new StateFileError('state_unreadable', `cannot read state file ${path} (${code}): check its permissions`, { cause: error });
   }
-  let state: StateFile;
-  try {
-    state = JSON.parse(text) as StateFile;
-  } catch (cause) {
-    throw new StateFileError('state_corrupt', `state file ${path} is not valid JSON: it was left untouched; restore it from a backup or pass another --state`, { cause });
-  }
   if (typeof state !== 'object' || state === null || state.tool === undefined || typeof state.items !== 'object') {
     throw new StateFileError('state_foreign', `${path} is not a tlmigrate state file: it was left untouched; pass another --state`);
   }
@@ -52,14 +52,32 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
   return state;
 }
 
-/** The journal's text; empty when there is none. */
-async function readJournal(path: string): Promise<string> {
+function parseWhole(text: string, path: string): StateFile {
   try {
-    return await readFile(`${path}.journal`, 'utf8');
+    return JSON.parse(text) as StateFile;
+  } catch (cause) {
+    throw new StateFileError('state_corrupt', `state file ${path} is not valid JSON: it was left untouched; restore it from a backup or pass another --state`, { cause });
+  }
+}
+
+/**
+ * The journal's text; empty when there is none. A checkpoint cut short leaves the lines written
+ * while it ran in `.journal.next`: they follow the journal's own, in the order they were written.
+ */
+async function readJournal(path: string): Promise<string> {
+  const texts = await Promise.all([`${path}.journal`, `${path}${NEXT_JOURNAL}`].map((file) => readJournalFile(file)));
+  const [own = '', next = ''] = texts;
+  // A torn last line stays last (ignored) only when nothing follows it; before `.journal.next`'s lines it is damage.
+  return next === '' || own === '' || own.endsWith('\n') ? own + next : `${own}\n${next}`;
+}
+
+async function readJournalFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT') return '';
-    throw new StateFileError('state_unreadable', `cannot read journal ${path}.journal (${code}): check its permissions`, { cause: error });
+    throw new StateFileError('state_unreadable', `cannot read journal ${file} (${code}): check its permissions`, { cause: error });
   }
 }
 
@@ -87,36 +105,6 @@ function replayJournal(state: StateFile, journal: string, path: string): void {
 
 function corruptJournal(path: string, line: number, what: string, cause?: unknown): StateFileError {
   return new StateFileError('state_corrupt', `journal ${path}.journal line ${line} ${what}: it was left untouched; restore it from a backup or pass another --state`, { cause });
-}
-
-function isJournalEvent(value: unknown): value is JournalEvent {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const event = value as Record<string, unknown>;
-  const keys = Object.keys(event);
-  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (keys.length === 2 && typeof event['i'] === 'string' && isObject(event['s'])) return true;
-  if (keys.length !== 1) return false;
-  if ('r' in event) return isObject(event['r']) && typeof (event['r'] as Record<string, unknown>)['runId'] === 'string';
-  if ('p' in event) return event['p'] === undefined || isObject(event['p']);
-  if ('h' in event) return isObject(event['h']);
-  return false;
-}
-
-function applyEvent(state: StateFile, event: JournalEvent): void {
-  if ('i' in event) {
-    const current = state.items[event.i];
-    state.items[event.i] = { ...(current ?? { key: '', size: 0, etag: '', status: 'planned', attempts: 0, updatedAt: '' }), ...event.s } as ItemState;
-  } else if ('r' in event) {
-    const at = state.runs.findIndex((r) => r.runId === event.r.runId);
-    if (at === -1) state.runs.push(event.r);
-    else state.runs[at] = event.r;
-  } else if ('p' in event) state.lastPlan = event.p;
-  else if ('h' in event) {
-    // Unlike the other events this one appends, so a journal replayed onto a newer checkpoint must not add it twice.
-    const history = (state.history ??= []);
-    const { at, action, videoId, taskId } = event.h;
-    if (!history.some((e) => e.at === at && e.action === action && e.videoId === videoId && e.taskId === taskId)) history.push(event.h);
-  }
 }
 
 /** Refuses a state that belongs to another source or index. */
@@ -150,6 +138,8 @@ export interface StoreStats {
   syncs: number;
   checkpoints: number;
   writeMs: number;
+  /** Times the journal was found deleted or replaced under the run, and made anew after a checkpoint. */
+  journalsReopened: number;
 }
 
 /**
@@ -157,8 +147,8 @@ export interface StoreStats {
  * the change must survive a crash, such as an intent before its POST) and folds the journal into
  * an atomic checkpoint often enough to keep replays short and rarely enough to stay cheap.
  */
-export class StateStore {
-  readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0 };
+export class StateStore implements ItemStore {
+  readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0, journalsReopened: 0 };
   private journal: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
   private eventsSinceCheckpoint = 0;
@@ -172,18 +162,26 @@ export class StateStore {
   private journalBytes = 0;
   /** Set by a failed append: nothing more is appended, so no intent can be recorded after a cut line. */
   private broken: StateFileError | undefined;
+  /** The file `journal` appends to: the journal, or `.journal.next` while a checkpoint is written. */
+  private journalPath = '';
+  private checkpointing: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
-    readonly state: StateFile,
+    private readonly state: StateFile,
     private readonly lock: StateLock,
   ) {}
+
+  private get nextJournalPath(): string {
+    return `${this.path}${NEXT_JOURNAL}`;
+  }
 
   /** Locks, loads (or creates) and checks the identity of a state file. */
   static async open(path: string, identity: StateIdentity & { bucket: string; prefix: string; indexName?: string | undefined }, command: string, tool: string): Promise<StateStore> {
     // Before the lock: a refused state leaves nothing behind, not even a lock file.
     await refuseUnsafePath(path, 'state file');
     await refuseUnsafePath(`${path}.journal`, 'journal');
+    await refuseUnsafePath(`${path}${NEXT_JOURNAL}`, 'journal');
     const lock = await acquireLock(path, command);
     try {
       let state = await loadState(path);
@@ -207,6 +205,7 @@ export class StateStore {
       const store = new StateStore(path, state, lock);
       await store.checkpoint();
       store.journal = await openAppendNoFollow(`${path}.journal`, 'journal');
+      store.journalPath = `${path}.journal`;
       return store;
     } catch (error) {
       await lock.release();
@@ -216,6 +215,15 @@ export class StateStore {
 
   item(uri: string): ItemState | undefined {
     return this.state.items[uri];
+  }
+
+  items(): IterableIterator<[string, ItemState]> {
+    return Object.entries(this.state.items)[Symbol.iterator]();
+  }
+
+  /** The plan this state last applied. */
+  get lastPlan(): StateFile['lastPlan'] {
+    return this.state.lastPlan;
   }
 
   /** Records a change; with `durable`, resolves only once it is on disk. */
@@ -250,27 +258,83 @@ export class StateStore {
     return this.append(event, true);
   }
 
-  /** Folds the journal into a new checkpoint (temp, fsync, rename), then empties the journal. */
+  /**
+   * Folds the journal into a new checkpoint (temp, fsync, rename). Appends never wait for it: the
+   * journal is first switched to `.journal.next` (everything before is synced), the state is
+   * written while later lines go there, then `.journal.next` replaces the journal it folded. A
+   * crash at any point leaves a checkpoint and journals whose replay, in order, gives the state.
+   */
   checkpoint(): Promise<void> {
-    const run = async () => {
-      const started = performance.now();
-      this.state.updatedAt = new Date().toISOString();
-      await writeFileAtomic(this.path, JSON.stringify(this.state), 0o600, 'state file').catch((error: unknown) => {
-        throw writeError(this.path, error);
-      });
-      // Replaying the old journal onto the new checkpoint would be harmless (events set absolute values), so a crash here is safe.
-      await truncateNoFollow(`${this.path}.journal`, 'journal').catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(this.path, error);
-      });
+    const next = this.checkpointing.catch(() => undefined).then(() => this.writeCheckpoint());
+    this.checkpointing = next;
+    return next;
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    const started = performance.now();
+    const folded = await this.enqueue(() => this.switchToNextJournal());
+    this.state.updatedAt = new Date().toISOString();
+    await writeFileAtomic(this.path, stateText(this.state), 0o600, 'state file').catch((error: unknown) => {
+      throw writeError(this.path, error);
+    });
+    await this.enqueue(() => this.retireFoldedJournal(folded)).catch((error: unknown) => {
+      throw writeError(this.path, error);
+    });
+    this.eventsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
+    this.lastCheckpointMs = performance.now() - started;
+    this.stats.checkpoints += 1;
+    this.stats.writeMs += this.lastCheckpointMs;
+  }
+
+  /** In the queue: later lines go to `.journal.next`; returns the handle they no longer go to (synced). */
+  private async switchToNextJournal(): Promise<FileHandle | undefined> {
+    // No journal open yet (opening, closed), or already switched by a checkpoint that failed: nothing to switch.
+    if (!this.journal || this.journalPath === this.nextJournalPath) return undefined;
+    const folded = this.journal;
+    await folded.datasync();
+    this.journal = await openAppendNoFollow(this.nextJournalPath, 'journal');
+    this.journalPath = this.nextJournalPath;
+    this.journalBytes = 0;
+    return folded;
+  }
+
+  /** In the queue, once the checkpoint holds every line of the journal: that journal goes. */
+  private async retireFoldedJournal(folded: FileHandle | undefined): Promise<void> {
+    const journal = `${this.path}.journal`;
+    if (this.journalPath === this.nextJournalPath) {
+      try {
+        await rename(this.nextJournalPath, journal);
+        this.journalPath = journal;
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+        // `.journal.next` was deleted under us: the checkpoint holds its lines; start the journal afresh.
+        await this.journal?.close().catch(() => undefined);
+        await truncateNoFollow(journal, 'journal').catch((e: unknown) => {
+          if (errnoCode(e) !== 'ENOENT') throw e;
+        });
+        this.journal = await openAppendNoFollow(journal, 'journal');
+        this.journalPath = journal;
+        this.journalBytes = 0;
+      }
+    } else if (!this.journal) {
+      for (const stale of [journal, this.nextJournalPath]) {
+        await truncateNoFollow(stale, 'journal').catch((error: unknown) => {
+          if (errnoCode(error) !== 'ENOENT') throw error;
+        });
+      }
       this.journalBytes = 0;
-      this.eventsSinceCheckpoint = 0;
-      this.lastCheckpointAt = Date.now();
-      this.lastCheckpointMs = performance.now() - started;
-      this.stats.checkpoints += 1;
-      this.stats.writeMs += this.lastCheckpointMs;
-    };
-    this.queue = this.queue.then(run);
-    return this.queue;
+    }
+    await folded?.close().catch(() => undefined);
+  }
+
+  /** Runs `task` after every write queued before it. A task that fails stops the queue: later writes fail with it. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.then(() => undefined);
+    // The caller handles the failure; the queue only carries it to later writes.
+    this.queue.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {
@@ -301,6 +365,7 @@ export class StateStore {
       try {
         await running;
         this.stats.syncs += 1;
+        if (await this.journalGone(journal)) await this.reopenJournal();
       } catch (error) {
         throw writeError(this.path, error);
       } finally {
@@ -310,6 +375,33 @@ export class StateStore {
     };
     this.pendingSync = sync();
     return this.pendingSync;
+  }
+
+  /** Whether the journal this handle writes was deleted or replaced: its lines would reach no file a resume reads. */
+  private async journalGone(journal: FileHandle): Promise<boolean> {
+    // Switched by a checkpoint meanwhile: that switch synced this handle, and its lines are folded.
+    if (journal !== this.journal) return false;
+    const [mine, ...there] = await Promise.all([journal.stat(), ...[`${this.path}.journal`, this.nextJournalPath].map((file) => lstat(file).catch(() => undefined))]);
+    return !there.some((file) => file !== undefined && file.ino === mine.ino && file.dev === mine.dev);
+  }
+
+  /**
+   * A checkpoint holds every event applied so far, so the writes the lost journal took are durable
+   * again before any caller is told so; it also leaves a journal file in place for the lines that follow.
+   */
+  private async reopenJournal(): Promise<void> {
+    if (this.journalPath !== this.nextJournalPath) {
+      // The handle writes to a file that is gone: the checkpoint's switch must not fold it, only replace it.
+      await this.enqueue(async () => {
+        const lost = this.journal;
+        this.journal = await openAppendNoFollow(this.nextJournalPath, 'journal');
+        this.journalPath = this.nextJournalPath;
+        this.journalBytes = 0;
+        await lost?.close().catch(() => undefined);
+      });
+    }
+    await this.checkpoint();
+    this.stats.journalsReopened += 1;
   }
 
   private append(event: JournalEvent, durable: boolean): Promise<void> {
@@ -361,7 +453,7 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
 
 function writeError(path: string, error: unknown): TlmError {
   if (error instanceof TlmError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const code = errnoCode(error) ?? 'error';
   const fix = code === 'ENOSPC' ? 'free disk space and resume (the last checkpoint is intact)' : 'check the folder is writable and resume';
   return new StateFileError('state_write_failed', `cannot write state file ${path} (${code}): ${fix}`, { cause: error });
 }

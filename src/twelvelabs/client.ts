@@ -101,17 +101,7 @@ export class TwelveLabsClient {
     return this.json({
       method: 'GET',
       path: '/tasks',
-      query: {
-        page: query.page,
-        page_limit: query.pageLimit,
-        sort_by: query.sortBy,
-        sort_option: query.sortOption,
-        index_id: query.indexId,
-        status: query.status,
-        filename: query.filename,
-        created_at: wholeSeconds(query.createdAt),
-        updated_at: wholeSeconds(query.updatedAt),
-      },
+      query: { ...listingQuery(query), index_id: query.indexId },
       idempotent: true,
       signal,
     });
@@ -193,16 +183,7 @@ export class TwelveLabsClient {
     return this.json({
       method: 'GET',
       path: `/indexes/${enc(indexId)}/indexed-assets`,
-      query: {
-        page: query.page,
-        page_limit: query.pageLimit,
-        sort_by: query.sortBy,
-        sort_option: query.sortOption,
-        status: query.status,
-        filename: query.filename,
-        created_at: wholeSeconds(query.createdAt),
-        updated_at: wholeSeconds(query.updatedAt),
-      },
+      query: listingQuery(query),
       idempotent: true,
       signal,
     });
@@ -329,6 +310,20 @@ function redirectError(spec: RequestSpec, response: Response, url: string): ApiE
  * A date filter in the documented form, `YYYY-MM-DDTHH:mm:ssZ`: a server may refuse fractional
  * seconds. Rounded down, so an "at or after" filter still includes the instant asked for.
  */
+/** The paging, sorting and filter parameters GET /tasks and GET indexed-assets share, in the API's names. */
+function listingQuery(query: ListTasksQuery | ListIndexedAssetsQuery): Query {
+  return {
+    page: query.page,
+    page_limit: query.pageLimit,
+    sort_by: query.sortBy,
+    sort_option: query.sortOption,
+    status: query.status,
+    filename: query.filename,
+    created_at: wholeSeconds(query.createdAt),
+    updated_at: wholeSeconds(query.updatedAt),
+  };
+}
+
 export function wholeSeconds(instant: string | undefined): string | undefined {
   if (instant === undefined) return undefined;
   const ms = Date.parse(instant);

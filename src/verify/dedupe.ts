@@ -147,24 +147,22 @@ export async function removeCopies(
     for (const copy of group.remove) {
       const outcome: DeletionOutcome = { videoId: copy.videoId, taskId: copy.taskId, videoDeleted: false, taskDeleted: false };
       outcomes.push(outcome);
-      try {
-        await deleter.deleteVideo(copy.videoId);
-      } catch (error) {
-        outcome.error = describe(error);
-        continue;
-      }
-      outcome.videoDeleted = true;
+      const attempt = (step: () => Promise<void>) =>
+        step().then(
+          () => true,
+          (error: unknown) => {
+            outcome.error = describe(error);
+            return false;
+          },
+        );
+      outcome.videoDeleted = await attempt(() => deleter.deleteVideo(copy.videoId));
+      if (!outcome.videoDeleted) continue;
       // A record that cannot be written is a run-level fault: let it stop the run.
       await onStep({ action: 'delete_video', group, copy });
-      if (!copy.taskId) continue;
-      try {
-        await deleter.deleteTask(copy.taskId);
-      } catch (error) {
-        outcome.error = describe(error);
-        continue;
-      }
-      outcome.taskDeleted = true;
-      await onStep({ action: 'delete_task', group, copy });
+      const { taskId } = copy;
+      if (!taskId) continue;
+      outcome.taskDeleted = await attempt(() => deleter.deleteTask(taskId));
+      if (outcome.taskDeleted) await onStep({ action: 'delete_task', group, copy });
     }
   }
   return outcomes;

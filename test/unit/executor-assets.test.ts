@@ -20,7 +20,7 @@ class FakeAssets implements AssetsApi {
   constructor(
     private readonly clock: FakeClock,
     private readonly faults: { asset?: (n: number) => Fault; index?: (n: number) => Fault; failKey?: string } = {},
-    private readonly readyAfterPolls = 1,
+    public readyAfterPolls = 1,
   ) {}
 
   async createAsset(request: CreateAssetRequest): Promise<Asset> {
@@ -168,6 +168,19 @@ describe('executePlan --via assets', () => {
     expect(result).toMatchObject({ submitted: 1, failed: 1 });
     expect(store.item('s3://bkt/m/clip-1.mp4')).toMatchObject({ status: 'failed', lastError: { code: 'asset_failed', message: 'unsupported codec' } });
     expect(assets.indexedFor('m/clip-1.mp4')).toBe(0);
+    await store.close();
+  });
+
+  it('leaves assets that never leave processing to the next run once none moved for the asset wait, and that run indexes them without a new asset', async () => {
+    const { assets, store, options } = await setup(keys(3), (c) => new FakeAssets(c, {}, Number.POSITIVE_INFINITY));
+    const first = await executePlan({ ...options, assetWaitMs: 10 * 60_000 });
+    expect(first).toMatchObject({ submitted: 0, failed: 0 });
+    for (const key of keys(3)) expect(store.item(`s3://bkt/${key}`)?.status).toBe('asset_processing');
+    assets.readyAfterPolls = 1;
+    const second = await executePlan({ ...options, assetWaitMs: 10 * 60_000 });
+    expect(second).toMatchObject({ failed: 0 });
+    expect(assets.assetPosts).toBe(3);
+    for (const key of keys(3)) expect([assets.assetsFor(key), assets.indexedFor(key), store.item(`s3://bkt/${key}`)?.status]).toEqual([1, 1, 'submitted']);
     await store.close();
   });
 });

@@ -1,4 +1,4 @@
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { StateFileError } from '../../src/errors.js';
 import { StateStore, checkIdentity, loadState, readLedger } from '../../src/state/store.js';
@@ -136,6 +136,26 @@ describe('StateStore', () => {
       expect(state?.items[uri('videos/b.mp4')]).toMatchObject({ status: 'intent', intentAt: '2025-06-15T10:05:00.000Z' });
       expect(state?.items[uri('videos/a.mp4')]).toMatchObject({ status: 'failed', videoId: 'v1' });
       expect(state?.runs.map((r) => r.runId)).toEqual(['run-2']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it.each(['deleted', 'replaced by another file'])('a journal %s under a running store: a durable write is on disk before it resolves, and later lines reach the new journal', async (how) => {
+    const path = tmp.path('state.json');
+    const store = await StateStore.open(path, IDENTITY, 'apply', TOOL);
+    try {
+      await store.setItem(uri('videos/a.mp4'), anItemState({ key: 'videos/a.mp4', status: 'intent' }), { durable: true });
+      await rm(`${path}.journal`);
+      if (how !== 'deleted') await writeFile(`${path}.journal`, '', { mode: 0o600 });
+      await store.setItem(uri('videos/b.mp4'), anItemState({ key: 'videos/b.mp4', status: 'intent' }), { durable: true });
+      // No close: what is on disk now is what a crash leaves.
+      expect(Object.keys((await loadState(path))?.items ?? {}).sort()).toEqual([uri('videos/a.mp4'), uri('videos/b.mp4')]);
+      expect(store.stats.journalsReopened).toBe(1);
+      await store.setItem(uri('videos/c.mp4'), anItemState({ key: 'videos/c.mp4', status: 'intent' }), { durable: true });
+      expect(await readFile(`${path}.journal`, 'utf8')).toContain(uri('videos/c.mp4'));
+      expect(Object.keys((await loadState(path))?.items ?? {})).toContain(uri('videos/c.mp4'));
+      expect(store.stats.journalsReopened).toBe(1);
     } finally {
       await store.close();
     }

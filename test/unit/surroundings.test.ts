@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -79,12 +79,24 @@ describe('files are written without following symbolic links', () => {
     expect((await readdir(tmp.dir)).sort()).toEqual([name, 'precious'].sort());
   });
 
-  it('a checkpoint empties its own journal, never the target of a link planted after open', async () => {
+  it('a checkpoint replaces its own journal, never writing to the target of a link planted after open', async () => {
     const state = tmp.path('tlmigrate-state.json');
     const store = await StateStore.open(state, identity, 'apply', 'tlmigrate test');
     await writeFile(tmp.path('precious'), 'keep me');
     await rm(`${state}.journal`);
     await symlink(tmp.path('precious'), `${state}.journal`);
+    await store.checkpoint();
+    await store.setItem('s3://b/after.mp4', { key: 'after.mp4', status: 'intent' }, { durable: true });
+    expect(await readFile(tmp.path('precious'), 'utf8')).toBe('keep me');
+    expect((await lstat(`${state}.journal`)).isSymbolicLink()).toBe(false);
+    await store.close();
+  });
+
+  it('a link planted where the next journal goes is refused, and nothing is written through it', async () => {
+    const state = tmp.path('tlmigrate-state.json');
+    const store = await StateStore.open(state, identity, 'apply', 'tlmigrate test');
+    await writeFile(tmp.path('precious'), 'keep me');
+    await symlink(tmp.path('precious'), `${state}.journal.next`);
     await expect(store.checkpoint()).rejects.toMatchObject({ code: 'path_symlink' });
     expect(await readFile(tmp.path('precious'), 'utf8')).toBe('keep me');
     await store.close().catch(() => undefined);

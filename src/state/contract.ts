@@ -1,0 +1,18 @@
+import type { ItemState, RunRecord } from './types.js';
+
+/**
+ * What the executor and `--wait` ask of a migration's state: read an item, walk the items, record a
+ * change (durably when a crash must not lose it), record a run, and make everything so far durable.
+ * `StateStore` keeps it in a JSON file with a journal; `MemoryStore` in memory, for tests and for
+ * code that embeds tlmigrate.
+ */
+export interface ItemStore {
+  item(uri: string): ItemState | undefined;
+  /** Every item with its source URI, in the order first recorded. */
+  items(): IterableIterator<[string, ItemState]>;
+  /** Records a change; with `durable`, resolves only once a crash can no longer lose it. */
+  setItem(uri: string, patch: Partial<ItemState>, options?: { durable?: boolean }): Promise<void>;
+  setRun(run: RunRecord, options?: { durable?: boolean }): Promise<void>;
+  /** Folds every change so far into one durable copy. */
+  checkpoint(): Promise<void>;
+}
