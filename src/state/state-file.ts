@@ -7,7 +7,7 @@ const ITEMS_OPEN = '"items":{';
  * The state file's text, a piece at a time: the fields of the state on the first line, then one
  * line per item (`"s3://bucket/key":{...},`), then the closing braces. Still one JSON document (jq
  * reads it as before), never one string as large as the state: V8 cannot build a string past
- * about 512 MB, which a state of about 1.4 million items reaches.
+ * about 2^29 characters (512 M), which a state of 1.6 to 1.8 million items reaches.
  */
 export async function* stateText(state: StateFile): AsyncGenerator<string> {
   const { items, ...fields } = state;
