@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import pRetry from 'p-retry';
 import type { Clock } from '../clock.js';
 import { ApiError, TransportError, redactUrls } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
@@ -206,18 +207,27 @@ export class TwelveLabsClient {
     }
   }
 
-  private async send(spec: RequestSpec): Promise<{ status: number; text: string }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.sendOnce(spec);
-      } catch (error) {
-        const action = classifyFailure(error, { idempotent: spec.idempotent }, this.clock.now());
-        const retriable = action === 'retry' || action === 'pace';
-        if (!retriable || attempt >= this.maxAttempts || spec.signal?.aborted) throw error;
+  /**
+   * Idempotent requests (GET, DELETE) are retried here, on p-retry, as the pure classifier says.
+   * A POST is sent once: whether to send it again is the exactly-once step runner's decision
+   * (src/executor/step.ts), taken only after searching for what a lost one created. That is the
+   * protocol, not a retry policy, so it has no second layer here.
+   */
+  private send(spec: RequestSpec): Promise<{ status: number; text: string }> {
+    if (!spec.idempotent) return this.sendOnce(spec);
+    return pRetry(() => this.sendOnce(spec), {
+      retries: this.maxAttempts - 1,
+      // Waits happen on the client's clock below (a fake one in tests), not on p-retry's timers.
+      minTimeout: 0,
+      signal: spec.signal,
+      shouldRetry: async ({ error, attemptNumber }) => {
+        const action = classifyFailure(error, { idempotent: true }, this.clock.now());
+        if (action !== 'retry' && action !== 'pace') return false;
         // The gate already pauses the whole run after a 429; without one, back off here.
-        if (action === 'retry' || this.gate === undefined) await this.clock.sleep(backoffMs(attempt, this.random, 500, 30_000), spec.signal);
-      }
-    }
+        if (action === 'retry' || this.gate === undefined) await this.clock.sleep(backoffMs(attemptNumber, this.random, 500, 30_000), spec.signal);
+        return true;
+      },
+    });
   }
 
   /** One request, body included: a body cut short is as much "no answer" as a refused connection. */

@@ -224,14 +224,27 @@ describe('TwelveLabsClient against a loopback server', () => {
     expect(body).toContain(JSON.stringify(aTaskRequest.userMetadata));
   });
 
-  it('retries a 429 on POST /tasks (refused before any work) after the gate paused', async () => {
+  it('hands a 429 on POST /tasks to its caller, sent once (the step runner owns POST retries), and tells the gate', async () => {
     const signals: ResponseSignal[] = [];
     const gate: RequestGate = { acquire: async () => undefined, release: (s) => void signals.push(s) };
     const { baseUrl, received } = await startServer((_req, res, n) =>
       n === 1 ? json(res, 429, { code: 'too_many_requests', message: 'slow down' }, { 'retry-after': '7' }) : json(res, 200, { _id: 'task-1' }),
     );
     const { client, clock } = aClient(baseUrl, { gate });
-    await expect(client.createTask(aTaskRequest)).resolves.toEqual({ taskId: 'task-1', videoId: undefined });
+    await expect(client.createTask(aTaskRequest)).rejects.toMatchObject({ status: 429, code: 'too_many_requests', retryAfterMs: 7_000 });
+    expect(received).toHaveLength(1);
+    expect(signals.map((s) => [s.status, s.retryAfterMs])).toEqual([[429, 7_000]]);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('retries a 429 on a GET after the gate paused, without a sleep of its own', async () => {
+    const signals: ResponseSignal[] = [];
+    const gate: RequestGate = { acquire: async () => undefined, release: (s) => void signals.push(s) };
+    const { baseUrl, received } = await startServer((_req, res, n) =>
+      n === 1 ? json(res, 429, { code: 'too_many_requests', message: 'slow down' }, { 'retry-after': '7' }) : json(res, 200, { data: [], page_info: {} }),
+    );
+    const { client, clock } = aClient(baseUrl, { gate });
+    await client.listTasks({ indexId: 'i' });
     expect(received).toHaveLength(2);
     expect(signals.map((s) => [s.status, s.retryAfterMs])).toEqual([
       [429, 7_000],
