@@ -9,9 +9,6 @@ import {
   emptySummary,
   planMigration,
   requirementsFor,
-  type IndexedVideoRef,
-  type InFlightTask,
-  type LedgerEntry,
   type PlanHeader,
   type PlanOptions,
   type PlanSummary,
@@ -24,9 +21,10 @@ import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
+import { toIndexSnapshot } from '../planner/index-snapshot.js';
 import { writePlanFile } from '../state/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
-import { createdVideoIds, judgeMarkerFilter, knownMetadata, type OurVideos } from '../twelvelabs/our-videos.js';
+import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
@@ -35,7 +33,6 @@ import { KeyListLister, describeMissing } from '../sources/key-list.js';
 import type { SourceSpec } from '../sources/types.js';
 import { GlobCheck } from './glob-check.js';
 import { nearest } from './suggest.js';
-import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
 
 /** The planner's own options as the flags gave them, and what only the command needs. */
 export interface PlanArgs extends Pick<PlanOptions, 'include' | 'exclude' | 'minSize' | 'maxSize' | 'incremental' | 'match' | 'probe' | 'allFiles'> {
@@ -107,7 +104,7 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   ])
     .then(async ([ledger, videos, marked, tasks, indexedAssets]) => {
       const ours = await judgeMarkerFilter(api, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
-      return { ...toIndexSnapshot(ledger, videos, ours, tasks, indexedAssets), ours };
+      return { ...toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, indexedAssets), ours };
     })
     .catch((error: unknown) => {
       objects.stop();
@@ -245,29 +242,6 @@ async function* tap<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncG
 
 /** Objects listed ahead of the planner while it waits for the index; ~300 bytes each. */
 const PREFETCH_OBJECTS = 50_000;
-
-/** Reduces what the index listings returned to what matching needs. */
-function toIndexSnapshot(ledger: LedgerEntry[], videos: IndexedVideo[], ours: OurVideos, tasks: Task[], indexedAssets: IndexedAsset[]) {
-  const videoRefs: IndexedVideoRef[] = videos.map((v) => ({
-    videoId: v._id,
-    filename: v.system_metadata?.filename ?? '',
-    size: v.system_metadata?.size,
-    createdAt: v.created_at,
-    userMetadata: knownMetadata(v, ours),
-  }));
-  const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
-  const known = new Set(videoRefs.map((v) => v.videoId));
-  for (const asset of indexedAssets) {
-    const filename = asset.system_metadata?.filename ?? '';
-    if (asset.status === 'ready' && !known.has(asset._id)) {
-      // Ready since the video listing was read: the filter could not have listed it, so read it.
-      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined });
-    } else if (asset.status !== 'ready' && asset.status !== 'failed') {
-      inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
-    }
-  }
-  return { ledger, videoRefs, inFlight };
-}
 
 function sourceUri(spec: { bucket: string; prefix: string }): string {
   return `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}`;

@@ -4,3 +4,4 @@ export { ASSETS_MAX_FILE_SIZE, DEFAULT_REQUIREMENTS, requirementsForModels, requ
 export { DEFAULT_VIDEO_EXTENSIONS, keyFilter, basename, decodedFilename, extensionOf, filenameForms, isFolderMarker } from './filters.js';
 export { formatPlanSummary } from './summary.js';
 export { objectUri, contentKey, isFingerprintOf, fingerprintContent } from './identity.js';
+export { toIndexSnapshot } from './index-snapshot.js';

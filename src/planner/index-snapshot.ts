@@ -1,0 +1,35 @@
+import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
+import type { InFlightTask, IndexedVideoRef, LedgerEntry } from './types.js';
+
+/**
+ * Reduces what the index listings returned to what matching needs: each video's name, size and
+ * (where it is already known without a GET) its user_metadata; the tasks and indexed assets still
+ * in flight. Indexed assets that became ready after the video listing was read count as videos.
+ */
+export function toIndexSnapshot(
+  ledger: LedgerEntry[],
+  videos: IndexedVideo[],
+  metadataOf: (video: IndexedVideo) => Record<string, unknown> | undefined,
+  tasks: Task[],
+  indexedAssets: IndexedAsset[],
+): { ledger: LedgerEntry[]; videoRefs: IndexedVideoRef[]; inFlight: InFlightTask[] } {
+  const videoRefs: IndexedVideoRef[] = videos.map((v) => ({
+    videoId: v._id,
+    filename: v.system_metadata?.filename ?? '',
+    size: v.system_metadata?.size,
+    createdAt: v.created_at,
+    userMetadata: metadataOf(v),
+  }));
+  const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
+  const known = new Set(videoRefs.map((v) => v.videoId));
+  for (const asset of indexedAssets) {
+    const filename = asset.system_metadata?.filename ?? '';
+    if (asset.status === 'ready' && !known.has(asset._id)) {
+      // Ready since the video listing was read: the filter could not have listed it, so read it.
+      videoRefs.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined });
+    } else if (asset.status !== 'ready' && asset.status !== 'failed') {
+      inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
+    }
+  }
+  return { ledger, videoRefs, inFlight };
+}
