@@ -10,13 +10,15 @@ import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { PlanItem } from '../planner/index.js';
-import { formatDuration } from '../report/format.js';
 import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
-import { Pacer } from '../twelvelabs/pacer.js';
+import { VideoMinutePacer } from '../twelvelabs/minutes.js';
+import { PacerSet } from '../twelvelabs/pacers.js';
+import { estimateEtaSeconds, formatEta, quotaWaitLine } from '../report/eta.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
+import { budgetLine, requireDurations, runDeadline, waitsLine, type UnattendedArgs } from './unattended.js';
 
 export const MAX_PRESIGN_SECONDS = 7 * 86400;
 /** Below this, a listing that lags could still hide the task of a POST whose answer was lost. */
@@ -24,7 +26,7 @@ export const MIN_RECONCILE_AGE_SECONDS = 30;
 /** Items a new run picks up where the last one left them. */
 const RESUMABLE = new Set(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
 
-export interface ApplyArgs {
+export interface ApplyArgs extends UnattendedArgs {
   plan: string;
   state: string;
   concurrency: number;
@@ -83,6 +85,7 @@ export async function prepareApply(args: ApplyArgs) {
   }
   const plan = await openPlanFile(args.plan);
   await checkPlanItems(plan, args.plan);
+  await requireDurations(args, plan.items(), args.plan);
   const planVia = plan.header.options.via ?? 'tasks';
   if (args.via !== undefined && args.via !== planVia) {
     throw new ConfigError('via_mismatch', `plan ${args.plan} was made for --via ${planVia}, not --via ${args.via}: re-plan with tlmigrate plan --via ${args.via}`);
@@ -96,7 +99,13 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   const header = plan.header as typeof plan.header & { planId?: string };
   const clock = systemClock;
   let throttles = 0;
-  const pacer = new Pacer({ clock, maxRpm: args.maxRpm, onThrottle: (ms) => log.warn({ pauseMs: ms }, 'rate limited (429): the whole run pauses') });
+  const minutes = new VideoMinutePacer({
+    clock,
+    perHour: args.maxVideoMinutesPerHour,
+    perDay: args.maxVideoMinutesPerDay,
+    onWait: (until, why) => log.info({ until: new Date(until).toISOString(), why }, `video minutes: creates wait until ${new Date(until).toISOString()}`),
+  });
+  const pacer = new PacerSet({ clock, maxRpm: args.maxRpm, minutes, onThrottle: (category, ms) => log.warn({ pauseMs: ms, category }, `rate limited (429): ${category} requests pause`) });
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const api = createApiClient({ apiUrl, env, gate: pacer, timeoutMs: args.requestTimeoutMs });
   const index = await connectIndex(api, header.indexId, apiUrl, stop);
@@ -135,7 +144,8 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
     }
     if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-    const { uris, uploads } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
+    const durations = new Map<string, number>();
+    const { uris, uploads } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed, durations);
     const working = new Set(uris);
     await store.setRun(run);
     started = true;
@@ -145,12 +155,20 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     let done = 0;
     let failed = 0;
     const startedAt = Date.now();
+    const quotaWaits = { until: 0, waitedMs: 0 };
     const show = () => {
-      const elapsed = (Date.now() - startedAt) / 1000;
-      const rate = done / Math.max(elapsed, 0.001);
-      const eta = rate > 0 ? Math.round((total - done - failed) / rate) : 0;
-      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${rate > 0 ? formatDuration(eta) : '-'}, 429s ${throttles}`);
+      const now = Date.now();
+      const waiting = quotaWaits.until > now;
+      // Time spent waiting for quota is not the run's pace: the rate counts the rest.
+      const working = Math.max(now - startedAt - quotaWaits.waitedMs + (waiting ? quotaWaits.until - now : 0), 1) / 1000;
+      const rate = done / working;
+      const eta = estimateEtaSeconds({ now, remaining: total - done - failed, perSecond: rate, waitUntil: waiting ? quotaWaits.until : minutes.heldUntil });
+      const tail = waiting ? `, ${quotaWaitLine(quotaWaits.until, now)}` : '';
+      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${throttles}${tail}`);
     };
+    // A wait of hours sends no event: the line still counts down.
+    const ticker = setInterval(show, 1000);
+    ticker.unref();
     const result = await executePlan({
       api,
       assetsApi: api,
@@ -170,6 +188,19 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       reconcileMinAgeMs,
       recorded: uploads.filter((uri) => !working.has(uri)),
       stop,
+      waitForQuota: args.waitForQuota,
+      onQuotaWait: async (wait) => {
+        const until = Date.parse(wait.until);
+        quotaWaits.waitedMs += Math.max(0, until - Date.parse(wait.at));
+        quotaWaits.until = until;
+        run.waits = [...(run.waits ?? []), wait];
+        await store.setRun(run);
+        log.warn({ until: wait.until, reason: wait.reason }, quotaWaitLine(until, Date.now()));
+      },
+      budget: { maxItems: args.maxItems, maxVideoSeconds: args.maxVideoHours === undefined ? undefined : args.maxVideoHours * 3600 },
+      deadline: runDeadline(args, startedAt),
+      durations,
+      minutes,
       onEvent: (event) => {
         if (event.type === 'submitted') done += 1;
         if (event.type === 'failed') failed += 1;
@@ -179,13 +210,13 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
         else log.debug(event, event.type);
         show();
       },
-    });
+    }).finally(() => clearInterval(ticker));
     progress.done();
     run.counters = { submitted: result.submitted, failed: result.failed, reconciled: result.reconciled, retries: result.retries, throttled: result.throttled };
     await store.setRun(run);
 
     let counts = countStatuses(store);
-    if (args.wait && !result.interrupted && !result.quota) {
+    if (args.wait && !result.interrupted && !result.quota && !result.budget) {
       counts = await followTasks({
         api,
         via,
@@ -203,7 +234,10 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     }
     const interrupted = result.interrupted || stop.aborted;
     const runFailed = Object.values(store.state.items).filter((i) => i.runId === runId && i.status === 'failed').length;
-    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : runFailed > 0 || result.pending > 0 ? 'failed_items' : 'completed';
+    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : result.budget ? 'budget' : runFailed > 0 || result.pending > 0 ? 'failed_items' : 'completed';
+    const leftItems = planItemsLeft(store, uploads);
+    const left = { items: leftItems.length, ...(durations.size ? { videoSeconds: leftItems.reduce((sum, uri) => sum + (durations.get(uri) ?? 0), 0) } : {}) };
+    if (result.budget) run.budget = { reason: result.budget.reason, used: result.used ?? { items: 0, videoSeconds: 0 }, left };
     run.endedAt = new Date().toISOString();
     await store.setRun(run);
     // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
@@ -211,18 +245,20 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     const planFailed = planItems.filter((i) => i.status === 'failed');
     const sourceGone = planFailed.filter((i) => i.lastError?.code === 'source_missing' || i.lastError?.code === 'source_changed').length;
     const notReady = args.wait ? planItems.filter((i) => i.status !== 'ready' && i.status !== 'failed').length : 0;
-    const exitCode = interrupted ? 130 : result.quota ? 1 : planFailed.length > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
+    const exitCode = interrupted ? 130 : result.quota ? 1 : result.budget ? (planFailed.length > 0 ? 1 : 0) : planFailed.length > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
     const earlierFailed = planFailed.length - runFailed;
     // Every command printed here runs as printed: quoted, with this run's plan, state and --wait.
     const again = (...extra: string[]) => formatCommand(['tlmigrate', 'apply', commandPath(args.plan), '--state', commandPath(args.state), ...(args.wait ? ['--wait'] : []), ...extra]);
     const message = interrupted
       ? `Interrupted: state checkpointed in ${commandPath(args.state)}. Resume with: ${again()}`
+      : result.budget
+        ? budgetLine(result, left, again()) + waitsLine(run.waits)
       : result.quota
         ? `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: ${again()}`
         : [
             `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${result.failed} failed${earlierFailed > 0 ? ` (and ${earlierFailed} in earlier runs)` : ''}, ${result.pending} not submitted, ${result.throttled} rate-limited retries.${foundLine(result)}${
               result.undecided ? ` ${result.undecided} items await a decision (a task of the same file name is in flight and its owner cannot be read yet): nothing was resubmitted; run the same apply again later.` : ''
-            }`,
+            }${waitsLine(run.waits)}`,
             ...(planFailed.length ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
             ...(sourceGone ? [`${sourceGone} source objects changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
             ...(planFailed.length > sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),
@@ -249,13 +285,14 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
  * failures are recorded for status; items already in flight or done are left alone. Returns the
  * URIs the executor should work on, in plan order, and every upload item of the plan (for the exit code).
  */
-async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<{ uris: string[]; uploads: string[] }> {
+async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean, durations: Map<string, number>): Promise<{ uris: string[]; uploads: string[] }> {
   const uris: string[] = [];
   const uploads: string[] = [];
   const now = new Date().toISOString();
   const seen = new Set<string>();
   for await (const item of items) {
     const uri = `s3://${bucket}/${item.key}`;
+    if (item.probe?.durationSeconds !== undefined) durations.set(uri, item.probe.durationSeconds);
     // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
     if (seen.has(uri)) continue;
     seen.add(uri);
@@ -298,6 +335,12 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
   }
   await store.checkpoint();
   return { uris, uploads };
+}
+
+/** Upload items of the plan not created yet: what a budget leaves for the next run. */
+function planItemsLeft(store: StateStore, uploads: string[]): string[] {
+  const resting = new Set(['planned', 'intent', 'unknown']);
+  return uploads.filter((uri) => resting.has(store.item(uri)?.status ?? ''));
 }
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {

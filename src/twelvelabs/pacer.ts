@@ -10,6 +10,8 @@ export interface ResponseSignal {
   resetAtMs?: number | undefined;
   limit?: number | undefined;
   remaining?: number | undefined;
+  /** From `X-Ratelimit-Video-Minutes-*` (a simulator assumption: docs/reliability.md): a limit on video minutes, not requests. */
+  videoMinutes?: { limit?: number | undefined; remaining?: number | undefined; resetAtMs?: number | undefined } | undefined;
 }
 
 /** Every request waits at the gate, and every answer is reported back to it. */
@@ -95,6 +97,8 @@ export class Pacer implements RequestGate {
   release(signal: ResponseSignal): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     const now = this.clock.now();
+    // A refusal for video minutes says nothing about the request rate: the minute pacer learns it.
+    if (signal.status === 429 && signal.videoMinutes?.remaining !== undefined && signal.videoMinutes.remaining <= 0) return;
     this.learnBudget(signal, now);
     if (signal.status === 429) {
       this.stats.throttled += 1;

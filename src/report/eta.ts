@@ -1,0 +1,45 @@
+import { formatDuration } from './format.js';
+
+/** What an ETA is made of: the rate so far, the work left, and the waits the run knows of. */
+export interface EtaInputs {
+  now: number;
+  /** Items left to create. */
+  remaining: number;
+  /** Items created per second so far (this run, outside quota waits). */
+  perSecond: number;
+  /** The end of a wait under way (a quota window, a video-minute window), if any. */
+  waitUntil?: number | undefined;
+  /** Video minutes left to send, and the tightest per-hour cap known (user's or learned). */
+  minutesLeft?: number | undefined;
+  minutesPerHour?: number | undefined;
+}
+
+/**
+ * Seconds until the work left is done: the wait under way, then the longer of what the current
+ * rate and the video-minute cap allow. Undefined while there is no rate to go by.
+ */
+export function estimateEtaSeconds(e: EtaInputs): number | undefined {
+  if (e.remaining <= 0) return 0;
+  const waiting = e.waitUntil !== undefined && e.waitUntil > e.now ? (e.waitUntil - e.now) / 1000 : 0;
+  const byRate = e.perSecond > 0 ? e.remaining / e.perSecond : undefined;
+  const byMinutes = e.minutesLeft !== undefined && e.minutesPerHour !== undefined && e.minutesPerHour > 0 ? (e.minutesLeft / e.minutesPerHour) * 3600 : undefined;
+  if (byRate === undefined && byMinutes === undefined) return undefined;
+  return waiting + Math.max(byRate ?? 0, byMinutes ?? 0);
+}
+
+/** `2 d 4 h`, or `-` when unknown: the one ETA wording of the progress line and `status`. */
+export function formatEta(seconds: number | undefined): string {
+  return seconds === undefined ? '-' : formatDuration(seconds);
+}
+
+/** `2026-11-30 14:05` in the machine's time zone: when a wait ends, as the user reads a clock. */
+export function localTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+/** "waiting for quota until 2026-11-30 14:05 (in 5 h 12 min)": the progress line and the log say the same. */
+export function quotaWaitLine(untilMs: number, now: number): string {
+  return `waiting for quota until ${localTime(untilMs)} (in ${formatDuration(Math.max(0, (untilMs - now) / 1000))})`;
+}
