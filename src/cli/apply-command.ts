@@ -368,10 +368,10 @@ async function capExpiryToSession(s3: ReturnType<typeof createS3Client>, seconds
   if (!credentials.sessionToken) return seconds;
   const expiration = credentials.expiration?.getTime();
   const left = expiration === undefined ? undefined : Math.floor((expiration - Date.now()) / 1000);
-  const capped = left === undefined ? seconds : Math.max(60, Math.min(seconds, left));
+  // S3Source.presignGet caps each URL to the credentials that sign it, which the SDK refreshes: a later URL may live longer than this session.
   process.stderr.write(
-    `tlmigrate: warning: the S3 credentials are temporary (session token): presigned URLs stop working when the session ends${left === undefined ? '' : `, in ${Math.round(left / 60)} min; URL expiry capped to ${capped} s`}\n`,
+    `tlmigrate: warning: the S3 credentials are temporary (session token): presigned URLs stop working when the session ends${left === undefined ? '' : `, in ${Math.round(left / 60)} min; each URL's expiry is capped to the life left to the credentials that sign it`}\n`,
   );
-  log.warn({ expiresInSeconds: capped }, 'temporary S3 credentials');
-  return capped;
+  log.warn({ expiresInSeconds: left === undefined ? seconds : Math.min(seconds, left) }, 'temporary S3 credentials');
+  return seconds;
 }

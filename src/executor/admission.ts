@@ -70,9 +70,10 @@ export class Admission {
     private readonly result: ExecuteResult,
   ) {}
 
-  /** True when the item may create now (after any pacing wait); false when a budget is spent (the run then stops). */
+  /** True when the item may create now (after any pacing wait); false once a budget is spent (then for every new item). */
   async admit(uri: string, signal: AbortSignal): Promise<boolean> {
     if (this.admitted.has(uri)) return true;
+    if (this.result.budget) return false;
     const seconds = this.options.durations?.get(uri) ?? 0;
     const budget = this.options.budget;
     if (budget?.maxItems !== undefined && this.items + 1 > budget.maxItems) return this.spent('max_items');

@@ -129,10 +129,8 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
           if (held && !(await settleBlocked(uri, held, census, blocked, ctx))) return;
           if (o.store.item(uri)?.status === 'planned') {
             await quota?.idle();
-            if (!(await admission.admit(uri, halt.signal))) {
-              halt.abort();
-              return;
-            }
+            // A spent budget starts nothing new, and lets what has started finish (unlike a stop, which rolls back unsent intents).
+            if (!(await admission.admit(uri, halt.signal))) return;
           }
           await path.submit(uri, ctx);
         } catch (error) {
