@@ -274,7 +274,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   } finally {
     await store.close();
     log.info(
-      { runId, wallMs: Math.round(performance.now() - wallStarted), stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: pacer.stats },
+      { runId, wallMs: Math.round(performance.now() - wallStarted), stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: pacer.stats, videoMinutes: minutes.stats },
       'apply finished',
     );
   }

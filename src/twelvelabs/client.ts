@@ -295,7 +295,7 @@ export class TwelveLabsClient {
       method: spec.method,
       path: spec.path,
       retryAfterMs: signalOut.retryAfterMs,
-      rateLimitResetMs: signalOut.resetAtMs,
+      rateLimitResetMs: signalOut.resetAtMs ?? (signalOut.status === 429 ? signalOut.videoMinutes?.resetAtMs : undefined),
     });
   }
 

@@ -94,11 +94,12 @@ export class Pacer implements RequestGate {
     this.stats.sent += 1;
   }
 
-  release(signal: ResponseSignal): void {
+  release(answer: ResponseSignal): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     const now = this.clock.now();
-    // A refusal for video minutes says nothing about the request rate: the minute pacer learns it.
-    if (signal.status === 429 && signal.videoMinutes?.remaining !== undefined && signal.videoMinutes.remaining <= 0) return;
+    const minutes = answer.videoMinutes;
+    // A refusal for video minutes pauses this category until the minutes reset, and says nothing about the request rate (no slow-down).
+    const signal = answer.status === 429 && minutes?.remaining !== undefined && minutes.remaining <= 0 ? { status: 429, resetAtMs: minutes.resetAtMs, limit: minutes.limit ?? 0 } : answer;
     this.learnBudget(signal, now);
     if (signal.status === 429) {
       this.stats.throttled += 1;

@@ -58,10 +58,18 @@ describe('PacerSet: each category learns alone', () => {
     await tasks.acquire();
     tasks.release({ status: 429, videoMinutes: { limit: 30, remaining: 0, resetAtMs: 20_000 } });
     expect(set.pacers.tasks.stats.currentRpm).toBe(600);
-    expect(set.pacers.tasks.stats.throttled).toBe(0);
     expect(minutes.stats.learnedLimit).toBe(30);
     await minutes.acquire(5);
     expect(clock.now()).toBe(20_000);
+    // A retry of the refused create waits for the reset too.
+    const retryAt = new FakeClock(0);
+    const again = new PacerSet({ clock: retryAt, minutes: new VideoMinutePacer({ clock: retryAt }) });
+    const gate = again.gateFor('POST', '/tasks');
+    await gate.acquire();
+    gate.release({ status: 429, videoMinutes: { limit: 30, remaining: 0, resetAtMs: 20_000 } });
+    await gate.acquire();
+    expect(retryAt.now()).toBe(20_000);
+    expect(again.pacers.tasks.stats.currentRpm).toBeUndefined();
   });
 });
 

@@ -37,7 +37,7 @@ class QuotaApi implements ExecutorApi {
     this.posted.push({ at: now, key: String(request.userMetadata['tlm_source']), url: request.videoUrl });
     const id = this.tasks.length.toString(16).padStart(24, '0');
     this.tasks.push({ _id: id, status: 'validating', created_at: new Date(now).toISOString() });
-    return { taskId: id };
+    return { taskId: id, videoId: undefined };
   }
   async listTasks(): Promise<Page<Task>> {
     return { data: [], page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: 0 } };
