@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { toApplyArgs } from '../../src/cli/options.js';
 import { parseStopAt, runDeadline } from '../../src/cli/unattended.js';
 import { ApiError } from '../../src/errors.js';
 import { executePlan } from '../../src/executor/executor.js';
@@ -231,5 +232,24 @@ describe('ETA and wait wording', () => {
     expect(() => parseStopAt('2026-11-29T10:00', now)).toThrow(/--stop-at "2026-11-29T10:00" is already past: write a local time/);
     expect(() => parseStopAt('soon', now)).toThrow(/is not a time/);
     expect(runDeadline({ stopAt: now + 5000, maxRunTimeMs: 1000 }, now)).toBe(now + 1000);
+  });
+});
+
+describe('the flags of unattended runs', () => {
+  const base = { state: 's.json', concurrency: '4', metadata: [], 'video-stream': true, 'presign-expires': '6h', wait: false, 'retry-failed': false, 'request-timeout': '60s', 'poll-interval': '10s', 'reconcile-lag': '5s' };
+  it.each([
+    [{ 'max-items': '0' }, /^--max-items "0" is out of range: use a whole number from 1 to/],
+    [{ 'max-items': 'many' }, /^--max-items "many" is not a whole number/],
+    [{ 'max-video-hours': '-1' }, /^--max-video-hours "-1" is out of range: use a number above 0 \(hours of video\)/],
+    [{ 'max-run-time': '0' }, /^--max-run-time "0" is out of range: use 1s to 366d/],
+    [{ 'max-video-minutes-per-hour': 'lots' }, /^--max-video-minutes-per-hour "lots" is not a number/],
+    [{ 'stop-at': '25:00' }, /^--stop-at "25:00" is not a time of day/],
+  ])('%j is refused with one line', (flags, message) => {
+    expect(() => toApplyArgs({ ...base, ...flags }, 'plan.json')).toThrow(message);
+  });
+
+  it('parses each into ApplyArgs', () => {
+    const args = toApplyArgs({ ...base, 'wait-for-quota': true, 'max-items': '10', 'max-video-hours': '1.5', 'max-run-time': '8h', 'max-video-minutes-per-hour': '600', 'max-video-minutes-per-day': '6000' }, 'plan.json');
+    expect(args).toMatchObject({ waitForQuota: true, maxItems: 10, maxVideoHours: 1.5, maxRunTimeMs: 8 * 3600_000, maxVideoMinutesPerHour: 600, maxVideoMinutesPerDay: 6000 });
   });
 });
