@@ -13,7 +13,7 @@ import type { PlanItem } from '../planner/index.js';
 import { StateStore, checkPlanItems, openPlanFile, type ItemState, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
-import { estimateEtaSeconds, formatEta, quotaWaitLine } from '../report/eta.js';
+import { estimateEtaSeconds, formatEta, localTime, quotaWaitLine } from '../report/eta.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
 import type { Progress } from './progress.js';
@@ -163,7 +163,8 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       const working = Math.max(now - startedAt - quotaWaits.waitedMs + (waiting ? quotaWaits.until - now : 0), 1) / 1000;
       const rate = done / working;
       const eta = estimateEtaSeconds({ now, remaining: total - done - failed, perSecond: rate, waitUntil: waiting ? quotaWaits.until : minutes.heldUntil });
-      const tail = waiting ? `, ${quotaWaitLine(quotaWaits.until, now)}` : '';
+      const held = minutes.heldUntil;
+      const tail = waiting ? `, ${quotaWaitLine(quotaWaits.until, now)}` : held !== undefined ? `, video minutes: creates wait until ${localTime(held)}` : '';
       progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${throttles}${tail}`);
     };
     // A wait of hours sends no event: the line still counts down.

@@ -241,7 +241,7 @@ async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop:
   const outcome = await runApply(args, process.env, log, createProgress(process.stderr), stop);
   if (json) {
     const r = outcome.result;
-    process.stdout.write(`${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, foundInIndex: r.foundInIndex, duplicates: r.duplicates, gone: r.gone, pending: r.pending, undecided: r.undecided, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, counts: outcome.counts })}\n`);
+    process.stdout.write(`${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, foundInIndex: r.foundInIndex, duplicates: r.duplicates, gone: r.gone, pending: r.pending, undecided: r.undecided, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, budget: r.budget?.reason ?? null, quotaWaits: r.quotaWaits ?? 0, counts: outcome.counts })}\n`);
   } else process.stdout.write(`${outcome.message}\n`);
   if (outcome.exitCode === 130) process.stderr.write(`tlmigrate: ${outcome.message}\n`);
   return outcome.exitCode;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { collect, runCli, startCli } from '../helpers/cli.js';
 import { putObjects } from '../helpers/s3.js';
 import { uniqueValidVideo } from '../helpers/videos.js';
 import { makeWorld, type World } from '../helpers/world.js';
@@ -75,6 +75,29 @@ describe('unattended runs', () => {
     expect(logs.stdout.match(/waited for quota: \S+ -> \S+ \(usage_limit_exceeded\)/g)?.length).toBe(state.runs[0].waits.length);
     const report = await runCli(['report', 'tlmigrate-state.json'], w.env, { cwd: w.dir });
     expect(report.stdout).toMatch(/waited for quota .* \(usage_limit_exceeded\)/);
+  });
+
+  it('Ctrl-C during a quota wait (a reset hours away) ends the run cleanly with exit 130; the resume sends the rest once', async () => {
+    w = await makeWorld('quotactrlc');
+    const keys = await seedVideos(w, 5);
+    const planFile = await plan(w);
+    w.sim.faults.set({ dailyQuota: { limit: 2, resetAt: Date.now() + 3 * 3600_000 } });
+    const child = startCli(['apply', planFile, '--concurrency', '2', '--wait-for-quota'], w.env, { cwd: w.dir });
+    const done = collect(child, 120_000);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await expect.poll(() => stderr, { timeout: 60_000, interval: 100 }).toMatch(/waiting for quota until \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(in (3 h|2 h \d+ min)\)/);
+    child.kill('SIGINT');
+    const first = await done;
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/Resume with: tlmigrate apply/);
+    expect(w.sim.counts().tasksCreated).toBe(2);
+    const state = JSON.parse(readFileSync(join(w.dir, 'tlmigrate-state.json'), 'utf8'));
+    expect(state.runs[0]).toMatchObject({ outcome: 'interrupted', waits: [expect.objectContaining({ reason: 'usage_limit_exceeded', resetKnown: true })] });
+    w.sim.faults.reset();
+    const second = await apply(w, planFile);
+    expect(second.code).toBe(0);
+    expectExactlyOnce(w, keys);
   });
 
   it('a 429 on GETs only does not slow creates: each category is paced apart (requests by route)', async () => {
