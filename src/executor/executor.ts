@@ -65,10 +65,18 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
         }
       : {}),
   };
+  let path: SubmitPath = tasksPath;
+  if (o.via === 'assets') {
+    if (!o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
+    path = assetsPath(o.assetsApi);
+  }
+  let fatal: unknown;
   // The deadline stops new work like a budget: what is in flight ends, the rest stays for the next run.
+  // Ended with the run, so a run done before its deadline does not stay alive until then.
+  const deadlineTimer = new AbortController();
   if (o.deadline !== undefined) {
     o.clock
-      .sleep(Math.max(0, o.deadline - o.clock.now()), halt.signal)
+      .sleep(Math.max(0, o.deadline - o.clock.now()), AbortSignal.any([halt.signal, deadlineTimer.signal]))
       .then(() => {
         result.budget ??= { reason: 'deadline' };
         halt.abort();
@@ -76,12 +84,6 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
       })
       .catch(() => undefined);
   }
-  let path: SubmitPath = tasksPath;
-  if (o.via === 'assets') {
-    if (!o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
-    path = assetsPath(o.assetsApi);
-  }
-  let fatal: unknown;
   const fail = (error: unknown) => {
     fatal ??= error;
     halt.abort();
@@ -175,6 +177,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     result.undecided = left.filter((item) => item.status === 'unknown' || blocked.has(objectUri(o.bucket, item.key))).length;
     return result;
   } finally {
+    deadlineTimer.abort();
     o.stop?.removeEventListener('abort', onStop);
   }
 }

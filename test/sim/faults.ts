@@ -43,9 +43,10 @@ export interface FaultConfig {
     /** Epoch ms the quota resets at; default the next UTC midnight of the simulator's clock. */
     resetAt?: number;
     /**
-     * A quota of `limit` creates per window of this length (windows aligned on the simulator's
-     * clock, like `rateLimit`) instead of one per day: `{ limit: 3, windowMs: 20_000 }` refuses the
-     * 4th create with `usage_limit_exceeded` and a reset at the window's end. Overrides `resetAt`.
+     * A quota of `limit` creates per window of this length instead of one per day: `{ limit: 3,
+     * windowMs: 20_000 }` refuses the 4th create with `usage_limit_exceeded` and a reset at the
+     * window's end. The first window starts at the first create it counts (so a test knows where
+     * the windows fall), the next ones follow back to back. Overrides `resetAt`.
      */
     windowMs?: number;
   };
@@ -101,6 +102,7 @@ export class FaultInjector {
   #rateWindow: Window = { start: 0, used: 0 };
   #quotaWindow: Window = { start: 0, used: 0 };
   #minuteWindow: Window = { start: 0, used: 0 };
+  #quotaAnchor: number | undefined;
   readonly #created = new Map<CreateRouteId, number>();
   readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, minutesExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0 };
 
@@ -133,6 +135,7 @@ export class FaultInjector {
     this.#rateWindow = { start: 0, used: 0 };
     this.#quotaWindow = { start: 0, used: 0 };
     this.#minuteWindow = { start: 0, used: 0 };
+    this.#quotaAnchor = undefined;
     this.#created.clear();
   }
 
@@ -155,7 +158,7 @@ export class FaultInjector {
     const quota = this.#config.dailyQuota;
     const quotaApplies = quota !== undefined && applies(sharing(quota.routes ?? ['POST /tasks'], quota.shareTaskBucket), route);
     if (quota && quotaApplies) {
-      const resetAt = quota.windowMs ? Math.floor(now / quota.windowMs) * quota.windowMs + quota.windowMs : (quota.resetAt ?? nextUtcMidnight(now));
+      const resetAt = quota.windowMs ? this.#windowEnd(quota.windowMs, now) : (quota.resetAt ?? nextUtcMidnight(now));
       if (this.#quotaWindow.start !== resetAt) this.#quotaWindow = { start: resetAt, used: 0 };
       if (this.#quotaWindow.used >= quota.limit) {
         this.injected.quotaExceeded++;
@@ -174,6 +177,12 @@ export class FaultInjector {
     if (quotaApplies && !decision.reject) this.#quotaWindow.used++;
     if (!decision.reject) minutes.charge?.();
     return { ...decision, headers: { ...minutes.headers, ...decision.headers } };
+  }
+
+  /** The end of the quota window `now` falls in: windows back to back from the first counted create. */
+  #windowEnd(windowMs: number, now: number): number {
+    const anchor = (this.#quotaAnchor ??= now);
+    return anchor + (Math.floor((now - anchor) / windowMs) + 1) * windowMs;
   }
 
   #admitMinutes(route: RouteId, now: number): RateDecision & { charge?: () => void } {
