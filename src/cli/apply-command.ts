@@ -155,14 +155,14 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     let done = 0;
     let failed = 0;
     const startedAt = Date.now();
-    const quotaWaits = { until: 0, waitedMs: 0 };
+    const quotaWaits: { until: number; waitedMs: number; doneAtLast: number; window?: { items: number; ms: number } } = { until: 0, waitedMs: 0, doneAtLast: 0 };
     const show = () => {
       const now = Date.now();
       const waiting = quotaWaits.until > now;
       // Time spent waiting for quota is not the run's pace: the rate counts the rest.
       const working = Math.max(now - startedAt - quotaWaits.waitedMs + (waiting ? quotaWaits.until - now : 0), 1) / 1000;
       const rate = done / working;
-      const eta = estimateEtaSeconds({ now, remaining: total - done - failed, perSecond: rate, waitUntil: waiting ? quotaWaits.until : minutes.heldUntil });
+      const eta = estimateEtaSeconds({ now, remaining: total - done - failed, perSecond: rate, waitUntil: waiting ? quotaWaits.until : minutes.heldUntil, quotaWindow: quotaWaits.window });
       const held = minutes.heldUntil;
       const tail = waiting ? `, ${quotaWaitLine(quotaWaits.until, now)}` : held !== undefined ? `, video minutes: creates wait until ${localTime(held)}` : '';
       progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${throttles}${tail}`);
@@ -193,6 +193,9 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       onQuotaWait: async (wait) => {
         const until = Date.parse(wait.until);
         quotaWaits.waitedMs += Math.max(0, until - Date.parse(wait.at));
+        // From the second wait on, the window between two resets is known: the ETA counts the windows left.
+        if (quotaWaits.until > 0) quotaWaits.window = { items: done - quotaWaits.doneAtLast, ms: until - quotaWaits.until };
+        quotaWaits.doneAtLast = done;
         quotaWaits.until = until;
         run.waits = [...(run.waits ?? []), wait];
         await store.setRun(run);

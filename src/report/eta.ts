@@ -13,6 +13,8 @@ export interface EtaInputs {
   /** Video minutes left to send, and the tightest per-hour cap known (user's or learned). */
   minutesLeft?: number | undefined;
   minutesPerHour?: number | undefined;
+  /** A quota window seen whole (between two quota waits): the items it let through and its length. */
+  quotaWindow?: { items: number; ms: number } | undefined;
 }
 
 /**
@@ -24,8 +26,11 @@ export function estimateEtaSeconds(e: EtaInputs): number | undefined {
   const waiting = e.waitUntil !== undefined && e.waitUntil > e.now ? (e.waitUntil - e.now) / 1000 : 0;
   const byRate = e.perSecond > 0 ? e.remaining / e.perSecond : undefined;
   const byMinutes = e.minutesLeft !== undefined && e.minutesPerHour !== undefined && e.minutesPerHour > 0 ? (e.minutesLeft / e.minutesPerHour) * 3600 : undefined;
-  if (byRate === undefined && byMinutes === undefined) return undefined;
-  return waiting + Math.max(byRate ?? 0, byMinutes ?? 0);
+  // Each further quota window costs its whole length; the last one only what its items take.
+  const q = e.quotaWindow;
+  const byQuota = q && q.items > 0 ? (Math.ceil(e.remaining / q.items) - 1) * (q.ms / 1000) + (byRate ?? 0) / Math.ceil(e.remaining / q.items) : undefined;
+  if (byRate === undefined && byMinutes === undefined && byQuota === undefined) return undefined;
+  return waiting + Math.max(byRate ?? 0, byMinutes ?? 0, byQuota ?? 0);
 }
 
 /** `2 d 4 h`, or `-` when unknown: the one ETA wording of the progress line and `status`. */

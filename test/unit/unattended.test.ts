@@ -216,6 +216,8 @@ describe('ETA and wait wording', () => {
     [{ now: 0, remaining: 10, perSecond: 1, waitUntil: 5 * 3600_000 }, '5 h'],
     [{ now: 0, remaining: 10, perSecond: 0 }, '-'],
     [{ now: 0, remaining: 10, perSecond: 1, minutesLeft: 600, minutesPerHour: 60 }, '10 h'],
+    // 1,000 left at 100 per daily window: nine more days of windows, then the last 100 at the rate.
+    [{ now: 0, remaining: 1000, perSecond: 1, quotaWindow: { items: 100, ms: 86_400_000 } }, '9 d'],
   ])('%j -> %s', (inputs, text) => {
     expect(formatEta(estimateEtaSeconds(inputs))).toBe(text);
   });
