@@ -10,20 +10,22 @@ import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { objectUri, type PlanItem } from '../planner/index.js';
-import { formatDuration } from '../report/format.js';
 import { ENDED, NOT_SUBMITTED, StateStore, checkPlanItems, failureStage, openPlanFile, statusIn, type ItemState, type RunRecord } from '../state/index.js';
-import { Pacer } from '../twelvelabs/pacer.js';
-import { stopAtGate } from '../twelvelabs/stop-gate.js';
+import { VideoMinutePacer } from '../twelvelabs/minutes.js';
+import { PacerSet } from '../twelvelabs/pacers.js';
+import { stopAtGates } from '../twelvelabs/stop-gate.js';
+import { estimateEtaSeconds, formatEta, localTime, quotaWaitLine } from '../report/eta.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
+import { budgetLine, requireDurations, runDeadline, waitsLine, type UnattendedArgs } from './unattended.js';
 
 export const MAX_PRESIGN_SECONDS = 7 * 86400;
 /** Below this, a listing that lags could still hide the task of a POST whose answer was lost. */
 export const MIN_RECONCILE_AGE_SECONDS = 30;
 
-export interface ApplyArgs {
+export interface ApplyArgs extends UnattendedArgs {
   plan: string;
   state: string;
   concurrency: number;
@@ -95,6 +97,7 @@ export async function prepareApply(args: ApplyArgs) {
   }
   const plan = await openPlanFile(args.plan);
   await checkPlanItems(plan, args.plan);
+  await requireDurations(args, plan.items(), args.plan);
   const planVia = plan.header.options.via ?? 'tasks';
   if (args.via !== undefined && args.via !== planVia) {
     throw new ConfigError('via_mismatch', `plan ${args.plan} was made for --via ${planVia}, not --via ${args.via}: re-plan with tlmigrate plan --via ${args.via}`);
@@ -108,10 +111,16 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   const header = plan.header as typeof plan.header & { planId?: string };
   const clock = systemClock;
   let throttles = 0;
-  const pacer = new Pacer({ clock, maxRpm: args.maxRpm, onThrottle: (ms) => log.warn({ pauseMs: ms }, 'rate limited (429): the whole run pauses') });
+  const minutes = new VideoMinutePacer({
+    clock,
+    perHour: args.maxVideoMinutesPerHour,
+    perDay: args.maxVideoMinutesPerDay,
+    onWait: (until, why) => log.info({ until: new Date(until).toISOString(), why }, `video minutes: creates wait until ${new Date(until).toISOString()}`),
+  });
+  const pacer = new PacerSet({ clock, maxRpm: args.maxRpm, minutes, onThrottle: (category, ms) => log.warn({ pauseMs: ms, category }, `rate limited (429): ${category} requests pause`) });
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   // Ctrl-C ends every wait for the rate limiter: what waits is never sent, what is on the wire finishes.
-  const gate = stopAtGate(pacer, stop);
+  const gate = stopAtGates(pacer, stop);
   const api = createApiClient({ apiUrl, env, gate, timeoutMs: args.requestTimeoutMs });
   const index = await connectIndex(api, header.indexId, apiUrl, stop);
   const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env));
@@ -149,7 +158,8 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
     }
     if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-    const { uris, uploads, preflight } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed);
+    const durations = new Map<string, number>();
+    const { uris, uploads, preflight } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed, durations);
     const working = new Set(uris);
     const failedBefore = new Set(uploads.filter((uri) => store.item(uri)?.status === 'failed'));
     await store.setRun(run);
@@ -161,14 +171,21 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     let done = 0;
     let failed = 0;
     const startedAt = Date.now();
+    const quotaWaits: { until: number; waitedMs: number; doneAtLast: number; window?: { items: number; ms: number } } = { until: 0, waitedMs: 0, doneAtLast: 0 };
     const show = () => {
-      const elapsed = (Date.now() - startedAt) / 1000;
-      const rate = done / Math.max(elapsed, 0.001);
-      const eta = rate > 0 ? Math.round((total - done - failed) / rate) : 0;
-      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${rate > 0 ? formatDuration(eta) : '-'}, 429s ${throttles}${rateLimitNote(gate.waiting)}`);
+      const now = Date.now();
+      const waiting = quotaWaits.until > now;
+      // Time spent waiting for quota is not the run's pace: the rate counts the rest.
+      const working = Math.max(now - startedAt - quotaWaits.waitedMs + (waiting ? quotaWaits.until - now : 0), 1) / 1000;
+      const rate = done / working;
+      const eta = estimateEtaSeconds({ now, remaining: total - done - failed, perSecond: rate, waitUntil: waiting ? quotaWaits.until : minutes.heldUntil, quotaWindow: quotaWaits.window });
+      const held = minutes.heldUntil;
+      const tail = waiting ? `, ${quotaWaitLine(quotaWaits.until, now)}` : held !== undefined ? `, video minutes: creates wait until ${localTime(held)}` : '';
+      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${throttles}${tail}${rateLimitNote(gate.waiting)}`);
     };
-    // A wait for the rate limiter brings no event: the line is redrawn so it says so.
-    const ticker = setInterval(() => gate.waiting > 0 && show(), 1000).unref();
+    // A wait of hours, or for the rate limiter, sends no event: the line still counts down and says so.
+    const ticker = setInterval(show, 1000);
+    ticker.unref();
     const result = await executePlan({
       api,
       assetsApi: api,
@@ -188,6 +205,22 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
       reconcileMinAgeMs,
       recorded: uploads.filter((uri) => !working.has(uri)),
       stop,
+      waitForQuota: args.waitForQuota,
+      onQuotaWait: async (wait) => {
+        const until = Date.parse(wait.until);
+        quotaWaits.waitedMs += Math.max(0, until - Date.parse(wait.at));
+        // From the second wait on, the window between two resets is known: the ETA counts the windows left.
+        if (quotaWaits.until > 0) quotaWaits.window = { items: done - quotaWaits.doneAtLast, ms: until - quotaWaits.until };
+        quotaWaits.doneAtLast = done;
+        quotaWaits.until = until;
+        run.waits = [...(run.waits ?? []), wait];
+        await store.setRun(run);
+        log.warn({ until: wait.until, reason: wait.reason }, quotaWaitLine(until, Date.now()));
+      },
+      budget: { maxItems: args.maxItems, maxVideoSeconds: args.maxVideoHours === undefined ? undefined : args.maxVideoHours * 3600 },
+      deadline: runDeadline(args, startedAt),
+      durations,
+      minutes,
       onEvent: (event) => {
         if (event.type === 'submitted') done += 1;
         if (event.type === 'failed') failed += 1;
@@ -205,7 +238,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     const writesBeforeWait = store.stats.journalWrites;
 
     let counts = countStatuses(store);
-    if (args.wait && !result.interrupted && !result.quota) {
+    if (args.wait && !result.interrupted && !result.quota && !result.budget) {
       counts = await followTasks({
         api,
         via,
@@ -225,13 +258,17 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
     const failures = countFailures(store, uploads, preflight, failedBefore);
     const notReady = args.wait ? uploads.filter((uri) => !statusIn(ENDED, store.item(uri)?.status ?? 'ready')).length : 0;
-    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
+    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : result.budget ? 'budget' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
+    const leftItems = planItemsLeft(store, uploads);
+    const left = { items: leftItems.length, ...(durations.size ? { videoSeconds: leftItems.reduce((sum, uri) => sum + (durations.get(uri) ?? 0), 0) } : {}) };
+    if (result.budget) run.budget = { reason: result.budget.reason, used: result.used ?? { items: 0, videoSeconds: 0 }, left };
     run.endedAt = new Date().toISOString();
     // A run that found nothing to do leaves no empty entry in the runs history.
     if (run.outcome === 'completed' && quiet && store.stats.journalWrites === writesBeforeWait) await store.forgetRun(runId);
     else await store.setRun(run);
-    const exitCode = interrupted ? 130 : result.quota ? 1 : failures.platform + failures.earlier > 0 || result.pending > 0 || notReady > 0 ? 1 : 0;
-    const message = outcomeMessage({ args, result, failures, interrupted });
+    const failedAny = failures.platform + failures.earlier > 0;
+    const exitCode = interrupted ? 130 : result.quota ? 1 : result.budget ? (failedAny ? 1 : 0) : failedAny || result.pending > 0 || notReady > 0 ? 1 : 0;
+    const message = outcomeMessage({ args, result, failures, interrupted, left, waits: run.waits });
     return { result, counts, exitCode, runId, message, failures };
   } catch (error) {
     if (started) {
@@ -243,7 +280,7 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
   } finally {
     await store.close();
     log.info(
-      { runId, wallMs: Math.round(performance.now() - wallStarted), stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: pacer.stats },
+      { runId, wallMs: Math.round(performance.now() - wallStarted), stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: pacer.stats, videoMinutes: minutes.stats },
       'apply finished',
     );
   }
@@ -254,7 +291,13 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
  * failures are recorded for status; items already in flight or done are left alone. Returns the
  * URIs the executor should work on, in plan order, and every upload item of the plan (for the exit code).
  */
-async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<{ uris: string[]; uploads: string[]; preflight: string[] }> {
+async function mergePlan(
+  store: StateStore,
+  items: AsyncIterable<PlanItem>,
+  bucket: string,
+  retryFailed: boolean,
+  durations: Map<string, number>,
+): Promise<{ uris: string[]; uploads: string[]; preflight: string[] }> {
   const uris: string[] = [];
   const uploads: string[] = [];
   const preflight: string[] = [];
@@ -262,6 +305,7 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
   const seen = new Set<string>();
   for await (const item of items) {
     const uri = objectUri(bucket, item.key);
+    if (item.probe?.durationSeconds !== undefined) durations.set(uri, item.probe.durationSeconds);
     // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
     if (seen.has(uri)) continue;
     seen.add(uri);
@@ -309,6 +353,12 @@ async function mergePlan(store: StateStore, items: AsyncIterable<PlanItem>, buck
   return { uris, uploads, preflight };
 }
 
+/** Upload items of the plan not created yet: what a budget leaves for the next run. */
+function planItemsLeft(store: StateStore, uploads: string[]): string[] {
+  const resting = new Set(['planned', 'intent', 'unknown']);
+  return uploads.filter((uri) => resting.has(store.item(uri)?.status ?? ''));
+}
+
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
   return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
 }
@@ -337,10 +387,11 @@ function isEmpty(r: ExecuteResult): boolean {
 }
 
 /** The lines apply prints at the end; every command in them runs as printed: quoted, with this run's plan, state and --wait. */
-function outcomeMessage(o: { args: ApplyArgs; result: ExecuteResult; failures: FailureCounts; interrupted: boolean }): string {
+function outcomeMessage(o: { args: ApplyArgs; result: ExecuteResult; failures: FailureCounts; interrupted: boolean; left: { items: number; videoSeconds?: number }; waits: RunRecord['waits'] }): string {
   const { args, result, failures: f } = o;
   const again = (...extra: string[]) => formatCommand(['tlmigrate', 'apply', commandPath(args.plan), '--state', commandPath(args.state), ...(args.wait ? ['--wait'] : []), ...extra]);
   if (o.interrupted) return `Interrupted: state checkpointed in ${commandPath(args.state)}. Resume with: ${again()}`;
+  if (result.budget) return budgetLine(result, o.left, again()) + waitsLine(o.waits);
   if (result.quota) {
     return `Quota or credit exhausted (the platform refused more work): stopped cleanly, the rest left planned${result.quota.resetAt ? `; it resets at ${result.quota.resetAt}` : ''}. Resume then with: ${again()}`;
   }
@@ -351,7 +402,7 @@ function outcomeMessage(o: { args: ApplyArgs; result: ExecuteResult; failures: F
     : '';
   const failed = f.platform + f.earlier;
   return [
-    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited ${plural(result.throttled, 'retry', 'retries')}.${foundLine(result)}${undecided}`,
+    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited ${plural(result.throttled, 'retry', 'retries')}.${foundLine(result)}${undecided}${waitsLine(o.waits)}`,
     ...(failed + f.preflight > 0 ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
     ...(f.sourceGone ? [`${f.sourceGone} source ${plural(f.sourceGone, 'object', 'objects')} changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
     ...(failed > f.sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),
@@ -383,10 +434,10 @@ async function capExpiryToSession(s3: ReturnType<typeof createS3Client>, seconds
   if (!credentials.sessionToken) return seconds;
   const expiration = credentials.expiration?.getTime();
   const left = expiration === undefined ? undefined : Math.floor((expiration - Date.now()) / 1000);
-  const capped = left === undefined ? seconds : Math.max(60, Math.min(seconds, left));
+  // S3Source.presignGet caps each URL to the credentials that sign it, which the SDK refreshes: a later URL may live longer than this session.
   process.stderr.write(
-    `tlmigrate: warning: the S3 credentials are temporary (session token): presigned URLs stop working when the session ends${left === undefined ? '' : `, in ${Math.round(left / 60)} min; URL expiry capped to ${capped} s`}\n`,
+    `tlmigrate: warning: the S3 credentials are temporary (session token): presigned URLs stop working when the session ends${left === undefined ? '' : `, in ${Math.round(left / 60)} min; each URL's expiry is capped to the life left to the credentials that sign it`}\n`,
   );
-  log.warn({ expiresInSeconds: capped }, 'temporary S3 credentials');
-  return capped;
+  log.warn({ expiresInSeconds: left === undefined ? seconds : Math.min(seconds, left) }, 'temporary S3 credentials');
+  return seconds;
 }

@@ -2,6 +2,7 @@ import { systemClock } from '../clock.js';
 import { ApiError, ConfigError, TransportError } from '../errors.js';
 import { DEFAULT_BASE_URL, TwelveLabsClient } from '../twelvelabs/client.js';
 import type { RequestGate } from '../twelvelabs/pacer.js';
+import type { GateRouter } from '../twelvelabs/pacers.js';
 import type { IndexInfo } from '../twelvelabs/types.js';
 
 /** `TWELVELABS_API_KEY`, else the official SDK's `TWELVE_LABS_API_KEY`. */
@@ -24,7 +25,7 @@ export function resolveBaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv)
   return raw.replace(/\/+$/, '');
 }
 
-export function createApiClient(options: { apiUrl?: string | undefined; env: NodeJS.ProcessEnv; gate?: RequestGate; timeoutMs?: number }): TwelveLabsClient {
+export function createApiClient(options: { apiUrl?: string | undefined; env: NodeJS.ProcessEnv; gate?: RequestGate | GateRouter; timeoutMs?: number }): TwelveLabsClient {
   return new TwelveLabsClient({
     baseUrl: resolveBaseUrl(options.apiUrl, options.env),
     apiKey: resolveApiKey(options.env),

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { ApplyArgs } from './apply-command.js';
 import { DURATION_HELP, SIZE_HELP, noStrings, parseDurationMs, parsePositiveNumber, parseSize, parseWholeNumber, type FlagInput } from './flags.js';
 import type { PlanArgs } from './plan-command.js';
+import { parseStopAt, type UnattendedArgs } from './unattended.js';
 import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS } from '../sources/s3.js';
 
 export const DEFAULT_STATE = 'tlmigrate-state.json';
@@ -25,6 +26,8 @@ export const FLAG_LIMITS = {
   videoDuration: { min: 0, max: 7 * DAY, example: '10m' },
   s3ConnectTimeout: { min: 100, max: 10 * MINUTE, example: '10s' },
   s3RequestTimeout: { min: 100, max: HOUR, example: '30s' },
+  maxItems: { min: 1, max: Number.MAX_SAFE_INTEGER, example: 1000 },
+  maxRunTime: { min: SECOND, max: 366 * DAY, example: '8h' },
 } as const;
 
 /** S3 timeouts, on every command that reads S3 (`S3_MAX_ATTEMPTS` attempts per request). */
@@ -110,7 +113,14 @@ export function runOptions<T>(y: Argv<T>) {
       // No yargs default: the flag wins over TLMIGRATE_RECONCILE_MIN_AGE, which wins over 2m (toApplyArgs).
       defaultDescription: '"2m"',
       describe: `After a POST whose answer was lost, how long tlmigrate keeps searching the index before it may submit again (at least 30s): ${DURATION_HELP}; env TLMIGRATE_RECONCILE_MIN_AGE`,
-    });
+    })
+    .option('wait-for-quota', { type: 'boolean', default: false, describe: 'At a quota refusal or a far rate-limit reset, record the wait, sleep until the reset and go on (default: stop cleanly, exit 1)' })
+    .option('max-items', { type: 'string', describe: 'Budget: start at most this many new items, then stop cleanly (exit 0) with a resume line' })
+    .option('max-video-hours', { type: 'string', describe: 'Budget: start at most this many hours of video, then stop cleanly (needs durations: plan --probe)' })
+    .option('stop-at', { type: 'string', describe: 'Budget: start nothing new after this local time (06:30, the next one) or date-time (2026-12-01T06:30); stop cleanly' })
+    .option('max-run-time', { type: 'string', describe: `Budget: start nothing new after running this long, then stop cleanly: ${DURATION_HELP}` })
+    .option('max-video-minutes-per-hour', { type: 'string', describe: 'Pace creates by the video minutes they add, over any sliding hour (needs durations: plan --probe)' })
+    .option('max-video-minutes-per-day', { type: 'string', describe: 'Pace creates by the video minutes they add, over any sliding day (needs durations: plan --probe)' });
 }
 
 /** Endpoint flags of `apply` (`plan` has its own, with the same names). */
@@ -145,6 +155,28 @@ export interface ApplyCliArgs {
   'api-url'?: string | undefined;
   's3-endpoint'?: string | undefined;
   's3-region'?: string | undefined;
+  'wait-for-quota'?: boolean | undefined;
+  'max-items'?: FlagInput;
+  'max-video-hours'?: FlagInput;
+  'stop-at'?: FlagInput;
+  'max-run-time'?: FlagInput;
+  'max-video-minutes-per-hour'?: FlagInput;
+  'max-video-minutes-per-day'?: FlagInput;
+}
+
+/** The budget and pacing flags of a run left to itself, parsed (each refusal one line, exit 2). */
+function unattendedArgs(a: ApplyCliArgs, now: number): UnattendedArgs {
+  const positive = (flag: string, raw: FlagInput, unit: string, example: number) => (raw === undefined ? undefined : parsePositiveNumber(flag, raw, { unit, example }));
+  const stopAt = a['stop-at'] === undefined ? undefined : [a['stop-at']].flat().at(-1);
+  return {
+    waitForQuota: a['wait-for-quota'] ?? false,
+    maxItems: a['max-items'] === undefined ? undefined : parseWholeNumber('--max-items', a['max-items'], FLAG_LIMITS.maxItems),
+    maxVideoHours: positive('--max-video-hours', a['max-video-hours'], 'hours of video', 24),
+    stopAt: stopAt === undefined ? undefined : parseStopAt(String(stopAt), now),
+    maxRunTimeMs: a['max-run-time'] === undefined ? undefined : parseDurationMs('--max-run-time', a['max-run-time'], FLAG_LIMITS.maxRunTime),
+    maxVideoMinutesPerHour: positive('--max-video-minutes-per-hour', a['max-video-minutes-per-hour'], 'video minutes per hour', 600),
+    maxVideoMinutesPerDay: positive('--max-video-minutes-per-day', a['max-video-minutes-per-day'], 'video minutes per day', 10_000),
+  };
 }
 
 /** Parses and checks every apply flag before anything is opened: a refusal writes nothing. */
@@ -172,6 +204,7 @@ export function toApplyArgs(a: ApplyCliArgs, plan: string): ApplyArgs {
     reconcileLagMs: parseDurationMs('--reconcile-lag', a['reconcile-lag'], FLAG_LIMITS.reconcileLag),
     reconcileMinAgeMs: parseDurationMs('--reconcile-min-age', a['reconcile-min-age'] ?? process.env['TLMIGRATE_RECONCILE_MIN_AGE'] ?? '2m', FLAG_LIMITS.reconcileMinAge),
     ...s3Timeouts(a),
+    ...unattendedArgs(a, Date.now()),
   };
 }
 

@@ -243,7 +243,7 @@ async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop:
     const r = outcome.result;
     const f = outcome.failures;
     process.stdout.write(
-      `${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, foundInIndex: r.foundInIndex, duplicates: r.duplicates, gone: r.gone, pending: r.pending, undecided: r.undecided, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, counts: outcome.counts, failedOnPlatform: f.platform, failedEarlier: f.earlier, failedInPreflight: f.preflight })}\n`,
+      `${JSON.stringify({ runId: outcome.runId, exitCode: outcome.exitCode, submitted: r.submitted, failed: r.failed, reconciled: r.reconciled, foundInIndex: r.foundInIndex, duplicates: r.duplicates, gone: r.gone, pending: r.pending, undecided: r.undecided, retries: r.retries, throttled: r.throttled, interrupted: r.interrupted, quota: r.quota ?? null, budget: r.budget?.reason ?? null, quotaWaits: r.quotaWaits ?? 0, counts: outcome.counts, failedOnPlatform: f.platform, failedEarlier: f.earlier, failedInPreflight: f.preflight })}\n`,
     );
   }
   // Interrupted: said once, on stderr beside the signal's own line; otherwise the summary is the output.

@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js';
 import { StateFileError, printable } from '../errors.js';
 import { followTasks } from '../executor/follow.js';
 import type { Logger } from '../log.js';
+import { formatEta, quotaWaitLine, statusEta } from '../report/eta.js';
 import { formatDuration } from '../report/format.js';
 import { importLogs, importStatus } from '../report/status.js';
 import { StateStore, liveHolder, loadState, type FailureStage, type RunRecord, type StateFile } from '../state/index.js';
@@ -64,6 +65,11 @@ function statusCommand(ctx: StateCommandsContext): CommandModule<LogArgs, Status
       process.stdout.write(`${state.source.uri} -> index ${state.indexId}${state.indexName ? ` (${state.indexName})` : ''}\n`);
       const last = state.runs.at(-1);
       if (last) process.stdout.write(`  last run: ${lastRunLine(last, Date.now())}\n`);
+      const eta = statusEta(state, Date.now());
+      if (last && eta.remaining > 0) {
+        const wait = eta.waitUntil === undefined ? '' : `; ${quotaWaitLine(eta.waitUntil, Date.now())}`;
+        process.stdout.write(`  ETA ${formatEta(eta.seconds)} for ${eta.remaining} items not created yet, at the last run's pace${wait}\n`);
+      }
       for (const [name, list] of Object.entries(status)) process.stdout.write(`  ${name.padEnd(13)} ${String(list.length).padStart(7)}${name === 'failed' ? stagesNote(status.failed) : ''}\n`);
       for (const f of status.failed.slice(0, 20)) process.stdout.write(`  ${STAGE_WORDS[f.stage]}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
       if (status.failed.length > 20) {
@@ -132,6 +138,8 @@ function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, LogsCliA
         const end = entry.ended_at ?? (running ? 'running' : 'not ended (stopped without closing: the next apply records it as interrupted)');
         process.stdout.write(`run ${entry.created_at} -> ${end}: ${counts}\n`);
         for (const f of entry.failed_files) process.stdout.write(`  ${STAGE_WORDS.platform}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+        for (const w of entry.quota_waits ?? []) process.stdout.write(`  waited for quota: ${w.at} -> ${w.until} (${w.reason})\n`);
+        if (entry.budget) process.stdout.write(`  stopped by budget ${entry.budget.reason}: ${entry.budget.left_items} items left for the next run\n`);
       }
       const preflight = logs.failed_in_preflight;
       if (preflight.length) process.stdout.write(`${STAGE_WORDS.preflight} (never sent: the plan found them unfit): ${preflight.length}\n`);

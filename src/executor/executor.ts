@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { contentKey, objectUri } from '../planner/index.js';
 import { CREATED_STATUSES, NOT_SUBMITTED, type ItemState } from '../state/index.js';
+import { Admission, QuotaWaiter } from './admission.js';
 import { IndexCensus, type Holding } from './census.js';
 import { assetsPath, tasksPath, type PathContext, type SubmitPath } from './paths.js';
 import type { ReconcileContext } from './reconcile.js';
@@ -34,6 +35,8 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
   const deferred = new Map<string, { at: number; reason: DeferReason }>();
   const setAside = new Map<string, { at: number; reason: DeferReason }>();
   const wake = new Wakeup();
+  const quota = o.waitForQuota ? new QuotaWaiter(o.clock, halt.signal, o.onQuotaWait, o.onEvent) : undefined;
+  const admission = new Admission(o, o.minutes, result);
   const ctx: PathContext = {
     options: o,
     store: o.store,
@@ -52,6 +55,14 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     onEvent: o.onEvent,
     claimed,
     reconcile,
+    ...(quota
+      ? {
+          quotaWait: async (resetAtMs: number | undefined, reason: string) => {
+            result.quotaWaits = (result.quotaWaits ?? 0) + 1;
+            await quota.wait(resetAtMs, reason);
+          },
+        }
+      : {}),
   };
   let path: SubmitPath = tasksPath;
   if (o.via === 'assets') {
@@ -59,15 +70,37 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     path = assetsPath(o.assetsApi);
   }
   let fatal: unknown;
+  // The deadline stops new work like a budget: what is in flight ends, the rest stays for the next run.
+  // Ended with the run, so a run done before its deadline does not stay alive until then.
+  const deadlineTimer = new AbortController();
+  if (o.deadline !== undefined) {
+    o.clock
+      .sleep(Math.max(0, o.deadline - o.clock.now()), AbortSignal.any([halt.signal, deadlineTimer.signal]))
+      .then(() => {
+        result.budget ??= { reason: 'deadline' };
+        halt.abort();
+        wake.ring();
+      })
+      .catch(() => undefined);
+  }
   const fail = (error: unknown) => {
     fatal ??= error;
     halt.abort();
     wake.ring();
   };
   try {
-    const census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: halt.signal });
-    const uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], census, ctx))];
-    const blocked = await takeCensus(uris, census, ctx);
+    let census: IndexCensus;
+    let uris: string[];
+    let blocked: Map<string, Holding[]>;
+    try {
+      census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: halt.signal });
+      uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], census, ctx))];
+      blocked = await takeCensus(uris, census, ctx);
+    } catch (error) {
+      // The deadline passed while the index was read: nothing was sent, the next run starts over.
+      if (result.budget?.reason === 'deadline' && halt.signal.aborted) return { ...result, pending: o.uris.length };
+      throw error;
+    }
     // One job per item at a time: a call while one runs (the assets poll seeing it ready) waits for it,
     // and the item is worked on once more after, unless it was set aside meanwhile.
     const running = new Map<string, { again: boolean; done: Promise<void> }>();
@@ -95,6 +128,11 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
         try {
           const held = blocked.get(uri);
           if (held && !(await settleBlocked(uri, held, census, blocked, ctx))) return;
+          if (o.store.item(uri)?.status === 'planned') {
+            await quota?.idle();
+            // A spent budget starts nothing new, and lets what has started finish (unlike a stop, which rolls back unsent intents).
+            if (!(await admission.admit(uri, halt.signal))) return;
+          }
           await path.submit(uri, ctx);
         } catch (error) {
           // After a stop (Ctrl-C, quota), requests cut short throw their abort: the item stays as recorded, for the next run.
@@ -139,6 +177,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     result.undecided = left.filter((item) => item.status === 'unknown' || blocked.has(objectUri(o.bucket, item.key))).length;
     return result;
   } finally {
+    deadlineTimer.abort();
     o.stop?.removeEventListener('abort', onStop);
   }
 }

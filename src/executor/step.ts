@@ -52,6 +52,8 @@ export interface StepContext {
   /** Sets an item aside: the run goes on, and the item is looked at again at `at`. */
   defer(uri: string, at: number, reason: DeferReason): void;
   onEvent?: ((event: ExecutorEvent) => void) | undefined;
+  /** `--wait-for-quota`: sleeps through the quota window (throws when the run stops meanwhile). */
+  quotaWait?: ((resetAtMs: number | undefined, reason: string) => Promise<void>) | undefined;
 }
 
 /** Rate-limited attempts create nothing; allow many before giving an item up for this run. */
@@ -121,6 +123,10 @@ export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContex
       if (action === 'quota') {
         await ctx.store.setItem(uri, { status: spec.resting, lastError }, { durable: true });
         const resetMs = error instanceof ApiError ? (error.rateLimitResetMs ?? (error.retryAfterMs === undefined ? undefined : ctx.clock.now() + error.retryAfterMs)) : undefined;
+        if (ctx.quotaWait) {
+          await ctx.quotaWait(resetMs, code);
+          continue;
+        }
         ctx.result.quota = { resetAt: resetMs === undefined ? undefined : new Date(resetMs).toISOString() };
         ctx.onEvent?.({ type: 'quota', resetAt: ctx.result.quota.resetAt });
         ctx.halt.abort();

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { SourceObject } from '../sources/types.js';
 import type { ItemStore } from '../state/index.js';
+import type { MinuteGate } from '../twelvelabs/minutes.js';
 import type {
   Asset,
   CreateAssetRequest,
@@ -54,6 +55,7 @@ export type ExecutorEvent =
   | { type: 'throttled'; uri: string }
   | { type: 'asset'; uri: string; assetId: string; status: string }
   | { type: 'quota'; resetAt?: string | undefined }
+  | { type: 'quota_wait'; until: string; reason: string }
   | { type: 'found'; uri: string; how: 'indexed' | 'in_flight' | 'duplicate' | 'gone'; id?: string | undefined }
   | { type: 'census'; holdings: number; checked: number };
 
@@ -93,7 +95,31 @@ export interface ExecuteOptions {
   /** Aborted on the first SIGINT: no new submissions start. */
   stop?: AbortSignal;
   onEvent?: (event: ExecutorEvent) => void;
+  /** `--wait-for-quota`: at a quota refusal or a far reset, wait for the reset instead of stopping. */
+  waitForQuota?: boolean | undefined;
+  /** Records a quota wait durably before the run sleeps through it. */
+  onQuotaWait?: ((wait: QuotaWait) => Promise<void>) | undefined;
+  /** What this run may start: it stops cleanly (not interrupted) at the first bound reached. */
+  budget?: { maxItems?: number | undefined; maxVideoSeconds?: number | undefined } | undefined;
+  /** Epoch ms after which no item starts (--stop-at, --max-run-time). */
+  deadline?: number | undefined;
+  /** Video seconds per source URI, when the plan knows them (--probe): for video-minute pacing and budgets. */
+  durations?: ReadonlyMap<string, number> | undefined;
+  /** Paces creates by the video minutes they add (user caps and the server's announced limit). */
+  minutes?: MinuteGate | undefined;
 }
+
+/** One wait through a quota window (`--wait-for-quota`), as the state records it. */
+export interface QuotaWait {
+  at: string;
+  until: string;
+  /** The refusal's code, e.g. usage_limit_exceeded or too_many_requests (a far reset). */
+  reason: string;
+  /** False when the server gave no reset time (the run looks again after a fixed wait). */
+  resetKnown: boolean;
+}
+
+export type BudgetReason = 'max_items' | 'max_video_hours' | 'deadline';
 
 export interface ExecuteResult {
   submitted: number;
@@ -113,4 +139,10 @@ export interface ExecuteResult {
   throttled: number;
   quota?: { resetAt?: string | undefined } | undefined;
   interrupted: boolean;
+  /** The budget that stopped the run, if one did. */
+  budget?: { reason: BudgetReason } | undefined;
+  /** What this run started under its budget: items and their video seconds (when known). */
+  used?: { items: number; videoSeconds: number } | undefined;
+  /** Quota windows waited through (`--wait-for-quota`). */
+  quotaWaits?: number | undefined;
 }

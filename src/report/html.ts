@@ -4,6 +4,7 @@ import { IN_FLIGHT, statusIn } from '../state/lifecycle.js';
 import type { Group } from './groups.js';
 import type { PlanReport } from './plan-report.js';
 import type { RunReport } from './run-report.js';
+import { runNotes } from './run-notes.js';
 
 /** Keys per group in the page: a phone does not scroll through a million keys; the CSV has them. */
 const SHOWN = 20;
@@ -145,7 +146,9 @@ function* runBody(r: RunReport): Generator<string> {
       const k = run.counters;
       yield `<tr><td>${escapeHtml(shortTime(run.startedAt))}</td><td>${escapeHtml(run.endedAt ? shortTime(run.endedAt) : '-')}</td><td>${escapeHtml(run.outcome ?? '-')}</td><td class="n">${num(k.submitted)}</td><td class="n">${num(k.failed)}</td><td class="n">${num(k.retries)}</td><td class="n">${num(k.throttled)}</td></tr>`;
     }
-    yield '</table></div></section>';
+    yield '</table></div>';
+    for (const run of r.runs) for (const line of runNotes(run)) yield `<p class="sub">${escapeHtml(shortTime(run.startedAt))}: ${escapeHtml(line)}</p>`;
+    yield '</section>';
   }
 }
 

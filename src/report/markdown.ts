@@ -2,6 +2,7 @@ import { MATCH_LABEL, formatBytes, formatDuration, num, orderedStatuses } from '
 import type { Group } from './groups.js';
 import type { PlanReport } from './plan-report.js';
 import type { RunReport } from './run-report.js';
+import { runNotes } from './run-notes.js';
 
 const SHOWN = 50;
 
@@ -75,6 +76,8 @@ function* runMarkdown(r: RunReport): Generator<string> {
       yield `| ${run.startedAt} | ${run.endedAt ?? '-'} | ${mdText(run.command)} | ${run.outcome ?? '-'} | ${num(k.submitted)} | ${num(k.failed)} | ${num(k.retries)} | ${num(k.throttled)} |\n`;
     }
     yield '\n';
+    const notes = r.runs.flatMap((run) => runNotes(run).map((line) => `- ${run.startedAt}: ${mdText(line)}\n`));
+    if (notes.length) yield `${notes.join('')}\n`;
   }
 }
 

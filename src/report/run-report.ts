@@ -33,7 +33,7 @@ export interface RunReport {
   failures: Group<{ key: string; message: string; taskId?: string | undefined }>[];
   /** Objects not submitted yet whose last attempt left an error (throttled, ambiguous, exhausted). */
   unfinished: Group<{ key: string; message: string }>[];
-  runs: Array<Pick<RunRecord, 'runId' | 'command' | 'startedAt' | 'outcome' | 'counters'> & { endedAt: string | null }>;
+  runs: Array<Pick<RunRecord, 'runId' | 'command' | 'startedAt' | 'outcome' | 'counters' | 'waits' | 'budget'> & { endedAt: string | null }>;
   counters: RunRecord['counters'];
   startedAt: string | null;
   /** null while the last run has not ended. */
@@ -99,7 +99,7 @@ export function summarizeRun(state: StateFile, statePath: string, options: Repor
     skipped,
     failures: failures.list(),
     unfinished: unfinished.list(),
-    runs: runs.map((r) => ({ runId: r.runId, command: r.command, startedAt: r.startedAt, endedAt: r.endedAt ?? null, outcome: r.outcome, counters: r.counters })),
+    runs: runs.map((r) => ({ runId: r.runId, command: r.command, startedAt: r.startedAt, endedAt: r.endedAt ?? null, outcome: r.outcome, counters: r.counters, ...(r.waits?.length ? { waits: r.waits } : {}), ...(r.budget ? { budget: r.budget } : {}) })),
     counters,
     startedAt: runs[0]?.startedAt ?? null,
     endedAt: last ? (last.endedAt ?? null) : null,

@@ -58,6 +58,10 @@ export interface ImportLogs {
     ended_at: string | null;
     video_status: { ready: number; validating: number; queued: number; pending: number; indexing: number; failed: number };
     failed_files: Array<{ filename: string; error_message: string }>;
+    /** Quota windows the run waited through (`--wait-for-quota`); absent when none. */
+    quota_waits?: Array<{ at: string; until: string; reason: string }>;
+    /** The budget that stopped the run and what it left; absent when none did. */
+    budget?: { reason: string; left_items: number; left_video_seconds?: number };
   }>;
 }
 
@@ -73,7 +77,16 @@ export function importLogs(state: StateFile): ImportLogs {
         if (s in video_status) video_status[s as keyof typeof video_status] += 1;
         if (s === 'failed') failed_files.push({ filename: item.key, error_message: errorMessage(item) });
       }
-      return { index_id: state.indexId, index_name: state.indexName ?? '', created_at: run.startedAt, ended_at: run.endedAt ?? null, video_status, failed_files };
+      return {
+        index_id: state.indexId,
+        index_name: state.indexName ?? '',
+        created_at: run.startedAt,
+        ended_at: run.endedAt ?? null,
+        video_status,
+        failed_files,
+        ...(run.waits?.length ? { quota_waits: run.waits.map((w) => ({ at: w.at, until: w.until, reason: w.reason })) } : {}),
+        ...(run.budget ? { budget: { reason: run.budget.reason, left_items: run.budget.left.items, ...(run.budget.left.videoSeconds === undefined ? {} : { left_video_seconds: run.budget.left.videoSeconds }) } } : {}),
+      };
     }),
     failed_in_preflight: Object.values(state.items)
       .filter((item) => item.status === 'failed' && failureStage(item) === 'preflight')

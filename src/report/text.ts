@@ -2,6 +2,7 @@ import { MATCH_LABEL, displayKey, formatBytes, formatDuration, num, orderedStatu
 import type { Group } from './groups.js';
 import type { PlanReport } from './plan-report.js';
 import type { RunReport } from './run-report.js';
+import { runNotes } from './run-notes.js';
 
 /** Keys listed per group in text; the report's JSON has more, its CSV has all. */
 const SHOWN = 10;
@@ -73,6 +74,7 @@ function* runText(r: RunReport): Generator<string> {
     yield '\nRuns:\n';
     for (const run of r.runs) {
       yield `  ${run.startedAt} -> ${run.endedAt ?? 'not ended'}  ${run.command} ${run.outcome ?? ''}  submitted ${num(run.counters.submitted)}, failed ${num(run.counters.failed)}, retries ${num(run.counters.retries)}, 429s ${num(run.counters.throttled)}\n`;
+      for (const line of runNotes(run)) yield `      ${line}\n`;
     }
   }
   yield '\nWhat to do next:\n';
@@ -96,3 +98,4 @@ function* groupText<T>(title: string, group: Group<T>, line: (entry: T) => strin
   const more = group.count - Math.min(group.items.length, SHOWN);
   if (more > 0) yield `  ... and ${num(more)} more (--format csv lists every object)\n`;
 }
+

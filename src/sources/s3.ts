@@ -136,9 +136,39 @@ export class S3Source implements SourceLister, UrlSigner {
     }
   }
 
-  presignGet(key: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+  /**
+   * A URL signed just in time, never meant to outlive the credentials that sign it: temporary
+   * credentials (a role, SSO, STS) are refreshed by the SDK's provider chain, so the expiry is
+   * capped to the life left to the credentials used for this very URL. Credentials about to expire
+   * are refreshed first; a refresh between reading them and signing is caught and signed again.
+   */
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    const provider = this.client.config.credentials as (options?: { forceRefresh?: boolean }) => Promise<{ accessKeyId: string; expiration?: Date | undefined }>;
+    for (let attempt = 1; ; attempt++) {
+      let credentials = await provider();
+      if (lifeLeftSeconds(credentials.expiration, Date.now()) < MIN_URL_SECONDS) credentials = await provider({ forceRefresh: true });
+      const expiresIn = presignLifetime(expiresInSeconds, credentials.expiration, Date.now());
+      const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+      if (signedBy(url) === credentials.accessKeyId || attempt >= 3) return url;
+    }
   }
+}
+
+/** A URL shorter-lived than this is hardly worth posting: credentials that close to their end are refreshed first. */
+const MIN_URL_SECONDS = 60;
+
+function lifeLeftSeconds(expiration: Date | undefined, now: number): number {
+  return expiration === undefined ? Number.POSITIVE_INFINITY : Math.floor((expiration.getTime() - now) / 1000);
+}
+
+/** The expiry of a URL signed now: the requested one, capped to the signing credentials' life left (at least 1 s). */
+export function presignLifetime(requestedSeconds: number, expiration: Date | undefined, now: number): number {
+  return Math.max(1, Math.min(requestedSeconds, lifeLeftSeconds(expiration, now)));
+}
+
+/** The access key id a SigV4 presigned URL names in X-Amz-Credential. */
+function signedBy(url: string): string | undefined {
+  return new URL(url).searchParams.get('X-Amz-Credential')?.split('/')[0];
 }
 
 function toSourceObject(object: _Object): SourceObject | undefined {

@@ -52,8 +52,12 @@ export interface RunRecord {
   planId?: string | undefined;
   /** The plan file this run applied (absolute), so printed commands can name it. */
   plan?: string | undefined;
-  outcome?: 'completed' | 'failed_items' | 'interrupted' | 'quota' | 'error' | undefined;
+  outcome?: 'completed' | 'failed_items' | 'interrupted' | 'quota' | 'budget' | 'error' | undefined;
   counters: { submitted: number; failed: number; reconciled: number; retries: number; throttled: number };
+  /** Quota windows waited through (`--wait-for-quota`), each recorded before the run slept. */
+  waits?: Array<{ at: string; until: string; reason: string; resetKnown: boolean }> | undefined;
+  /** The budget that ended the run, what it used, and what it left for the next run. */
+  budget?: { reason: string; used: { items: number; videoSeconds: number }; left: { items: number; videoSeconds?: number | undefined } } | undefined;
 }
 
 /** One destructive action tlmigrate took on the index (dedupe), for the record. */

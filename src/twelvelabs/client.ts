@@ -3,6 +3,7 @@ import pRetry from 'p-retry';
 import type { Clock } from '../clock.js';
 import { ApiError, TransportError, redactUrls } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
+import { isGateRouter, type GateRouter } from './pacers.js';
 import { backoffMs, classifyFailure } from './retry.js';
 import type {
   Asset,
@@ -29,7 +30,8 @@ export interface TwelveLabsClientOptions {
   clock: Clock;
   /** Per-request timeout. A POST that times out has an unknown outcome. */
   timeoutMs?: number;
-  gate?: RequestGate;
+  /** One gate for every request, or a router that picks one per limit category. */
+  gate?: RequestGate | GateRouter;
   /** Attempts for idempotent requests (GET, DELETE); POST /tasks is never retried here. */
   maxAttempts?: number;
   random?: () => number;
@@ -57,7 +59,7 @@ export class TwelveLabsClient {
   private readonly apiKey: string;
   private readonly clock: Clock;
   private readonly timeoutMs: number;
-  private readonly gate: RequestGate | undefined;
+  private readonly gates: RequestGate | GateRouter | undefined;
   private readonly maxAttempts: number;
   private readonly random: () => number;
   private readonly fetchImpl: typeof globalThis.fetch;
@@ -67,7 +69,7 @@ export class TwelveLabsClient {
     this.apiKey = options.apiKey;
     this.clock = options.clock;
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.gate = options.gate;
+    this.gates = options.gate;
     this.maxAttempts = options.maxAttempts ?? 6;
     this.random = options.random ?? Math.random;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
@@ -224,7 +226,7 @@ export class TwelveLabsClient {
         const action = classifyFailure(error, { idempotent: true }, this.clock.now());
         if (action !== 'retry' && action !== 'pace') return false;
         // The gate already pauses the whole run after a 429; without one, back off here.
-        if (action === 'retry' || this.gate === undefined) await this.clock.sleep(backoffMs(attemptNumber, this.random, 500, 30_000), spec.signal);
+        if (action === 'retry' || this.gates === undefined) await this.clock.sleep(backoffMs(attemptNumber, this.random, 500, 30_000), spec.signal);
         return true;
       },
     });
@@ -232,7 +234,8 @@ export class TwelveLabsClient {
 
   /** One request, body included: a body cut short is as much "no answer" as a refused connection. */
   private async sendOnce(spec: RequestSpec): Promise<{ status: number; text: string }> {
-    await this.gate?.acquire(spec.signal);
+    const gate = this.gates === undefined || !isGateRouter(this.gates) ? this.gates : this.gates.gateFor(spec.method, spec.path);
+    await gate?.acquire(spec.signal);
     const url = this.baseUrl + spec.path + queryString(spec.query);
     const timeout = AbortSignal.timeout(this.timeoutMs);
     // One run-wide stop signal joins every request's timeout; it legitimately has many listeners.
@@ -249,12 +252,12 @@ export class TwelveLabsClient {
         signal,
       });
     } catch (cause) {
-      this.gate?.release({ status: 0 });
+      gate?.release({ status: 0 });
       throw this.noAnswer(spec, timeout, 'connection failed', cause);
     }
     const signalOut = readRateLimit(response, this.clock.now());
     if (response.status >= 300 && response.status < 400) {
-      this.gate?.release(signalOut);
+      gate?.release(signalOut);
       await response.body?.cancel().catch(() => undefined);
       throw redirectError(spec, response, url);
     }
@@ -264,18 +267,18 @@ export class TwelveLabsClient {
     } catch (cause) {
       // A success whose body never arrived has an unknown outcome (a POST may have created a task).
       if (response.ok) {
-        this.gate?.release(signalOut);
+        gate?.release(signalOut);
         throw this.noAnswer(spec, timeout, `the ${response.status} answer was cut off`, cause);
       }
       // A failure's body cut short still leaves the status, which is what classifies the failure.
     }
     if (response.ok) {
-      this.gate?.release(signalOut);
+      gate?.release(signalOut);
       return { status: response.status, text };
     }
     const { code, message } = parseErrorBody(text, response.status);
     // A rate-limit refusal sent with another status than 429 slows the run down all the same.
-    this.gate?.release(code === 'too_many_requests' ? { ...signalOut, status: 429 } : signalOut);
+    gate?.release(code === 'too_many_requests' ? { ...signalOut, status: 429 } : signalOut);
     throw new ApiError({
       status: response.status,
       code,
@@ -283,7 +286,7 @@ export class TwelveLabsClient {
       method: spec.method,
       path: spec.path,
       retryAfterMs: signalOut.retryAfterMs,
-      rateLimitResetMs: signalOut.resetAtMs,
+      rateLimitResetMs: signalOut.resetAtMs ?? (signalOut.status === 429 ? signalOut.videoMinutes?.resetAtMs : undefined),
     });
   }
 
@@ -396,7 +399,14 @@ export function readRateLimit(response: { status: number; headers: Headers }, no
   const reset = num('x-ratelimit-reset');
   // Epoch seconds per v1.2; a small number is read as seconds from now, which some servers send.
   const resetAtMs = reset === undefined ? undefined : reset > 1e9 ? reset * 1000 : nowMs + reset * 1000;
-  return { status: response.status, retryAfterMs, resetAtMs, limit: num('x-ratelimit-limit'), remaining: num('x-ratelimit-remaining') };
+  const minutesReset = num('x-ratelimit-video-minutes-reset');
+  const videoMinutes = {
+    limit: num('x-ratelimit-video-minutes-limit'),
+    remaining: num('x-ratelimit-video-minutes-remaining'),
+    resetAtMs: minutesReset === undefined ? undefined : minutesReset > 1e9 ? minutesReset * 1000 : nowMs + minutesReset * 1000,
+  };
+  const announced = videoMinutes.limit !== undefined || videoMinutes.remaining !== undefined;
+  return { status: response.status, retryAfterMs, resetAtMs, limit: num('x-ratelimit-limit'), remaining: num('x-ratelimit-remaining'), ...(announced ? { videoMinutes } : {}) };
 }
 
 function describeCause(cause: unknown): string {

@@ -10,6 +10,8 @@ export interface ResponseSignal {
   resetAtMs?: number | undefined;
   limit?: number | undefined;
   remaining?: number | undefined;
+  /** From `X-Ratelimit-Video-Minutes-*` (a simulator assumption: docs/reliability.md): a limit on video minutes, not requests. */
+  videoMinutes?: { limit?: number | undefined; remaining?: number | undefined; resetAtMs?: number | undefined } | undefined;
 }
 
 /** Every request waits at the gate, and every answer is reported back to it. */
@@ -92,9 +94,12 @@ export class Pacer implements RequestGate {
     this.stats.sent += 1;
   }
 
-  release(signal: ResponseSignal): void {
+  release(answer: ResponseSignal): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     const now = this.clock.now();
+    const minutes = answer.videoMinutes;
+    // A refusal for video minutes pauses this category until the minutes reset, and says nothing about the request rate (no slow-down).
+    const signal = answer.status === 429 && minutes?.remaining !== undefined && minutes.remaining <= 0 ? { status: 429, resetAtMs: minutes.resetAtMs, limit: minutes.limit ?? 0 } : answer;
     this.learnBudget(signal, now);
     if (signal.status === 429) {
       this.stats.throttled += 1;

@@ -1,8 +1,14 @@
 import { NotSentError } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
+import type { GateRouter } from './pacers.js';
 
 /** A gate that also says how many requests have waited at it for a while, for the progress line. */
 export interface StoppableGate extends RequestGate {
+  readonly waiting: number;
+}
+
+/** The same for a gate per limit category: `waiting` counts the requests waiting at any of them. */
+export interface StoppableRouter extends GateRouter {
   readonly waiting: number;
 }
 
@@ -15,17 +21,42 @@ const SHOWN_WAIT_MS = 250;
  * not abort requests themselves; only their turn at the gate.
  */
 export function stopAtGate(gate: RequestGate, stop: AbortSignal): StoppableGate {
-  let waiting = 0;
+  const count = { waiting: 0 };
+  const stoppable = stoppableGate(gate, stop, count);
   return {
     get waiting() {
-      return waiting;
+      return count.waiting;
     },
+    acquire: (signal) => stoppable.acquire(signal),
+    release: (answer) => stoppable.release(answer),
+  };
+}
+
+/** `stopAtGate` for every category's gate of a router. */
+export function stopAtGates(router: GateRouter, stop: AbortSignal): StoppableRouter {
+  const count = { waiting: 0 };
+  const wrapped = new Map<RequestGate, RequestGate>();
+  return {
+    get waiting() {
+      return count.waiting;
+    },
+    gateFor(method: string, path: string): RequestGate {
+      const inner = router.gateFor(method, path);
+      let gate = wrapped.get(inner);
+      if (!gate) wrapped.set(inner, (gate = stoppableGate(inner, stop, count)));
+      return gate;
+    },
+  };
+}
+
+function stoppableGate(gate: RequestGate, stop: AbortSignal, count: { waiting: number }): RequestGate {
+  return {
     async acquire(signal?: AbortSignal): Promise<void> {
       if (stop.aborted) throw new NotSentError();
       let counted = false;
       const timer = setTimeout(() => {
         counted = true;
-        waiting += 1;
+        count.waiting += 1;
       }, SHOWN_WAIT_MS).unref();
       try {
         // A signal of its own per wait: the run-wide stop collects no listener per request.
@@ -35,7 +66,7 @@ export function stopAtGate(gate: RequestGate, stop: AbortSignal): StoppableGate 
         throw error;
       } finally {
         clearTimeout(timer);
-        if (counted) waiting -= 1;
+        if (counted) count.waiting -= 1;
       }
     },
     release(answer: ResponseSignal): void {

@@ -42,7 +42,23 @@ export interface FaultConfig {
     shareTaskBucket?: boolean;
     /** Epoch ms the quota resets at; default the next UTC midnight of the simulator's clock. */
     resetAt?: number;
+    /**
+     * A quota of `limit` creates per window of this length instead of one per day: `{ limit: 3,
+     * windowMs: 20_000 }` refuses the 4th create with `usage_limit_exceeded` and a reset at the
+     * window's end. The first window starts at the first create it counts (so a test knows where
+     * the windows fall), the next ones follow back to back. Overrides `resetAt`.
+     */
+    windowMs?: number;
   };
+  /**
+   * A limit on the video minutes created per window (v1.3 documents limits on video minutes per
+   * hour and per day, not their wire form: this form is an assumption, see test/sim/README.md).
+   * Every create on the routes (default POST /tasks and POST /indexes/{index_id}/indexed-assets)
+   * is charged `minutesPerCreate` (the simulator has not read the file at POST time); one that
+   * would pass `limit` gets 429 `too_many_requests`. Answers carry
+   * `X-Ratelimit-Video-Minutes-Limit/Remaining/Reset` (epoch seconds) unless `headers: false`.
+   */
+  videoMinutes?: { limit: number; windowMs: number; minutesPerCreate?: number; headers?: boolean; routes?: readonly RouteId[] };
   /** Answers a share of requests with a 5xx before doing any work. */
   error5xx?: { rate: number; statuses?: readonly number[]; routes?: readonly RouteId[] };
   /**
@@ -85,8 +101,10 @@ export class FaultInjector {
   #random: () => number = mulberry32(1);
   #rateWindow: Window = { start: 0, used: 0 };
   #quotaWindow: Window = { start: 0, used: 0 };
+  #minuteWindow: Window = { start: 0, used: 0 };
+  #quotaAnchor: number | undefined;
   readonly #created = new Map<CreateRouteId, number>();
-  readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0 };
+  readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, minutesExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0 };
 
   constructor(initial: FaultConfig = {}) {
     this.set(initial);
@@ -116,6 +134,8 @@ export class FaultInjector {
     this.#random = mulberry32(this.#config.seed ?? 1);
     this.#rateWindow = { start: 0, used: 0 };
     this.#quotaWindow = { start: 0, used: 0 };
+    this.#minuteWindow = { start: 0, used: 0 };
+    this.#quotaAnchor = undefined;
     this.#created.clear();
   }
 
@@ -138,7 +158,7 @@ export class FaultInjector {
     const quota = this.#config.dailyQuota;
     const quotaApplies = quota !== undefined && applies(sharing(quota.routes ?? ['POST /tasks'], quota.shareTaskBucket), route);
     if (quota && quotaApplies) {
-      const resetAt = quota.resetAt ?? nextUtcMidnight(now);
+      const resetAt = quota.windowMs ? this.#windowEnd(quota.windowMs, now) : (quota.resetAt ?? nextUtcMidnight(now));
       if (this.#quotaWindow.start !== resetAt) this.#quotaWindow = { start: resetAt, used: 0 };
       if (this.#quotaWindow.used >= quota.limit) {
         this.injected.quotaExceeded++;
@@ -151,9 +171,45 @@ export class FaultInjector {
         };
       }
     }
+    const minutes = this.#admitMinutes(route, now);
+    if (minutes.reject) return minutes;
     const decision = this.#admitRate(route, now);
     if (quotaApplies && !decision.reject) this.#quotaWindow.used++;
-    return decision;
+    if (!decision.reject) minutes.charge?.();
+    return { ...decision, headers: { ...minutes.headers, ...decision.headers } };
+  }
+
+  /** The end of the quota window `now` falls in: windows back to back from the first counted create. */
+  #windowEnd(windowMs: number, now: number): number {
+    const anchor = (this.#quotaAnchor ??= now);
+    return anchor + (Math.floor((now - anchor) / windowMs) + 1) * windowMs;
+  }
+
+  #admitMinutes(route: RouteId, now: number): RateDecision & { charge?: () => void } {
+    const limit = this.#config.videoMinutes;
+    if (!limit || !applies(limit.routes ?? ['POST /tasks', TASK_BUCKET_PARTNER], route)) return { headers: {} };
+    const start = Math.floor(now / limit.windowMs) * limit.windowMs;
+    if (this.#minuteWindow.start !== start) this.#minuteWindow = { start, used: 0 };
+    const charge = limit.minutesPerCreate ?? 1;
+    const headers = (used: number): Record<string, string> =>
+      limit.headers === false
+        ? {}
+        : {
+            'X-Ratelimit-Video-Minutes-Limit': String(limit.limit),
+            'X-Ratelimit-Video-Minutes-Remaining': String(Math.max(0, limit.limit - used)),
+            'X-Ratelimit-Video-Minutes-Reset': String(Math.ceil((start + limit.windowMs) / 1000)),
+          };
+    if (this.#minuteWindow.used + charge > limit.limit) {
+      this.injected.minutesExceeded++;
+      const message = `You have exceeded the video-minute limit (${limit.limit} minutes). Please try again later after ${new Date(start + limit.windowMs).toISOString()}.`;
+      return { headers: { ...headers(limit.limit), 'X-Ratelimit-Video-Minutes-Remaining': '0' }, reject: { code: 'too_many_requests', message } };
+    }
+    return {
+      headers: headers(this.#minuteWindow.used + charge),
+      charge: () => {
+        this.#minuteWindow.used += charge;
+      },
+    };
   }
 
   #admitRate(route: RouteId, now: number): RateDecision {
