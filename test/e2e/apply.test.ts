@@ -103,7 +103,8 @@ describe('tlmigrate apply against Ceph and the simulator', () => {
       return JSON.parse(run.stdout || '{"reconciled":0}') as { reconciled: number };
     };
     const a = await phase('a', { seed: 7, latency: { ms: { min: 0, max: 30 } }, rateLimit: { limit: 8, windowMs: 1000, retryAfter: true, headers: true }, error5xx: { rate: 0.15 }, postAcceptThenFail: { rate: 0.2, mode: 'drop' }, taskVisibilityLagMs: 300 }, '5');
-    const b = await phase('b', { seed: 8, rateLimit: { limit: 5, windowMs: 1000, retryAfter: false, headers: false }, postAcceptThenFail: { rate: 0.2, mode: '500' } }, '5');
+    // Phase a's limit covers every route (one shared bucket, with headers); b's only the creates' category, without headers.
+    const b = await phase('b', { seed: 8, rateLimit: { limit: 5, windowMs: 1000, retryAfter: false, headers: false, routes: ['POST /tasks'] }, postAcceptThenFail: { rate: 0.2, mode: '500' } }, '5');
     const c = await phase('c', { seed: 9, postAcceptThenFail: { rate: 0.2, mode: 'reset' }, slowResponse: { ms: 1500, routes: ['POST /tasks'] } }, '1');
     const counts = w.sim.counts();
     const why = JSON.stringify({ ...counts, tasksBySourcePath: undefined });
