@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError, StateFileError } from '../errors.js';
 import { detectInputKind } from '../report/index.js';
+import { loadState, type StateFile } from '../state/index.js';
 import { DEFAULT_STATE } from './options.js';
 import { commandPath, shellQuote } from './shell.js';
 
@@ -36,4 +37,12 @@ export async function requirePlanFile(path: string): Promise<void> {
 export async function requireStateFile(path: string | undefined): Promise<void> {
   if (path === undefined || (await fileKind(path)) !== 'plan') return;
   throw new ConfigError('state_is_plan', `--state ${path} is a plan file, not a state file: pass the state file apply writes (default ${DEFAULT_STATE}), or leave --state out`);
+}
+
+/** The state file, refused with one line when it is missing or is a plan. */
+export async function requireState(path: string): Promise<StateFile> {
+  await requireStateFile(path);
+  const state = await loadState(path);
+  if (!state) throw new StateFileError('state_missing', `state file ${path} not found: run tlmigrate apply first, or pass --state`);
+  return state;
 }

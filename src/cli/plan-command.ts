@@ -22,7 +22,7 @@ import type { SourceLister } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { toIndexSnapshot } from '../planner/index-snapshot.js';
-import { writePlanFile } from '../state/plan-file.js';
+import { writePlanFile } from '../planner/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
 import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';

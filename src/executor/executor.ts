@@ -3,9 +3,9 @@ import { contentKey, objectUri } from '../planner/index.js';
 import { CREATED_STATUSES, NOT_SUBMITTED, type ItemState } from '../state/index.js';
 import { Admission, QuotaWaiter } from './admission.js';
 import { IndexCensus, type Holding } from './census.js';
-import { assetsPath, tasksPath, type PathContext, type SubmitPath } from './paths.js';
-import type { ReconcileContext } from './reconcile.js';
-import { failItem, nextLookAt, type DeferReason } from './step.js';
+import { assetsRoute, tasksRoute, type RouteContext, type UploadRoute } from './routes.js';
+import type { ReconcileContext } from './search.js';
+import { failItem, nextLookAt, type DeferReason } from './exactly-once.js';
 import type { ExecuteOptions, ExecuteResult } from './types.js';
 
 const DEFAULT_MIN_AGE_MS = 120_000;
@@ -37,7 +37,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
   const wake = new Wakeup();
   const quota = o.waitForQuota ? new QuotaWaiter(o.clock, halt.signal, o.onQuotaWait, o.onEvent) : undefined;
   const admission = new Admission(o, o.minutes, result);
-  const ctx: PathContext = {
+  const ctx: RouteContext = {
     options: o,
     store: o.store,
     clock: o.clock,
@@ -64,10 +64,10 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
         }
       : {}),
   };
-  let path: SubmitPath = tasksPath;
+  let route: UploadRoute = tasksRoute;
   if (o.via === 'assets') {
     if (!o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
-    path = assetsPath(o.assetsApi);
+    route = assetsRoute(o.assetsApi);
   }
   let fatal: unknown;
   // The deadline stops new work like a budget: what is in flight ends, the rest stays for the next run.
@@ -133,7 +133,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
             // A spent budget starts nothing new, and lets what has started finish (unlike a stop, which rolls back unsent intents).
             if (!(await admission.admit(uri, halt.signal))) return;
           }
-          await path.submit(uri, ctx);
+          await route.submit(uri, ctx);
         } catch (error) {
           // After a stop (Ctrl-C, quota), requests cut short throw their abort: the item stays as recorded, for the next run.
           if (!(halt.signal.aborted && fatal === undefined)) fail(error);
@@ -150,10 +150,10 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
     let stuck = false;
     let round = async () => {
       await Promise.all(uris.map(schedule));
-      if (path.drain && !fatal && !halt.signal.aborted) stuck = await path.drain(uris, schedule, ctx);
+      if (route.drain && !fatal && !halt.signal.aborted) stuck = await route.drain(uris, schedule, ctx);
     };
     const drainable = (item: ItemState | undefined) => item?.status === 'asset_processing' || (item?.status === 'asset_ready' && item.lastError?.code !== 'attempts_exhausted');
-    const drainLeft = () => Boolean(path.drain) && uris.some((uri) => drainable(o.store.item(uri)));
+    const drainLeft = () => Boolean(route.drain) && uris.some((uri) => drainable(o.store.item(uri)));
     let rounds = 0;
     do {
       rounds += 1;
@@ -167,7 +167,7 @@ export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
       await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS, (uri) => running.has(uri))]);
       round = async () => {
         await Promise.all(uris.filter((uri) => o.store.item(uri)?.status === 'asset_ready').map(schedule));
-        if (path.drain && !fatal && !halt.signal.aborted) stuck = await path.drain(uris, schedule, ctx);
+        if (route.drain && !fatal && !halt.signal.aborted) stuck = await route.drain(uris, schedule, ctx);
       };
     } while (!fatal && !halt.signal.aborted && !stuck && drainLeft() && rounds < MAX_ROUNDS);
     if (fatal) throw fatal;
@@ -192,7 +192,7 @@ async function recheckDeferred(
   schedule: (uri: string) => Promise<void>,
   working: () => boolean,
   wake: Wakeup,
-  ctx: PathContext,
+  ctx: RouteContext,
   timeoutMs: number,
   busy: (uri: string) => boolean,
 ): Promise<void> {
@@ -235,7 +235,7 @@ async function recheckDeferred(
 }
 
 /** Items the state records as indexed whose video the index no longer holds: planned again. */
-async function recheckRecorded(uris: string[], census: IndexCensus, ctx: PathContext): Promise<string[]> {
+async function recheckRecorded(uris: string[], census: IndexCensus, ctx: RouteContext): Promise<string[]> {
   const again: string[] = [];
   for (const uri of uris) {
     const item = ctx.store.item(uri);
@@ -254,7 +254,7 @@ async function recheckRecorded(uris: string[], census: IndexCensus, ctx: PathCon
  * its content found under another key (in the index or the state) makes it a duplicate; a task of
  * its file name whose owner cannot be read yet holds it back. Returns the held-back items.
  */
-async function takeCensus(uris: string[], census: IndexCensus, ctx: PathContext): Promise<Map<string, Holding[]>> {
+async function takeCensus(uris: string[], census: IndexCensus, ctx: RouteContext): Promise<Map<string, Holding[]>> {
   const { store } = ctx;
   const blocked = new Map<string, Holding[]>();
   const owners = new Map<string, string>();
@@ -293,7 +293,7 @@ async function takeCensus(uris: string[], census: IndexCensus, ctx: PathContext)
 }
 
 /** Rechecks a held-back item; true when it may now be sent. */
-async function settleBlocked(uri: string, holdings: Holding[], census: IndexCensus, blocked: Map<string, Holding[]>, ctx: PathContext): Promise<boolean> {
+async function settleBlocked(uri: string, holdings: Holding[], census: IndexCensus, blocked: Map<string, Holding[]>, ctx: RouteContext): Promise<boolean> {
   const item = ctx.store.item(uri) as ItemState;
   const { decision, holdings: fresh } = await census.recheck(uri, item, holdings);
   if (decision.kind === 'found') {
@@ -322,7 +322,7 @@ async function settleBlocked(uri: string, holdings: Holding[], census: IndexCens
 }
 
 /** Records what the index already holds for an item, instead of sending it. */
-async function recordHolding(uri: string, h: Holding, ctx: PathContext): Promise<void> {
+async function recordHolding(uri: string, h: Holding, ctx: RouteContext): Promise<void> {
   ctx.claimed.add(h.id);
   const at = new Date(ctx.clock.now()).toISOString();
   const common = { reason: 'found_in_index', lastError: null, submittedAt: h.createdAt ?? at } as const;
@@ -351,4 +351,4 @@ class Wakeup {
   }
 }
 
-export { fingerprint } from './paths.js';
+export { fingerprint } from './routes.js';

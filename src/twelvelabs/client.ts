@@ -212,7 +212,7 @@ export class TwelveLabsClient {
   /**
    * Idempotent requests (GET, DELETE) are retried here, on p-retry, as the pure classifier says.
    * A POST is sent once: whether to send it again is the exactly-once step runner's decision
-   * (src/executor/step.ts), taken only after searching for what a lost one created. That is the
+   * (src/executor/exactly-once.ts), taken only after searching for what a lost one created. That is the
    * protocol, not a retry policy, so it has no second layer here.
    */
   private send(spec: RequestSpec): Promise<{ status: number; text: string }> {

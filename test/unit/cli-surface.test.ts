@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { GlobCheck } from '../../src/cli/glob-check.js';
 import { createProgress, fitLine } from '../../src/cli/progress.js';
 import { commandPath, formatCommand, shellQuote, stateFlag } from '../../src/cli/shell.js';
-import { lastRunLine } from '../../src/cli/state-commands.js';
+import { lastRunLine } from '../../src/cli/status-command.js';
 import { levenshtein, nearest } from '../../src/cli/suggest.js';
 import { usageMessage } from '../../src/cli/usage.js';
 import { hasVersionPath } from '../../src/cli/config.js';

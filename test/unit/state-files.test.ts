@@ -9,7 +9,7 @@ import type { PlanHeader, PlanItem, PlanSummary } from '../../src/planner/index.
 import { writeFileAtomic } from '../../src/state/atomic.js';
 import { acquireLock, readLock } from '../../src/state/lock.js';
 import type { LockInfo } from '../../src/state/lock.js';
-import { checkPlanItems, openPlanFile, writePlanFile } from '../../src/state/plan-file.js';
+import { checkPlanItems, openPlanFile, writePlanFile } from '../../src/planner/plan-file.js';
 import { BUCKET, aSourceObject, asyncIterable, somePlanOptions } from './builders.js';
 import { useTmpDir } from './tmp-dir.js';
 

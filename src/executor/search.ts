@@ -22,7 +22,7 @@ export interface ReconcileContext {
  * One search for the task a POST with a lost answer may have created: the index's tasks under the
  * item's file name (decoded or as the URL carried it) created since its intent, each judged by the
  * fingerprint in its video's user_metadata. Deciding when to search again and when an empty search
- * allows a resubmission is the step runner's (step.ts), not this function's.
+ * allows a resubmission is the step runner's (exactly-once.ts), not this function's.
  */
 export async function searchTask(uri: string, item: ItemState, ctx: ReconcileContext): Promise<{ decision: Decision; tasks: Map<string, Task> }> {
   const forms = filenameForms(item.key);

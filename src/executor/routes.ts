@@ -4,11 +4,11 @@ import type { ItemState } from '../state/index.js';
 import { TLM_MARKER } from '../twelvelabs/index-reader.js';
 import type { Asset, UserMetadata } from '../twelvelabs/types.js';
 import { decide, stageOf, type Candidate } from './decide.js';
-import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } from './reconcile.js';
-import { failItem, runStep, type Found, type StepContext, type StepResult } from './step.js';
+import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } from './search.js';
+import { failItem, runStep, type Found, type StepContext, type StepResult } from './exactly-once.js';
 import type { AssetsApi, ExecuteOptions } from './types.js';
 
-export interface PathContext extends StepContext {
+export interface RouteContext extends StepContext {
   options: ExecuteOptions;
   /** Ids already recorded for other items (tasks, assets, indexed assets): never claimed twice. */
   claimed: Set<string>;
@@ -16,12 +16,12 @@ export interface PathContext extends StepContext {
 }
 
 /** The submit step of the executor: one implementation per upload path, same guarantees. */
-export interface SubmitPath {
+export interface UploadRoute {
   /** Moves one item as far as it can go now. */
-  submit(uri: string, ctx: PathContext): Promise<StepResult>;
+  submit(uri: string, ctx: RouteContext): Promise<StepResult>;
   /** Work left after the first pass (assets still processing); `schedule` runs `submit` under the run's concurrency. */
   /** Resolves `true` when it stopped waiting: nothing became ready for `assetWaitMs`; those items stay for the next run. */
-  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<boolean>;
+  drain?(uris: string[], schedule: (uri: string) => Promise<void>, ctx: RouteContext): Promise<boolean>;
 }
 
 /** tlmigrate's fingerprint in user_metadata: proves in the index itself what came from where. */
@@ -37,7 +37,7 @@ export function fingerprint(bucket: string, item: ItemState, runId: string): Rec
 }
 
 /** A deleted or changed object fails its item (re-plan), without spending a credit. */
-async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: string; message: string } | undefined> {
+async function checkSource(item: ItemState, ctx: RouteContext): Promise<{ code: string; message: string } | undefined> {
   const { bucket, source } = ctx.options;
   let head;
   try {
@@ -57,10 +57,10 @@ async function checkSource(item: ItemState, ctx: PathContext): Promise<{ code: s
 const DEFAULT_ASSET_WAIT_MS = 30 * 60_000;
 
 const awaiting = (item: ItemState, step: string) => (item.status === 'intent' || item.status === 'unknown') && (item.step ?? 'task') === step;
-const iso = (ctx: PathContext) => new Date(ctx.clock.now()).toISOString();
+const iso = (ctx: RouteContext) => new Date(ctx.clock.now()).toISOString();
 
 /** The object's presigned GET URL, signed just before its POST, and the user_metadata its video carries. */
-async function sendable(uri: string, ctx: PathContext): Promise<{ item: ItemState; url: string; userMetadata: UserMetadata }> {
+async function sendable(uri: string, ctx: RouteContext): Promise<{ item: ItemState; url: string; userMetadata: UserMetadata }> {
   const { options: o } = ctx;
   const item = ctx.store.item(uri) as ItemState;
   const url = await o.source.presignGet(item.key, o.presignExpiresSeconds);
@@ -68,7 +68,7 @@ async function sendable(uri: string, ctx: PathContext): Promise<{ item: ItemStat
 }
 
 /** POST /tasks with a presigned URL: one request per video. */
-export const tasksPath: SubmitPath = {
+export const tasksRoute: UploadRoute = {
   async submit(uri, ctx) {
     const { options: o, store } = ctx;
     const start = store.item(uri) as ItemState;
@@ -108,7 +108,7 @@ export const tasksPath: SubmitPath = {
 };
 
 /** POST /assets (method=url) then POST /indexes/{id}/indexed-assets: two steps, each exactly once. */
-export function assetsPath(api: AssetsApi): SubmitPath {
+export function assetsRoute(api: AssetsApi): UploadRoute {
   return {
     async submit(uri, ctx) {
       let item = ctx.store.item(uri) as ItemState;
@@ -124,7 +124,7 @@ export function assetsPath(api: AssetsApi): SubmitPath {
   };
 }
 
-function assetStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
+function assetStep(api: AssetsApi, uri: string, ctx: RouteContext): Promise<StepResult> {
   const { store } = ctx;
   return runStep<Asset>(
     uri,
@@ -149,7 +149,7 @@ function assetStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepR
   );
 }
 
-function indexStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepResult> {
+function indexStep(api: AssetsApi, uri: string, ctx: RouteContext): Promise<StepResult> {
   const { options: o, store } = ctx;
   return runStep<{ indexedAssetId: string }>(
     uri,
@@ -178,7 +178,7 @@ function indexStep(api: AssetsApi, uri: string, ctx: PathContext): Promise<StepR
 }
 
 /** Polls processing assets 50 at a time (GET /assets?asset_ids=...) and indexes each once ready; true when it gave up waiting. */
-async function drainAssets(api: AssetsApi, uris: string[], schedule: (uri: string) => Promise<void>, ctx: PathContext): Promise<boolean> {
+async function drainAssets(api: AssetsApi, uris: string[], schedule: (uri: string) => Promise<void>, ctx: RouteContext): Promise<boolean> {
   const pollMs = ctx.options.assetPollMs ?? 2000;
   const waitMs = ctx.options.assetWaitMs ?? DEFAULT_ASSET_WAIT_MS;
   let movedAt = ctx.clock.now();
@@ -194,7 +194,7 @@ async function drainAssets(api: AssetsApi, uris: string[], schedule: (uri: strin
 }
 
 /** One look at the waiting assets: the ones now ready, and whether any became ready or failed. */
-async function pollAssets(api: AssetsApi, waiting: string[], ctx: PathContext): Promise<{ ready: string[]; moved: boolean }> {
+async function pollAssets(api: AssetsApi, waiting: string[], ctx: RouteContext): Promise<{ ready: string[]; moved: boolean }> {
   const ready: string[] = [];
   let moved = false;
   for (let i = 0; i < waiting.length; i += 50) {
@@ -217,7 +217,7 @@ async function pollAssets(api: AssetsApi, waiting: string[], ctx: PathContext): 
 }
 
 /** Finds the asset a lost POST /assets may have created: its file name (either form), created since the intent, our fingerprint. */
-async function findAsset(api: AssetsApi, uri: string, item: ItemState, ctx: PathContext): Promise<Found<Asset>> {
+async function findAsset(api: AssetsApi, uri: string, item: ItemState, ctx: RouteContext): Promise<Found<Asset>> {
   const forms = filenameForms(item.key);
   const since = Date.parse(item.intentAt ?? item.updatedAt) - RECONCILE_SKEW_MS;
   const found = new Map<string, Asset>();

@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError, TlmError, errnoCode } from '../errors.js';
-import { PLAN_VERSION, count, emptySummary, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from '../planner/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { count, emptySummary } from './plan.js';
+import { PLAN_VERSION, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
+import { writeFileAtomic } from '../state/atomic.js';
 
 const ITEMS_OPEN = '"items":[';
 
