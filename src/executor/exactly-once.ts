@@ -74,28 +74,21 @@ export function nextLookAt(ctx: Pick<StepContext, 'clock' | 'lagMs'>, tries: num
  * before a resend is protocol, not retry policy, so no generic retry layer may wrap a POST.
  */
 export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContext): Promise<StepResult> {
-  const now = () => new Date(ctx.clock.now()).toISOString();
-  const item = () => ctx.store.item(uri) as ItemState;
-
-  const current = item();
+  const current = ctx.store.item(uri) as ItemState;
   if ((current.status === 'intent' || current.status === 'unknown') && (current.step ?? 'task') === spec.step) {
     const settled = await settle(uri, spec, ctx);
     if (settled) return settled;
   }
-  let checked = false;
+  if (ctx.halt.signal.aborted) return 'halted';
+  const problem = await spec.beforeFirstSend?.();
+  if (problem) {
+    await failItem(uri, problem.code, problem.message, ctx);
+    return 'failed';
+  }
   for (let attempt = 1; attempt <= MAX_THROTTLED_ATTEMPTS; attempt++) {
     if (ctx.halt.signal.aborted) return 'halted';
-    if (!checked && spec.beforeFirstSend) {
-      const problem = await spec.beforeFirstSend();
-      if (problem) {
-        await failItem(uri, problem.code, problem.message, ctx);
-        return 'failed';
-      }
-      checked = true;
-    }
-    if (ctx.halt.signal.aborted) return 'halted';
     ctx.searches.delete(uri);
-    await ctx.store.setItem(uri, { status: 'intent', step: spec.step, intentAt: now(), attempts: item().attempts + 1, runId: ctx.runId }, { durable: true });
+    await ctx.store.setItem(uri, { status: 'intent', step: spec.step, intentAt: isoNow(ctx), attempts: (ctx.store.item(uri) as ItemState).attempts + 1, runId: ctx.runId }, { durable: true });
     // Stopped while the intent was written: nothing has left, so the item rests again instead.
     if (ctx.halt.signal.aborted) {
       await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
@@ -105,47 +98,54 @@ export async function runStep<T>(uri: string, spec: StepSpec<T>, ctx: StepContex
     try {
       value = await spec.send();
     } catch (error) {
-      // Stopped while it waited for the rate limiter: it never left, so the item rests again.
-      if (error instanceof NotSentError) {
-        await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
-        return 'halted';
-      }
-      const action = classifyFailure(error, { idempotent: false }, ctx.clock.now());
-      const code = error instanceof TlmError ? error.code : 'error';
-      const message = redactUrls(error instanceof ApiError ? error.apiMessage : error instanceof Error ? error.message : String(error));
-      const lastError = { code, message, at: now() };
-      if (action === 'pace') {
-        ctx.result.throttled += 1;
-        await ctx.store.setItem(uri, { status: spec.resting, lastError });
-        ctx.onEvent?.({ type: 'throttled', uri });
-        continue;
-      }
-      if (action === 'quota') {
-        await ctx.store.setItem(uri, { status: spec.resting, lastError }, { durable: true });
-        const resetMs = error instanceof ApiError ? (error.rateLimitResetMs ?? (error.retryAfterMs === undefined ? undefined : ctx.clock.now() + error.retryAfterMs)) : undefined;
-        if (ctx.quotaWait) {
-          await ctx.quotaWait(resetMs, code);
-          continue;
-        }
-        ctx.result.quota = { resetAt: resetMs === undefined ? undefined : new Date(resetMs).toISOString() };
-        ctx.onEvent?.({ type: 'quota', resetAt: ctx.result.quota.resetAt });
-        ctx.halt.abort();
-        return 'quota';
-      }
-      if (action === 'fail') {
-        await failItem(uri, code, message, ctx);
-        return 'failed';
-      }
-      if (action !== 'reconcile') throw error;
-      await ctx.store.setItem(uri, { status: 'unknown', lastError }, { durable: true });
-      const settled = await settle(uri, spec, ctx);
-      if (settled) return settled;
-      continue;
+      const outcome = await afterFailedSend(uri, spec, ctx, error);
+      if (outcome === 'again') continue;
+      return outcome;
     }
     await spec.commit(value, 'created');
     return 'done';
   }
   return 'exhausted';
+}
+
+const isoNow = (ctx: Pick<StepContext, 'clock'>) => new Date(ctx.clock.now()).toISOString();
+
+/** What a POST that failed means for its item: sent again (`again`: nothing was created), ended, or searched for. */
+async function afterFailedSend<T>(uri: string, spec: StepSpec<T>, ctx: StepContext, error: unknown): Promise<StepResult | 'again'> {
+  // Stopped while it waited for the rate limiter: it never left, so the item rests again.
+  if (error instanceof NotSentError) {
+    await ctx.store.setItem(uri, { status: spec.resting }, { durable: true });
+    return 'halted';
+  }
+  const action = classifyFailure(error, { idempotent: false }, ctx.clock.now());
+  const code = error instanceof TlmError ? error.code : 'error';
+  const message = redactUrls(error instanceof ApiError ? error.apiMessage : error instanceof Error ? error.message : String(error));
+  const lastError = { code, message, at: isoNow(ctx) };
+  if (action === 'pace') {
+    ctx.result.throttled += 1;
+    await ctx.store.setItem(uri, { status: spec.resting, lastError });
+    ctx.onEvent?.({ type: 'throttled', uri });
+    return 'again';
+  }
+  if (action === 'quota') {
+    await ctx.store.setItem(uri, { status: spec.resting, lastError }, { durable: true });
+    const resetMs = error instanceof ApiError ? (error.rateLimitResetMs ?? (error.retryAfterMs === undefined ? undefined : ctx.clock.now() + error.retryAfterMs)) : undefined;
+    if (ctx.quotaWait) {
+      await ctx.quotaWait(resetMs, code);
+      return 'again';
+    }
+    ctx.result.quota = { resetAt: resetMs === undefined ? undefined : new Date(resetMs).toISOString() };
+    ctx.onEvent?.({ type: 'quota', resetAt: ctx.result.quota.resetAt });
+    ctx.halt.abort();
+    return 'quota';
+  }
+  if (action === 'fail') {
+    await failItem(uri, code, message, ctx);
+    return 'failed';
+  }
+  if (action !== 'reconcile') throw error;
+  await ctx.store.setItem(uri, { status: 'unknown', lastError }, { durable: true });
+  return (await settle(uri, spec, ctx)) ?? 'again';
 }
 
 /**

@@ -23,162 +23,209 @@ const MAX_ROUNDS = 20;
  * run-level faults (invalid key, unwritable state).
  */
 export async function executePlan(o: ExecuteOptions): Promise<ExecuteResult> {
-  const result: ExecuteResult = { submitted: 0, failed: 0, reconciled: 0, foundInIndex: 0, duplicates: 0, gone: 0, pending: 0, undecided: 0, retries: 0, throttled: 0, interrupted: false };
-  const limit = pLimit(o.concurrency);
-  const halt = new AbortController();
-  const onStop = () => halt.abort(o.stop?.reason);
-  if (o.stop?.aborted) halt.abort();
-  o.stop?.addEventListener('abort', onStop, { once: true });
-  const claimed = new Set<string>();
-  for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
-  const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: halt.signal };
-  const deferred = new Map<string, { at: number; reason: DeferReason }>();
-  const setAside = new Map<string, { at: number; reason: DeferReason }>();
-  const wake = new Wakeup();
-  const quota = o.waitForQuota ? new QuotaWaiter(o.clock, halt.signal, o.onQuotaWait, o.onEvent) : undefined;
-  const admission = new Admission(o, o.minutes, result);
-  const ctx: RouteContext = {
-    options: o,
-    store: o.store,
-    clock: o.clock,
-    runId: o.runId,
-    halt,
-    result,
-    random: o.random ?? Math.random,
-    maxAttempts: o.maxAttempts ?? 5,
-    lagMs: o.reconcileLagMs ?? 5000,
-    minAgeMs: o.reconcileMinAgeMs ?? DEFAULT_MIN_AGE_MS,
-    searches: new Map(),
-    rechecks: new Map(),
-    resends: new Map(),
-    defer: (uri, at, reason) => setAside.set(uri, { at, reason }),
-    onEvent: o.onEvent,
-    claimed,
-    reconcile,
-    ...(quota
-      ? {
-          quotaWait: async (resetAtMs: number | undefined, reason: string) => {
-            result.quotaWaits = (result.quotaWaits ?? 0) + 1;
-            await quota.wait(resetAtMs, reason);
-          },
-        }
-      : {}),
-  };
-  let route: UploadRoute = tasksRoute;
-  if (o.via === 'assets') {
-    if (!o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
-    route = assetsRoute(o.assetsApi);
+  const run = new PlanRun(o);
+  try {
+    return await run.execute();
+  } finally {
+    run.dispose();
   }
-  let fatal: unknown;
-  // The deadline stops new work like a budget: what is in flight ends, the rest stays for the next run.
-  // Ended with the run, so a run done before its deadline does not stay alive until then.
-  const deadlineTimer = new AbortController();
-  if (o.deadline !== undefined) {
+}
+
+type Deferral = { at: number; reason: DeferReason };
+
+/** One `executePlan`: its context, its jobs (one per item at a time), its rounds and its end. */
+class PlanRun {
+  readonly result: ExecuteResult = { submitted: 0, failed: 0, reconciled: 0, foundInIndex: 0, duplicates: 0, gone: 0, pending: 0, undecided: 0, retries: 0, throttled: 0, interrupted: false };
+  private readonly halt = new AbortController();
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly deferred = new Map<string, Deferral>();
+  private readonly setAside = new Map<string, Deferral>();
+  private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly wake = new Wakeup();
+  private readonly quota: QuotaWaiter | undefined;
+  private readonly admission: Admission;
+  private readonly ctx: RouteContext;
+  private readonly route: UploadRoute;
+  private readonly deadlineTimer = new AbortController();
+  private readonly onStop = () => this.halt.abort(this.o.stop?.reason);
+  private fatal: unknown;
+  private census: IndexCensus | undefined;
+  private blocked = new Map<string, Holding[]>();
+  private uris: string[] = [];
+
+  constructor(private readonly o: ExecuteOptions) {
+    if (o.via === 'assets' && !o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
+    this.route = o.via === 'assets' && o.assetsApi ? assetsRoute(o.assetsApi) : tasksRoute;
+    this.limit = pLimit(o.concurrency);
+    if (o.stop?.aborted) this.halt.abort();
+    o.stop?.addEventListener('abort', this.onStop, { once: true });
+    this.quota = o.waitForQuota ? new QuotaWaiter(o.clock, this.halt.signal, o.onQuotaWait, o.onEvent) : undefined;
+    this.admission = new Admission(o, o.minutes, this.result);
+    this.ctx = this.context();
+  }
+
+  async execute(): Promise<ExecuteResult> {
+    this.startDeadline();
+    try {
+      this.census = await IndexCensus.read({ api: this.o.api, assetsApi: this.o.assetsApi, indexId: this.o.indexId, via: this.o.via ?? 'tasks', signal: this.halt.signal });
+      this.uris = [...this.o.uris, ...(await recheckRecorded(this.o.recorded ?? [], this.census, this.ctx))];
+      this.blocked = await takeCensus(this.uris, this.census, this.ctx);
+    } catch (error) {
+      // The deadline passed while the index was read: nothing was sent, the next run starts over.
+      if (this.result.budget?.reason === 'deadline' && this.halt.signal.aborted) return { ...this.result, pending: this.o.uris.length };
+      throw error;
+    }
+    await this.rounds();
+    if (this.fatal) throw this.fatal;
+    const { result, o } = this;
+    result.interrupted = Boolean(o.stop?.aborted);
+    const left = this.uris.map((uri) => o.store.item(uri)).filter((item): item is ItemState => item !== undefined && NOT_SUBMITTED.has(item.status));
+    result.pending = left.length;
+    result.undecided = left.filter((item) => item.status === 'unknown' || this.blocked.has(objectUri(o.bucket, item.key))).length;
+    return result;
+  }
+
+  dispose(): void {
+    this.deadlineTimer.abort();
+    this.o.stop?.removeEventListener('abort', this.onStop);
+  }
+
+  private context(): RouteContext {
+    const { o, result, quota } = this;
+    const claimed = new Set<string>();
+    for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
+    const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: this.halt.signal };
+    return {
+      options: o,
+      store: o.store,
+      clock: o.clock,
+      runId: o.runId,
+      halt: this.halt,
+      result,
+      random: o.random ?? Math.random,
+      maxAttempts: o.maxAttempts ?? 5,
+      lagMs: o.reconcileLagMs ?? 5000,
+      minAgeMs: o.reconcileMinAgeMs ?? DEFAULT_MIN_AGE_MS,
+      searches: new Map(),
+      rechecks: new Map(),
+      resends: new Map(),
+      defer: (uri, at, reason) => this.setAside.set(uri, { at, reason }),
+      onEvent: o.onEvent,
+      claimed,
+      reconcile,
+      ...(quota
+        ? {
+            quotaWait: async (resetAtMs: number | undefined, reason: string) => {
+              result.quotaWaits = (result.quotaWaits ?? 0) + 1;
+              await quota.wait(resetAtMs, reason);
+            },
+          }
+        : {}),
+    };
+  }
+
+  /** The deadline stops new work like a budget: what is in flight ends, the rest stays for the next run. */
+  private startDeadline(): void {
+    const { o } = this;
+    if (o.deadline === undefined) return;
+    // Ended with the run (dispose), so a run done before its deadline does not stay alive until then.
     o.clock
-      .sleep(Math.max(0, o.deadline - o.clock.now()), AbortSignal.any([halt.signal, deadlineTimer.signal]))
+      .sleep(Math.max(0, o.deadline - o.clock.now()), AbortSignal.any([this.halt.signal, this.deadlineTimer.signal]))
       .then(() => {
-        result.budget ??= { reason: 'deadline' };
-        halt.abort();
-        wake.ring();
+        this.result.budget ??= { reason: 'deadline' };
+        this.halt.abort();
+        this.wake.ring();
       })
       .catch(() => undefined);
   }
-  const fail = (error: unknown) => {
-    fatal ??= error;
-    halt.abort();
-    wake.ring();
+
+  private readonly fail = (error: unknown): void => {
+    this.fatal ??= error;
+    this.halt.abort();
+    this.wake.ring();
   };
-  try {
-    let census: IndexCensus;
-    let uris: string[];
-    let blocked: Map<string, Holding[]>;
-    try {
-      census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: halt.signal });
-      uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], census, ctx))];
-      blocked = await takeCensus(uris, census, ctx);
-    } catch (error) {
-      // The deadline passed while the index was read: nothing was sent, the next run starts over.
-      if (result.budget?.reason === 'deadline' && halt.signal.aborted) return { ...result, pending: o.uris.length };
-      throw error;
+
+  /**
+   * One job per item at a time: a call while one runs (the assets poll seeing it ready) waits for it,
+   * and the item is worked on once more after, unless it was set aside meanwhile.
+   */
+  private readonly schedule = (uri: string): Promise<void> => {
+    const current = this.running.get(uri);
+    if (current) {
+      current.again = true;
+      return current.done;
     }
-    // One job per item at a time: a call while one runs (the assets poll seeing it ready) waits for it,
-    // and the item is worked on once more after, unless it was set aside meanwhile.
-    const running = new Map<string, { again: boolean; done: Promise<void> }>();
-    const schedule = (uri: string): Promise<void> => {
-      const current = running.get(uri);
-      if (current) {
-        current.again = true;
-        return current.done;
-      }
-      const job = { again: false, done: Promise.resolve() };
-      running.set(uri, job);
-      job.done = (async () => {
-        do {
-          job.again = false;
-          await runJob(uri);
-        } while (job.again && !deferred.has(uri) && !halt.signal.aborted);
-        running.delete(uri);
-        wake.ring();
-      })();
-      return job.done;
-    };
-    const runJob = (uri: string) =>
-      limit(async () => {
-        if (halt.signal.aborted || fatal) return;
-        try {
-          const held = blocked.get(uri);
-          if (held && !(await settleBlocked(uri, held, census, blocked, ctx))) return;
-          if (o.store.item(uri)?.status === 'planned') {
-            await quota?.idle();
-            // A spent budget starts nothing new, and lets what has started finish (unlike a stop, which rolls back unsent intents).
-            if (!(await admission.admit(uri, halt.signal))) return;
-          }
-          await route.submit(uri, ctx);
-        } catch (error) {
-          // After a stop (Ctrl-C, quota), requests cut short throw their abort: the item stays as recorded, for the next run.
-          if (!(halt.signal.aborted && fatal === undefined)) fail(error);
-        } finally {
-          // Set aside only once its job has ended: an item is never worked on by two jobs at once.
-          const later = setAside.get(uri);
-          setAside.delete(uri);
-          if (later) deferred.set(uri, later);
-          wake.ring();
+    const job = { again: false, done: Promise.resolve() };
+    this.running.set(uri, job);
+    job.done = (async () => {
+      do {
+        job.again = false;
+        await this.runJob(uri);
+      } while (job.again && !this.deferred.has(uri) && !this.halt.signal.aborted);
+      this.running.delete(uri);
+      this.wake.ring();
+    })();
+    return job.done;
+  };
+
+  private runJob(uri: string): Promise<void> {
+    return this.limit(async () => {
+      const { o, halt } = this;
+      if (halt.signal.aborted || this.fatal || !this.census) return;
+      try {
+        const held = this.blocked.get(uri);
+        if (held && !(await settleBlocked(uri, held, this.census, this.blocked, this.ctx))) return;
+        if (o.store.item(uri)?.status === 'planned') {
+          await this.quota?.idle();
+          // A spent budget starts nothing new, and lets what has started finish (unlike a stop, which rolls back unsent intents).
+          if (!(await this.admission.admit(uri, halt.signal))) return;
         }
-      });
-    // Rounds: the first pass (then, for assets, polling until ready), while set-aside items are rechecked
-    // alongside; an item found by a recheck may need polling again, hence another round.
+        await this.route.submit(uri, this.ctx);
+      } catch (error) {
+        // After a stop (Ctrl-C, quota), requests cut short throw their abort: the item stays as recorded, for the next run.
+        if (!(halt.signal.aborted && this.fatal === undefined)) this.fail(error);
+      } finally {
+        // Set aside only once its job has ended: an item is never worked on by two jobs at once.
+        const later = this.setAside.get(uri);
+        this.setAside.delete(uri);
+        if (later) this.deferred.set(uri, later);
+        this.wake.ring();
+      }
+    });
+  }
+
+  /**
+   * Rounds: the first pass (then, for assets, polling until ready), while set-aside items are
+   * rechecked alongside; an item found by a recheck may need polling again, hence another round.
+   */
+  private async rounds(): Promise<void> {
+    const { o, route, halt } = this;
     let stuck = false;
+    const drain = async () => {
+      if (route.drain && !this.fatal && !halt.signal.aborted) stuck = await route.drain(this.uris, this.schedule, this.ctx);
+    };
     let round = async () => {
-      await Promise.all(uris.map(schedule));
-      if (route.drain && !fatal && !halt.signal.aborted) stuck = await route.drain(uris, schedule, ctx);
+      await Promise.all(this.uris.map(this.schedule));
+      await drain();
     };
     const drainable = (item: ItemState | undefined) => item?.status === 'asset_processing' || (item?.status === 'asset_ready' && item.lastError?.code !== 'attempts_exhausted');
-    const drainLeft = () => Boolean(route.drain) && uris.some((uri) => drainable(o.store.item(uri)));
+    const drainLeft = () => Boolean(route.drain) && this.uris.some((uri) => drainable(o.store.item(uri)));
     let rounds = 0;
     do {
       rounds += 1;
       let working = true;
       const work = round()
-        .catch(fail)
+        .catch(this.fail)
         .finally(() => {
           working = false;
-          wake.ring();
+          this.wake.ring();
         });
-      await Promise.all([work, recheckDeferred(deferred, schedule, () => working, wake, ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS, (uri) => running.has(uri))]);
+      await Promise.all([work, recheckDeferred(this.deferred, this.schedule, () => working, this.wake, this.ctx, o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS, (uri) => this.running.has(uri))]);
       round = async () => {
-        await Promise.all(uris.filter((uri) => o.store.item(uri)?.status === 'asset_ready').map(schedule));
-        if (route.drain && !fatal && !halt.signal.aborted) stuck = await route.drain(uris, schedule, ctx);
+        await Promise.all(this.uris.filter((uri) => o.store.item(uri)?.status === 'asset_ready').map(this.schedule));
+        await drain();
       };
-    } while (!fatal && !halt.signal.aborted && !stuck && drainLeft() && rounds < MAX_ROUNDS);
-    if (fatal) throw fatal;
-    result.interrupted = Boolean(o.stop?.aborted);
-    const left = uris.map((uri) => o.store.item(uri)).filter((item): item is ItemState => item !== undefined && NOT_SUBMITTED.has(item.status));
-    result.pending = left.length;
-    result.undecided = left.filter((item) => item.status === 'unknown' || blocked.has(objectUri(o.bucket, item.key))).length;
-    return result;
-  } finally {
-    deadlineTimer.abort();
-    o.stop?.removeEventListener('abort', onStop);
+    } while (!this.fatal && !halt.signal.aborted && !stuck && drainLeft() && rounds < MAX_ROUNDS);
   }
 }
 
