@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { link, open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { StateFileError, errnoCode } from '../errors.js';
@@ -11,6 +12,8 @@ export interface LockInfo {
   command: string;
   /** Unique per acquisition, so no two lock files ever have the same content. */
   nonce?: string;
+  /** The holder's boot and start time (Linux): a process that reuses a dead holder's pid is not taken for it. */
+  proc?: string;
 }
 
 export interface StateLock {
@@ -30,7 +33,8 @@ const MAX_ATTEMPTS = 40;
  */
 export async function acquireLock(statePath: string, command: string): Promise<StateLock> {
   const path = `${statePath}.lock`;
-  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command, nonce: randomUUID() };
+  const proc = processIdentity(process.pid);
+  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command, nonce: randomUUID(), ...(proc ? { proc } : {}) };
   const content = JSON.stringify(mine);
   await refuseUnsafePath(path, 'lock file');
   const temp = `${path}.${process.pid}.${mine.nonce}.tmp`;
@@ -65,7 +69,7 @@ export async function readLock(path: string): Promise<LockInfo | undefined> {
 /** The lock's holder when it may still be running: alive on this host, or on another host (which cannot be checked from here). */
 export async function liveHolder(statePath: string): Promise<LockInfo | undefined> {
   const info = await readLock(`${statePath}.lock`);
-  return info && (info.host !== hostname() || isAlive(info.pid)) ? info : undefined;
+  return info && (info.host !== hostname() || holderAlive(info)) ? info : undefined;
 }
 
 function held(path: string, content: string): StateLock {
@@ -111,7 +115,7 @@ function refuseUnlessDead(holder: LockInfo, statePath: string, path: string): vo
       `state file ${statePath} is locked by ${who}, another host, which this one cannot check: if no tlmigrate runs there any more, remove the lock: rm ${shellQuote(path)}`,
     );
   }
-  if (isAlive(holder.pid)) throw new StateFileError('state_locked', `state file ${statePath} is in use by ${who}: wait for it, or stop it first`);
+  if (holderAlive(holder)) throw new StateFileError('state_locked', `state file ${statePath} is in use by ${who}: wait for it, or stop it first`);
 }
 
 /** The lock's text and content; undefined when it vanished meanwhile. A lock that does not parse is never taken for dead. */
@@ -138,7 +142,14 @@ function parseLock(raw: string): LockInfo | undefined {
   try {
     const value = JSON.parse(raw) as Partial<LockInfo> | null;
     if (!value || !Number.isInteger(value.pid) || (value.pid ?? 0) <= 0 || typeof value.host !== 'string') return undefined;
-    return { pid: value.pid as number, host: value.host, startedAt: String(value.startedAt ?? '?'), command: String(value.command ?? '?'), ...(value.nonce ? { nonce: value.nonce } : {}) };
+    return {
+      pid: value.pid as number,
+      host: value.host,
+      startedAt: String(value.startedAt ?? '?'),
+      command: String(value.command ?? '?'),
+      ...(value.nonce ? { nonce: value.nonce } : {}),
+      ...(typeof value.proc === 'string' ? { proc: value.proc } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -169,6 +180,31 @@ function unwritable(path: string, error: unknown): unknown {
   const code = errnoCode(error);
   if (code === undefined) return error;
   return new StateFileError('state_unwritable', `cannot create ${path} (${code}): run from a writable folder or pass --state PATH`, { cause: error });
+}
+
+/**
+ * Whether the lock's holder still runs. Its pid alone is not enough: pids are reused (a busy
+ * machine wraps 32,768 of them in minutes, a reboot starts again), so where the lock names the
+ * holder's boot and start time, the process with that pid must have the same.
+ */
+function holderAlive(holder: LockInfo): boolean {
+  if (!isAlive(holder.pid)) return false;
+  if (holder.proc === undefined) return true;
+  const now = processIdentity(holder.pid);
+  return now === undefined || now === holder.proc;
+}
+
+/** `boot id:start time in clock ticks` of a process, from Linux's /proc; undefined where there is none. */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'. Field 22 is the start time.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return boot && start ? `${boot}:${start}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -7,7 +7,7 @@ import { PlanFileError, StateFileError } from '../../src/errors.js';
 import { emptySummary } from '../../src/planner/index.js';
 import type { PlanHeader, PlanItem, PlanSummary } from '../../src/planner/index.js';
 import { writeFileAtomic } from '../../src/state/atomic.js';
-import { acquireLock, readLock } from '../../src/state/lock.js';
+import { acquireLock, processIdentity, readLock } from '../../src/state/lock.js';
 import type { LockInfo } from '../../src/state/lock.js';
 import { checkPlanItems, openPlanFile, writePlanFile } from '../../src/planner/plan-file.js';
 import { BUCKET, aSourceObject, asyncIterable, somePlanOptions } from './builders.js';
@@ -67,6 +67,16 @@ describe('acquireLock', () => {
     expect((await readdir(tmp.dir)).sort()).toEqual(['state.json.lock']);
     await lock.release();
     await expect(stat(lock.path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it.runIf(processIdentity(process.pid) !== undefined)('takes over a lock whose pid now belongs to another process (pids are reused), and refuses one whose process is the same', async () => {
+    const state = tmp.path('state.json');
+    // A live pid (this one), but the lock's holder started at another time: a reused pid, the holder is gone.
+    await writeFile(`${state}.lock`, JSON.stringify(aLockInfo({ pid: process.pid, proc: `${processIdentity(process.pid)}0` })));
+    const lock = await acquireLock(state, 'apply');
+    expect(await readLock(lock.path)).toMatchObject({ pid: process.pid, proc: processIdentity(process.pid) });
+    expect((await caught(acquireLock(state, 'apply')) as { code?: string }).code).toBe('state_locked');
+    await lock.release();
   });
 
   // A lock is linked into place complete, so an empty or unreadable one is not ours, or is being written by an older version: never dead.
