@@ -108,7 +108,7 @@ export async function prepareApply(args: ApplyArgs) {
 /** Apply: one task per upload item of the plan, exactly once, checkpointed, resumable. */
 export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, stop: AbortSignal): Promise<ApplyOutcome> {
   const { presignSeconds: requestedExpiry, metadata, plan, via, reconcileMinAgeMs } = await prepareApply(args);
-  const header = plan.header as typeof plan.header & { planId?: string };
+  const { header } = plan;
   const clock = systemClock;
   let throttles = 0;
   const minutes = new VideoMinutePacer({
@@ -331,26 +331,36 @@ async function mergePlan(
       continue;
     }
     if (item.action === 'fail') preflight.push(uri);
-    if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
-      if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
-        await store.setItem(uri, { status: 'planned', lastError: null });
-        uris.push(uri);
-        continue;
-      }
-      if (item.action === 'fail' && item.match?.by === 'ledger') continue;
-      await store.setItem(uri, {
-        ...newItem(item, item.action === 'fail' ? 'failed' : item.reason === 'indexed' ? 'ready' : 'skipped', now),
-        reason: item.reason,
-        ...(item.match?.videoId ? { videoId: item.match.videoId } : {}),
-        ...(item.action === 'fail' ? { lastError: { code: item.reason ?? 'preflight_failed', message: item.detail ?? 'failed preflight', at: now } } : {}),
-      });
-    } else if (item.action === 'fail' && retryFailed && current.status === 'failed') {
-      await store.setItem(uri, { status: 'planned', lastError: null });
-      uris.push(uri);
-    }
+    if (await recordSkipOrFailure(store, uri, item, current, retryFailed, now)) uris.push(uri);
   }
   await store.checkpoint();
   return { uris, uploads, preflight };
+}
+
+/**
+ * A skip or a preflight failure of the plan, recorded for status unless the state knows better (a
+ * task of it exists). True when this run works on it after all: `--retry-failed` of a failure.
+ */
+async function recordSkipOrFailure(store: StateStore, uri: string, item: PlanItem, current: ItemState | undefined, retryFailed: boolean, now: string): Promise<boolean> {
+  if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
+    if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
+      await store.setItem(uri, { status: 'planned', lastError: null });
+      return true;
+    }
+    if (item.action === 'fail' && item.match?.by === 'ledger') return false;
+    await store.setItem(uri, {
+      ...newItem(item, item.action === 'fail' ? 'failed' : item.reason === 'indexed' ? 'ready' : 'skipped', now),
+      reason: item.reason,
+      ...(item.match?.videoId ? { videoId: item.match.videoId } : {}),
+      ...(item.action === 'fail' ? { lastError: { code: item.reason ?? 'preflight_failed', message: item.detail ?? 'failed preflight', at: now } } : {}),
+    });
+    return false;
+  }
+  if (item.action === 'fail' && retryFailed && current.status === 'failed') {
+    await store.setItem(uri, { status: 'planned', lastError: null });
+    return true;
+  }
+  return false;
 }
 
 /** Upload items of the plan not created yet: what a budget leaves for the next run. */

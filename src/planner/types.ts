@@ -88,6 +88,8 @@ export interface PlanSource {
 
 export interface PlanHeader {
   version: typeof PLAN_VERSION;
+  /** Names this plan in the state (`lastPlan`), so an older plan applied after it is refused. Absent in plans of older versions. */
+  planId?: string | undefined;
   createdAt: string;
   tool: string;
   source: PlanSource;
