@@ -84,7 +84,9 @@ describe('apply --via assets against Ceph and the simulator', () => {
     ];
     for (const faults of phases) {
       world.sim.faults.set(faults);
-      await runCli(['apply', planFile, '--state', state, '--concurrency', '4', '--reconcile-lag', '0.5', '--request-timeout', '1'], world.env);
+      // A POST refused (5xx) is resent only after two empty searches and the 30 s minimum age, for each
+      // of two steps: chains of those make the first phase take 35-95 s here, more on a loaded machine.
+      await runCli(['apply', planFile, '--state', state, '--concurrency', '4', '--reconcile-lag', '0.5', '--request-timeout', '1'], world.env, { timeoutMs: 300_000 });
       world.sim.faults.reset();
     }
     const finish = await runCli(['apply', planFile, '--state', state, '--reconcile-lag', '0.5', '--json'], world.env);
@@ -92,7 +94,7 @@ describe('apply --via assets against Ceph and the simulator', () => {
     const counts = w.sim.counts();
     expect(counts.connectionsLost + counts.serverErrors).toBeGreaterThan(0);
     expectOneAssetAndOneIndexedAsset(w, faultKeys);
-  }, 300_000);
+  }, 600_000);
 
   it('keeps one asset and one indexed asset per object under kill -9 and resume', async () => {
     w = await makeWorld('assets-kill', { lifecycle: { assetProcessingMs: 100, pendingMs: 50, queuedMs: 50, indexingMs: 50 } });
