@@ -10,7 +10,7 @@ import type { ExecuteResult } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { objectUri, type PlanItem } from '../planner/index.js';
-import { ENDED, NOT_SUBMITTED, StateStore, checkPlanItems, failureStage, openPlanFile, statusIn, type ItemState, type RunRecord } from '../state/index.js';
+import { ENDED, NOT_CREATED, NOT_SUBMITTED, StateStore, checkPlanItems, failureStage, openPlanFile, statusIn, type ItemState, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
 import { stopAtGates } from '../twelvelabs/stop-gate.js';
@@ -365,8 +365,7 @@ async function recordSkipOrFailure(store: StateStore, uri: string, item: PlanIte
 
 /** Upload items of the plan not created yet: what a budget leaves for the next run. */
 function planItemsLeft(store: StateStore, uploads: string[]): string[] {
-  const resting = new Set(['planned', 'intent', 'unknown']);
-  return uploads.filter((uri) => resting.has(store.item(uri)?.status ?? ''));
+  return uploads.filter((uri) => statusIn(NOT_CREATED, store.item(uri)?.status));
 }
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {

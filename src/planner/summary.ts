@@ -1,3 +1,4 @@
+import { PLAN_SKIP_REASONS } from '../state/lifecycle.js';
 import { formatBytes } from './requirements.js';
 import type { PlanSummary } from './types.js';
 
@@ -9,7 +10,6 @@ const MATCH_LABEL: Record<string, string> = {
   source_content: 'by content',
 };
 
-const SKIP_REASONS = new Set(['indexed', 'duplicate', 'excluded', 'in_progress']);
 
 /** The Terraform-style one-paragraph summary a person acts on. */
 export function formatPlanSummary(summary: PlanSummary): string {
@@ -22,7 +22,7 @@ export function formatPlanSummary(summary: PlanSummary): string {
   parts.push(`${n(indexed)} already indexed${by.length ? ` (${by.join(', ')})` : ''}`);
   if (summary.reasons.in_progress) parts.push(`${n(summary.reasons.in_progress)} already in progress`);
   const failures = Object.entries(summary.reasons)
-    .filter(([reason]) => !SKIP_REASONS.has(reason))
+    .filter(([reason]) => !PLAN_SKIP_REASONS.has(reason))
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   parts.push(`${n(summary.counts.fail)} will fail preflight${failures.length ? ` (${failures.map(([r, c]) => `${n(c)} ${r}`).join(', ')})` : ''}`);
   const duplicates = summary.reasons.duplicate ?? 0;

@@ -6,6 +6,9 @@ export const ALL_STATUSES = ['planned', 'intent', 'unknown', 'asset_processing',
 /** A POST may have left and its outcome is not known yet: searched for before any new POST. */
 export const AWAITING_OUTCOME: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['intent', 'unknown']);
 
+/** Nothing created for the item yet, not even an asset: what a budget or an ETA counts as left. */
+export const NOT_CREATED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['planned', ...AWAITING_OUTCOME]);
+
 /** No task or indexed asset exists yet for the item (as far as the state knows). */
 export const NOT_SUBMITTED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
 
