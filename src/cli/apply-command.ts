@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { systemClock } from '../clock.js';
-import { ConfigError, PlanFileError, SourceError } from '../errors.js';
-import { executePlan } from '../executor/executor.js';
-import { countStatuses, followTasks } from '../executor/follow.js';
+import { ConfigError, SourceError } from '../errors.js';
+import { applyPlanRun, type ApplyRunResult, type FailureCounts, type RunSettings } from '../executor/apply.js';
 import { checkMetadataSize, parseDuration, parseMetadataJson, parseMetadataPairs } from '../executor/metadata.js';
-import type { ExecuteResult } from '../executor/types.js';
+import type { ExecuteResult, ExecutorEvent, QuotaWait } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
-import { objectUri, type PlanItem } from '../planner/index.js';
-import { ENDED, NOT_CREATED, NOT_SUBMITTED, StateStore, checkPlanItems, failureStage, openPlanFile, statusIn, type ItemState, type RunRecord } from '../state/index.js';
+import { StateStore, checkPlanItems, openPlanFile, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
 import { stopAtGates } from '../twelvelabs/stop-gate.js';
@@ -50,25 +48,23 @@ export interface ApplyArgs extends UnattendedArgs {
   reconcileMinAgeMs: number;
 }
 
-/** Failed items of the plan, in the words status and logs use too. */
-export interface FailureCounts {
-  /** Sent (or tried) by this run, or followed by its --wait, and failed. */
-  platform: number;
-  /** Failed in earlier runs and still failed. */
-  earlier: number;
-  /** The plan found them unfit: never sent, and they do not change the exit code. */
-  preflight: number;
-  /** Of platform + earlier: the source object changed or vanished since the plan. */
-  sourceGone: number;
+export type { FailureCounts } from '../executor/apply.js';
+
+export interface ApplyOutcome extends ApplyRunResult {
+  /** The lines apply prints at the end. */
+  message: string;
 }
 
-export interface ApplyOutcome {
-  failures: FailureCounts;
-  result: ExecuteResult;
-  counts: Record<string, number>;
-  exitCode: number;
-  runId: string;
-  message: string;
+/** What a command receives from the composition root (the CLI, or the library's functions). */
+export interface CommandDeps {
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  progress: Progress;
+  stop: AbortSignal;
+  /** An S3 client to read the source with (default: one built from the flags and the environment). */
+  s3?: S3Client | undefined;
+  /** The HTTP transport for the Twelve Labs API (default: the global fetch). */
+  fetch?: typeof globalThis.fetch | undefined;
 }
 
 /** Validates everything that can be checked before a single task is created. */
@@ -105,12 +101,64 @@ export async function prepareApply(args: ApplyArgs) {
   return { presignSeconds, metadata, plan, via: planVia, reconcileMinAgeMs: args.reconcileMinAgeMs };
 }
 
-/** Apply: one task per upload item of the plan, exactly once, checkpointed, resumable. */
-export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, stop: AbortSignal): Promise<ApplyOutcome> {
-  const { presignSeconds: requestedExpiry, metadata, plan, via, reconcileMinAgeMs } = await prepareApply(args);
-  const { header } = plan;
+/** Apply: builds the clients and the pacing, opens the state, and runs the apply use case with a progress line. */
+export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<ApplyOutcome> {
+  const prepared = await prepareApply(args);
+  const { header } = prepared.plan;
+  const { log, stop } = deps;
+  const wired = await wireApply(args, header.indexId, header.source, deps);
+  // Temporary credentials: warned of once; each URL's expiry is capped when it is signed.
+  await capExpiryToSession(wired.s3, prepared.presignSeconds, log);
+  const store = await StateStore.open(
+    args.state,
+    { uri: header.source.uri, bucket: header.source.bucket, prefix: header.source.prefix, indexId: header.indexId, indexName: wired.indexName },
+    `apply ${args.plan}`,
+    `tlmigrate ${VERSION}`,
+  );
+  const wallStarted = performance.now();
+  const runId = randomUUID();
+  const line = new ApplyProgress(deps.progress, wired.minutes, wired.gate, Date.now());
+  // A wait of hours, or for the rate limiter, sends no event: the line still counts down and says so.
+  const ticker = setInterval(() => line.show(), 1000);
+  ticker.unref();
+  try {
+    const outcome = await applyPlanRun({
+      plan: prepared.plan,
+      planPath: args.plan,
+      statePath: args.state,
+      store,
+      runId,
+      retryFailed: args.retryFailed,
+      stop,
+      settings: runSettings(args, prepared, wired, (event) => line.event(event, log)),
+      onStarted: (id, items) => {
+        line.start(items);
+        log.info({ runId: id, items, plan: args.plan }, 'apply started');
+      },
+      onQuotaWait: (wait) => line.quotaWait(wait, log),
+      onExecuted: () => {
+        clearInterval(ticker);
+        deps.progress.done();
+      },
+      wait: args.wait ? { api: wired.api, pollMs: args.pollMs, onProgress: (c) => deps.progress.update(`wait: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`) } : undefined,
+    });
+    deps.progress.done();
+    return { ...outcome, message: outcomeMessage({ args, result: outcome.result, failures: outcome.failures, interrupted: outcome.exitCode === 130, left: outcome.left, waits: outcome.waits }) };
+  } finally {
+    clearInterval(ticker);
+    await store.close();
+    const stats = { stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: wired.pacer.stats, videoMinutes: wired.minutes.stats };
+    log.info({ runId, wallMs: Math.round(performance.now() - wallStarted), ...stats }, 'apply finished');
+  }
+}
+
+type Prepared = Awaited<ReturnType<typeof prepareApply>>;
+type Wired = Awaited<ReturnType<typeof wireApply>>;
+
+/** The clients of a run: pacing per limit category, the API behind its gates, the source checked for access. */
+async function wireApply(args: ApplyArgs, indexId: string, where: { bucket: string; prefix: string }, deps: CommandDeps) {
+  const { log, stop } = deps;
   const clock = systemClock;
-  let throttles = 0;
   const minutes = new VideoMinutePacer({
     clock,
     perHour: args.maxVideoMinutesPerHour,
@@ -118,281 +166,102 @@ export async function runApply(args: ApplyArgs, env: NodeJS.ProcessEnv, log: Log
     onWait: (until, why) => log.info({ until: new Date(until).toISOString(), why }, `video minutes: creates wait until ${new Date(until).toISOString()}`),
   });
   const pacer = new PacerSet({ clock, maxRpm: args.maxRpm, minutes, onThrottle: (category, ms) => log.warn({ pauseMs: ms, category }, `rate limited (429): ${category} requests pause`) });
-  const apiUrl = resolveBaseUrl(args.apiUrl, env);
+  const apiUrl = resolveBaseUrl(args.apiUrl, deps.env);
   // Ctrl-C ends every wait for the rate limiter: what waits is never sent, what is on the wire finishes.
   const gate = stopAtGates(pacer, stop);
-  const api = createApiClient({ apiUrl, env, gate, timeoutMs: args.requestTimeoutMs });
-  const index = await connectIndex(api, header.indexId, apiUrl, stop);
-  const s3 = createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env));
-  const source = new S3Source(s3, header.source.bucket);
+  const api = createApiClient({ apiUrl, env: deps.env, gate, timeoutMs: args.requestTimeoutMs, fetch: deps.fetch });
+  const index = await connectIndex(api, indexId, apiUrl, stop);
+  const s3 = deps.s3 ?? createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, deps.env));
+  const source = new S3Source(s3, where.bucket);
   // Wrong credentials or a missing bucket stop the run here, not as one access-denied failure per item.
   // Apply itself needs s3:GetObject only, so a listing that is merely denied is no reason to stop.
-  await source.checkAccess(header.source.prefix, stop).catch((error: unknown) => {
+  await source.checkAccess(where.prefix, stop).catch((error: unknown) => {
     if (!(error instanceof SourceError && error.code === 'access_denied')) throw error;
   });
-  const presignSeconds = await capExpiryToSession(s3, requestedExpiry, log);
+  return { clock, minutes, pacer, gate, api, source, s3, indexName: index.index_name };
+}
 
-  const store = await StateStore.open(
-    args.state,
-    { uri: header.source.uri, bucket: header.source.bucket, prefix: header.source.prefix, indexId: header.indexId, indexName: index.index_name },
-    `apply ${args.plan}`,
-    `tlmigrate ${VERSION}`,
-  );
-  const runId = randomUUID();
-  const wallStarted = performance.now();
-  const run: RunRecord = {
-    runId,
-    command: 'apply',
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-    endedAt: null,
-    planId: header.planId,
-    plan: resolve(args.plan),
-    counters: { submitted: 0, failed: 0, reconciled: 0, retries: 0, throttled: 0 },
+/** The executor's settings from the flags and the wired clients. */
+function runSettings(args: ApplyArgs, prepared: Prepared, wired: Wired, onEvent: (event: ExecutorEvent) => void): RunSettings {
+  return {
+    api: wired.api,
+    assetsApi: wired.api,
+    via: prepared.via,
+    source: wired.source,
+    clock: wired.clock,
+    concurrency: args.concurrency,
+    presignExpiresSeconds: prepared.presignSeconds,
+    enableVideoStream: args.videoStream,
+    userMetadata: prepared.metadata,
+    reconcileLagMs: args.reconcileLagMs,
+    reconcileMinAgeMs: prepared.reconcileMinAgeMs,
+    waitForQuota: args.waitForQuota,
+    budget: { maxItems: args.maxItems, maxVideoSeconds: args.maxVideoHours === undefined ? undefined : args.maxVideoHours * 3600 },
+    deadline: runDeadline(args, Date.now()),
+    minutes: wired.minutes,
+    onEvent,
   };
-  // A run refused before it started (a stale plan, say) leaves no entry in the runs history.
-  let started = false;
-  try {
-    const last = store.lastPlan;
-    if (last && last.planId !== header.planId && last.createdAt > header.createdAt) {
-      throw new PlanFileError('plan_stale', `plan ${args.plan} (created ${header.createdAt}) is older than the plan last applied to ${args.state} (created ${last.createdAt}): re-run tlmigrate plan`);
-    }
-    if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-    const durations = new Map<string, number>();
-    const { uris, uploads, preflight } = await mergePlan(store, plan.items(), header.source.bucket, args.retryFailed, durations);
-    const working = new Set(uris);
-    const failedBefore = new Set(uploads.filter((uri) => store.item(uri)?.status === 'failed'));
-    await store.setRun(run);
-    started = true;
-    const writesAtStart = store.stats.journalWrites;
-    log.info({ runId, items: uris.length, plan: args.plan }, 'apply started');
+}
 
-    const total = uris.length;
-    let done = 0;
-    let failed = 0;
-    const startedAt = Date.now();
-    const quotaWaits: { until: number; waitedMs: number; doneAtLast: number; window?: { items: number; ms: number } } = { until: 0, waitedMs: 0, doneAtLast: 0 };
-    const show = () => {
-      const now = Date.now();
-      const waiting = quotaWaits.until > now;
-      // Time spent waiting for quota is not the run's pace: the rate counts the rest.
-      const working = Math.max(now - startedAt - quotaWaits.waitedMs + (waiting ? quotaWaits.until - now : 0), 1) / 1000;
-      const rate = done / working;
-      const eta = estimateEtaSeconds({ now, remaining: total - done - failed, perSecond: rate, waitUntil: waiting ? quotaWaits.until : minutes.heldUntil, quotaWindow: quotaWaits.window });
-      const held = minutes.heldUntil;
-      const tail = waiting ? `, ${quotaWaitLine(quotaWaits.until, now)}` : held !== undefined ? `, video minutes: creates wait until ${localTime(held)}` : '';
-      progress.update(`apply: ${done}/${total} submitted, ${failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${throttles}${tail}${rateLimitNote(gate.waiting)}`);
-    };
-    // A wait of hours, or for the rate limiter, sends no event: the line still counts down and says so.
-    const ticker = setInterval(show, 1000);
-    ticker.unref();
-    const result = await executePlan({
-      api,
-      assetsApi: api,
-      via,
-      source,
-      store,
-      clock,
-      indexId: header.indexId,
-      bucket: header.source.bucket,
-      runId,
-      uris,
-      concurrency: args.concurrency,
-      presignExpiresSeconds: presignSeconds,
-      enableVideoStream: args.videoStream,
-      userMetadata: metadata,
-      reconcileLagMs: args.reconcileLagMs,
-      reconcileMinAgeMs,
-      recorded: uploads.filter((uri) => !working.has(uri)),
-      stop,
-      waitForQuota: args.waitForQuota,
-      onQuotaWait: async (wait) => {
-        const until = Date.parse(wait.until);
-        quotaWaits.waitedMs += Math.max(0, until - Date.parse(wait.at));
-        // From the second wait on, the window between two resets is known: the ETA counts the windows left.
-        if (quotaWaits.until > 0) quotaWaits.window = { items: done - quotaWaits.doneAtLast, ms: until - quotaWaits.until };
-        quotaWaits.doneAtLast = done;
-        quotaWaits.until = until;
-        run.waits = [...(run.waits ?? []), wait];
-        await store.setRun(run);
-        log.warn({ until: wait.until, reason: wait.reason }, quotaWaitLine(until, Date.now()));
-      },
-      budget: { maxItems: args.maxItems, maxVideoSeconds: args.maxVideoHours === undefined ? undefined : args.maxVideoHours * 3600 },
-      deadline: runDeadline(args, startedAt),
-      durations,
-      minutes,
-      onEvent: (event) => {
-        if (event.type === 'submitted') done += 1;
-        if (event.type === 'failed') failed += 1;
-        if (event.type === 'throttled') throttles += 1;
-        if (event.type === 'census') progress.update(`index read: ${event.checked} items checked against it`);
-        if (event.type === 'failed' || event.type === 'reconciled' || event.type === 'quota' || event.type === 'found') log.info(event, event.type);
-        else log.debug(event, event.type);
-        show();
-      },
-    }).finally(() => clearInterval(ticker));
-    progress.done();
-    run.counters = { submitted: result.submitted, failed: result.failed, reconciled: result.reconciled, retries: result.retries, throttled: result.throttled };
-    const quiet = store.stats.journalWrites === writesAtStart && isEmpty(result);
-    await store.setRun(run);
-    const writesBeforeWait = store.stats.journalWrites;
+/** The progress line of a run: submitted, failed, rate, ETA, 429s, and what it waits for. */
+class ApplyProgress {
+  private done = 0;
+  private failed = 0;
+  private throttles = 0;
+  private total = 0;
+  private readonly quota: { until: number; waitedMs: number; doneAtLast: number; window?: { items: number; ms: number } } = { until: 0, waitedMs: 0, doneAtLast: 0 };
 
-    let counts = countStatuses(store);
-    if (args.wait && !result.interrupted && !result.quota && !result.budget) {
-      counts = await followTasks({
-        api,
-        via,
-        store,
-        clock,
-        indexId: header.indexId,
-        pollMs: args.pollMs,
-        signal: stop,
-        onProgress: (c) => progress.update(`wait: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
-      }).catch((error: unknown) => {
-        if (stop.aborted) return countStatuses(store);
-        throw error;
-      });
-      progress.done();
-    }
-    const interrupted = result.interrupted || stop.aborted;
-    // The exit code speaks for the plan, not for this run alone: killed and resumed, or run in one go, the same plan ends the same way.
-    const failures = countFailures(store, uploads, preflight, failedBefore);
-    const notReady = args.wait ? uploads.filter((uri) => !statusIn(ENDED, store.item(uri)?.status ?? 'ready')).length : 0;
-    run.outcome = interrupted ? 'interrupted' : result.quota ? 'quota' : result.budget ? 'budget' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
-    const leftItems = planItemsLeft(store, uploads);
-    const left = { items: leftItems.length, ...(durations.size ? { videoSeconds: leftItems.reduce((sum, uri) => sum + (durations.get(uri) ?? 0), 0) } : {}) };
-    if (result.budget) run.budget = { reason: result.budget.reason, used: result.used ?? { items: 0, videoSeconds: 0 }, left };
-    run.endedAt = new Date().toISOString();
-    // A run that found nothing to do leaves no empty entry in the runs history.
-    if (run.outcome === 'completed' && quiet && store.stats.journalWrites === writesBeforeWait) await store.forgetRun(runId);
-    else await store.setRun(run);
-    const failedAny = failures.platform + failures.earlier > 0;
-    const exitCode = interrupted ? 130 : result.quota ? 1 : result.budget ? (failedAny ? 1 : 0) : failedAny || result.pending > 0 || notReady > 0 ? 1 : 0;
-    const message = outcomeMessage({ args, result, failures, interrupted, left, waits: run.waits });
-    return { result, counts, exitCode, runId, message, failures };
-  } catch (error) {
-    if (started) {
-      run.outcome = stop.aborted ? 'interrupted' : 'error';
-      run.endedAt = new Date().toISOString();
-      await store.setRun(run).catch(() => undefined);
-    }
-    throw error;
-  } finally {
-    await store.close();
-    log.info(
-      { runId, wallMs: Math.round(performance.now() - wallStarted), stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: pacer.stats, videoMinutes: minutes.stats },
-      'apply finished',
+  constructor(
+    private readonly progress: Progress,
+    private readonly minutes: VideoMinutePacer,
+    private readonly gate: { waiting: number },
+    private readonly startedAt: number,
+  ) {}
+
+  start(items: number): void {
+    this.total = items;
+  }
+
+  event(event: ExecutorEvent, log: Logger): void {
+    if (event.type === 'submitted') this.done += 1;
+    if (event.type === 'failed') this.failed += 1;
+    if (event.type === 'throttled') this.throttles += 1;
+    if (event.type === 'census') this.progress.update(`index read: ${event.checked} items checked against it`);
+    if (event.type === 'failed' || event.type === 'reconciled' || event.type === 'quota' || event.type === 'found') log.info(event, event.type);
+    else log.debug(event, event.type);
+    this.show();
+  }
+
+  quotaWait(wait: QuotaWait, log: Logger): void {
+    const until = Date.parse(wait.until);
+    const q = this.quota;
+    q.waitedMs += Math.max(0, until - Date.parse(wait.at));
+    // From the second wait on, the window between two resets is known: the ETA counts the windows left.
+    if (q.until > 0) q.window = { items: this.done - q.doneAtLast, ms: until - q.until };
+    q.doneAtLast = this.done;
+    q.until = until;
+    log.warn({ until: wait.until, reason: wait.reason }, quotaWaitLine(until, Date.now()));
+  }
+
+  show(): void {
+    const now = Date.now();
+    const q = this.quota;
+    const waiting = q.until > now;
+    // Time spent waiting for quota is not the run's pace: the rate counts the rest.
+    const working = Math.max(now - this.startedAt - q.waitedMs + (waiting ? q.until - now : 0), 1) / 1000;
+    const rate = this.done / working;
+    const held = this.minutes.heldUntil;
+    const eta = estimateEtaSeconds({ now, remaining: this.total - this.done - this.failed, perSecond: rate, waitUntil: waiting ? q.until : held, quotaWindow: q.window });
+    const tail = waiting ? `, ${quotaWaitLine(q.until, now)}` : held !== undefined ? `, video minutes: creates wait until ${localTime(held)}` : '';
+    this.progress.update(
+      `apply: ${this.done}/${this.total} submitted, ${this.failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${this.throttles}${tail}${rateLimitNote(this.gate.waiting)}`,
     );
   }
-}
-
-/**
- * Brings the plan's items into the state: new upload items become `planned`; skips and preflight
- * failures are recorded for status; items already in flight or done are left alone. Returns the
- * URIs the executor should work on, in plan order, and every upload item of the plan (for the exit code).
- */
-async function mergePlan(
-  store: StateStore,
-  items: AsyncIterable<PlanItem>,
-  bucket: string,
-  retryFailed: boolean,
-  durations: Map<string, number>,
-): Promise<{ uris: string[]; uploads: string[]; preflight: string[] }> {
-  const uris: string[] = [];
-  const uploads: string[] = [];
-  const preflight: string[] = [];
-  const now = new Date().toISOString();
-  const seen = new Set<string>();
-  for await (const item of items) {
-    const uri = objectUri(bucket, item.key);
-    if (item.probe?.durationSeconds !== undefined) durations.set(uri, item.probe.durationSeconds);
-    // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
-    if (seen.has(uri)) continue;
-    seen.add(uri);
-    const current = store.item(uri);
-    const sameObject = current && current.etag === item.etag && current.size === item.size;
-    // A re-plan calls an item left mid-step `in_progress`: this run still finishes it (its search, its index step).
-    if (item.action === 'skip' && item.reason === 'in_progress' && current && sameObject && NOT_SUBMITTED.has(current.status) && current.status !== 'planned') {
-      uploads.push(uri);
-      uris.push(uri);
-      continue;
-    }
-    if (item.action === 'upload') {
-      uploads.push(uri);
-      if (current && sameObject && current.status !== 'skipped') {
-        if (current.status === 'failed' && retryFailed) {
-          await store.setItem(uri, { status: 'planned', lastError: null });
-          uris.push(uri);
-        } else if (NOT_SUBMITTED.has(current.status)) uris.push(uri);
-        continue;
-      }
-      await store.setItem(uri, newItem(item, 'planned', now));
-      uris.push(uri);
-      continue;
-    }
-    if (item.action === 'fail') preflight.push(uri);
-    if (await recordSkipOrFailure(store, uri, item, current, retryFailed, now)) uris.push(uri);
-  }
-  await store.checkpoint();
-  return { uris, uploads, preflight };
-}
-
-/**
- * A skip or a preflight failure of the plan, recorded for status unless the state knows better (a
- * task of it exists). True when this run works on it after all: `--retry-failed` of a failure.
- */
-async function recordSkipOrFailure(store: StateStore, uri: string, item: PlanItem, current: ItemState | undefined, retryFailed: boolean, now: string): Promise<boolean> {
-  if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
-    if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
-      await store.setItem(uri, { status: 'planned', lastError: null });
-      return true;
-    }
-    if (item.action === 'fail' && item.match?.by === 'ledger') return false;
-    await store.setItem(uri, {
-      ...newItem(item, item.action === 'fail' ? 'failed' : item.reason === 'indexed' ? 'ready' : 'skipped', now),
-      reason: item.reason,
-      ...(item.match?.videoId ? { videoId: item.match.videoId } : {}),
-      ...(item.action === 'fail' ? { lastError: { code: item.reason ?? 'preflight_failed', message: item.detail ?? 'failed preflight', at: now } } : {}),
-    });
-    return false;
-  }
-  if (item.action === 'fail' && retryFailed && current.status === 'failed') {
-    await store.setItem(uri, { status: 'planned', lastError: null });
-    return true;
-  }
-  return false;
-}
-
-/** Upload items of the plan not created yet: what a budget leaves for the next run. */
-function planItemsLeft(store: StateStore, uploads: string[]): string[] {
-  return uploads.filter((uri) => statusIn(NOT_CREATED, store.item(uri)?.status));
-}
-
-function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
-  return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
 }
 
 /** `, 3 requests waiting for the rate limit` while some have waited their turn for a while. */
 function rateLimitNote(waiting: number): string {
   return waiting > 0 ? `, ${waiting} ${plural(waiting, 'request', 'requests')} waiting for the rate limit` : '';
-}
-
-/** The plan's failed items by where they failed: this run, earlier runs, or the plan's preflight. */
-function countFailures(store: StateStore, uploads: readonly string[], preflight: readonly string[], failedBefore: ReadonlySet<string>): FailureCounts {
-  const failed = (uri: string) => store.item(uri)?.status === 'failed';
-  const uploadFailed = uploads.filter(failed);
-  const gone = (uri: string) => ['source_missing', 'source_changed'].includes(store.item(uri)?.lastError?.code ?? '');
-  return {
-    platform: uploadFailed.filter((uri) => !failedBefore.has(uri)).length,
-    earlier: uploadFailed.filter((uri) => failedBefore.has(uri)).length,
-    preflight: preflight.filter((uri) => failed(uri) && failureStage(store.item(uri) ?? {}) === 'preflight').length,
-    sourceGone: uploadFailed.filter(gone).length,
-  };
-}
-
-/** Nothing sent, found, failed or retried. */
-function isEmpty(r: ExecuteResult): boolean {
-  return r.submitted + r.failed + r.reconciled + r.foundInIndex + r.duplicates + r.gone + r.pending + r.undecided + r.retries + r.throttled === 0 && !r.interrupted && !r.quota;
 }
 
 /** The lines apply prints at the end; every command in them runs as printed: quoted, with this run's plan, state and --wait. */

@@ -25,13 +25,20 @@ export function resolveBaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv)
   return raw.replace(/\/+$/, '');
 }
 
-export function createApiClient(options: { apiUrl?: string | undefined; env: NodeJS.ProcessEnv; gate?: RequestGate | GateRouter; timeoutMs?: number }): TwelveLabsClient {
+export function createApiClient(options: {
+  apiUrl?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  gate?: RequestGate | GateRouter;
+  timeoutMs?: number;
+  fetch?: typeof globalThis.fetch | undefined;
+}): TwelveLabsClient {
   return new TwelveLabsClient({
     baseUrl: resolveBaseUrl(options.apiUrl, options.env),
     apiKey: resolveApiKey(options.env),
     clock: systemClock,
     ...(options.gate ? { gate: options.gate } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
 }
 

@@ -238,7 +238,7 @@ async function withSignals<T>(notice: StopNotice, body: (stop: AbortSignal) => P
 }
 
 async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop: AbortSignal): Promise<number> {
-  const outcome = await runApply(args, process.env, log, createProgress(process.stderr), stop);
+  const outcome = await runApply(args, { env: process.env, log, progress: createProgress(process.stderr), stop });
   if (json) {
     const r = outcome.result;
     const f = outcome.failures;

@@ -1,4 +1,4 @@
-import type { ItemState, RunRecord } from './types.js';
+import type { ItemState, RunRecord, StateFile } from './types.js';
 
 /**
  * What the executor and `--wait` ask of a migration's state: read an item, walk the items, record a
@@ -15,4 +15,17 @@ export interface ItemStore {
   setRun(run: RunRecord, options?: { durable?: boolean }): Promise<void>;
   /** Folds every change so far into one durable copy. */
   checkpoint(): Promise<void>;
+}
+
+/**
+ * What a whole apply run asks beyond the items: the plan last applied (a stale plan is refused),
+ * forgetting a run that had nothing to do, and a count of recorded changes (did this run change
+ * anything?). Both stores implement it.
+ */
+export interface RunStore extends ItemStore {
+  readonly lastPlan: StateFile['lastPlan'];
+  setLastPlan(plan: NonNullable<StateFile['lastPlan']>): Promise<void>;
+  forgetRun(runId: string): Promise<void>;
+  /** Changes recorded since the store was opened. */
+  readonly changeCount: number;
 }

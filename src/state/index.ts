@@ -5,5 +5,5 @@ export { writeFileAtomic } from './atomic.js';
 export { writePlanFile, openPlanFile, type PlanReader } from '../planner/plan-file.js';
 export { checkPlanItems } from '../planner/plan-file.js';
 export * from './lifecycle.js';
-export type { ItemStore } from './contract.js';
+export type { ItemStore, RunStore } from './contract.js';
 export { MemoryStore, type RecordedChange } from './memory.js';

@@ -1,4 +1,4 @@
-import type { ItemStore } from './contract.js';
+import type { RunStore } from './contract.js';
 import { applyEvent, type JournalEvent } from './events.js';
 import { STATE_VERSION, type ItemState, type RunRecord, type StateFile } from './types.js';
 
@@ -9,7 +9,7 @@ export interface RecordedChange {
 }
 
 /** The state in memory, with the file store's semantics (the same events, applied the same way) and no disk. */
-export class MemoryStore implements ItemStore {
+export class MemoryStore implements RunStore {
   readonly changes: RecordedChange[] = [];
   private readonly state: StateFile;
 
@@ -39,6 +39,23 @@ export class MemoryStore implements ItemStore {
 
   checkpoint(): Promise<void> {
     return Promise.resolve();
+  }
+
+  get lastPlan(): StateFile['lastPlan'] {
+    return this.state.lastPlan;
+  }
+
+  setLastPlan(plan: NonNullable<StateFile['lastPlan']>): Promise<void> {
+    return this.record({ p: { ...plan } }, true);
+  }
+
+  forgetRun(runId: string): Promise<void> {
+    this.state.runs = this.state.runs.filter((r) => r.runId !== runId);
+    return Promise.resolve();
+  }
+
+  get changeCount(): number {
+    return this.changes.length;
   }
 
   /** A copy of the whole state, as the file store would write it. */

@@ -2,7 +2,7 @@ import { lstat, readFile, rename, stat, type FileHandle } from 'node:fs/promises
 import { StateFileError, TlmError, errnoCode } from '../errors.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
-import type { ItemStore } from './contract.js';
+import type { RunStore } from './contract.js';
 import { applyEvent, isJournalEvent, type JournalEvent } from './events.js';
 import { readStateLines, stateText } from './state-file.js';
 import { acquireLock, type StateLock } from './lock.js';
@@ -147,7 +147,7 @@ export interface StoreStats {
  * the change must survive a crash, such as an intent before its POST) and folds the journal into
  * an atomic checkpoint often enough to keep replays short and rarely enough to stay cheap.
  */
-export class StateStore implements ItemStore {
+export class StateStore implements RunStore {
   readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0, journalsReopened: 0 };
   private journal: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -237,6 +237,10 @@ export class StateStore implements ItemStore {
     const event: JournalEvent = { r: structuredClone(run) };
     applyEvent(this.state, event);
     return this.append(event, options.durable ?? true);
+  }
+
+  get changeCount(): number {
+    return this.stats.journalWrites;
   }
 
   /** Drops a run from the history (one that had nothing to do), then checkpoints so its journal entry goes too. */

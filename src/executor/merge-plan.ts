@@ -1,0 +1,94 @@
+import { objectUri, type PlanItem } from '../planner/index.js';
+import { NOT_SUBMITTED, type ItemState, type ItemStore } from '../state/index.js';
+
+/** What a plan brings to a run: the items to work on, every upload item, the preflight failures, the known durations. */
+export interface MergedPlan {
+  /** Source URIs this run works on, in plan order. */
+  uris: string[];
+  /** Every upload item of the plan (for the exit code and the per-item results). */
+  uploads: string[];
+  /** The plan's preflight failures. */
+  preflight: string[];
+  /** Video seconds per source URI, when the plan probed them. */
+  durations: Map<string, number>;
+}
+
+/**
+ * Brings the plan's items into the state: new upload items become `planned`; skips and preflight
+ * failures are recorded for status; items already in flight or done are left alone.
+ */
+export async function mergePlan(store: ItemStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<MergedPlan> {
+  const merged: MergedPlan = { uris: [], uploads: [], preflight: [], durations: new Map() };
+  const now = new Date().toISOString();
+  const seen = new Set<string>();
+  for await (const item of items) {
+    const uri = objectUri(bucket, item.key);
+    if (item.probe?.durationSeconds !== undefined) merged.durations.set(uri, item.probe.durationSeconds);
+    // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
+    if (seen.has(uri)) continue;
+    seen.add(uri);
+    if (item.action === 'upload' || resumesMidStep(item, store.item(uri))) {
+      merged.uploads.push(uri);
+      if (await mergeUpload(store, uri, item, retryFailed, now)) merged.uris.push(uri);
+      continue;
+    }
+    if (item.action === 'fail') merged.preflight.push(uri);
+    if (await recordSkipOrFailure(store, uri, item, store.item(uri), retryFailed, now)) merged.uris.push(uri);
+  }
+  await store.checkpoint();
+  return merged;
+}
+
+/** A re-plan calls an item left mid-step `in_progress`: this run still finishes it (its search, its index step). */
+function resumesMidStep(item: PlanItem, current: ItemState | undefined): boolean {
+  return item.action === 'skip' && item.reason === 'in_progress' && current !== undefined && sameObject(item, current) && NOT_SUBMITTED.has(current.status) && current.status !== 'planned';
+}
+
+function sameObject(item: PlanItem, current: ItemState): boolean {
+  return current.etag === item.etag && current.size === item.size;
+}
+
+/** An upload item (or one resumed mid-step): true when this run works on it. */
+async function mergeUpload(store: ItemStore, uri: string, item: PlanItem, retryFailed: boolean, now: string): Promise<boolean> {
+  const current = store.item(uri);
+  if (item.action !== 'upload') return true;
+  if (current && sameObject(item, current) && current.status !== 'skipped') {
+    if (current.status === 'failed' && retryFailed) {
+      await store.setItem(uri, { status: 'planned', lastError: null });
+      return true;
+    }
+    return NOT_SUBMITTED.has(current.status);
+  }
+  await store.setItem(uri, newItem(item, 'planned', now));
+  return true;
+}
+
+/**
+ * A skip or a preflight failure of the plan, recorded for status unless the state knows better (a
+ * task of it exists). True when this run works on it after all: `--retry-failed` of a failure.
+ */
+async function recordSkipOrFailure(store: ItemStore, uri: string, item: PlanItem, current: ItemState | undefined, retryFailed: boolean, now: string): Promise<boolean> {
+  if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
+    if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
+      await store.setItem(uri, { status: 'planned', lastError: null });
+      return true;
+    }
+    if (item.action === 'fail' && item.match?.by === 'ledger') return false;
+    await store.setItem(uri, {
+      ...newItem(item, item.action === 'fail' ? 'failed' : item.reason === 'indexed' ? 'ready' : 'skipped', now),
+      reason: item.reason,
+      ...(item.match?.videoId ? { videoId: item.match.videoId } : {}),
+      ...(item.action === 'fail' ? { lastError: { code: item.reason ?? 'preflight_failed', message: item.detail ?? 'failed preflight', at: now } } : {}),
+    });
+    return false;
+  }
+  if (item.action === 'fail' && retryFailed && current.status === 'failed') {
+    await store.setItem(uri, { status: 'planned', lastError: null });
+    return true;
+  }
+  return false;
+}
+
+function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
+  return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
+}
