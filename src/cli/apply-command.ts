@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { systemClock } from '../clock.js';
 import { ConfigError, SourceError } from '../errors.js';
 import { applyPlanRun, type ApplyRunResult, type FailureCounts, type RunSettings } from '../executor/apply.js';
@@ -13,7 +12,7 @@ import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
 import { stopAtGates } from '../twelvelabs/stop-gate.js';
 import { estimateEtaSeconds, formatEta, localTime, quotaWaitLine } from '../report/eta.js';
-import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
+import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
 import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
@@ -53,18 +52,6 @@ export type { FailureCounts } from '../executor/apply.js';
 export interface ApplyOutcome extends ApplyRunResult {
   /** The lines apply prints at the end. */
   message: string;
-}
-
-/** What a command receives from the composition root (the CLI, or the library's functions). */
-export interface CommandDeps {
-  env: NodeJS.ProcessEnv;
-  log: Logger;
-  progress: Progress;
-  stop: AbortSignal;
-  /** An S3 client to read the source with (default: one built from the flags and the environment). */
-  s3?: S3Client | undefined;
-  /** The HTTP transport for the Twelve Labs API (default: the global fetch). */
-  fetch?: typeof globalThis.fetch | undefined;
 }
 
 /** Validates everything that can be checked before a single task is created. */

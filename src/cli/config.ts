@@ -1,9 +1,24 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { systemClock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { Progress } from './progress.js';
 import { ApiError, ConfigError, TransportError } from '../errors.js';
 import { DEFAULT_BASE_URL, TwelveLabsClient } from '../twelvelabs/client.js';
 import type { RequestGate } from '../twelvelabs/pacer.js';
 import type { GateRouter } from '../twelvelabs/pacers.js';
 import type { IndexInfo } from '../twelvelabs/types.js';
+
+/** What a command receives from its composition root (the CLI's argv parser, or the library's functions). */
+export interface CommandDeps {
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  progress: Progress;
+  stop: AbortSignal;
+  /** An S3 client to read the source with (default: one built from the flags and the environment). */
+  s3?: S3Client | undefined;
+  /** The HTTP transport for the Twelve Labs API (default: the global fetch). */
+  fetch?: typeof globalThis.fetch | undefined;
+}
 
 /** `TWELVELABS_API_KEY`, else the official SDK's `TWELVE_LABS_API_KEY`. */
 export function resolveApiKey(env: NodeJS.ProcessEnv): string {

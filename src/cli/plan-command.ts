@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Logger } from '../log.js';
 import {
   DEFAULT_VIDEO_EXTENSIONS,
   PLAN_VERSION,
@@ -25,8 +24,7 @@ import { toIndexSnapshot } from '../planner/index-snapshot.js';
 import { writePlanFile } from '../planner/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
 import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs/our-videos.js';
-import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
-import type { Progress } from './progress.js';
+import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import { VERSION } from './version.js';
 import { ConfigError, SourceError } from '../errors.js';
 import { KeyListLister, describeMissing } from '../sources/key-list.js';
@@ -67,7 +65,8 @@ export interface PlanOutcome {
 }
 
 /** Plan: fail fast on configuration, read the index and the ledger, stream the source through the planner to a plan file. */
-export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress, signal?: AbortSignal): Promise<PlanOutcome> {
+export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOutcome> {
+  const { env, log, progress, stop: signal } = deps;
   const spec = parseS3Uri(args.source);
   const inventory = args.inventory === undefined ? undefined : parseS3Uri(args.inventory, '--inventory');
   if (args.minSize !== undefined && args.maxSize !== undefined && args.minSize > args.maxSize) {
@@ -76,9 +75,9 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   await checkFilesFrom(args);
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
-  const api = createApiClient({ apiUrl, env });
+  const api = createApiClient({ apiUrl, env, fetch: deps.fetch });
   const index = await connectIndex(api, args.index, apiUrl, signal);
-  const s3 = createS3Client(s3Settings);
+  const s3 = deps.s3 ?? createS3Client(s3Settings);
   const source = new S3Source(s3, spec.bucket);
   const lister = await openLister(args, { spec, inventory, s3Settings, source }, signal);
   const globs = new GlobCheck(args.include, args.exclude, spec.prefix);

@@ -96,9 +96,7 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
       const log = ctx.getLogger(args);
       const outcome = await runVerify(
         { source: args.source, index: args.index, state: args.state, include: args.include, exclude: args.exclude, extensions: args.extensions, apiUrl: args['api-url'], s3Endpoint: args['s3-endpoint'], s3Region: args['s3-region'] },
-        ctx.env,
-        log,
-        createProgress(process.stderr),
+        { env: ctx.env, log, progress: createProgress(process.stderr), stop: new AbortController().signal },
       );
       const r = outcome.result;
       const ok = isClean(r);

@@ -175,7 +175,7 @@ function reportError(error: unknown, logger: Logger | undefined): number {
 async function planAndWarn(args: PlanCliArgs, env: NodeJS.ProcessEnv, log: Logger, stop?: AbortSignal): Promise<PlanOutcome> {
   const planArgs = toPlanArgs(args);
   await requireStateFile(args.state);
-  const planned = await runPlan(planArgs, env, log, createProgress(process.stderr), stop);
+  const planned = await runPlan(planArgs, { env, log, progress: createProgress(process.stderr), stop: stop ?? new AbortController().signal });
   for (const warning of planned.warnings) process.stderr.write(`tlmigrate: warning: ${printable(warning)}\n`);
   return planned;
 }

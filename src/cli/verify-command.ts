@@ -5,14 +5,12 @@ import {
   preflightListing,
   requirementsForModels,
 } from '../planner/index.js';
-import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { IN_FLIGHT_STATUSES, listTasks } from '../twelvelabs/index-reader.js';
 import { verifyIndex, type VerifyResult } from '../verify/index.js';
-import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
+import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import { metadataReader, readVideos, recordedVideoIds, stateForIndex, toTaskRef } from './index-access.js';
-import type { Progress } from './progress.js';
 
 export interface VerifyArgs {
   source: string;
@@ -35,12 +33,13 @@ export interface VerifyOutcome {
 }
 
 /** Lists the source and the index, independently of any plan, and reconciles them. */
-export async function runVerify(args: VerifyArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress): Promise<VerifyOutcome> {
+export async function runVerify(args: VerifyArgs, deps: CommandDeps): Promise<VerifyOutcome> {
+  const { env, log, progress } = deps;
   const spec = parseS3Uri(args.source);
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
-  const api = createApiClient({ apiUrl, env });
+  const api = createApiClient({ apiUrl, env, fetch: deps.fetch });
   const index = await connectIndex(api, args.index, apiUrl);
-  const source = new S3Source(createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env)), spec.bucket);
+  const source = new S3Source(deps.s3 ?? createS3Client(resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region }, env)), spec.bucket);
   await source.checkAccess(spec.prefix);
   const known = await stateForIndex(args.state, args.index);
 

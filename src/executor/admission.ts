@@ -26,6 +26,8 @@ export class QuotaWaiter {
 
   /** Sleeps through the quota window; throws the abort reason when the run stops meanwhile. */
   async wait(resetAtMs: number | undefined, reason: string): Promise<void> {
+    // A refusal answered after Ctrl-C ended the wait under way starts no new wait (nor records one).
+    if (this.signal.aborted) throw this.signal.reason;
     const now = this.clock.now();
     const until = resetAtMs === undefined ? now + UNKNOWN_RESET_WAIT_MS : Math.max(resetAtMs + RESET_MARGIN_MS, now + MIN_QUOTA_WAIT_MS);
     if (this.current && this.current.until >= Math.min(until, resetAtMs ?? until)) return this.current.done;

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toApplyArgs } from '../../src/cli/options.js';
 import { parseStopAt, runDeadline } from '../../src/cli/unattended.js';
 import { ApiError } from '../../src/errors.js';
+import { QuotaWaiter } from '../../src/executor/admission.js';
 import { executePlan } from '../../src/executor/executor.js';
 import type { ExecuteOptions, ExecutorApi, ExecutorSource, QuotaWait } from '../../src/executor/types.js';
 import { estimateEtaSeconds, formatEta, quotaWaitLine } from '../../src/report/eta.js';
@@ -253,5 +254,20 @@ describe('the flags of unattended runs', () => {
   it('parses each into ApplyArgs', () => {
     const args = toApplyArgs({ ...base, 'wait-for-quota': true, 'max-items': '10', 'max-video-hours': '1.5', 'max-run-time': '8h', 'max-video-minutes-per-hour': '600', 'max-video-minutes-per-day': '6000' }, 'plan.json');
     expect(args).toMatchObject({ waitForQuota: true, maxItems: 10, maxVideoHours: 1.5, maxRunTimeMs: 8 * 3600_000, maxVideoMinutesPerHour: 600, maxVideoMinutesPerDay: 6000 });
+  });
+});
+
+describe('QuotaWaiter', () => {
+  it('after Ctrl-C ended the wait under way, a refusal answered late starts no new wait and records none', async () => {
+    const clock = new FakeClock(START);
+    const stop = new AbortController();
+    const recorded: QuotaWait[] = [];
+    const waiter = new QuotaWaiter(clock, stop.signal, async (wait) => void recorded.push(wait), undefined);
+    const first = waiter.wait(START + 3 * 3600_000, 'usage_limit_exceeded');
+    await new Promise((r) => setImmediate(r));
+    stop.abort(new Error('SIGINT'));
+    await expect(first).rejects.toThrow('SIGINT');
+    await expect(waiter.wait(START + 3 * 3600_000, 'usage_limit_exceeded')).rejects.toThrow('SIGINT');
+    expect(recorded).toHaveLength(1);
   });
 });
