@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,8 +23,25 @@ function readmeExample(): string {
 }
 
 /**
+ * An app that depends on the tarball, with a lockfile: the tarball's entry, and its dependencies
+ * pinned as this project's own lockfile pins them. `npm ci --offline` then installs it from the
+ * tarball and the npm cache `npm install` filled, without the registry (tests use loopback only).
+ */
+function writeAppPackage(app: string, tarball: string): void {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; link?: boolean; version?: string; dependencies?: Record<string, string> }> };
+  const root = lock.packages[''];
+  const resolved = `file:${tarball}`;
+  const packages: Record<string, unknown> = { '': { name: 'app', dependencies: { tlmigrate: resolved } } };
+  for (const [path, entry] of Object.entries(lock.packages)) if (path !== '' && !entry.dev && !entry.link) packages[path] = entry;
+  const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+  packages['node_modules/tlmigrate'] = { version: root?.version, resolved, integrity, dependencies: root?.dependencies };
+  writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { tlmigrate: resolved } }));
+}
+
+/**
  * Issue 14: `import { plan, apply } from 'tlmigrate'` from a packed install. The tarball `npm pack`
- * makes is installed into an empty folder (offline, from the npm cache `npm install` filled), the
+ * makes is installed into an empty folder (`npm ci --offline`, see writeAppPackage), the
  * README's example runs there against the simulator and the real S3, and type-checks.
  */
 describe('the library door, from a packed install', () => {
@@ -40,8 +58,8 @@ describe('the library door, from a packed install', () => {
     expect(tarball).toBeDefined();
     const app = join(dir, 'app');
     mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--silent', join(dir, tarball!)], { cwd: app, timeout: 300_000 });
+    writeAppPackage(app, join(dir, tarball!));
+    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--silent'], { cwd: app, timeout: 300_000 });
 
     w = await makeWorld('library');
     await putObjects(w.s3, w.bucket, [
@@ -83,6 +101,6 @@ describe('the library door, from a packed install', () => {
     expect(tsc).toEqual({ code: 0, out: '' });
     // A wrong option is a type error: the check can fail.
     writeFileSync(join(app, 'example.ts'), code.replace("wait: true", "wait: 'yes'"));
-    await expect(run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app })).rejects.toMatchObject({ stdout: expect.stringContaining("Type 'string' is not assignable to type 'boolean'") });
+    await expect(run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app })).rejects.toMatchObject({ stdout: expect.stringMatching(/^example\.ts\(\d+,\d+\): error TS2322: Type 'string' is not assignable to type 'boolean/) });
   }, 600_000);
 });
