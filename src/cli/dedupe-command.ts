@@ -1,10 +1,8 @@
-import type { Logger } from '../log.js';
 import { StateStore } from '../state/index.js';
 import { listTasks } from '../twelvelabs/index-reader.js';
 import { findDuplicateGroups, isDeletable, removeCopies, type DeletionOutcome, type DuplicateGroup } from '../verify/index.js';
-import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
+import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import { metadataReader, readVideos, recordedVideoIds, stateForIndex } from './index-access.js';
-import type { Progress } from './progress.js';
 import { VERSION } from './version.js';
 
 export interface DedupeArgs {
@@ -26,9 +24,10 @@ export interface DedupeOutcome {
 }
 
 /** Finds copies of the same object in an index; with `yes`, deletes all but the oldest ready one. */
-export async function runDedupe(args: DedupeArgs, env: NodeJS.ProcessEnv, log: Logger, progress: Progress): Promise<DedupeOutcome> {
+export async function runDedupe(args: DedupeArgs, deps: CommandDeps): Promise<DedupeOutcome> {
+  const { env, log, progress } = deps;
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
-  const api = createApiClient({ apiUrl, env });
+  const api = createApiClient({ apiUrl, env, fetch: deps.fetch });
   const index = await connectIndex(api, args.index, apiUrl);
   const known = await stateForIndex(args.state, args.index);
   const { videos, ours } = await readVideos(api, args.index, recordedVideoIds(known?.state), progress);

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { printable } from '../errors.js';
 import { importLogs } from '../report/status.js';
 import { liveHolder } from '../state/index.js';
-import { DEFAULT_STATE } from './options.js';
+import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
 import { requireState } from './file-kind.js';
 import type { LogArgs, StateCommandsContext } from './state-commands.js';
@@ -17,10 +17,7 @@ export function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, L
   return {
     command: 'logs',
     describe: 'One entry per run: counts by state and the files that failed on the platform, with their error codes; those that failed in preflight listed apart (the old import-logs shape with --json)',
-    builder: (y) =>
-      y
-        .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'State file' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}], failed_in_preflight}' }),
+    builder: (y) => jsonOption(stateOption(y, 'State file'), 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}], failed_in_preflight}'),
     handler: async (args) => {
       ctx.getLogger(args);
       const state = await requireState(args.state);

@@ -30,6 +30,23 @@ export const FLAG_LIMITS = {
   maxRunTime: { min: SECOND, max: 366 * DAY, example: '8h' },
 } as const;
 
+/** `--state` with its default, in the words of the command that reads it. */
+export function stateOption<T>(y: Argv<T>, describe: string) {
+  return y.option('state', { type: 'string', default: DEFAULT_STATE, describe });
+}
+
+/** `--json`: one JSON object on stdout, whose shape `describe` names. */
+export function jsonOption<T>(y: Argv<T>, describe: string) {
+  return y.option('json', { type: 'boolean', default: false, describe });
+}
+
+/** `--index` and `--api-url`, as the commands that read an index by its id name them. */
+export function indexOptions<T>(y: Argv<T>) {
+  return y
+    .option('index', { type: 'string', demandOption: true, describe: 'The Twelve Labs index id' })
+    .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' });
+}
+
 /** S3 timeouts, on every command that reads S3 (`S3_MAX_ATTEMPTS` attempts per request). */
 function s3TimeoutOptions<T>(y: Argv<T>) {
   return y

@@ -5,7 +5,7 @@ import { formatDedupe, formatVerify, isClean, isDeletable, type VerifyNextComman
 import { runDedupe } from './dedupe-command.js';
 import { noStrings, parsePositiveNumber, parseWholeNumber, type FlagInput } from './flags.js';
 import { requireStateFile } from './file-kind.js';
-import { FLAG_LIMITS } from './options.js';
+import { FLAG_LIMITS, indexOptions, jsonOption } from './options.js';
 import { createProgress } from './progress.js';
 import { runReport } from './report-command.js';
 import { formatCommand, stateFlag } from './shell.js';
@@ -60,15 +60,19 @@ function reportCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Repor
   };
 }
 
-interface VerifyCliArgs extends LogArgs {
-  source: string;
+/** The flags of the commands that read an index by its id (`indexOptions`, `jsonOption`, an optional state). */
+interface IndexCliArgs extends LogArgs {
   index: string;
+  'api-url'?: string;
   state?: string;
+  json: boolean;
+}
+
+interface VerifyCliArgs extends IndexCliArgs {
+  source: string;
   include: string[];
   exclude: string[];
   extensions?: string[];
-  json: boolean;
-  'api-url'?: string;
   's3-endpoint'?: string;
   's3-region'?: string;
 }
@@ -78,15 +82,12 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
     command: 'verify',
     describe: 'Prove the index holds every object of the source exactly once (independently of the state file); exit 0 only then',
     builder: (y) =>
-      y
+      jsonOption(indexOptions(y), 'Print one JSON object: {ok, counts, missing, inProgress, failed, duplicated, coveredByDuplicate, unmatched, cost}')
         .option('source', { type: 'string', demandOption: true, describe: 'Where the videos are: s3://BUCKET[/PREFIX]' })
-        .option('index', { type: 'string', demandOption: true, describe: 'The Twelve Labs index id' })
         .option('state', { type: 'string', describe: 'State file, for the error codes of failed tasks (default: ./tlmigrate-state.json when it exists and is of this index)' })
         .option('include', { type: 'string', array: true, default: noStrings(), describe: 'Only keys matching this glob (repeatable), as in plan' })
         .option('exclude', { type: 'string', array: true, default: noStrings(), describe: 'Leave out keys matching this glob (repeatable), as in plan' })
         .option('extensions', { type: 'string', array: true, describe: 'Video extensions expected in the index (default: as plan)' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object: {ok, counts, missing, inProgress, failed, duplicated, coveredByDuplicate, unmatched, cost}' })
-        .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
         .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint (default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)' })
         .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
         .example('$0 verify --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0', 'missing, in progress, failed and duplicated objects; exit 0 when every object is there once')
@@ -120,31 +121,18 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
   };
 }
 
-interface DedupeCliArgs extends LogArgs {
-  index: string;
-  state?: string;
+interface DedupeCliArgs extends IndexCliArgs {
   yes: boolean;
-  json: boolean;
-  'api-url'?: string;
 }
 
 function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, DedupeCliArgs> {
   return {
     command: 'dedupe',
     describe: 'Find copies of the same object in an index (by the fingerprint each video carries) and, with --yes, delete all but the oldest ready one (dry run by default); videos that share only a file name and size are listed, never deleted',
-    builder: (y) =>
-      y
-        .option('index', { type: 'string', demandOption: true, describe: 'The Twelve Labs index id' })
-        .option('state', { type: 'string', describe: 'State file whose history records each deletion (default: ./tlmigrate-state.json when it exists and is of this index)' })
-        .option('yes', { type: 'boolean', default: false, describe: 'Delete the copies (each video, then its task); without it nothing is deleted' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object: {indexId, dryRun, groups, deleted, counts, recordedIn}' })
-        .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (default TWELVELABS_BASE_URL, else the real API)' })
-        .example('$0 dedupe --index 6650f1a2b3c4d5e6f7a8b9c0', 'list the copies it would delete and the one it keeps per object')
-        .example('$0 dedupe --index 6650f1a2b3c4d5e6f7a8b9c0 --yes', 'delete them, recording each deletion in the state file\'s history'),
     handler: async (args) => {
       await requireStateFile(args.state);
       const log = ctx.getLogger(args);
-      const o = await runDedupe({ index: args.index, state: args.state, yes: args.yes, apiUrl: args['api-url'] }, ctx.env, log, createProgress(process.stderr));
+      const o = await runDedupe({ index: args.index, state: args.state, yes: args.yes, apiUrl: args['api-url'] }, { env: ctx.env, log, progress: createProgress(process.stderr), stop: new AbortController().signal });
       const errors = o.deleted.filter((d) => d.error).length;
       if (args.json) {
         const counts = {
@@ -159,6 +147,13 @@ function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Dedup
       } else for (const chunk of formatDedupe(o, { delete: formatCommand(['tlmigrate', 'dedupe', '--index', args.index, '--yes', ...stateFlag(args.state), ...flagPairs(args, ['api-url'])]) })) process.stdout.write(chunk);
       ctx.setExitCode(errors > 0 ? 1 : 0);
     },
+    // The flags last: a reader of this file sees what dedupe does first.
+    builder: (y) =>
+      jsonOption(indexOptions(y), 'Print one JSON object: {indexId, dryRun, groups, deleted, counts, recordedIn}')
+        .option('yes', { type: 'boolean', default: false, describe: 'Delete the copies (each video, then its task); without it nothing is deleted' })
+        .option('state', { type: 'string', describe: 'State file whose history records each deletion (default: ./tlmigrate-state.json when it exists and is of this index)' })
+        .example('$0 dedupe --index 6650f1a2b3c4d5e6f7a8b9c0', 'list the copies it would delete and the one it keeps per object')
+        .example('$0 dedupe --index 6650f1a2b3c4d5e6f7a8b9c0 --yes', 'delete them, recording each deletion in the state file\'s history'),
   };
 }
 

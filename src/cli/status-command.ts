@@ -7,7 +7,7 @@ import { formatDuration } from '../report/format.js';
 import { importStatus } from '../report/status.js';
 import { StateStore, type FailureStage, type RunRecord } from '../state/index.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
-import { DEFAULT_STATE } from './options.js';
+import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
 import { requireState } from './file-kind.js';
 import type { LogArgs, StateCommandsContext } from './state-commands.js';
@@ -25,11 +25,9 @@ export function statusCommand(ctx: StateCommandsContext): CommandModule<LogArgs,
     command: 'status',
     describe: 'Where every object stands, grouped by state (the old import-status shape with --json)',
     builder: (y) =>
-      y
-        .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'State file' })
+      jsonOption(stateOption(y, 'State file'), 'Print {not_imported, validating, pending, queued, indexing, ready, failed}')
         .option('refresh', { type: 'boolean', default: false, describe: 'Update task states from the API first' })
-        .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (for --refresh)' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print {not_imported, validating, pending, queued, indexing, ready, failed}' }),
+        .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (for --refresh)' }),
     handler: async (args) => {
       ctx.getLogger(args);
       if (args.refresh) await refresh(args.state, args['api-url'], ctx.env);
