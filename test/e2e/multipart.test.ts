@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { collect, runCli, startCli } from '../helpers/cli.js';
 import { putObjects } from '../helpers/s3.js';
 import { makeWorld, type World } from '../helpers/world.js';
+import { MULTIPART_READINGS, readings } from '../sim/index.js';
 
 const MIB = 1024 * 1024;
 /** The simulator cuts uploads into 512 KiB chunks; plans send everything over 2 MiB in parts. */
@@ -61,7 +62,7 @@ describe('multipart uploads (--via assets over the threshold) against Ceph and t
   });
 
   it('plans over the threshold as multipart, streams each object in parts and indexes it once', async () => {
-    w = await makeWorld('multipart', { multipart: { chunkSize: CHUNK }, lifecycle: { assetProcessingMs: 50 } });
+    w = await makeWorld('multipart', { multipart: { chunkSize: CHUNK }, lifecycle: { assetProcessingMs: 50 }, variants: readings('upload-headers=required') });
     const objects = await seed(w, [5 * MIB + 123, 3 * MIB], 'm');
     const state = join(w.dir, 'state.json');
     const planFile = await plan(w, 'm', state);
@@ -117,4 +118,19 @@ describe('multipart uploads (--via assets over the threshold) against Ceph and t
     expect([...faults].some((f) => f.startsWith('chunk'))).toBe(true);
     expectExactlyOnce(world, objects);
   }, 360_000);
+
+  // upload-headers=required is played by the first test: a session found after a lost answer comes
+  // without its upload_headers, so under that reading it cannot be resumed (docs/multipart-api.md).
+  it('is right under every other reading of the open points at once, a lost create answer included', async () => {
+    const others = MULTIPART_READINGS.filter((r) => r !== 'upload-headers=required');
+    w = await makeWorld('multipart-readings', { multipart: { chunkSize: CHUNK }, lifecycle: { assetProcessingMs: 50 }, variants: readings(...others) });
+    const objects = await seed(w, [6 * MIB + 5, 4 * MIB], 'r');
+    const state = join(w.dir, 'state-r.json');
+    const planFile = await plan(w, 'r', state);
+    w.sim.faults.set({ chunkPut: { nth: [3, 9] }, postAcceptThenFail: { nth: [1], mode: 'reset', routes: ['POST /assets/multipart-uploads'] } });
+    const result = await runCli(['apply', planFile, '--state', state, '--concurrency', '2', '--reconcile-lag', '0.3', '--wait', '--poll-interval', '0.2', '--json'], w.env, { timeoutMs: 120_000 });
+    expect(result.code, `${result.stdout}${result.stderr}`).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ reconciled: 1 });
+    expectExactlyOnce(w, objects);
+  }, 180_000);
 });
