@@ -122,7 +122,9 @@ export class S3Source implements SourceLister, UrlSigner {
   async getRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Buffer> {
     try {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: `"${etag}"` }), { abortSignal: signal });
-      const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+      const array = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      // A view, not a copy: chunks are MBs each and memory is bounded by slots x chunk size.
+      const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
       if (bytes.length !== end - start + 1) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: read ${bytes.length} of ${end - start + 1} bytes at ${start}: try again`);
       return bytes;
     } catch (error) {
