@@ -1,5 +1,6 @@
 /**
  * `npm run bench:apply [-- --n 2000] [--rate 1200] [--latency 20] [--window 10000] [--sdk-n 600]`
+ * (`-- --multipart`: multipart streaming throughput instead, see multipart.ts)
  *
  * How close `tlmigrate apply` runs to the API's rate limit, and what it costs in 429s, against the
  * way the seed docs upload: the official SDK's `client.tasks.create` in a sequential for-loop and
@@ -19,6 +20,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { TwelveLabs } from 'twelvelabs-js';
 import type { FaultConfig, RecordedRequest, Simulator } from '../../test/sim/index.js';
+import { multipartBench } from './multipart.js';
 import {
   CLI,
   CLI_NODE_ARGS,
@@ -272,6 +274,7 @@ function share(part: number, whole: number): string {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--multipart')) return multipartBench(process.argv.slice(2));
   let o: Options;
   try {
     o = parse(process.argv.slice(2));

@@ -7,6 +7,8 @@ import { checkMetadataSize, parseDuration, parseMetadataJson, parseMetadataPairs
 import type { ExecuteResult, ExecutorEvent, QuotaWait } from '../executor/types.js';
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
+import { formatBytes } from '../planner/index.js';
+import { fetchChunkPut } from '../twelvelabs/chunk-put.js';
 import { StateStore, checkPlanItems, openPlanFile, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
@@ -173,6 +175,8 @@ function runSettings(args: ApplyArgs, prepared: Prepared, wired: Wired, onEvent:
   return {
     api: wired.api,
     assetsApi: wired.api,
+    // A chunk PUT carries up to a chunk (MBs): it gets the request timeout at least, never less than 10 min.
+    multipart: { api: wired.api, put: fetchChunkPut({ timeoutMs: Math.max(args.requestTimeoutMs, 600_000) }) },
     via: prepared.via,
     source: wired.source,
     clock: wired.clock,
@@ -195,6 +199,7 @@ class ApplyProgress {
   private done = 0;
   private failed = 0;
   private throttles = 0;
+  private streamed = 0;
   private total = 0;
   private readonly quota: { until: number; waitedMs: number; doneAtLast: number; window?: { items: number; ms: number } } = { until: 0, waitedMs: 0, doneAtLast: 0 };
 
@@ -213,6 +218,7 @@ class ApplyProgress {
     if (event.type === 'submitted') this.done += 1;
     if (event.type === 'failed') this.failed += 1;
     if (event.type === 'throttled') this.throttles += 1;
+    if (event.type === 'bytes') this.streamed += event.bytes;
     if (event.type === 'census') this.progress.update(`index read: ${event.checked} items checked against it`);
     if (event.type === 'failed' || event.type === 'reconciled' || event.type === 'quota' || event.type === 'found') log.info(event, event.type);
     else log.debug(event, event.type);
@@ -241,9 +247,14 @@ class ApplyProgress {
     const eta = estimateEtaSeconds({ now, remaining: this.total - this.done - this.failed, perSecond: rate, waitUntil: waiting ? q.until : held, quotaWindow: q.window });
     const tail = waiting ? `, ${quotaWaitLine(q.until, now)}` : held !== undefined ? `, video minutes: creates wait until ${localTime(held)}` : '';
     this.progress.update(
-      `apply: ${this.done}/${this.total} submitted, ${this.failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${this.throttles}${tail}${rateLimitNote(this.gate.waiting)}`,
+      `apply: ${this.done}/${this.total} submitted, ${this.failed} failed, ${(rate * 60).toFixed(0)}/min, ETA ${formatEta(eta)}, 429s ${this.throttles}${bytesNote(this.streamed, working)}${tail}${rateLimitNote(this.gate.waiting)}`,
     );
   }
+}
+
+/** `, 1.2 GB streamed at 85.0 MB/s` once multipart chunks moved. */
+function bytesNote(bytes: number, seconds: number): string {
+  return bytes > 0 ? `, ${formatBytes(bytes)} streamed at ${formatBytes(bytes / seconds)}/s` : '';
 }
 
 /** `, 3 requests waiting for the rate limit` while some have waited their turn for a while. */
@@ -267,7 +278,7 @@ function outcomeMessage(o: { args: ApplyArgs; result: ExecuteResult; failures: F
     : '';
   const failed = f.platform + f.earlier;
   return [
-    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited ${plural(result.throttled, 'retry', 'retries')}.${foundLine(result)}${undecided}${waitsLine(o.waits)}`,
+    `Applied: ${result.submitted} submitted (${result.reconciled} found by reconciliation), ${f.platform} failed on the platform${earlier}${preflight}, ${result.pending} not submitted, ${result.throttled} rate-limited ${plural(result.throttled, 'retry', 'retries')}.${result.bytesStreamed ? ` ${formatBytes(result.bytesStreamed)} streamed in parts (multipart).` : ''}${foundLine(result)}${undecided}${waitsLine(o.waits)}`,
     ...(failed + f.preflight > 0 ? [`See failures: ${formatCommand(['tlmigrate', 'logs', ...stateFlag(args.state)])}`] : []),
     ...(f.sourceGone ? [`${f.sourceGone} source ${plural(f.sourceGone, 'object', 'objects')} changed or vanished since the plan: re-plan to pick them up (tlmigrate plan with the same --source and --index)`] : []),
     ...(failed > f.sourceGone ? [`Resubmit the failed ones after fixing them: ${again('--retry-failed')}`] : []),

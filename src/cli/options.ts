@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { ConfigError } from '../errors.js';
 import type { ApplyArgs } from './apply-command.js';
 import { DURATION_HELP, SIZE_HELP, noStrings, parseDurationMs, parsePositiveNumber, parseSize, parseWholeNumber, type FlagInput } from './flags.js';
 import type { PlanArgs } from './plan-command.js';
@@ -96,7 +97,8 @@ export function planOptions<T>(y: Argv<T>) {
     .option('s3-region', { type: 'string', describe: 'S3 region (default AWS_REGION, else us-east-1)' })
     .option('min-duration', { type: 'string', describe: `Requirements: shortest video (default 4s): ${DURATION_HELP}` })
     .option('max-duration', { type: 'string', describe: `Requirements: longest video (default 2h, tightened by the index's models): ${DURATION_HELP}` })
-    .option('max-file-size', { type: 'string', describe: `Requirements: largest file (default 2GiB): ${SIZE_HELP}` })
+    .option('max-file-size', { type: 'string', describe: `Requirements: largest file (default 2GiB; 10GiB with --via assets): ${SIZE_HELP}` })
+    .option('multipart-threshold', { type: 'string', describe: `With --via assets: objects larger than this are uploaded in parts, streamed from S3 (default 4GiB, what a URL upload takes): ${SIZE_HELP}` })
     .option('detailed-exitcode', {
       type: 'boolean',
       default: false,
@@ -107,7 +109,7 @@ export function planOptions<T>(y: Argv<T>) {
 /** `plan`'s own flags that `migrate` describes differently. */
 export function planOnlyOptions<T>(y: Argv<T>) {
   return y
-    .option('via', { choices: ['tasks', 'assets'] as const, default: 'tasks' as const, describe: 'Upload path the plan is for: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB)' })
+    .option('via', { choices: ['tasks', 'assets'] as const, default: 'tasks' as const, describe: 'Upload path the plan is for: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB; 4-10 GB in parts, streamed from S3)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object on stdout instead of the summary' });
 }
 
@@ -252,6 +254,7 @@ export interface PlanCliArgs {
   'min-duration'?: FlagInput;
   'max-duration'?: FlagInput;
   'max-file-size'?: FlagInput;
+  'multipart-threshold'?: FlagInput;
   via?: 'tasks' | 'assets' | undefined;
 }
 
@@ -262,6 +265,10 @@ export function toPlanArgs(a: PlanCliArgs): PlanArgs {
   const minDuration = seconds('--min-duration', a['min-duration']);
   const maxDuration = seconds('--max-duration', a['max-duration']);
   const maxFileSize = size('--max-file-size', a['max-file-size'], 1);
+  const multipartThreshold = size('--multipart-threshold', a['multipart-threshold'], 1);
+  if (multipartThreshold !== undefined && a.via !== 'assets') {
+    throw new ConfigError('multipart_threshold_invalid', '--multipart-threshold applies to --via assets only: add --via assets, or drop it');
+  }
   return {
     source: a.source,
     index: a.index,
@@ -285,6 +292,7 @@ export function toPlanArgs(a: PlanCliArgs): PlanArgs {
     probeConcurrency: parseWholeNumber('--probe-concurrency', a['probe-concurrency'], FLAG_LIMITS.probeConcurrency),
     ...s3Timeouts(a),
     via: a.via ?? 'tasks',
+    ...(multipartThreshold === undefined ? {} : { multipartThresholdBytes: multipartThreshold }),
     requirements: {
       ...(minDuration === undefined ? {} : { minDurationSeconds: minDuration }),
       ...(maxDuration === undefined ? {} : { maxDurationSeconds: maxDuration }),

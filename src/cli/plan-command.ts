@@ -48,6 +48,8 @@ export interface PlanArgs extends Pick<PlanOptions, 'include' | 'exclude' | 'min
   s3RequestTimeoutMs?: number | undefined;
   probeConcurrency: number;
   via: 'tasks' | 'assets';
+  /** `--multipart-threshold`: with `--via assets`, larger objects are uploaded in parts. */
+  multipartThresholdBytes?: number | undefined;
   /** Plan only the keys listed in this file (`-`: stdin), HEADed instead of listing the bucket. */
   filesFrom?: string | undefined;
   /** With `filesFrom`: a listed key missing from the bucket fails the plan. */
@@ -124,6 +126,7 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
     extensions: args.extensions?.length ? args.extensions : DEFAULT_VIDEO_EXTENSIONS,
     requirements,
     via: args.via,
+    ...(args.multipartThresholdBytes === undefined ? {} : { multipartThresholdBytes: args.multipartThresholdBytes }),
   };
   const header: PlanHeader & { planId: string } = {
     version: PLAN_VERSION,

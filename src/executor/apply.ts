@@ -141,6 +141,7 @@ async function execute(input: ApplyRunInput, merged: MergedPlan, run: RunRecord,
   });
   input.onExecuted?.();
   run.counters = { submitted: result.submitted, failed: result.failed, reconciled: result.reconciled, retries: result.retries, throttled: result.throttled };
+  if (result.bytesStreamed) run.bytesStreamed = result.bytesStreamed;
   const quiet = store.changeCount === writesAtStart && isEmpty(result);
   await store.setRun(run);
   const writesBeforeWait = store.changeCount;

@@ -4,6 +4,7 @@ import { CREATED_STATUSES, NOT_SUBMITTED, type ItemState } from '../state/index.
 import { Admission, QuotaWaiter } from './admission.js';
 import { IndexCensus, type Holding } from './census.js';
 import { assetsRoute, tasksRoute, type RouteContext, type UploadRoute } from './routes.js';
+import { MultipartUploads } from './multipart.js';
 import type { ReconcileContext } from './search.js';
 import { failItem, nextLookAt, type DeferReason } from './exactly-once.js';
 import type { ExecuteOptions, ExecuteResult } from './types.js';
@@ -55,7 +56,8 @@ class PlanRun {
 
   constructor(private readonly o: ExecuteOptions) {
     if (o.via === 'assets' && !o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
-    this.route = o.via === 'assets' && o.assetsApi ? assetsRoute(o.assetsApi) : tasksRoute;
+    const multipart = o.multipart && o.assetsApi ? new MultipartUploads(o.multipart.api, o.assetsApi, o.multipart.put, o.concurrency, o.multipart.batchSize) : undefined;
+    this.route = o.via === 'assets' && o.assetsApi ? assetsRoute(o.assetsApi, multipart) : tasksRoute;
     this.limit = pLimit(o.concurrency);
     if (o.stop?.aborted) this.halt.abort();
     o.stop?.addEventListener('abort', this.onStop, { once: true });
@@ -93,7 +95,7 @@ class PlanRun {
   private context(): RouteContext {
     const { o, result, quota } = this;
     const claimed = new Set<string>();
-    for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId]) if (id) claimed.add(id);
+    for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId, item.upload?.uploadId]) if (id) claimed.add(id);
     const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: this.halt.signal };
     return {
       options: o,

@@ -53,6 +53,8 @@ async function mergeUpload(store: ItemStore, uri: string, item: PlanItem, retryF
   const current = store.item(uri);
   if (item.action !== 'upload') return true;
   if (current && sameObject(item, current) && current.status !== 'skipped') {
+    // A re-plan may move an object not started yet to (or from) a multipart upload.
+    if (current.status === 'planned' && current.method !== item.method) await store.setItem(uri, { method: item.method });
     if (current.status === 'failed' && retryFailed) {
       await store.setItem(uri, { status: 'planned', lastError: null });
       return true;
@@ -90,5 +92,5 @@ async function recordSkipOrFailure(store: ItemStore, uri: string, item: PlanItem
 }
 
 function newItem(item: PlanItem, status: ItemState['status'], now: string): ItemState {
-  return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), status, attempts: 0, updatedAt: now };
+  return { key: item.key, size: item.size, etag: item.etag, ...(item.sha256 ? { sha256: item.sha256 } : {}), ...(item.method ? { method: item.method } : {}), status, attempts: 0, updatedAt: now };
 }

@@ -7,6 +7,7 @@ import { decide, stageOf, type Candidate } from './decide.js';
 import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } from './search.js';
 import { failItem, runStep, type Found, type StepContext, type StepResult } from './exactly-once.js';
 import type { AssetsApi, ExecuteOptions } from './types.js';
+import type { MultipartUploads } from './multipart.js';
 
 export interface RouteContext extends StepContext {
   options: ExecuteOptions;
@@ -37,7 +38,7 @@ export function fingerprint(bucket: string, item: ItemState, runId: string): Rec
 }
 
 /** A deleted or changed object fails its item (re-plan), without spending a credit. */
-async function checkSource(item: ItemState, ctx: RouteContext): Promise<{ code: string; message: string } | undefined> {
+export async function checkSource(item: ItemState, ctx: RouteContext): Promise<{ code: string; message: string } | undefined> {
   const { bucket, source } = ctx.options;
   let head;
   try {
@@ -107,11 +108,23 @@ export const tasksRoute: UploadRoute = {
   },
 };
 
-/** POST /assets (method=url) then POST /indexes/{id}/indexed-assets: two steps, each exactly once. */
-export function assetsRoute(api: AssetsApi): UploadRoute {
+/**
+ * POST /assets (method=url) then POST /indexes/{id}/indexed-assets: two steps, each exactly once.
+ * Items of method `multipart` get their asset from a multipart upload instead (multipart.ts).
+ */
+export function assetsRoute(api: AssetsApi, multipart?: MultipartUploads): UploadRoute {
   return {
     async submit(uri, ctx) {
       let item = ctx.store.item(uri) as ItemState;
+      if (item.method === 'multipart' && (item.status === 'planned' || awaiting(item, 'session') || item.status === 'asset_uploading')) {
+        if (!multipart) {
+          await failItem(uri, 'multipart_unavailable', 'this object is planned for a multipart upload, which this run cannot make: apply with tlmigrate, not the library without a multipart client', ctx);
+          return 'failed';
+        }
+        const result = await multipart.submit(uri, ctx);
+        if (result !== 'done') return result;
+        item = ctx.store.item(uri) as ItemState;
+      }
       if (item.status === 'planned' || awaiting(item, 'asset')) {
         const result = await assetStep(api, uri, ctx);
         if (result !== 'done') return result;

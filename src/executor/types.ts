@@ -2,22 +2,8 @@ import type { Clock } from '../clock.js';
 import type { SourceObject } from '../sources/types.js';
 import type { ItemStore } from '../state/index.js';
 import type { MinuteGate } from '../twelvelabs/minutes.js';
-import type {
-  Asset,
-  CreateAssetRequest,
-  CreateIndexedAssetRequest,
-  CreateTaskRequest,
-  CreatedTask,
-  IndexedAsset,
-  IndexedAssetSummary,
-  IndexedVideo,
-  ListIndexedAssetsQuery,
-  ListTasksQuery,
-  ListVideosQuery,
-  Page,
-  Task,
-  UserMetadata,
-} from '../twelvelabs/types.js';
+import type { Asset, ChunkReport, CompletedChunk, CreateAssetRequest, CreatedTask, CreateIndexedAssetRequest, CreateTaskRequest, CreateUploadRequest, IncompleteUpload, IndexedAsset, IndexedAssetSummary, IndexedVideo, ListIndexedAssetsQuery, ListTasksQuery, ListVideosQuery, Page, PresignedChunkUrl, Task, UploadSession, UploadStatus, UserMetadata } from '../twelvelabs/types.js';
+import type { ChunkPut } from '../twelvelabs/chunk-put.js';
 
 /** The API calls of the tasks path; TwelveLabsClient fits, and so does a ten-line fake. */
 export interface ExecutorApi {
@@ -39,10 +25,21 @@ export interface AssetsApi {
   getIndexedAsset(indexId: string, indexedAssetId: string, signal?: AbortSignal): Promise<IndexedAsset>;
 }
 
-/** The source calls the executor makes: a fresh HEAD before the first POST, a URL signed just in time. */
+/** The multipart upload calls (docs/multipart-api.md); TwelveLabsClient fits. */
+export interface MultipartApi {
+  createUpload(request: CreateUploadRequest, signal?: AbortSignal): Promise<UploadSession>;
+  requestChunkUrls(uploadId: string, start: number, count: number, signal?: AbortSignal): Promise<PresignedChunkUrl[]>;
+  reportChunks(uploadId: string, chunks: CompletedChunk[], signal?: AbortSignal): Promise<ChunkReport>;
+  getUploadStatus(uploadId: string, query?: { page?: number; pageLimit?: number }, signal?: AbortSignal): Promise<UploadStatus>;
+  listIncompleteUploads(query?: { page?: number; pageLimit?: number }, signal?: AbortSignal): Promise<Page<IncompleteUpload>>;
+}
+
+/** The source calls the executor makes: a fresh HEAD before the first POST, a URL signed just in time, byte ranges to stream. */
 export interface ExecutorSource {
   head(key: string, signal?: AbortSignal): Promise<SourceObject | undefined>;
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /** Multipart: bytes `start..end` (inclusive) of the object, only while its ETag is `etag`. */
+  getRange?(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Buffer>;
 }
 
 export type Via = 'tasks' | 'assets';
@@ -54,6 +51,8 @@ export type ExecutorEvent =
   | { type: 'retry'; uri: string; reason: string }
   | { type: 'throttled'; uri: string }
   | { type: 'asset'; uri: string; assetId: string; status: string }
+  /** Multipart: a chunk stored (bytes moved from the source to the platform). */
+  | { type: 'bytes'; uri: string; bytes: number }
   | { type: 'quota'; resetAt?: string | undefined }
   | { type: 'quota_wait'; until: string; reason: string }
   | { type: 'found'; uri: string; how: 'indexed' | 'in_flight' | 'duplicate' | 'gone'; id?: string | undefined }
@@ -64,6 +63,8 @@ export interface ExecuteOptions {
   api: ExecutorApi;
   /** Assets path API; required with `via: 'assets'`. */
   assetsApi?: AssetsApi | undefined;
+  /** Multipart API and chunk transport: for plan items of method `multipart` (with `source.getRange`). */
+  multipart?: { api: MultipartApi; put: ChunkPut; batchSize?: number | undefined } | undefined;
   via?: Via | undefined;
   source: ExecutorSource;
   store: ItemStore;
@@ -145,4 +146,6 @@ export interface ExecuteResult {
   used?: { items: number; videoSeconds: number } | undefined;
   /** Quota windows waited through (`--wait-for-quota`). */
   quotaWaits?: number | undefined;
+  /** Multipart: bytes streamed from the source into chunk URLs (chunks stored). */
+  bytesStreamed?: number | undefined;
 }

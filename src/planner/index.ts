@@ -1,6 +1,6 @@
 export * from './types.js';
 export { planMigration, emptySummary, count, groupBy } from './plan.js';
-export { ASSETS_MAX_FILE_SIZE, DEFAULT_REQUIREMENTS, requirementsForModels, requirementsFor, preflightKey, preflightListing, preflightProbe, formatBytes } from './requirements.js';
+export { ASSETS_MAX_FILE_SIZE, MULTIPART_MAX_FILE_SIZE, uploadMethod, DEFAULT_REQUIREMENTS, requirementsForModels, requirementsFor, preflightKey, preflightListing, preflightProbe, formatBytes } from './requirements.js';
 export { DEFAULT_VIDEO_EXTENSIONS, keyFilter, basename, decodedFilename, extensionOf, filenameForms, isFolderMarker } from './filters.js';
 export { formatPlanSummary } from './summary.js';
 export { objectUri, contentKey, isFingerprintOf, fingerprintContent } from './identity.js';

@@ -3,7 +3,7 @@ import { UNFINISHED, statusIn } from '../state/lifecycle.js';
 import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
 import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
 import { mapOrdered } from './ordered.js';
-import { preflightKey, preflightListing, preflightProbe } from './requirements.js';
+import { ASSETS_MAX_FILE_SIZE, formatBytes, preflightKey, preflightListing, preflightProbe, uploadMethod } from './requirements.js';
 import type { InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
@@ -206,6 +206,10 @@ async function preflight(view: PlanView, object: SourceObject, base: PlanItem): 
   const { options, edges } = view.input;
   const listingFailure = preflightListing(object, options.requirements);
   if (listingFailure) return { item: { ...base, action: 'fail', reason: listingFailure.code, detail: listingFailure.detail } };
+  if (uploadMethod(object.size, options) === 'multipart') {
+    base.method = 'multipart';
+    base.detail = `${formatBytes(object.size)} is over the ${formatBytes(options.multipartThresholdBytes ?? ASSETS_MAX_FILE_SIZE)} a URL upload takes: uploaded in parts (multipart), streamed from S3`;
+  }
   if (!options.probe || !edges.probe) return { item: base };
   const probe = await edges.probe(object);
   const probeFailure = preflightProbe(probe, options.requirements);
@@ -231,6 +235,7 @@ function* resolveLegacyMatches(view: PlanView, legacyMatches: Map<string, PlanIt
               // Every other key of this name and size, not only the deferred ones: a key matched another way is still a candidate.
               collision: (view.keysByNameSize.get(nameSize) ?? []).filter((k) => k !== item.key),
               ...(item.sha256 ? { sha256: item.sha256 } : {}),
+              ...(uploadMethod(item.size, view.input.options) ? { method: 'multipart' as const } : {}),
             }
           : item;
       if (resolved.collision) summary.collisions += 1;

@@ -17,6 +17,12 @@ export const DEFAULT_REQUIREMENTS: RequirementsProfile = {
 /** By URL, POST /assets takes videos up to 4 GB; POST /tasks up to 2 GB. */
 export const ASSETS_MAX_FILE_SIZE = 4 * GB;
 
+/**
+ * A multipart upload takes video up to 10 GB (twelvelabs-js 1.3.4): `--via assets` plans larger files
+ * than the URL path takes that way. Read as binary GB, like the 4 GB of the older docs (4294967296).
+ */
+export const MULTIPART_MAX_FILE_SIZE = 10 * GB;
+
 /** Per-model duration ceilings; an index with several models gets the strictest. */
 const MODEL_MAX_DURATION: Array<[RegExp, number]> = [
   [/pegasus/i, 3600],
@@ -36,8 +42,17 @@ export function requirementsForModels(base: RequirementsProfile, modelNames: str
 
 /** The profile a plan uses: the path's size limit, the user's overrides, then the index's models. */
 export function requirementsFor(via: 'tasks' | 'assets', overrides: Partial<RequirementsProfile>, modelNames: string[]): RequirementsProfile {
-  const base = via === 'assets' ? { ...DEFAULT_REQUIREMENTS, maxFileSizeBytes: ASSETS_MAX_FILE_SIZE } : DEFAULT_REQUIREMENTS;
+  const base = via === 'assets' ? { ...DEFAULT_REQUIREMENTS, maxFileSizeBytes: MULTIPART_MAX_FILE_SIZE } : DEFAULT_REQUIREMENTS;
   return requirementsForModels({ ...base, ...overrides }, modelNames);
+}
+
+/**
+ * `--via assets`: an object over the URL path's limit (or a lowered threshold) is uploaded in parts,
+ * streamed from the source. Undefined = by URL.
+ */
+export function uploadMethod(size: number, options: { via?: 'tasks' | 'assets' | undefined; multipartThresholdBytes?: number | undefined }): 'multipart' | undefined {
+  if (options.via !== 'assets') return undefined;
+  return size > (options.multipartThresholdBytes ?? ASSETS_MAX_FILE_SIZE) ? 'multipart' : undefined;
 }
 
 export interface PreflightFailure {

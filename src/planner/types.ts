@@ -38,6 +38,8 @@ export interface PlanItem {
   probe?: ProbeResult | undefined;
   /** Other keys with the same file name whose match to a legacy video is ambiguous. */
   collision?: string[] | undefined;
+  /** `multipart`: uploaded in parts, streamed from the source (`--via assets`, over the threshold); absent = by URL. */
+  method?: 'multipart' | undefined;
 }
 
 /** Limits a video must meet; defaults follow shared/twelvelabs-api.md, users can override. */
@@ -65,6 +67,8 @@ export interface PlanOptions {
   requirements: RequirementsProfile;
   /** The upload path the plan was made for: it sets the size limit and what "indexed" means. Absent = tasks. */
   via?: 'tasks' | 'assets' | undefined;
+  /** `--via assets`: objects larger than this are uploaded in parts (default 4 GiB, the URL path's limit). */
+  multipartThresholdBytes?: number | undefined;
 }
 
 export interface PlanSummary {

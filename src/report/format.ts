@@ -37,7 +37,7 @@ export const MATCH_LABEL: Record<string, string> = {
   source_content: 'by content',
 };
 
-export const STATUS_ORDER = ['ready', 'failed', 'indexing', 'queued', 'pending', 'validating', 'uploading', 'submitted', 'asset_ready', 'asset_processing', 'unknown', 'intent', 'planned', 'skipped'];
+export const STATUS_ORDER = ['ready', 'failed', 'indexing', 'queued', 'pending', 'validating', 'uploading', 'submitted', 'asset_ready', 'asset_processing', 'asset_uploading', 'unknown', 'intent', 'planned', 'skipped'];
 
 /** Statuses in lifecycle order, then any others. */
 export function orderedStatuses(byStatus: Record<string, number>): Array<[string, number]> {

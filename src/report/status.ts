@@ -24,6 +24,7 @@ export function importStatus(state: StateFile): ImportStatus {
       case 'unknown':
         out.not_imported.push(item.key);
         break;
+      case 'asset_uploading':
       case 'asset_processing':
       case 'asset_ready':
       case 'submitted':
@@ -73,7 +74,7 @@ export function importLogs(state: StateFile): ImportLogs {
       const failed_files: Array<{ filename: string; error_message: string }> = [];
       for (const item of Object.values(state.items)) {
         if (item.runId !== run.runId) continue;
-        const s = ['submitted', 'uploading', 'asset_processing', 'asset_ready'].includes(item.status) ? 'validating' : item.status;
+        const s = ['submitted', 'uploading', 'asset_uploading', 'asset_processing', 'asset_ready'].includes(item.status) ? 'validating' : item.status;
         if (s in video_status) video_status[s as keyof typeof video_status] += 1;
         if (s === 'failed') failed_files.push({ filename: item.key, error_message: errorMessage(item) });
       }

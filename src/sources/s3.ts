@@ -115,6 +115,26 @@ export class S3Source implements SourceLister, UrlSigner {
     }
   }
 
+  /**
+   * One byte range of an object (`end` inclusive), only while its ETag is still `etag` (If-Match):
+   * a changed object fails with `source_changed` instead of mixing two versions in one upload.
+   */
+  async getRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Buffer> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: `"${etag}"` }), { abortSignal: signal });
+      const array = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      // A view, not a copy: chunks are MBs each and memory is bounded by slots x chunk size.
+      const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+      if (bytes.length !== end - start + 1) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: read ${bytes.length} of ${end - start + 1} bytes at ${start}: try again`);
+      return bytes;
+    } catch (error) {
+      if (error instanceof SourceError) throw error;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412) throw new SourceError('source_changed', `s3://${this.bucket}/${key} changed while it was being uploaded: re-plan`);
+      throw s3Failure(error, this.bucket, 'read', key, signal);
+    }
+  }
+
   /** HEAD one object: current size and ETag, checksum when stored, restore state. */
   async head(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
     try {

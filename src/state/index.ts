@@ -7,3 +7,4 @@ export { checkPlanItems } from '../planner/plan-file.js';
 export * from './lifecycle.js';
 export type { ItemStore, RunStore } from './contract.js';
 export { MemoryStore, type RecordedChange } from './memory.js';
+export { formatRanges, parseRanges } from './ranges.js';

@@ -1,7 +1,7 @@
 import type { ItemState, ItemStatus } from './types.js';
 
 /** Every status an item can have, so a table below that forgets one is a compile error where it matters. */
-export const ALL_STATUSES = ['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing', 'ready', 'failed', 'skipped'] as const satisfies readonly ItemStatus[];
+export const ALL_STATUSES = ['planned', 'intent', 'unknown', 'asset_uploading', 'asset_processing', 'asset_ready', 'submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing', 'ready', 'failed', 'skipped'] as const satisfies readonly ItemStatus[];
 
 /** A POST may have left and its outcome is not known yet: searched for before any new POST. */
 export const AWAITING_OUTCOME: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['intent', 'unknown']);
@@ -10,13 +10,13 @@ export const AWAITING_OUTCOME: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['i
 export const NOT_CREATED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['planned', ...AWAITING_OUTCOME]);
 
 /** No task or indexed asset exists yet for the item (as far as the state knows). */
-export const NOT_SUBMITTED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['planned', 'intent', 'unknown', 'asset_processing', 'asset_ready']);
+export const NOT_SUBMITTED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['planned', 'intent', 'unknown', 'asset_uploading', 'asset_processing', 'asset_ready']);
 
 /** A task or indexed asset exists and has not ended. */
 export const IN_FLIGHT: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['submitted', 'uploading', 'validating', 'pending', 'queued', 'indexing']);
 
 /** A task (or asset) may exist and has not ended: a plan must not send the object again. */
-export const UNFINISHED: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...AWAITING_OUTCOME, 'asset_processing', 'asset_ready', ...IN_FLIGHT]);
+export const UNFINISHED: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...AWAITING_OUTCOME, 'asset_uploading', 'asset_processing', 'asset_ready', ...IN_FLIGHT]);
 
 /** The index holds, or may soon hold, a copy of the item's content: another key with that content is a duplicate. */
 export const CREATED_STATUSES: ReadonlySet<ItemStatus> = new Set<ItemStatus>([...UNFINISHED, 'ready']);

@@ -6,10 +6,28 @@ export const STATE_VERSION = 1;
  * Where one object stands. `intent` = a POST may be on the wire (recorded before it leaves);
  * `unknown` = a POST's outcome was lost; both are reconciled before any new POST.
  */
-export type ItemStatus = 'planned' | 'intent' | 'unknown' | 'asset_processing' | 'asset_ready' | 'submitted' | TaskStatus | 'skipped';
+export type ItemStatus = 'planned' | 'intent' | 'unknown' | 'asset_uploading' | 'asset_processing' | 'asset_ready' | 'submitted' | TaskStatus | 'skipped';
 
-/** Which POST an `intent`/`unknown` refers to: the task, the asset, or the indexed asset. */
-export type SubmitStep = 'task' | 'asset' | 'index';
+/** Which POST an `intent`/`unknown` refers to: the task, the asset, the multipart upload session, or the indexed asset. */
+export type SubmitStep = 'task' | 'asset' | 'session' | 'index';
+
+/**
+ * A multipart upload in progress (`asset_uploading`): its session, and the chunks the platform
+ * has acknowledged, so a resume sends only the others.
+ */
+export interface UploadProgress {
+  uploadId: string;
+  /** The asset the session reserved; learnt from a chunk report when the session was found by a search. */
+  assetId?: string | undefined;
+  chunkSize: number;
+  totalChunks: number;
+  /** 1-based indices of the reported chunks, as ranges: `1-40,43`. */
+  reported: string;
+  /** When the session itself expires (the server's `expires_at`). */
+  expiresAt?: string | undefined;
+  /** `upload_headers` the session asked every chunk PUT to carry. */
+  headers?: Record<string, string> | undefined;
+}
 
 export interface ItemError {
   code: string;
@@ -30,6 +48,10 @@ export interface ItemState {
   /** `--via assets`: the indexed asset (also recorded as videoId, as the old import-status showed). */
   indexedAssetId?: string | undefined;
   step?: SubmitStep | undefined;
+  /** `multipart`: uploaded in parts, streamed from the source (the plan's method); absent = by URL. */
+  method?: 'multipart' | undefined;
+  /** `--via assets`, multipart: the session and the chunks reported so far. */
+  upload?: UploadProgress | undefined;
   attempts: number;
   /** When the last intent was recorded: the lower bound for reconciliation searches. */
   intentAt?: string | undefined;
@@ -54,6 +76,8 @@ export interface RunRecord {
   plan?: string | undefined;
   outcome?: 'completed' | 'failed_items' | 'interrupted' | 'quota' | 'budget' | 'error' | undefined;
   counters: { submitted: number; failed: number; reconciled: number; retries: number; throttled: number };
+  /** Multipart: bytes this run streamed from the source into chunk URLs. */
+  bytesStreamed?: number | undefined;
   /** Quota windows waited through (`--wait-for-quota`), each recorded before the run slept. */
   waits?: Array<{ at: string; until: string; reason: string; resetKnown: boolean }> | undefined;
   /** The budget that ended the run, what it used, and what it left for the next run. */

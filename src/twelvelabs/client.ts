@@ -5,22 +5,7 @@ import { ApiError, TransportError, redactUrls } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
 import { isGateRouter, type GateRouter } from './pacers.js';
 import { backoffMs, classifyFailure } from './retry.js';
-import type {
-  Asset,
-  CreateAssetRequest,
-  CreateIndexedAssetRequest,
-  IndexedAsset,
-  IndexedAssetSummary,
-  ListIndexedAssetsQuery,
-  CreateTaskRequest,
-  CreatedTask,
-  IndexInfo,
-  IndexedVideo,
-  ListTasksQuery,
-  ListVideosQuery,
-  Page,
-  Task,
-} from './types.js';
+import type { Asset, ChunkReport, CompletedChunk, CreateAssetRequest, CreatedTask, CreateIndexedAssetRequest, CreateTaskRequest, CreateUploadRequest, IncompleteUpload, IndexedAsset, IndexedAssetSummary, IndexedVideo, IndexInfo, ListIndexedAssetsQuery, ListTasksQuery, ListVideosQuery, Page, PresignedChunkUrl, Task, UploadSession, UploadStatus } from './types.js';
 
 export const DEFAULT_BASE_URL = 'https://api.twelvelabs.io/v1.3';
 
@@ -194,6 +179,36 @@ export class TwelveLabsClient {
 
   getIndexedAsset(indexId: string, indexedAssetId: string, signal?: AbortSignal): Promise<IndexedAsset> {
     return this.json({ method: 'GET', path: `/indexes/${enc(indexId)}/indexed-assets/${enc(indexedAssetId)}`, idempotent: true, signal });
+  }
+
+  /** POST /assets/multipart-uploads: a session, which reserves an asset. Never retried here: a lost answer is reconciled. */
+  async createUpload(request: CreateUploadRequest, signal?: AbortSignal): Promise<UploadSession> {
+    const path = '/assets/multipart-uploads';
+    const body = JSON.stringify({ filename: request.filename, type: 'video', total_size: request.totalSize, user_metadata: request.userMetadata });
+    const session = await this.json<Partial<UploadSession>>({ method: 'POST', path, body, idempotent: false, signal });
+    const { upload_id: uploadId, chunk_size: chunkSize, total_chunks: totalChunks } = session;
+    if (!uploadId || !chunkSize || chunkSize < 1) throw new ApiError({ status: 200, code: 'invalid_response', message: 'the answer has no upload_id or chunk_size', method: 'POST', path });
+    return { ...session, upload_id: uploadId, chunk_size: chunkSize, total_chunks: totalChunks ?? Math.ceil(request.totalSize / chunkSize) };
+  }
+
+  /** Fresh chunk URLs (`count` at most 50). Creates nothing, so it is retried like a GET. */
+  async requestChunkUrls(uploadId: string, start: number, count: number, signal?: AbortSignal): Promise<PresignedChunkUrl[]> {
+    const body = JSON.stringify({ start, count });
+    const answer = await this.json<{ upload_urls?: PresignedChunkUrl[] }>({ method: 'POST', path: `/assets/multipart-uploads/${enc(uploadId)}/presigned-urls`, body, idempotent: true, signal });
+    return answer.upload_urls ?? [];
+  }
+
+  /** Reports completed chunks. Duplicates are ignored by the server, so a resend is safe: retried like a GET. */
+  reportChunks(uploadId: string, chunks: CompletedChunk[], signal?: AbortSignal): Promise<ChunkReport> {
+    return this.json({ method: 'POST', path: `/assets/multipart-uploads/${enc(uploadId)}`, body: JSON.stringify({ completed_chunks: chunks }), idempotent: true, signal });
+  }
+
+  getUploadStatus(uploadId: string, query: { page?: number; pageLimit?: number } = {}, signal?: AbortSignal): Promise<UploadStatus> {
+    return this.json({ method: 'GET', path: `/assets/multipart-uploads/${enc(uploadId)}`, query: { page: query.page, page_limit: query.pageLimit }, idempotent: true, signal });
+  }
+
+  listIncompleteUploads(query: { page?: number; pageLimit?: number } = {}, signal?: AbortSignal): Promise<Page<IncompleteUpload>> {
+    return this.json({ method: 'GET', path: '/assets/multipart-uploads', query: { page: query.page, page_limit: query.pageLimit }, idempotent: true, signal });
   }
 
   listIndexedAssetsOfAsset(assetId: string, query: { page?: number; pageLimit?: number } = {}, signal?: AbortSignal): Promise<Page<IndexedAssetSummary>> {

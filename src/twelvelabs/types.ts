@@ -151,3 +151,67 @@ export interface ListIndexedAssetsQuery {
   createdAt?: string;
   updatedAt?: string;
 }
+
+/** POST /assets/multipart-uploads (docs/multipart-api.md). */
+export interface CreateUploadRequest {
+  filename: string;
+  totalSize: number;
+  userMetadata: UserMetadata;
+}
+
+/** A presigned chunk URL: used without x-api-key, valid about an hour. */
+export interface PresignedChunkUrl {
+  chunk_index: number;
+  url: string;
+  expires_at?: string;
+}
+
+/** A multipart upload session: it reserved `asset_id`; the server chose `chunk_size`. */
+export interface UploadSession {
+  upload_id: string;
+  asset_id?: string | undefined;
+  upload_urls?: PresignedChunkUrl[];
+  /** Headers to send with every chunk PUT, when the server gives any. */
+  upload_headers?: Record<string, string>;
+  chunk_size: number;
+  total_chunks: number;
+  expires_at?: string | undefined;
+}
+
+export interface CompletedChunk {
+  chunk_index: number;
+  /** The chunk PUT's ETag, without quotes. */
+  proof: string;
+  proof_type: 'etag';
+  chunk_size: number;
+}
+
+export interface ChunkReport {
+  /** Only once every chunk is reported (not sent at all under some readings). */
+  url?: string;
+  asset_id?: string;
+  processed_chunks?: number;
+  duplicate_chunks?: number;
+  total_completed?: number;
+}
+
+export type UploadSessionStatus = 'active' | 'completed' | 'failed' | 'expired';
+
+export interface UploadStatus {
+  upload_id?: string;
+  status?: UploadSessionStatus;
+  uploaded_chunks?: Array<{ index: number; status?: 'completed' | 'pending' | 'failed' }>;
+  chunks_completed?: number;
+  page_info?: { page?: number; total_page?: number };
+}
+
+/** An entry of GET /assets/multipart-uploads: no asset id, no file name. */
+export interface IncompleteUpload {
+  upload_id: string;
+  status?: UploadSessionStatus;
+  total_size: number;
+  chunk_size: number;
+  total_chunks: number;
+  created_at?: string;
+  expires_at?: string;
+}

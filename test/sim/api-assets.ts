@@ -6,6 +6,7 @@ import { ASSET_TYPES, assetTypeOf, mimeTypeOf, newId } from './model.js';
 import type { AssetType, SimAsset } from './model.js';
 import { listingKey, pageOf, parsePaging, sortItems } from './query.js';
 import { parseUserMetadata } from './validate.js';
+import { listedYet } from './api-multipart.js';
 import { assetToWire, indexedAssetSummaryToWire } from './wire.js';
 
 const ASSET_FIELDS = new Set(['method', 'file', 'url', 'filename', 'enable_hls', 'enable_thumbnail', 'user_metadata']);
@@ -77,9 +78,10 @@ export const listAssets: Handler = (req, ctx) => {
   const now = ctx.clock.now();
   const lag = ctx.faults.assetVisibilityLagMs;
 
-  const key = `assets?${listingKey(q)}${lag > 0 ? `@${now}` : ''}`;
+  const key = `assets?${listingKey(q)}${lag > 0 ? `@${now}` : ''}/${ctx.variants().multipartAssetListed}`;
   const matching = ctx.store.memo(key, () => sortItems([...ctx.store.assets.values()], NEWEST_FIRST).filter((asset) =>
     asset.createdAt + lag <= now
+    && listedYet(asset, ctx)
     && (ids.size === 0 || ids.has(asset.id))
     && (types.length === 0 || types.includes(assetTypeOf(asset.fileType) as AssetType))
     && (filename === undefined || asset.filename.toLowerCase().includes(filename))));

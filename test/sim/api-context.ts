@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { SimClock } from './clock.js';
 import type { FaultInjector } from './faults.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { MultipartSettings } from './api-multipart.js';
 import type { FormPart } from './multipart.js';
 import type { SimAsset, SimIndexedAsset, SimTask } from './model.js';
 import type { SimStore } from './store.js';
@@ -28,6 +29,7 @@ export interface ApiContext {
   lifecycle: Lifecycle;
   faults: FaultInjector;
   variants: () => Readonly<ApiVariants>;
+  multipart: MultipartSettings;
   /** `http://127.0.0.1:PORT`, for HLS URLs. */
   origin: () => string;
   onTaskCreated: (task: SimTask) => void;

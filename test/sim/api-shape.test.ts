@@ -86,7 +86,7 @@ describe('wire shapes, auth and API variants', () => {
   });
 
   it('answers 404 for an endpoint it does not know', async () => {
-    const res = await callApi(sim, 'POST', '/assets/multipart-uploads', { json: {} });
+    const res = await callApi(sim, 'POST', '/assets/bulk-uploads', { json: {} });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('resource_not_exist');
   });

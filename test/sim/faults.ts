@@ -81,7 +81,16 @@ export interface FaultConfig {
   indexedAssetVisibilityLagMs?: number;
   /** Every API key is refused with 401. */
   wrongKey?: boolean;
+  /**
+   * Presigned chunk PUTs fail: `reset` cuts the connection mid-body, `5xx` answers 500 or 503 after
+   * reading it, `expired` answers 403 "Request has expired" whatever the URL's expiry. None stores the
+   * chunk. `nth` counts chunk PUTs since this switch was set (1-based); `modes` default all three.
+   */
+  chunkPut?: { rate?: number; nth?: readonly number[]; modes?: readonly ChunkFault[] };
 }
+
+export type ChunkFault = 'reset' | '5xx' | 'expired';
+const CHUNK_FAULTS: readonly ChunkFault[] = ['reset', '5xx', 'expired'];
 
 export interface RateDecision {
   headers: Record<string, string>;
@@ -104,7 +113,8 @@ export class FaultInjector {
   #minuteWindow: Window = { start: 0, used: 0 };
   #quotaAnchor: number | undefined;
   readonly #created = new Map<CreateRouteId, number>();
-  readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, minutesExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0 };
+  readonly injected = { latency: 0, rateLimited: 0, quotaExceeded: 0, minutesExceeded: 0, error5xx: 0, acceptThenFail: 0, slow: 0, chunkFaults: 0 };
+  #chunkPuts = 0;
 
   constructor(initial: FaultConfig = {}) {
     this.set(initial);
@@ -137,6 +147,19 @@ export class FaultInjector {
     this.#minuteWindow = { start: 0, used: 0 };
     this.#quotaAnchor = undefined;
     this.#created.clear();
+    this.#chunkPuts = 0;
+  }
+
+  /** Called once per chunk PUT: how to fail it, if at all. */
+  chunkFault(): ChunkFault | undefined {
+    this.#chunkPuts++;
+    const fault = this.#config.chunkPut;
+    if (!fault) return undefined;
+    const hit = (fault.nth?.includes(this.#chunkPuts) ?? false) || (fault.rate !== undefined && this.#random() < fault.rate);
+    if (!hit) return undefined;
+    this.injected.chunkFaults++;
+    const modes = fault.modes && fault.modes.length > 0 ? fault.modes : CHUNK_FAULTS;
+    return modes[Math.floor(this.#random() * modes.length)] ?? 'reset';
   }
 
   latencyFor(route: RouteId): number {

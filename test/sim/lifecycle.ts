@@ -1,5 +1,6 @@
 import type { SimClock } from './clock.js';
-import type { AssetStatus, IndexedAssetStatus, SimAsset, SimIndexedAsset, SimTask, TaskFailure, TaskStatus } from './model.js';
+import type { AssetStatus, IndexedAssetStatus, SimAsset, SimIndexedAsset, SimTask, SimUpload, TaskFailure, TaskStatus } from './model.js';
+import { readSpool } from './spool.js';
 import { probeSource, readSource } from './probe.js';
 import type { ProbeOptions, ProbeOutcome } from './probe.js';
 import type { SimStore } from './store.js';
@@ -64,16 +65,19 @@ export class Lifecycle {
 
   /** Starts a freshly created asset (status `processing`) on its way. */
   startAsset(asset: SimAsset): void {
+    const source = asset.source;
+    if (source.kind === 'multipart') return;
     let outcome: ProbeOutcome | undefined;
     let processed = false;
-    const limit = asset.method === 'url' ? this.probe.limits.maxAssetUrlSize : this.probe.limits.maxAssetDirectSize;
+    const method = source.kind;
+    const limit = method === 'url' ? this.probe.limits.maxAssetUrlSize : this.probe.limits.maxAssetDirectSize;
     const finish = (result: ProbeOutcome): void => {
       if (this.#abort.signal.aborted) return;
       if (result.ok) asset.meta = result.meta;
       else asset.failure = result.failure;
       this.#moveAsset(asset, result.ok ? 'ready' : 'failed');
     };
-    const probing = readSource(asset.source, asset.filename, { ...this.probe, signal: this.#abort.signal }, (size) => assetTooLarge(size, limit, asset.method))
+    const probing = readSource(source, asset.filename, { ...this.probe, signal: this.#abort.signal }, (size) => assetTooLarge(size, limit, method === 'url' ? 'url' : 'direct'))
       .catch((error: unknown): ProbeOutcome => ({ ok: false, failure: fileBroken(String(error)) }))
       .then((result) => {
         outcome = result;
@@ -86,6 +90,49 @@ export class Lifecycle {
       processed = true;
       if (outcome) finish(outcome);
     });
+  }
+
+  /**
+   * A multipart upload just completed: its asset hashes the assembled bytes (sha256, for tests to
+   * compare with the source), is read like a direct upload (from the spool file), then after
+   * `assetProcessingMs` becomes ready or failed.
+   */
+  startMultipartAsset(asset: SimAsset, upload: SimUpload): void {
+    let outcome: ProbeOutcome | undefined;
+    let processed = false;
+    const finish = (result: ProbeOutcome): void => {
+      if (this.#abort.signal.aborted) return;
+      if (result.ok) asset.meta = result.meta;
+      else asset.failure = result.failure;
+      this.#moveAsset(asset, result.ok ? 'ready' : 'failed');
+    };
+    const probing = readSpool(upload, asset.filename, { ...this.probe, signal: this.#abort.signal })
+      .then(({ sha256, outcome: read }) => {
+        asset.sha256 = sha256;
+        return read;
+      })
+      .catch((error: unknown): ProbeOutcome => ({ ok: false, failure: fileBroken(String(error)) }))
+      .then((result) => {
+        outcome = result;
+        if (processed) finish(result);
+      })
+      .finally(() => this.#probing.delete(probing));
+    this.#probing.add(probing);
+    this.#after(this.timings.assetProcessingMs, () => {
+      processed = true;
+      if (outcome) finish(outcome);
+    });
+  }
+
+  /** Fails an asset now (an expired upload session's reserved asset). */
+  failAsset(asset: SimAsset, failure: TaskFailure): void {
+    asset.failure = failure;
+    this.#moveAsset(asset, 'failed');
+  }
+
+  /** Runs `expire` when the session's life ends (on the simulator's clock). */
+  expireUploadAt(upload: SimUpload, expire: () => void): void {
+    this.clock.setTimer(Math.max(0, upload.expiresAt - this.clock.now()), expire);
   }
 
   /** Starts a freshly created indexed asset (status `pending`, its asset ready) on its way. */

@@ -77,7 +77,7 @@ export interface SimVideo {
 
 export const ASSET_STATUSES = ['processing', 'ready', 'failed'] as const;
 export type AssetStatus = (typeof ASSET_STATUSES)[number];
-export type AssetMethod = 'url' | 'direct';
+export type AssetMethod = 'url' | 'direct' | 'multipart';
 export const ASSET_TYPES = ['image', 'video', 'audio', 'document'] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];
 
@@ -92,7 +92,9 @@ export interface SimAsset {
   filename: string;
   /** MIME type, from the filename's extension. */
   fileType: string;
-  source: Exclude<TaskSource, { kind: 'seed' }>;
+  source: Exclude<TaskSource, { kind: 'seed' }> | { kind: 'multipart'; uploadId: string };
+  /** sha256 (hex) of the bytes a multipart upload assembled, once complete. */
+  sha256?: string;
   /** Absent when the request set none (the API then omits the field). */
   userMetadata?: UserMetadata;
   enableHls: boolean;
@@ -155,4 +157,53 @@ export function assetTypeOf(mimeType: string): AssetType {
   if (mimeType.startsWith('audio/')) return 'audio';
   if (mimeType.startsWith('video/')) return 'video';
   return 'document';
+}
+
+export const UPLOAD_STATUSES = ['active', 'completed', 'failed', 'expired'] as const;
+/** A multipart upload session's status (MultipartUploadStatusType). */
+export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
+
+/** One chunk of a multipart upload: PUT (with its ETag) and reported, or not yet. */
+export interface SimChunk {
+  /** `pending` until reported (it may already be PUT), then `completed`. */
+  status: 'pending' | 'completed' | 'failed';
+  etag?: string;
+  putAt?: number;
+  reportedAt?: number;
+  /** Successful PUTs of this chunk. */
+  puts: number;
+  /** Successful PUTs that came after the chunk was reported: work a resumer should not redo. */
+  putsAfterReport: number;
+}
+
+/** A presigned chunk URL the simulator handed out: its token is the "signature". */
+export interface SimChunkUrl {
+  uploadId: string;
+  chunkIndex: number;
+  expiresAt: number;
+  uses: number;
+}
+
+/** A multipart upload session (POST /assets/multipart-uploads): it reserved an asset at once. */
+export interface SimUpload {
+  id: string;
+  assetId: string;
+  filename: string;
+  totalSize: number;
+  chunkSize: number;
+  totalChunks: number;
+  status: UploadStatus;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  seq: number;
+  /** 1-based chunk index -> chunk. */
+  chunks: Map<number, SimChunk>;
+  /** Where the chunks' bytes are assembled (a file of `totalSize` bytes). */
+  spoolPath: string;
+}
+
+/** The size chunk `index` (1-based) must have. */
+export function chunkSizeOf(upload: Pick<SimUpload, 'totalSize' | 'chunkSize' | 'totalChunks'>, index: number): number {
+  return index < upload.totalChunks ? upload.chunkSize : upload.totalSize - (upload.totalChunks - 1) * upload.chunkSize;
 }

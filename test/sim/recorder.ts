@@ -69,7 +69,7 @@ export class Recorder {
 
   assetCreated(asset: SimAsset): void {
     this.#assetsCreated++;
-    bump(this.#assetsBySource, asset.source.kind === 'url' ? asset.source.path : `file:${asset.source.filename}`);
+    bump(this.#assetsBySource, assetSourcePath(asset));
   }
 
   indexedAssetCreated(indexed: SimIndexedAsset): void {
@@ -154,4 +154,11 @@ export function queryRecord(query: URLSearchParams): Record<string, string | str
     record[key] = values.length === 1 ? (values[0] ?? '') : values;
   }
   return record;
+}
+
+/** Decoded URL path, `file:<name>` for a direct upload, `multipart:<name>` for a multipart one. */
+export function assetSourcePath(asset: Pick<SimAsset, 'source' | 'filename'>): string {
+  const { source } = asset;
+  if (source.kind === 'url') return source.path;
+  return source.kind === 'file' ? `file:${source.filename}` : `multipart:${asset.filename}`;
 }

@@ -10,6 +10,11 @@ export const ROUTE_IDS = [
   'GET /tasks',
   'GET /tasks/{task_id}',
   'DELETE /tasks/{task_id}',
+  'POST /assets/multipart-uploads',
+  'GET /assets/multipart-uploads',
+  'GET /assets/multipart-uploads/{upload_id}',
+  'POST /assets/multipart-uploads/{upload_id}',
+  'POST /assets/multipart-uploads/{upload_id}/presigned-urls',
   'POST /assets',
   'GET /assets',
   'GET /assets/{asset_id}',
@@ -26,7 +31,13 @@ export const ROUTE_IDS = [
 export type RouteId = (typeof ROUTE_IDS)[number];
 
 /** The routes that create something: `postAcceptThenFail` can lose their answers. */
-export const CREATE_ROUTES = ['POST /tasks', 'POST /assets', 'POST /indexes/{index_id}/indexed-assets'] as const satisfies readonly RouteId[];
+/** The two multipart POSTs that change state are here too: a session (create) and a batch report can be lost after the work. */
+export const CREATE_ROUTES = [
+  'POST /tasks', 'POST /assets', 'POST /indexes/{index_id}/indexed-assets', 'POST /assets/multipart-uploads', 'POST /assets/multipart-uploads/{upload_id}',
+] as const satisfies readonly RouteId[];
+
+/** Path prefix of the presigned chunk URLs the simulator serves itself (outside the API, no x-api-key). */
+export const CHUNK_PATH = '/multipart-chunks/';
 export type CreateRouteId = (typeof CREATE_ROUTES)[number];
 
 export function isCreateRoute(route: RouteId): route is CreateRouteId {

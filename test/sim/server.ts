@@ -10,7 +10,8 @@ import { parseMultipart } from './multipart.js';
 import type { FormPart } from './multipart.js';
 import { queryRecord } from './recorder.js';
 import type { Outcome, Recorder } from './recorder.js';
-import { isCreateRoute, matchRoute } from './routes.js';
+import { handleChunkPut } from './chunk-put.js';
+import { CHUNK_PATH, isCreateRoute, matchRoute } from './routes.js';
 import type { RouteMatch } from './routes.js';
 
 export interface ServerDeps {
@@ -70,6 +71,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
   const at = deps.ctx.clock.now();
   const url = new URL(req.url ?? '/', 'http://simulator.invalid');
   const method = req.method ?? 'GET';
+  if (url.pathname.startsWith(CHUNK_PATH)) return handleChunkPut(req, res, url, deps.ctx, deps.recorder);
   const match = matchRoute(method, url.pathname);
   let body: Buffer;
   try {

@@ -1,4 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ApiContext } from './api-context.js';
+import { DEFAULT_MULTIPART, expireUpload } from './api-multipart.js';
+import type { MultipartSettings } from './api-multipart.js';
 import { ManualClock, RealClock } from './clock.js';
 import type { SimClock } from './clock.js';
 import { FaultInjector } from './faults.js';
@@ -7,11 +13,11 @@ import { DEFAULT_TIMINGS, Lifecycle } from './lifecycle.js';
 import type { LifecycleTimings } from './lifecycle.js';
 import { mimeTypeOf, newId } from './model.js';
 import type {
-  AssetMethod, AssetStatus, IndexedAssetStatus, IndexModel, SimAsset, SimIndex, SimIndexedAsset, SimTask, SimVideo, TaskFailure, TaskStatus,
-  UserMetadata, VideoMeta,
+  AssetMethod, AssetStatus, IndexedAssetStatus, IndexModel, SimAsset, SimIndex, SimIndexedAsset, SimTask, SimUpload, SimVideo, TaskFailure, TaskStatus,
+  UploadStatus, UserMetadata, VideoMeta,
 } from './model.js';
 import type { DescribeVideo, ProbeMode } from './probe.js';
-import { Recorder } from './recorder.js';
+import { Recorder, assetSourcePath } from './recorder.js';
 import type { AssetDuplicates, RecordedRequest, SimCounts } from './recorder.js';
 import { API_PREFIX } from './routes.js';
 import { listen } from './server.js';
@@ -40,7 +46,27 @@ export interface SimulatorOptions {
   ffprobePath?: string;
   faults?: FaultConfig;
   variants?: Partial<ApiVariants>;
+  /** Multipart uploads: chunk size, largest total size, URL and session lives (spooled to a temp dir removed at close). */
+  multipart?: Partial<Omit<MultipartSettings, 'spoolDir'>>;
   port?: number;
+}
+
+/** A multipart upload session as the simulator sees it, with what each chunk went through. */
+export interface UploadView {
+  id: string;
+  assetId: string;
+  filename: string;
+  status: UploadStatus;
+  totalSize: number;
+  chunkSize: number;
+  totalChunks: number;
+  createdAt: number;
+  /** Successful PUTs per chunk (1-based index -> count). */
+  puts: Map<number, number>;
+  /** Chunk PUTs that came after that chunk was reported (a resumer redoing finished work). */
+  putsAfterReport: number;
+  /** Chunks reported so far. */
+  reported: number;
 }
 
 /** A video that was "already imported" before the test starts. */
@@ -107,8 +133,11 @@ export interface AssetView {
   filename: string;
   fileType: string;
   sourceUrl?: string;
-  /** Decoded URL pathname, or `file:<name>` for a direct upload. */
+  /** Decoded URL pathname, `file:<name>` for a direct upload, `multipart:<name>` for a multipart one. */
   sourcePath: string;
+  /** Multipart: the session, and once complete the sha256 of the assembled bytes. */
+  uploadId?: string;
+  sha256?: string;
   userMetadata?: UserMetadata;
   enableHls: boolean;
   enableThumbnail: boolean;
@@ -163,6 +192,10 @@ export interface Simulator {
   /** The newer upload path's part of `duplicates()`, unprefixed. */
   assetDuplicates(): AssetDuplicates;
   clearRequests(): void;
+  /** Multipart upload sessions, oldest first. */
+  uploads(): UploadView[];
+  /** Expires a session now, as if its 24 h had passed (its reserved asset fails). */
+  expireUpload(uploadId: string): void;
   /** Resolves when the task is `ready` or `failed` (real clock: within `timeoutMs`, default 10 s). */
   waitForTask(taskId: string, timeoutMs?: number): Promise<TaskView>;
   /** Resolves when the asset is `ready` or `failed` (real clock: within `timeoutMs`, default 10 s). */
@@ -241,6 +274,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultInjector(options.faults);
   const variants = new VariantSwitch(options.variants);
   const recorder = new Recorder();
+  const multipart: MultipartSettings = { ...DEFAULT_MULTIPART, ...options.multipart, spoolDir: await mkdtemp(join(tmpdir(), 'tlsim-multipart-')) };
   const lifecycle = new Lifecycle(store, clock, { ...DEFAULT_TIMINGS, ...options.lifecycle }, {
     mode: options.probe ?? 'basic',
     fetchVideo: options.fetchVideo ?? true,
@@ -250,21 +284,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ffprobePath: options.ffprobePath ?? 'ffprobe',
   });
   let origin = '';
-  const listening = await listen({
-    apiKey,
-    recorder,
-    ctx: {
+  const ctx: ApiContext = {
       store,
       clock,
       lifecycle,
       faults,
       variants: () => variants.current,
+      multipart,
       origin: () => origin,
       onTaskCreated: (task) => recorder.taskCreated(task),
       onAssetCreated: (asset) => recorder.assetCreated(asset),
       onIndexedAssetCreated: (indexed) => recorder.indexedAssetCreated(indexed),
-    },
-  }, '127.0.0.1', options.port ?? 0);
+  };
+  const listening = await listen({ apiKey, recorder, ctx }, '127.0.0.1', options.port ?? 0);
   origin = listening.origin;
 
   const taskWaiters = new WaitList('task', (id) => store.tasks.get(id), view);
@@ -305,6 +337,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     duplicates: () => recorder.duplicates(),
     assetDuplicates: () => recorder.assetDuplicates(),
     clearRequests: () => recorder.clear(),
+    uploads: () => [...store.uploads.values()].sort((a, b) => a.seq - b.seq).map(uploadView),
+    expireUpload: (uploadId) => {
+      const upload = store.uploads.get(uploadId);
+      if (!upload) throw new Error(`No upload ${uploadId} in the simulator`);
+      expireUpload(upload, ctx);
+    },
     waitForTask: (taskId, timeoutMs = 10_000) => taskWaiters.wait(taskId, timeoutMs),
     waitForAsset: (assetId, timeoutMs = 10_000) => assetWaiters.wait(assetId, timeoutMs),
     waitForIndexedAsset: (indexedAssetId, timeoutMs = 10_000) => indexedWaiters.wait(indexedAssetId, timeoutMs),
@@ -327,6 +365,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       for (const waiters of [taskWaiters, assetWaiters, indexedWaiters]) waiters.abandonAll('the simulator was closed');
       await listening.close();
       await lifecycle.settled();
+      await rm(multipart.spoolDir, { recursive: true, force: true });
     },
   };
 }
@@ -444,7 +483,9 @@ function assetView(asset: SimAsset): AssetView {
   const { source, meta, failure, userMetadata, seq: _seq, ...rest } = asset;
   return {
     ...rest,
-    ...(source.kind === 'url' ? { sourceUrl: source.url, sourcePath: source.path } : { sourcePath: `file:${source.filename}` }),
+    ...(source.kind === 'url' ? { sourceUrl: source.url } : {}),
+    ...(source.kind === 'multipart' ? { uploadId: source.uploadId } : {}),
+    sourcePath: assetSourcePath(asset),
     ...(userMetadata ? { userMetadata: { ...userMetadata } } : {}),
     ...(meta ? { meta: { ...meta } } : {}),
     ...(failure ? { failure: { ...failure } } : {}),
@@ -454,4 +495,17 @@ function assetView(asset: SimAsset): AssetView {
 function indexedAssetView(indexed: SimIndexedAsset): IndexedAssetView {
   const { meta, failure, userMetadata, seq: _seq, ...rest } = indexed;
   return { ...rest, meta: { ...meta }, userMetadata: { ...userMetadata }, ...(failure ? { failure: { ...failure } } : {}) };
+}
+
+function uploadView(upload: SimUpload): UploadView {
+  const puts = new Map<number, number>();
+  let putsAfterReport = 0;
+  let reported = 0;
+  for (const [index, chunk] of upload.chunks) {
+    puts.set(index, chunk.puts);
+    putsAfterReport += chunk.putsAfterReport;
+    if (chunk.status === 'completed') reported++;
+  }
+  const { id, assetId, filename, status, totalSize, chunkSize, totalChunks, createdAt } = upload;
+  return { id, assetId, filename, status, totalSize, chunkSize, totalChunks, createdAt, puts, putsAfterReport, reported };
 }

@@ -1,6 +1,7 @@
 import { ApiFailure } from './api-error.js';
 import { newId } from './model.js';
-import type { IndexModel, SimAsset, SimIndex, SimIndexedAsset, SimTask, SimVideo } from './model.js';
+import type { IndexModel, SimAsset, SimIndex, SimIndexedAsset, SimTask, SimUpload, SimVideo } from './model.js';
+import type { SimChunkUrl } from './model.js';
 
 const MEMO_ENTRIES = 64;
 
@@ -20,6 +21,9 @@ export class SimStore {
   readonly videos = new Map<string, SimVideo>();
   readonly assets = new Map<string, SimAsset>();
   readonly indexedAssets = new Map<string, SimIndexedAsset>();
+  readonly uploads = new Map<string, SimUpload>();
+  /** Presigned chunk URL token -> what it may be used for. */
+  readonly chunkUrls = new Map<string, SimChunkUrl>();
   #seq = 0;
   #version = 0;
   readonly #memo = new Map<string, { version: number; value: unknown }>();
@@ -129,6 +133,12 @@ export class SimStore {
     const asset = this.assets.get(id);
     if (!asset) throw notFound(notFoundStatus, `The asset ${id} does not exist.`);
     return asset;
+  }
+
+  requireUpload(id: string): SimUpload {
+    const upload = this.uploads.get(id);
+    if (!upload) throw new ApiFailure(404, 'resource_not_exist', `Upload not found: ${id}.`);
+    return upload;
   }
 
   requireIndexedAsset(indexId: string, id: string, notFoundStatus: number): SimIndexedAsset {

@@ -52,6 +52,26 @@ export interface ApiVariants {
   quotaStatus: QuotaStatus;
   /** `strict`: date filters must be `YYYY-MM-DDTHH:mm:ssZ` (fractional seconds: 400 `parameter_invalid`). */
   timestamps: 'lenient' | 'strict';
+  /** Multipart (docs/multipart-api.md, open points): POST /assets/multipart-uploads answers 201 (OpenAPI) or 200. */
+  createUploadStatus: 201 | 200;
+  /** Whether the asset a session reserved is listed by GET /assets before the upload completes (undocumented). */
+  multipartAssetListed: 'at-create' | 'at-complete';
+  /** Point 5: a chunk URL takes any number of PUTs until it expires, or one ("can only be used once"). */
+  chunkUrlReuse: 'allowed' | 'once';
+  /** Point 6: `upload_headers` absent, or returned and required on every chunk PUT (signed in). */
+  uploadHeaders: 'none' | 'required';
+  /** Point 9: the proof may be the ETag bare or quoted, or bare only. */
+  proofForm: 'either' | 'bare';
+  /** Point 7: the report that completes the upload carries `url`, or nothing tells but `total_completed` and GET status. */
+  uploadCompletion: 'url' | 'no-url';
+  /** Point 8: GET status's `uploaded_chunks` lists every chunk, or only the reported ones. */
+  statusChunks: 'all' | 'reported';
+  /** Point 10: a page past the last one of the multipart listings is empty, or 400. */
+  pagingPastEnd: 'empty' | '400';
+  /** Point 11: `count` over 50 on presigned-urls is refused (400), or clamped to 50. */
+  presignedCountOver50: '400' | 'clamp';
+  /** Create returns URLs for every chunk, or for the first 10 only ("may not include URLs for all chunks"). */
+  initialUrls: 'all' | 'partial';
 }
 
 export const DEFAULT_VARIANTS: ApiVariants = {
@@ -72,6 +92,16 @@ export const DEFAULT_VARIANTS: ApiVariants = {
   urlFilename: 'decoded',
   quotaStatus: 429,
   timestamps: 'lenient',
+  createUploadStatus: 201,
+  multipartAssetListed: 'at-create',
+  chunkUrlReuse: 'allowed',
+  uploadHeaders: 'none',
+  proofForm: 'either',
+  uploadCompletion: 'url',
+  statusChunks: 'all',
+  pagingPastEnd: 'empty',
+  presignedCountOver50: '400',
+  initialUrls: 'all',
 };
 
 /**
@@ -91,9 +121,25 @@ export const API_READINGS = {
   'quota-status=402': { quotaStatus: 402 },
   'quota-status=403': { quotaStatus: 403 },
   'timestamps=strict': { timestamps: 'strict' },
+  'create-upload-status=200': { createUploadStatus: 200 },
+  'multipart-asset-listed=at-complete': { multipartAssetListed: 'at-complete' },
+  'chunk-url=once': { chunkUrlReuse: 'once' },
+  'upload-headers=required': { uploadHeaders: 'required' },
+  'proof=bare': { proofForm: 'bare' },
+  'upload-completion=no-url': { uploadCompletion: 'no-url' },
+  'status-chunks=reported': { statusChunks: 'reported' },
+  'paging-past-end=400': { pagingPastEnd: '400' },
+  'presigned-count=clamp': { presignedCountOver50: 'clamp' },
+  'initial-urls=partial': { initialUrls: 'partial' },
 } as const satisfies Record<string, Partial<ApiVariants>>;
 
 export type ApiReading = keyof typeof API_READINGS;
+
+/** The readings of the multipart upload's open points (docs/multipart-api.md): a client must be right under each. */
+export const MULTIPART_READINGS = [
+  'create-upload-status=200', 'multipart-asset-listed=at-complete', 'chunk-url=once', 'upload-headers=required', 'proof=bare',
+  'upload-completion=no-url', 'status-chunks=reported', 'paging-past-end=400', 'presigned-count=clamp', 'initial-urls=partial',
+] as const satisfies readonly ApiReading[];
 
 /** The variants of several readings at once (later ones win on a shared field). */
 export function readings(...names: readonly ApiReading[]): Partial<ApiVariants> {

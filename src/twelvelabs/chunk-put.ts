@@ -1,0 +1,50 @@
+import { TlmError, redactUrls } from '../errors.js';
+
+/** A chunk PUT that did not store the chunk; `expired` when the URL's signature is no longer valid. */
+export class ChunkPutError extends TlmError {
+  readonly status: number | undefined;
+  readonly expired: boolean;
+
+  constructor(init: { status?: number | undefined; expired: boolean; message: string; cause?: unknown }) {
+    super(init.expired ? 'chunk_url_expired' : 'chunk_put_failed', redactUrls(init.message), { cause: init.cause });
+    this.status = init.status;
+    this.expired = init.expired;
+  }
+}
+
+/** Sends chunk bytes to a presigned URL; answers the ETag without quotes (the proof the report needs). */
+export type ChunkPut = (url: string, body: Buffer, headers: Record<string, string>, signal?: AbortSignal) => Promise<string>;
+
+/**
+ * PUT to a presigned chunk URL with fetch: no x-api-key (the URL is the credential), the server's
+ * `upload_headers` and `Content-Type: application/octet-stream`, as the SDK helpers send. Errors
+ * never carry the URL's query (its signature).
+ */
+export function fetchChunkPut(options: { timeoutMs: number; fetch?: typeof globalThis.fetch }): ChunkPut {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  return async (url, body, headers, signal) => {
+    const where = redactUrls(url);
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    let response: Response;
+    try {
+      response = await fetchImpl(url, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', ...headers },
+        body,
+        redirect: 'manual',
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
+      throw new ChunkPutError({ expired: false, message: `PUT ${where}: ${timeout.aborted ? `no answer within ${options.timeoutMs} ms` : 'connection failed'}`, cause });
+    }
+    const text = await response.text().catch(() => '');
+    if (!response.ok) {
+      const expired = response.status === 403 && /expired/i.test(text);
+      throw new ChunkPutError({ status: response.status, expired, message: `PUT ${where}: HTTP ${response.status}${expired ? ' (URL expired)' : ''}` });
+    }
+    const etag = response.headers.get('etag')?.replace(/"/g, '');
+    if (!etag) throw new ChunkPutError({ status: response.status, expired: false, message: `PUT ${where}: no ETag in the answer` });
+    return etag;
+  };
+}
