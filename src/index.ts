@@ -18,7 +18,7 @@ import { runVerify, type VerifyArgs, type VerifyOutcome } from './cli/verify-com
 import { createLogger, type Logger } from './log.js';
 import type { PlanItem } from './planner/index.js';
 import { openPlanFile } from './planner/plan-file.js';
-import { importStatus, type ImportStatus } from './report/status.js';
+import { importStatus, type ImportStatus } from './report/status-json.js';
 import type { RunRecord } from './state/index.js';
 import { requireState } from './cli/file-kind.js';
 
@@ -30,7 +30,7 @@ export type { PlanOutcome } from './cli/plan-command.js';
 export type { VerifyOutcome } from './cli/verify-command.js';
 export type { VerifyResult } from './verify/index.js';
 export type { PlanHeader, PlanItem, PlanSummary } from './planner/index.js';
-export type { ImportStatus } from './report/status.js';
+export type { ImportStatus } from './report/status-json.js';
 export type { ItemState, ItemStatus, RunRecord } from './state/index.js';
 
 /** How a function reaches S3 and the Twelve Labs API. Everything is optional: the environment fills the rest. */

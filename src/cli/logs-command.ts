@@ -1,11 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { printable } from '../errors.js';
-import { importLogs } from '../report/status.js';
+import { importLogs } from '../report/status-json.js';
 import { liveHolder } from '../state/index.js';
 import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
 import { requireState } from './file-kind.js';
-import type { LogArgs, StateCommandsContext } from './state-commands.js';
+import type { LogArgs, StateCommandsContext } from './register-state-commands.js';
 import { STAGE_WORDS } from './status-command.js';
 
 interface LogsCliArgs extends LogArgs {

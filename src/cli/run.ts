@@ -8,9 +8,9 @@ import { applyEndpointOptions, planOnlyOptions, planOptions, runOptions, toApply
 import { endQuietlyOnClosedPipe } from './pipes.js';
 import { runPlan, type PlanOutcome } from './plan-command.js';
 import { createProgress } from './progress.js';
-import { registerReportCommands } from './report-commands.js';
+import { registerReportCommands } from './register-report-commands.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
-import { registerStateCommands } from './state-commands.js';
+import { registerStateCommands } from './register-state-commands.js';
 import { usageMessage } from './usage.js';
 import { VERSION } from './version.js';
 

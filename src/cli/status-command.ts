@@ -4,13 +4,13 @@ import { printable } from '../errors.js';
 import { followTasks } from '../executor/follow.js';
 import { formatEta, quotaWaitLine, statusEta } from '../report/eta.js';
 import { formatDuration } from '../report/format.js';
-import { importStatus } from '../report/status.js';
+import { importStatus } from '../report/status-json.js';
 import { StateStore, type FailureStage, type RunRecord } from '../state/index.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
 import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
 import { requireState } from './file-kind.js';
-import type { LogArgs, StateCommandsContext } from './state-commands.js';
+import type { LogArgs, StateCommandsContext } from './register-state-commands.js';
 import { VERSION } from './version.js';
 
 interface StatusCliArgs extends LogArgs {

@@ -34,6 +34,8 @@ export class MultipartUploads {
   /** Unused chunk URLs per session, in memory only (a URL is a credential: never in the state). */
   private readonly urls = new Map<string, Map<number, PresignedChunkUrl>>();
   private readonly batchSize: number;
+  /** Chunk buffers between uses: at most `slots` exist, each reused by the next chunk (no garbage per chunk). */
+  private readonly buffers: Buffer[] = [];
 
   constructor(
     private readonly api: MultipartApi,
@@ -236,7 +238,20 @@ export class MultipartUploads {
     const end = Math.min(start + upload.chunkSize, item.size) - 1;
     const getRange = ctx.options.source.getRange;
     if (!getRange) throw new TlmError('multipart_unavailable', 'the source cannot read byte ranges');
-    const bytes = await getRange.call(ctx.options.source, item.key, start, end, item.etag, ctx.halt.signal);
+    const size = end - start + 1;
+    const pooled = this.buffers.pop();
+    // The slot's buffer, reused chunk after chunk; a smaller one (another session's chunk size) is dropped.
+    const buffer = pooled && pooled.length >= size ? pooled : Buffer.allocUnsafeSlow(Math.max(size, upload.chunkSize));
+    try {
+      const bytes = await getRange.call(ctx.options.source, item.key, start, end, item.etag, ctx.halt.signal, buffer);
+      return await this.putChunk(uri, upload, index, bytes, ctx);
+    } finally {
+      this.buffers.push(buffer);
+    }
+  }
+
+  /** PUTs of one chunk's bytes (a fresh URL for every retry) until one answers an ETag. */
+  private async putChunk(uri: string, upload: UploadProgress, index: number, bytes: Buffer, ctx: RouteContext): Promise<CompletedChunk> {
     for (let attempt = 1; ; attempt++) {
       const url = await this.urlFor(upload, index, ctx);
       try {

@@ -38,8 +38,8 @@ export interface MultipartApi {
 export interface ExecutorSource {
   head(key: string, signal?: AbortSignal): Promise<SourceObject | undefined>;
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
-  /** Multipart: bytes `start..end` (inclusive) of the object, only while its ETag is `etag`. */
-  getRange?(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Buffer>;
+  /** Multipart: bytes `start..end` (inclusive) of the object, only while its ETag is `etag`; read into `into` when given (its first end-start+1 bytes). */
+  getRange?(key: string, start: number, end: number, etag: string, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
 }
 
 export type Via = 'tasks' | 'assets';

@@ -4,4 +4,4 @@ export { summarizePlan, type PlanReport, type ReportOptions } from './plan-repor
 export { summarizeRun, throughput, shellWord, type RunReport, type NextStep, type ThroughputPoint } from './run-report.js';
 export { planItemRow, stateItemRow, actionOf, type ReportRow } from './rows.js';
 export { REPORT_FORMATS, REPORT_JSON_VERSION, renderSummary, renderRows, formatFromFileName, detectInputKind, type ReportFormat } from './render.js';
-export { importStatus, importLogs, type ImportStatus, type ImportLogs } from './status.js';
+export { importStatus, importLogs, type ImportStatus, type ImportLogs } from './status-json.js';

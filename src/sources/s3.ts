@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ConfigError, SourceError } from '../errors.js';
@@ -119,13 +120,20 @@ export class S3Source implements SourceLister, UrlSigner {
    * One byte range of an object (`end` inclusive), only while its ETag is still `etag` (If-Match):
    * a changed object fails with `source_changed` instead of mixing two versions in one upload.
    */
-  async getRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Buffer> {
+  async getRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+    const length = end - start + 1;
     try {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: `"${etag}"` }), { abortSignal: signal });
-      const array = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
-      // A view, not a copy: chunks are MBs each and memory is bounded by slots x chunk size.
-      const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
-      if (bytes.length !== end - start + 1) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: read ${bytes.length} of ${end - start + 1} bytes at ${start}: try again`);
+      // Copied once, straight from the socket into the caller's buffer: memory stays slots x chunk size.
+      const bytes = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafeSlow(length);
+      let read = 0;
+      const body: AsyncIterable<Uint8Array> | undefined = object.Body instanceof Readable ? object.Body : undefined;
+      for await (const part of body ?? []) {
+        if (read + part.length > length) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: more than the ${length} bytes asked at ${start}: try again`);
+        bytes.set(part, read);
+        read += part.length;
+      }
+      if (read !== length) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: read ${read} of ${length} bytes at ${start}: try again`);
       return bytes;
     } catch (error) {
       if (error instanceof SourceError) throw error;

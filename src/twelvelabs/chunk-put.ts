@@ -27,13 +27,16 @@ export function fetchChunkPut(options: { timeoutMs: number; fetch?: typeof globa
     const timeout = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
     try {
-      response = await fetchImpl(url, {
+      // An iterable body with its length: fetch would copy a Buffer body whole (MBs per chunk); this sends it as is.
+      const init: RequestInit & { duplex: 'half' } = {
         method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', ...headers },
-        body,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers },
+        body: once(body),
+        duplex: 'half',
         redirect: 'manual',
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
+      };
+      response = await fetchImpl(url, init);
     } catch (cause) {
       if (signal?.aborted) throw signal.reason;
       throw new ChunkPutError({ expired: false, message: `PUT ${where}: ${timeout.aborted ? `no answer within ${options.timeoutMs} ms` : 'connection failed'}`, cause });
@@ -47,4 +50,14 @@ export function fetchChunkPut(options: { timeoutMs: number; fetch?: typeof globa
     if (!etag) throw new ChunkPutError({ status: response.status, expired: false, message: `PUT ${where}: no ETag in the answer` });
     return etag;
   };
+}
+
+/** A body of one part, for fetch to stream without copying it. */
+function once(bytes: Buffer): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }

@@ -1,10 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import pRetry from 'p-retry';
 import type { Clock } from '../clock.js';
 import { ApiError, TransportError, redactUrls } from '../errors.js';
 import type { RequestGate, ResponseSignal } from './pacer.js';
 import { isGateRouter, type GateRouter } from './pacers.js';
-import { backoffMs, classifyFailure } from './retry.js';
+import { retrying } from './retry.js';
 import type { Asset, ChunkReport, CompletedChunk, CreateAssetRequest, CreatedTask, CreateIndexedAssetRequest, CreateTaskRequest, CreateUploadRequest, IncompleteUpload, IndexedAsset, IndexedAssetSummary, IndexedVideo, IndexInfo, ListIndexedAssetsQuery, ListTasksQuery, ListVideosQuery, Page, PresignedChunkUrl, Task, UploadSession, UploadStatus } from './types.js';
 
 export const DEFAULT_BASE_URL = 'https://api.twelvelabs.io/v1.3';
@@ -225,26 +224,15 @@ export class TwelveLabsClient {
   }
 
   /**
-   * Idempotent requests (GET, DELETE) are retried here, on p-retry, as the pure classifier says.
-   * A POST is sent once: whether to send it again is the exactly-once step runner's decision
-   * (src/executor/exactly-once.ts), taken only after searching for what a lost one created. That is the
-   * protocol, not a retry policy, so it has no second layer here.
+   * Idempotent requests (GETs, DELETEs, and the POSTs that only read or renew) are retried by
+   * `retrying` (retry.ts, on p-retry). Any other POST is sent once: whether to send it again is the
+   * exactly-once step runner's decision (src/executor/exactly-once.ts), taken only after searching
+   * for what a lost one created. That is the protocol, not a retry policy, so it has no second layer here.
    */
   private send(spec: RequestSpec): Promise<{ status: number; text: string }> {
     if (!spec.idempotent) return this.sendOnce(spec);
-    return pRetry(() => this.sendOnce(spec), {
-      retries: this.maxAttempts - 1,
-      // Waits happen on the client's clock below (a fake one in tests), not on p-retry's timers.
-      minTimeout: 0,
-      signal: spec.signal,
-      shouldRetry: async ({ error, attemptNumber }) => {
-        const action = classifyFailure(error, { idempotent: true }, this.clock.now());
-        if (action !== 'retry' && action !== 'pace') return false;
-        // The gate already pauses the whole run after a 429; without one, back off here.
-        if (action === 'retry' || this.gates === undefined) await this.clock.sleep(backoffMs(attemptNumber, this.random, 500, 30_000), spec.signal);
-        return true;
-      },
-    });
+    // The gate already pauses the whole run after a 429; without one, the retry backs off itself.
+    return retrying(() => this.sendOnce(spec), { attempts: this.maxAttempts, clock: this.clock, random: this.random, paced: this.gates !== undefined, signal: spec.signal });
   }
 
   /** One request, body included: a body cut short is as much "no answer" as a refused connection. */

@@ -1,4 +1,9 @@
+import pRetry from 'p-retry';
+import type { Clock } from '../clock.js';
 import { ApiError, TransportError } from '../errors.js';
+
+// Retries of idempotent requests: what to do after a failed request (`classifyFailure`, pure,
+// table-tested), the backoff (`backoffMs`), and the retry loop (`retrying`, on p-retry).
 
 /**
  * What to do after a failed request. Pure, so it is table-tested (smithy's retry classifiers).
@@ -49,4 +54,24 @@ export function classifyFailure(error: unknown, request: { idempotent: boolean }
 export function backoffMs(attempt: number, random: () => number = Math.random, baseMs = 1000, capMs = 60_000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/**
+ * Sends an idempotent request again while the classifier says `retry` or `pace`, up to `attempts`
+ * times, on p-retry. The waits run on `clock` (a fake one in tests), not on p-retry's timers; a
+ * `pace` is not waited here when a gate (`paced`) already pauses the run after a 429. The signal
+ * stops the retries.
+ */
+export function retrying<T>(attempt: () => Promise<T>, o: { attempts: number; clock: Clock; random: () => number; paced: boolean; signal?: AbortSignal | undefined }): Promise<T> {
+  return pRetry(attempt, {
+    retries: o.attempts - 1,
+    minTimeout: 0,
+    signal: o.signal,
+    shouldRetry: async ({ error, attemptNumber }) => {
+      const action = classifyFailure(error, { idempotent: true }, o.clock.now());
+      if (action !== 'retry' && action !== 'pace') return false;
+      if (action === 'retry' || !o.paced) await o.clock.sleep(backoffMs(attemptNumber, o.random, 500, 30_000), o.signal);
+      return true;
+    },
+  });
 }

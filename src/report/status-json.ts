@@ -1,3 +1,4 @@
+// The `status --json` and `logs --json` shapes (the deprecated import-status and import-logs), built from a state file.
 import { failureStage, type FailureStage, type ItemState, type StateFile } from '../state/index.js';
 
 type Entry = { video_id: string; filename: string; created_at: string };
