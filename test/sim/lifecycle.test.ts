@@ -155,9 +155,10 @@ describe('task lifecycle', () => {
 
   it('close() cancels lifecycle timers, releases waiters and answers no more', async () => {
     const { sim: running, taskId } = await create({ lifecycle: { validatingMs: 60_000 } }, 'ok.mp4');
-    const waiting = running.waitForTask(taskId, 120_000);
+    // The rejection is awaited from the start: close() rejects it before close() itself resolves.
+    const waiting = expect(running.waitForTask(taskId, 120_000)).rejects.toThrow(/closed/);
     await running.close();
-    await expect(waiting).rejects.toThrow(/closed/);
+    await waiting;
     sim = undefined;
     expect(running.task(taskId)?.status).toBe('validating');
     await expect(fetch(`${running.url}/tasks`)).rejects.toThrow();
