@@ -33,16 +33,15 @@ import {
   requireBuiltCli,
   round,
   runMeasured,
-  seedBucket,
   setupRclone,
   table,
   tail,
-  withServers,
   workDir,
   writeResults,
   type Rclone,
   type Servers,
 } from './common.js';
+import { benchBucket, withBenchServers } from './plan-servers.js';
 
 const TARGET_RATIO = 1.25;
 const LIST_ROUTE = 'GET /indexes/{index_id}/videos';
@@ -163,8 +162,8 @@ async function planOnce(servers: Servers, bucket: string, indexId: string, dir: 
 
 async function benchSize(servers: Servers, rclone: Rclone, n: number, options: ReturnType<typeof parse>, dir: string): Promise<SizeResult> {
   const { runs, seedConcurrency, planArgs } = options;
-  log(`size ${n.toLocaleString('en-US')}: seeding the bucket (${OBJECT_BYTES} B objects over ${PREFIXES} prefixes, concurrency ${seedConcurrency}) and the index`);
-  const seeded = await seedBucket(servers.s3, `bench-plan-${n}`, n, seedConcurrency);
+  log(`size ${n.toLocaleString('en-US')}: the bucket (${OBJECT_BYTES} B objects over ${PREFIXES} prefixes, seeding concurrency ${seedConcurrency}) and the index`);
+  const seeded = await benchBucket(servers.s3, n, seedConcurrency);
   const indexId = seedIndex(servers.sim, n, seeded.objects);
   checkInterrupted();
   // One untimed listing first, so that neither side pays for a cold bucket index.
@@ -193,7 +192,7 @@ async function benchSize(servers: Servers, rclone: Rclone, n: number, options: R
     n,
     bucket: seeded.bucket,
     indexId,
-    seedSeconds: round(seeded.seconds, 1),
+    seedSeconds: round(seeded.seedSeconds, 1),
     plan: { runs: planRuns, medianWallMs, medianPeakRssKiB: rss.length ? median(rss) : undefined, maxPeakRssKiB: rss.length ? Math.max(...rss) : undefined },
     rclone: { runsMs: rcloneRuns, medianMs: rcloneMedian, files: warm.files },
     bareSdk: { runsMs: bareRuns, medianMs: median(bareRuns) },
@@ -219,7 +218,7 @@ async function main(): Promise<number> {
   const largest = sizes[sizes.length - 1] as number;
   const results: SizeResult[] = [];
   let rcloneVersion = '';
-  const code = await withServers({ fetchVideo: false }, async (servers) => {
+  const code = await withBenchServers({ fetchVideo: false }, async (servers) => {
     const work = await workDir('plan');
     const rclone = await setupRclone(servers.s3info);
     rcloneVersion = rclone.version;

@@ -2,11 +2,11 @@ import yargs, { type Argv } from 'yargs';
 import { NotSentError, TlmError, printable, redactUrls } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
-import { runApply, type ApplyArgs } from './apply-command.js';
+import type { ApplyArgs } from './apply-command.js';
 import { requirePlanFile, requireStateFile } from './file-kind.js';
 import { applyEndpointOptions, planOnlyOptions, planOptions, runOptions, toApplyArgs, toPlanArgs, type PlanCliArgs } from './options.js';
 import { endQuietlyOnClosedPipe } from './pipes.js';
-import { runPlan, type PlanOutcome } from './plan-command.js';
+import type { PlanOutcome } from './plan-command.js';
 import { createProgress } from './progress.js';
 import { registerReportCommands } from './report-commands.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
@@ -175,6 +175,8 @@ function reportError(error: unknown, logger: Logger | undefined): number {
 async function planAndWarn(args: PlanCliArgs, env: NodeJS.ProcessEnv, log: Logger, stop?: AbortSignal): Promise<PlanOutcome> {
   const planArgs = toPlanArgs(args);
   await requireStateFile(args.state);
+  // Each command's module (and the AWS SDK behind it) loads when that command runs, not at start-up.
+  const { runPlan } = await import('./plan-command.js');
   const planned = await runPlan(planArgs, env, log, createProgress(process.stderr), stop);
   for (const warning of planned.warnings) process.stderr.write(`tlmigrate: warning: ${printable(warning)}\n`);
   return planned;
@@ -238,6 +240,7 @@ async function withSignals<T>(notice: StopNotice, body: (stop: AbortSignal) => P
 }
 
 async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop: AbortSignal): Promise<number> {
+  const { runApply } = await import('./apply-command.js');
   const outcome = await runApply(args, process.env, log, createProgress(process.stderr), stop);
   if (json) {
     const r = outcome.result;
