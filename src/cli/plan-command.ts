@@ -80,9 +80,13 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   const api = createApiClient({ apiUrl, env });
-  const index = await connectIndex(api, args.index, apiUrl, signal);
   const source = new S3Source(createS3Client(s3Settings), spec.bucket);
-  const lister = await openLister(args, { spec, inventory, s3Settings, source }, signal);
+  // Both checks at once (two round trips less before the first listing); an index error is reported first, as before.
+  const [indexCheck, listerCheck] = await Promise.allSettled([connectIndex(api, args.index, apiUrl, signal), openLister(args, { spec, inventory, s3Settings, source }, signal)]);
+  if (indexCheck.status === 'rejected') throw indexCheck.reason;
+  if (listerCheck.status === 'rejected') throw listerCheck.reason;
+  const index = indexCheck.value;
+  const lister = listerCheck.value;
   const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
   const probe = async (object: SourceObject) =>
     probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
@@ -167,7 +171,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
 }
 
 /** The ledger, the index's videos (and which are tlmigrate's), its tasks in flight and, with --via assets, its indexed assets. */
-async function readIndexSnapshot(api: PlanIndexApi, args: PlanArgs, progress: Progress, signal?: AbortSignal) {
+export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 'index' | 'state' | 'source' | 'via'>, progress: Progress, signal?: AbortSignal) {
   const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
   const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
   const [ledger, videos, marked, tasks, indexedAssets] = await Promise.all([

@@ -60,6 +60,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       if (error) throw error;
       throw new UsageError(usageMessage(message, argv, COMMANDS, describedOptions(usage)));
     });
+  skipHelpRendering(cli);
   const ctx = { env, getLogger, setExitCode: (code: number) => (exitCode = code) };
   registerRunCommands(cli, ctx);
   registerStateCommands(cli, ctx);
@@ -135,6 +136,19 @@ function registerRunCommands<T extends GlobalArgs>(cli: Argv<T>, ctx: CommandCon
         ctx.setExitCode(args['detailed-exitcode'] && code === 0 && planned.summary.counts.upload > 0 ? 2 : code);
       },
     );
+}
+
+/**
+ * yargs renders the command's whole help text on every run (~100 ms of CPU), in case the command
+ * fails later; our `fail` handler prints one line instead, so that text is never shown. --help
+ * renders it as before. (Reached through yargs' internal methods, hence the checks.)
+ */
+function skipHelpRendering(cli: unknown): void {
+  if (typeof cli !== 'object' || cli === null || !('getInternalMethods' in cli) || typeof cli.getInternalMethods !== 'function') return;
+  const internal: unknown = cli.getInternalMethods();
+  if (typeof internal !== 'object' || internal === null || !('getUsageInstance' in internal) || typeof internal.getUsageInstance !== 'function') return;
+  const usage: unknown = internal.getUsageInstance();
+  if (typeof usage === 'object' && usage !== null && 'cacheHelpMessage' in usage) Object.assign(usage, { cacheHelpMessage: () => undefined });
 }
 
 class UsageError extends TlmError {

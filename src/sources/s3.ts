@@ -1,4 +1,5 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
+import type { S3Client, _Object } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client as S3ClientClass } from './aws-s3.js';
 import { SourceError } from '../errors.js';
 import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, type S3Settings } from './s3-settings.js';
 import { listInParallel, type ListPage, type PageLister } from './parallel-list.js';
@@ -12,7 +13,7 @@ export { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTE
  */
 export function createS3Client(settings: S3Settings, options: { streaming?: boolean } = {}): S3Client {
   const requestTimeout = settings.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
-  return new S3Client({
+  return new S3ClientClass({
     region: settings.region ?? 'us-east-1',
     ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
     // The SDK retries throttles (503 SlowDown) and timeouts itself; we never wrap S3 calls in another retry loop.

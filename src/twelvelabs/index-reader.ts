@@ -6,7 +6,9 @@ import type { IndexedAsset, IndexedVideo, ListIndexedAssetsQuery, Page, Task, Ta
 export const TLM_MARKER = { tlm_tool: 'tlmigrate' } as const;
 
 export const IN_FLIGHT_STATUSES: TaskStatus[] = ['uploading', 'validating', 'pending', 'queued', 'indexing'];
-const PAGE_LIMIT = 50;
+export const PAGE_LIMIT = 50;
+/** Pages of one listing read at once. */
+export const INDEX_READ_CONCURRENCY = 8;
 
 export interface ReadProgress {
   onPage?(kind: 'videos' | 'tasks', page: number, totalPages: number): void;
@@ -66,7 +68,7 @@ export function listAllVideos<R = IndexedVideo>(
 ): Promise<R[]> {
   return readAllPages(
     (page) => client.listVideos(indexId, { page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc', ...(options.userMetadata ? { userMetadata: options.userMetadata } : {}) }, options.signal),
-    options.concurrency ?? 8,
+    options.concurrency ?? INDEX_READ_CONCURRENCY,
     (p, t) => options.onPage?.('videos', p, t),
     options.keep,
   );
@@ -92,7 +94,7 @@ export function listTasks(
 ): Promise<Task[]> {
   return readAllPages(
     (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal),
-    options.concurrency ?? 8,
+    options.concurrency ?? INDEX_READ_CONCURRENCY,
     (p, t) => options.onPage?.('tasks', p, t),
   );
 }
@@ -105,7 +107,7 @@ export function listAllIndexedAssets(
 ): Promise<IndexedAsset[]> {
   return readAllPages(
     (page) => client.listIndexedAssets(indexId, { sortBy: 'created_at', sortOption: 'asc', ...query, page, pageLimit: PAGE_LIMIT }, options.signal),
-    options.concurrency ?? 8,
+    options.concurrency ?? INDEX_READ_CONCURRENCY,
     (p, t) => options.onPage?.('videos', p, t),
   );
 }
