@@ -29,7 +29,7 @@ import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs
 import { connectIndex, createApiClient, resolveBaseUrl } from './config.js';
 import type { Progress } from './progress.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
-import type { IndexInfo } from '../twelvelabs/types.js';
+import type { IndexInfo, IndexedVideo } from '../twelvelabs/types.js';
 import { VERSION } from './version.js';
 import { ConfigError, SourceError } from '../errors.js';
 import { KeyListLister, describeMissing } from '../sources/key-list.js';
@@ -174,19 +174,42 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
 export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 'index' | 'state' | 'source' | 'via'>, progress: Progress, signal?: AbortSignal) {
   const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
   const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
+  // The videos tlmigrate made, in one filtered listing: once the filter proves itself, every other
+  // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
+  const markedListing = listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER, keep: slimVideo });
+  const judgeApi = { getVideo: prefetchedSample(api, args.index, markedListing, signal) };
   const [ledger, videos, marked, tasks, indexedAssets] = await Promise.all([
     existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve([]),
     listAllVideos(api, args.index, { ...opts('videos'), keep: slimVideo }),
-    // The videos tlmigrate made, in one filtered listing: once the filter proves itself, every other
-    // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
-    listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER, keep: slimVideo }),
+    markedListing,
     listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks')),
     // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
     args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
   ]);
-  const ours = await judgeMarkerFilter(api, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
+  const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
   // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
   return { ...toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, indexedAssets), ours };
+}
+
+/**
+ * getVideo for the marker filter's judgement, which reads one listed video once every listing is in:
+ * that GET is sent as soon as the (short) filtered listing is, so it costs no round trip at the end.
+ */
+function prefetchedSample(api: PlanIndexApi, indexId: string, marked: Promise<IndexedVideo[]>, signal?: AbortSignal): PlanIndexApi['getVideo'] {
+  const sample = marked.then(
+    (listed) => {
+      const first = listed[0];
+      if (!first || first.user_metadata) return undefined;
+      const video = api.getVideo(indexId, first._id, signal);
+      video.catch(() => undefined);
+      return { id: first._id, video };
+    },
+    () => undefined,
+  );
+  return async (index, videoId, s) => {
+    const warm = await sample;
+    return warm?.id === videoId && index === indexId ? warm.video : api.getVideo(index, videoId, s);
+  };
 }
 
 function planHeader(args: PlanArgs, spec: SourceSpec, index: Pick<IndexInfo, 'index_name' | 'models'>): PlanHeader & { planId: string } {

@@ -124,14 +124,16 @@ async function decide(view: PlanView, object: SourceObject): Promise<Decision> {
   // Before matching: an object the platform cannot be sent must not own content other keys share.
   const unsupported = preflightKey(object.key);
   if (unsupported) return { item: { ...base, action: 'fail', reason: unsupported.code, detail: unsupported.detail } };
-  trackLegacyNames(view, object);
+  // The videos of this file name, looked up once: both the collision tracking and the index match need them.
+  const sameName = named(view.videosByName, object.key);
+  trackLegacyNames(view, object, sameName);
   if (view.input.options.incremental) {
     const known = byLedger(view, object, base);
     if (known) return known;
   }
   if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
   if (view.input.options.incremental) {
-    const indexed = await byIndex(view, object, base);
+    const indexed = await byIndex(view, object, base, sameName);
     if (indexed) return indexed;
   }
   return preflight(view, object, base);
@@ -157,8 +159,8 @@ function all<T extends object>(group: Grouped<T> | undefined): T[] {
 }
 
 /** Collisions only matter where a legacy match is possible: tracks just the names a video has, not every key. */
-function trackLegacyNames(view: PlanView, object: SourceObject): void {
-  if (!named(view.videosByName, object.key).some((v) => v.size === undefined || v.size === object.size)) return;
+function trackLegacyNames(view: PlanView, object: SourceObject, sameName: IndexedVideoRef[]): void {
+  if (!sameName.some((v) => v.size === undefined || v.size === object.size)) return;
   const nameSize = `${basename(object.key)}\0${object.size}`;
   const group = view.byNameSize.get(nameSize);
   if (!group) {
@@ -205,10 +207,10 @@ function byLedger(view: PlanView, object: SourceObject, base: PlanItem): Decisio
 }
 
 /** What the index says: this object's fingerprint, its content under another key, a task in flight, or (deferred) a legacy file-name match. */
-async function byIndex(view: PlanView, object: SourceObject, base: PlanItem): Promise<Decision> {
+async function byIndex(view: PlanView, object: SourceObject, base: PlanItem, sameName: IndexedVideoRef[]): Promise<Decision> {
   const uri = view.uri(object.key);
   const legacy: IndexedVideoRef[] = [];
-  for (const video of named(view.videosByName, object.key)) {
+  for (const video of sameName) {
     if (video.size !== undefined && video.size !== object.size) continue;
     const metadata = (await view.metadataOf(video)) ?? {};
     if (typeof metadata.tlm_source !== 'string') legacy.push(video);

@@ -31,27 +31,32 @@ async function readAllPages<T extends { _id: string }, R = T>(
   // Merged in page order, whatever order the pages arrive in: the result does not depend on timing.
   const pages: Array<Array<[string, R]>> = [reduce(first.data, keep)];
   const limit = pLimit(concurrency);
+  // One page past the total, read with the others: a listing that grew meanwhile shows it there,
+  // without a round trip of its own after the last page.
   await Promise.all(
-    Array.from({ length: totalPages - 1 }, (_, i) =>
+    Array.from({ length: totalPages }, (_, i) =>
       limit(async () => {
         const page = await fetchPage(i + 2);
-        onPage?.(i + 2, totalPages);
+        if (i + 2 <= totalPages) onPage?.(i + 2, totalPages);
         pages[i + 1] = reduce(page.data, keep);
       }),
     ),
   );
   const seen = new Map<string, R>();
+  let grew = false;
   for (let i = 0; i < pages.length; i++) {
+    const before = seen.size;
     for (const [id, item] of pages[i] ?? []) seen.set(id, item);
+    grew = seen.size > before;
     pages[i] = [];
   }
-  // A listing that grew while we read it has more pages than the first one said: read on until empty.
-  // A server that ignores `page` would answer the same page forever: a page with nothing new ends it too.
-  for (let page = totalPages + 1; ; page++) {
+  // It grew: read on until a page is empty. A server that ignores `page` would answer the same page
+  // forever: a page with nothing new ends it too.
+  for (let page = totalPages + 2; grew; page++) {
     const more = await fetchPage(page);
     const before = seen.size;
     for (const [id, item] of reduce(more.data, keep)) seen.set(id, item);
-    if (seen.size === before) break;
+    grew = seen.size > before;
   }
   return [...seen.values()];
 }
