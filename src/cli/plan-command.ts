@@ -81,12 +81,16 @@ export async function runPlan(args: PlanArgs, env: NodeJS.ProcessEnv, log: Logge
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   const api = createApiClient({ apiUrl, env });
   const source = new S3Source(createS3Client(s3Settings), spec.bucket);
-  // Both checks at once (two round trips less before the first listing); an index error is reported first, as before.
-  const [indexCheck, listerCheck] = await Promise.allSettled([connectIndex(api, args.index, apiUrl, signal), openLister(args, { spec, inventory, s3Settings, source }, signal)]);
-  if (indexCheck.status === 'rejected') throw indexCheck.reason;
-  if (listerCheck.status === 'rejected') throw listerCheck.reason;
-  const index = indexCheck.value;
-  const lister = listerCheck.value;
+  // Both checks at once (a round trip less before the first listing). An index error is reported
+  // first, as before, and at once: the S3 check (which may be retrying) is then called off.
+  const stopCheck = new AbortController();
+  const checking = openLister(args, { spec, inventory, s3Settings, source }, signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal);
+  checking.catch(() => undefined);
+  const index = await connectIndex(api, args.index, apiUrl, signal).catch((error: unknown) => {
+    stopCheck.abort();
+    throw error;
+  });
+  const lister = await checking;
   const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
   const probe = async (object: SourceObject) =>
     probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
