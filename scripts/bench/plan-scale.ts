@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { writePlan, type PlanArgs, type PlanIndexApi } from '../../src/cli/plan-command.js';
 import { createLogger } from '../../src/log.js';
-import { listInParallel, type ListPage, type PageLister } from '../../src/sources/parallel-list.js';
+import { listInParallel, type ListPage, type PageLister, type PageQuery } from '../../src/sources/parallel-list.js';
 import type { ListOptions, SourceLister, SourceObject } from '../../src/sources/types.js';
 import type { IndexedVideo, Page } from '../../src/twelvelabs/types.js';
 
@@ -38,18 +38,35 @@ class SyntheticBucket implements PageLister, SourceLister {
     return listInParallel(this, { prefix: options.prefix, concurrency: 8 }, signal);
   }
 
-  async listPage(query: { prefix: string; delimiter?: '/' | undefined; token?: string | undefined }): Promise<ListPage> {
+  async listPage(query: PageQuery): Promise<ListPage> {
     await new Promise((resolve) => setImmediate(resolve));
     if (query.prefix === '' && query.delimiter === '/') {
       return { objects: [], prefixes: Array.from({ length: Math.min(PREFIXES, this.n) }, (_, p) => `p${String(p).padStart(3, '0')}/`) };
     }
-    const p = Number(/^p(\d{3})\/$/.exec(query.prefix)?.[1] ?? Number.NaN);
-    if (!Number.isInteger(p)) throw new Error(`the synthetic bucket lists '' with '/' and pNNN/ only, not ${JSON.stringify(query)}`);
+    // Key order is prefix p, then j, for object i = p + 100 j; a folder's listing (pNNN/) stays in its p.
+    const folder = /^p(\d{3})\/$/.exec(query.prefix);
+    if (query.delimiter || (query.prefix !== '' && !folder)) throw new Error(`the synthetic bucket lists '', '' with '/' and pNNN/ only, not ${JSON.stringify(query)}`);
+    let [p, j] = query.token ? query.token.split(',').map(Number) : folder ? [Number(folder[1]), 0] : start(query.startAfter);
+    const last = folder ? Number(folder[1]) : PREFIXES - 1;
     const objects: SourceObject[] = [];
-    let i = query.token === undefined ? p : Number(query.token);
-    for (; i < this.n && objects.length < 1000; i += PREFIXES) objects.push(syntheticObject(i));
-    return { objects: parsed(objects), prefixes: [], next: i < this.n ? String(i) : undefined };
+    while (p !== undefined && j !== undefined && p <= last && objects.length < 1000) {
+      const i = p + PREFIXES * j;
+      if (i >= this.n) [p, j] = [p + 1, 0];
+      else {
+        objects.push(syntheticObject(i));
+        j += 1;
+      }
+    }
+    const more = p !== undefined && j !== undefined && p <= last && (p < last || p + PREFIXES * j < this.n);
+    return { objects: parsed(objects), prefixes: [], next: more ? `${p},${j}` : undefined };
   }
+}
+
+/** The position (prefix, index in it) of the first key after `startAfter`: a folder minus its slash, or a key. */
+function start(startAfter: string | undefined): number[] {
+  const m = /^p(\d{3})(?:\/clip-(\d{8})\.mp4)?$/.exec(startAfter ?? '');
+  if (!startAfter || !m) return [0, 0];
+  return m[2] === undefined ? [Number(m[1]), 0] : [Number(m[2]) % PREFIXES, Math.floor(Number(m[2]) / PREFIXES) + 1];
 }
 
 /** As a parser would hand it over: flat strings, not the string ropes template literals build (they weigh more). */

@@ -2,7 +2,7 @@ import type { S3Client, _Object } from '@aws-sdk/client-s3';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client as S3ClientClass } from './aws-s3.js';
 import { SourceError } from '../errors.js';
 import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, type S3Settings } from './s3-settings.js';
-import { listInParallel, type ListPage, type PageLister } from './parallel-list.js';
+import { listInParallel, type ListPage, type PageLister, type PageQuery } from './parallel-list.js';
 import type { ListOptions, SourceLister, SourceObject, UrlSigner } from './types.js';
 
 export { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, resolveS3Settings, type S3Settings } from './s3-settings.js';
@@ -35,7 +35,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
-    /** Folders listed at once, as rclone's default --checkers. */
+    /** Key ranges listed at once, as rclone's default --checkers. */
     private readonly listConcurrency = 8,
   ) {}
 
@@ -48,17 +48,24 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
     }
   }
 
-  /** Every object under the prefix, in key order; the folders below it are listed in parallel (see listInParallel). */
+  /** Every object under the prefix, in key order; ranges of it cut at its folders are listed in parallel (see listInParallel). */
   list(options: ListOptions, signal?: AbortSignal): AsyncIterable<SourceObject> {
     return listInParallel(this, { prefix: options.prefix, concurrency: this.listConcurrency }, signal);
   }
 
   /** One ListObjectsV2 page (1000 keys), with Delimiter '/' when asked. */
-  async listPage(query: { prefix: string; delimiter?: '/' | undefined; token?: string | undefined }, signal?: AbortSignal): Promise<ListPage> {
+  async listPage(query: PageQuery, signal?: AbortSignal): Promise<ListPage> {
     let page;
     try {
       page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: query.prefix || undefined, Delimiter: query.delimiter, ContinuationToken: query.token, MaxKeys: 1000 }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: query.prefix || undefined,
+          Delimiter: query.delimiter,
+          ContinuationToken: query.token,
+          StartAfter: query.startAfter || undefined,
+          MaxKeys: 1000,
+        }),
         { abortSignal: signal },
       );
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { ListPage, PageLister } from '../../src/sources/parallel-list.js';
+import type { ListPage, PageLister, PageQuery } from '../../src/sources/parallel-list.js';
 import type { SourceObject } from '../../src/sources/types.js';
 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -21,7 +21,7 @@ export class MemoryBucket implements PageLister {
     this.objects = [...objects].sort((a, b) => byBytes(a.key, b.key));
   }
 
-  async listPage(query: { prefix: string; delimiter?: '/' | undefined; token?: string | undefined }): Promise<ListPage> {
+  async listPage(query: PageQuery): Promise<ListPage> {
     this.requests += 1;
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -36,6 +36,7 @@ export class MemoryBucket implements PageLister {
       const slash = delimiter ? object.key.indexOf(delimiter, query.prefix.length) : -1;
       const entry = slash === -1 ? object.key : object.key.slice(0, slash + 1);
       if (query.token !== undefined && byBytes(entry, query.token) <= 0) continue;
+      if (query.token === undefined && query.startAfter && byBytes(object.key, query.startAfter) <= 0) continue;
       if (entry === last) continue;
       if (page.objects.length + page.prefixes.length === size) {
         page.next = last;

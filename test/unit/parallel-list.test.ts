@@ -44,7 +44,7 @@ describe('listInParallel', () => {
       it(`returns exactly the flat listing: ${name}, concurrency ${concurrency}`, async () => {
         const bucket = bucketOf(keys, { pageSize: 100 });
         const flat = await collect(bucket.flat(prefix));
-        const parallel = await collect(listInParallel(bucket, { prefix, concurrency, bufferPerPrefix: 50 }));
+        const parallel = await collect(listInParallel(bucket, { prefix, concurrency, bufferPerRange: 50 }));
         expect(parallel).toEqual(flat);
         expect(parallel.length).toBe(keys.filter((k) => k.startsWith(prefix)).length);
       });
@@ -58,9 +58,17 @@ describe('listInParallel', () => {
 
   it('lists folders in parallel, but never more than concurrency (+1 for the folder listing) at once', async () => {
     const bucket = bucketOf(trickyKeys(), { pageSize: 10 });
-    await collect(listInParallel(bucket, { prefix: '', concurrency: 4, bufferPerPrefix: 20 }));
+    await collect(listInParallel(bucket, { prefix: '', concurrency: 4, bufferPerRange: 20 }));
     expect(bucket.maxInFlight).toBeGreaterThan(1);
     expect(bucket.maxInFlight).toBeLessThanOrEqual(5);
+  });
+
+  it('lists neighbouring small folders together: a bucket of many small folders costs few requests', async () => {
+    const keys = Array.from({ length: 200 }, (_, f) => Array.from({ length: 5 }, (_, i) => `f${String(f).padStart(3, '0')}/clip-${i}.mp4`)).flat();
+    const bucket = bucketOf(keys);
+    expect(await collect(listInParallel(bucket, { prefix: '', concurrency: 4 }))).toEqual(await collect(bucket.flat()));
+    // One folder listing, and one request per range (about 2 x concurrency of them), not one per folder.
+    expect(bucket.requests).toBeLessThanOrEqual(1 + 1 + 2 * 4 + 1 + 1);
   });
 
   it('orders keys by UTF-8 bytes, as S3 does, not by UTF-16 code units', () => {
@@ -71,7 +79,7 @@ describe('listInParallel', () => {
   it('stops the folders listed ahead when the reader stops early', async () => {
     const bucket = bucketOf(trickyKeys(), { pageSize: 10 });
     const seen: SourceObject[] = [];
-    for await (const object of listInParallel(bucket, { prefix: '', concurrency: 8, bufferPerPrefix: 20 })) {
+    for await (const object of listInParallel(bucket, { prefix: '', concurrency: 8, bufferPerRange: 20 })) {
       seen.push(object);
       if (seen.length === 5) break;
     }
@@ -102,7 +110,7 @@ describe('listInParallel', () => {
       return readFile(join(dir, file));
     };
     const flat = await planWith(bucket.flat(), 'flat.json');
-    const parallel = await planWith(listInParallel(bucket, { prefix: '', concurrency: 8, bufferPerPrefix: 30 }), 'parallel.json');
+    const parallel = await planWith(listInParallel(bucket, { prefix: '', concurrency: 8, bufferPerRange: 30 }), 'parallel.json');
     expect(parallel.equals(flat)).toBe(true);
     expect(flat.toString('utf8').split('\n').length).toBeGreaterThan(keys.length / 2);
   });
