@@ -2,12 +2,15 @@
  * `npm run bench:plan [-- --n 10000] [--sizes 2000,10000] [--runs 3]`
  *
  * How fast `tlmigrate plan` diffs a bucket against an index, against a peer S3 client listing the
- * same bucket. Starts Ceph radosgw and the API simulator (fetchVideo: false); per size N seeds N
- * tiny .mp4 objects over ~100 prefixes and N indexed videos (half of them match an object by file
- * name and size, so the planner does real matching work; the other half match nothing); then runs
- * the built CLI (`node dist/cli/main.js plan --json`) as a child under GNU time, and `rclone lsf -R`
- * and a bare Node v3-SDK ListObjectsV2 loop (the floor for a Node tool) on the same bucket,
- * alternately, `--runs` times each (median). Two sizes give the memory slope.
+ * same bucket, side by side in one run with the machine's load. Uses the shared S3 named by
+ * TLM_TEST_S3_* (else starts Ceph radosgw) and the API simulator (fetchVideo: false); per size N a
+ * bucket of N tiny .mp4 objects over ~100 prefixes (tlm-bench-plan-N, seeded once and reused) and N
+ * indexed videos (half of them match an object by file name and size, so the planner does real
+ * matching work; the other half match nothing; plus one video tlmigrate made); then runs the built
+ * CLI (`node dist/cli/main.js plan --json`) as a child under GNU time, and `rclone lsf -R` and a
+ * bare Node v3-SDK ListObjectsV2 loop (the floor for a Node tool) on the same bucket, alternately,
+ * `--runs` times each (median). Two sizes give the memory slope. Last, the index scan at 100 ms
+ * API latency against pages x latency / concurrency (`--scan-videos`, default 10000).
  * Writes bench-results/plan-<n>.json. Exit 0 when the run worked (targets only print PASS/MISS).
  */
 import { cpus, loadavg } from 'node:os';
