@@ -163,6 +163,17 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
   }
 }
 
+/** Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run with this pid is replaced. */
+function openHeld(path: string): number {
+  try {
+    return openSync(path, 'wx', 0o600);
+  } catch (error) {
+    if (errnoCode(error) !== 'EEXIST') throw error;
+    rmSync(path, { force: true });
+    return openSync(path, 'wx', 0o600);
+  }
+}
+
 /**
  * HeldItems in a private temporary file beside the plan (`<plan>.held-<pid>`), written in 1 MiB
  * blocks: a plan of millions of legacy matches holds them on disk, not in memory. `remove()`
@@ -176,7 +187,7 @@ export function heldItemsFile(planPath: string): HeldItems & { remove(): void } 
   let pendingBytes = 0;
   const flush = () => {
     if (pending.length === 0) return;
-    fd ??= openSync(path, 'w', 0o600);
+    fd ??= openHeld(path);
     writeSync(fd, pending.join(''));
     pending = [];
     pendingBytes = 0;
