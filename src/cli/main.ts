@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-import { run } from './run.js';
-
 // The pinned AWS SDK supports Node 20; its notice about future releases is noise for our users.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-process.exitCode = await run(process.argv.slice(2), process.env);
+const argv = process.argv.slice(2);
+if (argv.length === 1 && argv[0] === '--version') {
+  // Asked by scripts and package managers: answered without loading yargs, pino or any command.
+  const { VERSION } = await import('./version.js');
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  const { run } = await import('./run.js');
+  process.exitCode = await run(argv, process.env);
+}

@@ -4,7 +4,7 @@ import type { ApplyArgs } from './apply-command.js';
 import { DURATION_HELP, SIZE_HELP, noStrings, parseDurationMs, parsePositiveNumber, parseSize, parseWholeNumber, type FlagInput } from './flags.js';
 import type { PlanArgs } from './plan-command.js';
 import { parseStopAt, type UnattendedArgs } from './unattended.js';
-import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS } from '../sources/s3.js';
+import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS } from '../sources/s3-settings.js';
 
 export const DEFAULT_STATE = 'tlmigrate-state.json';
 export const DEFAULT_PLAN = 'plan.json';

@@ -11,20 +11,25 @@ import {
   type PlanHeader,
   type PlanOptions,
   type PlanSummary,
+  type ProbeResult,
   type RequirementsProfile,
 } from '../planner/index.js';
 import { InventoryLister } from '../sources/inventory.js';
 import { prefetch } from '../sources/prefetch.js';
 import { probeObject } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
-import type { SourceLister } from '../sources/types.js';
+import type { SourceLister, SourceObject } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { toIndexSnapshot } from '../planner/index-snapshot.js';
-import { writePlanFile } from '../planner/plan-file.js';
-import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
+import { heldItemsFile, writePlanFile } from '../planner/plan-file.js';
+import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks, slimVideo } from '../twelvelabs/index-reader.js';
 import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
+import type { Progress } from './progress.js';
+import type { Logger } from '../log.js';
+import type { TwelveLabsClient } from '../twelvelabs/client.js';
+import type { IndexInfo, IndexedVideo } from '../twelvelabs/types.js';
 import { VERSION } from './version.js';
 import { ConfigError, SourceError } from '../errors.js';
 import { KeyListLister, describeMissing } from '../sources/key-list.js';
@@ -78,41 +83,143 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   const api = createApiClient({ apiUrl, env, fetch: deps.fetch });
-  const index = await connectIndex(api, args.index, apiUrl, signal);
-  const s3 = deps.s3 ?? createS3Client(s3Settings);
-  const source = new S3Source(s3, spec.bucket);
-  const lister = await openLister(args, { spec, inventory, s3Settings, source }, signal);
+  const source = new S3Source(deps.s3 ?? createS3Client(s3Settings), spec.bucket);
+  // Both checks at once (a round trip less before the first listing). An index error is reported
+  // first, as before, and at once: the S3 check (which may be retrying) is then called off.
+  const stopCheck = new AbortController();
+  const checking = openLister(args, { spec, inventory, s3Settings, source }, signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal);
+  checking.catch(() => undefined);
+  const index = await connectIndex(api, args.index, apiUrl, signal).catch((error: unknown) => {
+    stopCheck.abort();
+    throw error;
+  });
+  const lister = await checking;
   const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
+  const probe = async (object: SourceObject) =>
+    probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
+  const { header, summary, listed } = await writePlan({ args, spec, api, index, lister, probe, globs, log, progress, ...(signal ? { signal } : {}) });
+  const warnings = globs.warnings();
+  const missing = lister instanceof KeyListLister ? lister.missing : undefined;
+  if (missing?.length) warnings.push(`--files-from ${args.filesFrom}: ${describeMissing(missing, sourceUri(spec))}; planned the others`);
+  else if (listed === 0 && !args.inventory && !args.filesFrom) warnings.push(await emptyListingWarning(source, spec, signal));
+  return { header, summary, planFile: args.out, warnings, missing };
+}
 
+/** What the plan reads from the index: the listings, and one video's metadata when a match needs it. */
+export type PlanIndexApi = Pick<TwelveLabsClient, 'listVideos' | 'listTasks' | 'listIndexedAssets' | 'getVideo'>;
+
+export interface PlanDeps {
+  args: PlanArgs;
+  spec: SourceSpec;
+  api: PlanIndexApi;
+  index: Pick<IndexInfo, 'index_name' | 'models'>;
+  lister: SourceLister;
+  probe?: ((object: SourceObject) => Promise<ProbeResult>) | undefined;
+  globs?: Pick<GlobCheck, 'see'> | undefined;
+  log: Logger;
+  progress: Progress;
+  signal?: AbortSignal;
+}
+
+/**
+ * The plan from a lister and an index to a plan file: the listing runs while the index is read,
+ * then streams through the planner to the file. runPlan composes it with the real S3 and API;
+ * bench:scale drives it with fakes behind the same interfaces.
+ */
+export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & { planId: string }; summary: PlanSummary; listed: number }> {
+  const { args, spec, api, lister, progress, signal } = deps;
   // The source listing starts now and buffers while the index is read: the two waits overlap.
   let listed = 0;
-  const objects = prefetch(tap(lister.list({ prefix: spec.prefix }, signal), (object) => globs.see(object.key)), PREFETCH_OBJECTS, () => {
+  const objects = prefetch(tap(lister.list({ prefix: spec.prefix }, signal), (object) => deps.globs?.see(object.key)), PREFETCH_OBJECTS, () => {
     listed += 1;
     if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
   });
+  const snapshot = await readIndexSnapshot(api, args, progress, signal).catch((error: unknown) => {
+    objects.stop();
+    throw error;
+  });
+  deps.log.info({ videos: snapshot.videoRefs.length, inFlight: snapshot.inFlight.length, ledger: snapshot.ledger.length, markerFilter: snapshot.ours.verdict }, 'index read');
+  const header = planHeader(args, spec, deps.index);
+  const summary = emptySummary();
+  let probes = 0;
+  const probe = deps.probe;
+  const held = heldItemsFile(args.out);
+  const items = planMigration(
+    {
+      source: header.source,
+      objects,
+      videos: snapshot.videoRefs,
+      inFlight: snapshot.inFlight,
+      ledger: snapshot.ledger,
+      options: header.options,
+      concurrency: args.probeConcurrency,
+      held,
+      edges: {
+        videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
+        probe: async (object) => {
+          if (!probe) throw new ConfigError('probe_unavailable', '--probe needs a source that can sign URLs');
+          const probed = await probe(object);
+          probes += 1;
+          progress.update(`probe: ${probes.toLocaleString('en-US')} ${probes === 1 ? 'video' : 'videos'} read for duration and resolution (${listed.toLocaleString('en-US')} ${listed === 1 ? 'object' : 'objects'} listed)`);
+          return probed;
+        },
+      },
+    },
+    summary,
+  );
+  try {
+    await writePlanFile(args.out, header, items, () => summary);
+  } finally {
+    held.remove();
+  }
+  progress.done();
+  deps.log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
+  return { header, summary, listed };
+}
+
+/** The ledger, the index's videos (and which are tlmigrate's), its tasks in flight and, with --via assets, its indexed assets. */
+export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 'index' | 'state' | 'source' | 'via'>, progress: Progress, signal?: AbortSignal) {
   const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
   const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
-  // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
-  const { ledger, videoRefs, inFlight, ours } = await Promise.all([
-    existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(spec), indexId: args.index }) : Promise.resolve([]),
-    listAllVideos(api, args.index, opts('videos')),
-    // The videos tlmigrate made, in one filtered listing: once the filter proves itself, every other
-    // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
-    listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER }),
+  // The videos tlmigrate made, in one filtered listing: once the filter proves itself, every other
+  // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
+  const markedListing = listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER, keep: slimVideo });
+  const judgeApi = { getVideo: prefetchedSample(api, args.index, markedListing, signal) };
+  const [ledger, videos, marked, tasks, indexedAssets] = await Promise.all([
+    existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve([]),
+    listAllVideos(api, args.index, { ...opts('videos'), keep: slimVideo }),
+    markedListing,
     listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks')),
     // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
     args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
-  ])
-    .then(async ([ledger, videos, marked, tasks, indexedAssets]) => {
-      const ours = await judgeMarkerFilter(api, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
-      return { ...toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, indexedAssets), ours };
-    })
-    .catch((error: unknown) => {
-      objects.stop();
-      throw error;
-    });
-  log.info({ videos: videoRefs.length, inFlight: inFlight.length, ledger: ledger.length, markerFilter: ours.verdict }, 'index read');
+  ]);
+  const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
+  // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
+  return { ...toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, indexedAssets), ours };
+}
 
+/**
+ * getVideo for the marker filter's judgement, which reads one listed video once every listing is in:
+ * that GET is sent as soon as the (short) filtered listing is, so it costs no round trip at the end.
+ */
+function prefetchedSample(api: PlanIndexApi, indexId: string, marked: Promise<IndexedVideo[]>, signal?: AbortSignal): PlanIndexApi['getVideo'] {
+  const sample = marked.then(
+    (listed) => {
+      const first = listed[0];
+      if (!first || first.user_metadata) return undefined;
+      const video = api.getVideo(indexId, first._id, signal);
+      video.catch(() => undefined);
+      return { id: first._id, video };
+    },
+    () => undefined,
+  );
+  return async (index, videoId, s) => {
+    const warm = await sample;
+    return warm?.id === videoId && index === indexId ? warm.video : api.getVideo(index, videoId, s);
+  };
+}
+
+function planHeader(args: PlanArgs, spec: SourceSpec, index: Pick<IndexInfo, 'index_name' | 'models'>): PlanHeader & { planId: string } {
   const requirements = requirementsFor(args.via, args.requirements ?? {}, (index.models ?? []).map((m) => m.model_name));
   const options: PlanOptions = {
     include: args.include,
@@ -128,7 +235,7 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
     via: args.via,
     ...(args.multipartThresholdBytes === undefined ? {} : { multipartThresholdBytes: args.multipartThresholdBytes }),
   };
-  const header: PlanHeader & { planId: string } = {
+  return {
     version: PLAN_VERSION,
     planId: randomUUID(),
     createdAt: new Date().toISOString(),
@@ -138,38 +245,6 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
     indexName: index.index_name,
     options,
   };
-
-  const summary = emptySummary();
-  let probes = 0;
-  const items = planMigration(
-    {
-      source: header.source,
-      objects,
-      videos: videoRefs,
-      inFlight,
-      ledger,
-      options,
-      concurrency: args.probeConcurrency,
-      edges: {
-        videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
-        probe: async (object) => {
-          const probed = await probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
-          probes += 1;
-          progress.update(`probe: ${probes.toLocaleString('en-US')} ${probes === 1 ? 'video' : 'videos'} read for duration and resolution (${listed.toLocaleString('en-US')} ${listed === 1 ? 'object' : 'objects'} listed)`);
-          return probed;
-        },
-      },
-    },
-    summary,
-  );
-  await writePlanFile(args.out, header, items, () => summary);
-  progress.done();
-  log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
-  const warnings = globs.warnings();
-  const missing = lister instanceof KeyListLister ? lister.missing : undefined;
-  if (missing?.length) warnings.push(`--files-from ${args.filesFrom}: ${describeMissing(missing, sourceUri(spec))}; planned the others`);
-  else if (listed === 0 && !args.inventory && !args.filesFrom) warnings.push(await emptyListingWarning(source, spec, signal));
-  return { header, summary, planFile: args.out, warnings, missing };
 }
 
 /** The listing the plan reads: the bucket, an S3 Inventory report, or the keys of --files-from. */

@@ -2,14 +2,11 @@ import type { Argv, CommandModule } from 'yargs';
 import type { Logger } from '../log.js';
 import { REPORT_FORMATS } from '../report/index.js';
 import { formatDedupe, formatVerify, isClean, isDeletable, type VerifyNextCommands } from '../verify/index.js';
-import { runDedupe } from './dedupe-command.js';
 import { noStrings, parsePositiveNumber, parseWholeNumber, type FlagInput } from './flags.js';
 import { requireStateFile } from './file-kind.js';
 import { FLAG_LIMITS, indexOptions, jsonOption } from './options.js';
 import { createProgress } from './progress.js';
-import { runReport } from './report-command.js';
 import { formatCommand, stateFlag } from './shell.js';
-import { runVerify } from './verify-command.js';
 
 interface LogArgs {
   'log-level': string;
@@ -54,6 +51,7 @@ function reportCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Repor
       const maxRpm = args['max-rpm'] === undefined ? undefined : parsePositiveNumber('--max-rpm', args['max-rpm'], { unit: 'requests per minute', example: 60 });
       const maxKeys = parseWholeNumber('--max-keys', args['max-keys'], FLAG_LIMITS.maxKeys);
       ctx.getLogger(args);
+      const { runReport } = await import('./report-command.js');
       const outcome = await runReport({ input: args.file, format: REPORT_FORMATS.find((f) => f === args.format), out: args.out, maxRpm, maxKeys }, process.stdout);
       if (outcome.out) process.stdout.write(`Wrote the ${outcome.kind === 'plan' ? 'plan' : 'run'} report (${outcome.format}) to ${outcome.out}\n`);
     },
@@ -95,6 +93,7 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
     handler: async (args) => {
       await requireStateFile(args.state);
       const log = ctx.getLogger(args);
+      const { runVerify } = await import('./verify-command.js');
       const outcome = await runVerify(
         { source: args.source, index: args.index, state: args.state, include: args.include, exclude: args.exclude, extensions: args.extensions, apiUrl: args['api-url'], s3Endpoint: args['s3-endpoint'], s3Region: args['s3-region'] },
         { env: ctx.env, log, progress: createProgress(process.stderr), stop: new AbortController().signal },
@@ -132,6 +131,7 @@ function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Dedup
     handler: async (args) => {
       await requireStateFile(args.state);
       const log = ctx.getLogger(args);
+      const { runDedupe } = await import('./dedupe-command.js');
       const o = await runDedupe({ index: args.index, state: args.state, yes: args.yes, apiUrl: args['api-url'] }, { env: ctx.env, log, progress: createProgress(process.stderr), stop: new AbortController().signal });
       const errors = o.deleted.filter((d) => d.error).length;
       if (args.json) {

@@ -2,11 +2,11 @@ import yargs, { type Argv } from 'yargs';
 import { NotSentError, TlmError, printable, redactUrls } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
-import { runApply, type ApplyArgs } from './apply-command.js';
+import type { ApplyArgs } from './apply-command.js';
 import { requirePlanFile, requireStateFile } from './file-kind.js';
 import { applyEndpointOptions, planOnlyOptions, planOptions, runOptions, toApplyArgs, toPlanArgs, type PlanCliArgs } from './options.js';
 import { endQuietlyOnClosedPipe } from './pipes.js';
-import { runPlan, type PlanOutcome } from './plan-command.js';
+import type { PlanOutcome } from './plan-command.js';
 import { createProgress } from './progress.js';
 import { registerReportCommands } from './register-report-commands.js';
 import { commandPath, formatCommand, stateFlag } from './shell.js';
@@ -60,6 +60,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       if (error) throw error;
       throw new UsageError(usageMessage(message, argv, COMMANDS, describedOptions(usage)));
     });
+  skipHelpRendering(cli);
   const ctx = { env, getLogger, setExitCode: (code: number) => (exitCode = code) };
   registerRunCommands(cli, ctx);
   registerStateCommands(cli, ctx);
@@ -137,6 +138,19 @@ function registerRunCommands<T extends GlobalArgs>(cli: Argv<T>, ctx: CommandCon
     );
 }
 
+/**
+ * yargs renders the command's whole help text on every run (~100 ms of CPU), in case the command
+ * fails later; our `fail` handler prints one line instead, so that text is never shown. --help
+ * renders it as before. (Reached through yargs' internal methods, hence the checks.)
+ */
+function skipHelpRendering(cli: unknown): void {
+  if (typeof cli !== 'object' || cli === null || !('getInternalMethods' in cli) || typeof cli.getInternalMethods !== 'function') return;
+  const internal: unknown = cli.getInternalMethods();
+  if (typeof internal !== 'object' || internal === null || !('getUsageInstance' in internal) || typeof internal.getUsageInstance !== 'function') return;
+  const usage: unknown = internal.getUsageInstance();
+  if (typeof usage === 'object' && usage !== null && 'cacheHelpMessage' in usage) Object.assign(usage, { cacheHelpMessage: () => undefined });
+}
+
 class UsageError extends TlmError {
   constructor(message: string) {
     super('usage', message);
@@ -175,6 +189,8 @@ function reportError(error: unknown, logger: Logger | undefined): number {
 async function planAndWarn(args: PlanCliArgs, env: NodeJS.ProcessEnv, log: Logger, stop?: AbortSignal): Promise<PlanOutcome> {
   const planArgs = toPlanArgs(args);
   await requireStateFile(args.state);
+  // Each command's module (and the AWS SDK behind it) loads when that command runs, not at start-up.
+  const { runPlan } = await import('./plan-command.js');
   const planned = await runPlan(planArgs, { env, log, progress: createProgress(process.stderr), stop: stop ?? new AbortController().signal });
   for (const warning of planned.warnings) process.stderr.write(`tlmigrate: warning: ${printable(warning)}\n`);
   return planned;
@@ -238,6 +254,7 @@ async function withSignals<T>(notice: StopNotice, body: (stop: AbortSignal) => P
 }
 
 async function applyAndReport(args: ApplyArgs, json: boolean, log: Logger, stop: AbortSignal): Promise<number> {
+  const { runApply } = await import('./apply-command.js');
   const outcome = await runApply(args, { env: process.env, log, progress: createProgress(process.stderr), stop });
   if (json) {
     const r = outcome.result;

@@ -52,6 +52,8 @@ function presignedSegment(segment: string): string {
  */
 export function filenameForms(key: string): string[] {
   const decoded = basename(key);
+  // Most names need no encoding: skip encodeURIComponent and its replace for them.
+  if (/^[A-Za-z0-9._~-]*$/.test(decoded)) return [decoded];
   const encoded = presignedSegment(decoded);
   return encoded === decoded ? [decoded] : [decoded, encoded];
 }

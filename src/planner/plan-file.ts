@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, rmSync, writeSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError, TlmError, errnoCode } from '../errors.js';
 import { count, emptySummary } from './plan.js';
-import { PLAN_VERSION, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
+import { PLAN_VERSION, type HeldItems, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
 import { writeFileAtomic } from '../state/atomic.js';
 
 const ITEMS_OPEN = '"items":[';
@@ -161,4 +161,53 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
       `plan file ${path} was edited: its summary says ${said || `total ${String(stated?.total)}`} but its items hold ${found || `total ${recount.total}`}: re-run tlmigrate plan rather than editing items by hand`,
     );
   }
+}
+
+/** Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run with this pid is replaced. */
+function openHeld(path: string): number {
+  try {
+    return openSync(path, 'wx', 0o600);
+  } catch (error) {
+    if (errnoCode(error) !== 'EEXIST') throw error;
+    rmSync(path, { force: true });
+    return openSync(path, 'wx', 0o600);
+  }
+}
+
+/**
+ * HeldItems in a private temporary file beside the plan (`<plan>.held-<pid>`), written in 1 MiB
+ * blocks: a plan of millions of legacy matches holds them on disk, not in memory. `remove()`
+ * deletes it; the plan never refers to it.
+ */
+export function heldItemsFile(planPath: string): HeldItems & { remove(): void } {
+  const path = `${planPath}.held-${process.pid}`;
+  // Opened on the first block: by then the plan's own temporary file exists, so its folder is writable.
+  let fd: number | undefined;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    fd ??= openHeld(path);
+    writeSync(fd, pending.join(''));
+    pending = [];
+    pendingBytes = 0;
+  };
+  return {
+    append(line) {
+      pending.push(`${line}\n`);
+      pendingBytes += line.length + 1;
+      if (pendingBytes >= 1 << 20) flush();
+    },
+    async *lines() {
+      flush();
+      if (fd === undefined) return;
+      const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+      yield* rl;
+    },
+    remove() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      rmSync(path, { force: true });
+    },
+  };
 }

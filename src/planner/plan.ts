@@ -4,7 +4,7 @@ import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js
 import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
 import { mapOrdered } from './ordered.js';
 import { ASSETS_MAX_FILE_SIZE, formatBytes, preflightKey, preflightListing, preflightProbe, uploadMethod } from './requirements.js';
-import type { InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
+import type { HeldItems, InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
 
@@ -20,15 +20,16 @@ interface PlanView {
   ledgerByContent: Map<string, LedgerEntry>;
   /** A ledger entry says "indexed" only while its video is still in the index: the index decides. */
   stillIndexed: (entry: LedgerEntry) => boolean;
-  videosByName: Map<string, IndexedVideoRef[]>;
-  videosBySize: Map<string, IndexedVideoRef[]>;
+  videosByName: Map<string, Grouped<IndexedVideoRef>>;
+  /** Only the videos that may carry a fingerprint: the others cannot be another key's copy. */
+  videosBySize: Map<number, Grouped<IndexedVideoRef>>;
   metadataOf: (video: IndexedVideoRef) => Promise<Record<string, unknown> | undefined>;
   inFlightByName: Map<string, InFlightTask[]>;
   /** Content key -> the first source key seen with it. */
   contentOwner: Map<string, string>;
-  /** `basename\0size` -> distinct ETags and every key seen, for names a legacy video shares. */
-  etagsByNameSize: Map<string, Set<string>>;
-  keysByNameSize: Map<string, string[]>;
+  /** `basename\0size` -> the distinct ETags and every key seen, for names a legacy video shares. */
+  byNameSize: Map<string, NameSizeGroup>;
+  fingerprintsBySize: Map<number, Promise<Map<string, Array<{ uri: string; videoId: string }>>>>;
 }
 
 /**
@@ -39,33 +40,45 @@ interface PlanView {
  */
 export async function* planMigration(input: PlanInput, summary: PlanSummary = emptySummary()): AsyncGenerator<PlanItem> {
   const view = viewOf(input);
-  /** `basename\0size` -> keys whose only evidence was a legacy file-name match. */
-  const legacyMatches = new Map<string, PlanItem[]>();
+  // Items whose only evidence is a legacy file-name match, with their `basename\0size`.
+  const held = input.held ?? heldInMemory();
+  let heldBack = 0;
   for await (const decision of mapOrdered(input.objects, input.concurrency ?? 16, (object) => decide(view, object))) {
     if (!decision) {
       summary.ignored += 1;
       continue;
     }
     if (decision.deferKey !== undefined) {
-      const group = legacyMatches.get(decision.deferKey) ?? [];
-      group.push(decision.item);
-      legacyMatches.set(decision.deferKey, group);
+      held.append(JSON.stringify([decision.deferKey, decision.item]));
+      heldBack += 1;
+      const group = view.byNameSize.get(decision.deferKey);
+      if (group) group.deferred += 1;
+      else view.byNameSize.set(decision.deferKey, { etags: decision.item.etag, keys: decision.item.key, deferred: 1 });
       continue;
     }
     count(summary, decision.item);
     yield decision.item;
   }
-  yield* resolveLegacyMatches(view, legacyMatches, summary);
+  if (heldBack > 0) yield* resolveLegacyMatches(view, held, summary);
 }
 
 function viewOf(input: PlanInput): PlanView {
   const uri = (key: string) => objectUri(input.source.bucket, key);
-  const videos = [...input.videos];
-  const videoIds = new Set(videos.map((v) => v.videoId));
+  const ledger = [...input.ledger];
+  const videosByName = new Map<string, Grouped<IndexedVideoRef>>();
+  const videosBySize = new Map<number, Grouped<IndexedVideoRef>>();
+  // Of the index's ids, only those the ledger names are ever looked up: no set of every video.
+  const ledgerVideoIds = new Set(ledger.flatMap((entry) => (entry.videoId ? [entry.videoId] : [])));
+  const videoIds = new Set<string>();
+  for (const video of input.videos) {
+    addTo(videosByName, video.filename, video);
+    if (video.size !== undefined && (video.userMetadata === undefined || typeof video.userMetadata.tlm_source === 'string')) addTo(videosBySize, video.size, video);
+    if (ledgerVideoIds.has(video.videoId)) videoIds.add(video.videoId);
+  }
   const stillIndexed = (entry: LedgerEntry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId);
   const ledgerByUri = new Map<string, LedgerEntry>();
   const ledgerByContent = new Map<string, LedgerEntry>();
-  for (const entry of input.ledger) {
+  for (const entry of ledger) {
     ledgerByUri.set(entry.uri, entry);
     if ((entry.status === 'ready' || statusIn(UNFINISHED, entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
   }
@@ -84,16 +97,13 @@ function viewOf(input: PlanInput): PlanView {
     ledgerByUri,
     ledgerByContent,
     stillIndexed,
-    videosByName: groupBy(videos, (v) => v.filename),
-    videosBySize: groupBy(
-      videos.filter((v) => v.size !== undefined),
-      (v) => String(v.size),
-    ),
+    videosByName,
+    videosBySize,
     metadataOf,
     inFlightByName: groupBy(input.inFlight, (t) => t.filename),
     contentOwner: new Map(),
-    etagsByNameSize: new Map(),
-    keysByNameSize: new Map(),
+    byNameSize: new Map(),
+    fingerprintsBySize: new Map(),
   };
 }
 
@@ -114,34 +124,63 @@ async function decide(view: PlanView, object: SourceObject): Promise<Decision> {
   // Before matching: an object the platform cannot be sent must not own content other keys share.
   const unsupported = preflightKey(object.key);
   if (unsupported) return { item: { ...base, action: 'fail', reason: unsupported.code, detail: unsupported.detail } };
-  trackLegacyNames(view, object);
+  // The videos of this file name, looked up once: both the collision tracking and the index match need them.
+  const sameName = named(view.videosByName, object.key);
+  trackLegacyNames(view, object, sameName);
   if (view.input.options.incremental) {
     const known = byLedger(view, object, base);
     if (known) return known;
   }
   if (exclusion) return { item: { ...base, action: 'fail', reason: exclusion.reason, detail: exclusion.detail } };
   if (view.input.options.incremental) {
-    const indexed = await byIndex(view, object, base);
+    const indexed = await byIndex(view, object, base, sameName);
     if (indexed) return indexed;
   }
   return preflight(view, object, base);
 }
 
 /** The platform may keep the name decoded or as the presigned URL carried it: either is a match. */
-function named<T>(byName: Map<string, T[]>, key: string): T[] {
-  return filenameForms(key).flatMap((form) => byName.get(form) ?? []);
+function named<T extends object>(byName: Map<string, Grouped<T>>, key: string): T[] {
+  return filenameForms(key).flatMap((form) => all(byName.get(form)));
+}
+
+/** A group of one is the item itself: most names and sizes have one video, and a million one-item arrays cost ~60 MB. */
+type Grouped<T extends object> = T | T[];
+
+function addTo<K, T extends object>(map: Map<K, Grouped<T>>, key: K, item: T): void {
+  const group = map.get(key);
+  if (group === undefined) map.set(key, item);
+  else if (Array.isArray(group)) group.push(item);
+  else map.set(key, [group, item]);
+}
+
+function all<T extends object>(group: Grouped<T> | undefined): T[] {
+  return group === undefined ? [] : Array.isArray(group) ? group : [group];
 }
 
 /** Collisions only matter where a legacy match is possible: tracks just the names a video has, not every key. */
-function trackLegacyNames(view: PlanView, object: SourceObject): void {
-  if (!named(view.videosByName, object.key).some((v) => v.size === undefined || v.size === object.size)) return;
+function trackLegacyNames(view: PlanView, object: SourceObject, sameName: IndexedVideoRef[]): void {
+  if (!sameName.some((v) => v.size === undefined || v.size === object.size)) return;
   const nameSize = `${basename(object.key)}\0${object.size}`;
-  let etags = view.etagsByNameSize.get(nameSize);
-  if (!etags) view.etagsByNameSize.set(nameSize, (etags = new Set()));
-  etags.add(object.etag);
-  const keys = view.keysByNameSize.get(nameSize);
-  if (keys) keys.push(object.key);
-  else view.keysByNameSize.set(nameSize, [object.key]);
+  const group = view.byNameSize.get(nameSize);
+  if (!group) {
+    view.byNameSize.set(nameSize, { etags: object.etag, keys: object.key, deferred: 0 });
+    return;
+  }
+  // One name, one key is the common case: a string each, an array or a set only once there are more.
+  if (typeof group.etags === 'string') {
+    if (group.etags !== object.etag) group.etags = new Set([group.etags, object.etag]);
+  } else group.etags.add(object.etag);
+  if (typeof group.keys === 'string') group.keys = [group.keys, object.key];
+  else group.keys.push(object.key);
+}
+
+/** The keys of one file name and size, and their ETags: a plain string while there is only one. */
+interface NameSizeGroup {
+  etags: string | Set<string>;
+  keys: string | string[];
+  /** Items of this name and size held back until the end. */
+  deferred: number;
 }
 
 /** What earlier runs and the source itself say: recorded as indexed, in progress or failed; or content another key holds. */
@@ -168,10 +207,10 @@ function byLedger(view: PlanView, object: SourceObject, base: PlanItem): Decisio
 }
 
 /** What the index says: this object's fingerprint, its content under another key, a task in flight, or (deferred) a legacy file-name match. */
-async function byIndex(view: PlanView, object: SourceObject, base: PlanItem): Promise<Decision> {
+async function byIndex(view: PlanView, object: SourceObject, base: PlanItem, sameName: IndexedVideoRef[]): Promise<Decision> {
   const uri = view.uri(object.key);
   const legacy: IndexedVideoRef[] = [];
-  for (const video of named(view.videosByName, object.key)) {
+  for (const video of sameName) {
     if (video.size !== undefined && video.size !== object.size) continue;
     const metadata = (await view.metadataOf(video)) ?? {};
     if (typeof metadata.tlm_source !== 'string') legacy.push(video);
@@ -193,12 +232,39 @@ async function byIndex(view: PlanView, object: SourceObject, base: PlanItem): Pr
 
 /** A video of another key with this object's content (size and ETag in its fingerprint). */
 async function indexedTwin(view: PlanView, object: SourceObject): Promise<{ uri: string; videoId: string } | undefined> {
-  const content = contentKey(object.size, object.etag);
-  for (const video of view.videosBySize.get(String(object.size)) ?? []) {
-    const fp = fingerprintContent(await view.metadataOf(video));
-    if (fp && fp.content === content && fp.uri !== view.uri(object.key)) return { uri: fp.uri, videoId: video.videoId };
+  const twins = (await fingerprintsOfSize(view, object.size)).get(contentKey(object.size, object.etag)) ?? [];
+  return twins.find((twin) => twin.uri !== view.uri(object.key));
+}
+
+/**
+ * The fingerprints of the videos of one size, by content, read once per size: looking each object
+ * up in every video of its size was quadratic where many videos share a size.
+ */
+function fingerprintsOfSize(view: PlanView, size: number): Promise<Map<string, Array<{ uri: string; videoId: string }>>> {
+  if (!view.videosBySize.has(size)) return NO_FINGERPRINTS;
+  let cached = view.fingerprintsBySize.get(size);
+  if (!cached) {
+    cached = (async () => {
+      const byContent = new Map<string, Array<{ uri: string; videoId: string }>>();
+      const videos = all(view.videosBySize.get(size));
+      const read = mapOrdered(inOrder(videos), view.input.concurrency ?? 16, async (video) => ({ video, fp: fingerprintContent(await view.metadataOf(video)) }));
+      for await (const { video, fp } of read) {
+        if (!fp) continue;
+        const twins = byContent.get(fp.content);
+        if (twins) twins.push({ uri: fp.uri, videoId: video.videoId });
+        else byContent.set(fp.content, [{ uri: fp.uri, videoId: video.videoId }]);
+      }
+      return byContent;
+    })();
+    view.fingerprintsBySize.set(size, cached);
   }
-  return undefined;
+  return cached;
+}
+
+const NO_FINGERPRINTS: Promise<Map<string, Array<{ uri: string; videoId: string }>>> = Promise.resolve(new Map());
+
+async function* inOrder<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
 }
 
 /** The platform's requirements, from the listing and, with --probe, from the file itself. */
@@ -218,31 +284,67 @@ async function preflight(view: PlanView, object: SourceObject, base: PlanItem): 
   return { item: withProbe };
 }
 
-/** The deferred legacy matches, once every key is known: two different files sharing a name and size are uploaded, not guessed. */
-function* resolveLegacyMatches(view: PlanView, legacyMatches: Map<string, PlanItem[]>, summary: PlanSummary): Generator<PlanItem> {
-  for (const [nameSize, items] of legacyMatches) {
-    const distinct = view.etagsByNameSize.get(nameSize)?.size ?? 1;
-    for (const item of items) {
-      const resolved: PlanItem =
-        distinct > 1
-          ? {
-              key: item.key,
-              size: item.size,
-              etag: item.etag,
-              lastModified: item.lastModified,
-              action: 'upload',
-              detail: 'a legacy video has this file name and size, but so do other keys: not guessed, uploaded',
-              // Every other key of this name and size, not only the deferred ones: a key matched another way is still a candidate.
-              collision: (view.keysByNameSize.get(nameSize) ?? []).filter((k) => k !== item.key),
-              ...(item.sha256 ? { sha256: item.sha256 } : {}),
-              ...(uploadMethod(item.size, view.input.options) ? { method: 'multipart' as const } : {}),
-            }
-          : item;
-      if (resolved.collision) summary.collisions += 1;
-      count(summary, resolved);
-      yield resolved;
+/**
+ * The held-back legacy matches, once every key is known: two different files sharing a name and
+ * size are uploaded, not guessed. Grouped by name and size in the order each group was first held;
+ * only groups of more than one item are gathered in memory (a first read of the held lines).
+ */
+async function* resolveLegacyMatches(view: PlanView, held: HeldItems, summary: PlanSummary): AsyncGenerator<PlanItem> {
+  const parse = (line: string) => JSON.parse(line) as [string, PlanItem];
+  const groups = new Map<string, PlanItem[]>();
+  const shared = (nameSize: string) => (view.byNameSize.get(nameSize)?.deferred ?? 1) > 1;
+  let anyShared = false;
+  for (const group of view.byNameSize.values()) if ((anyShared = group.deferred > 1)) break;
+  if (anyShared) {
+    for await (const line of held.lines()) {
+      const [nameSize, item] = parse(line);
+      if (!shared(nameSize)) continue;
+      const group = groups.get(nameSize);
+      if (group) group.push(item);
+      else groups.set(nameSize, [item]);
     }
   }
+  for await (const line of held.lines()) {
+    const [nameSize, item] = parse(line);
+    const items = shared(nameSize) ? groups.get(nameSize) : [item];
+    groups.delete(nameSize);
+    for (const one of items ?? []) yield resolveLegacyMatch(view, nameSize, one, summary);
+  }
+}
+
+function resolveLegacyMatch(view: PlanView, nameSize: string, item: PlanItem, summary: PlanSummary): PlanItem {
+  const group = view.byNameSize.get(nameSize);
+  const distinct = group === undefined || typeof group.etags === 'string' ? 1 : group.etags.size;
+  const keys = group === undefined ? [] : typeof group.keys === 'string' ? [group.keys] : group.keys;
+  const resolved: PlanItem =
+    distinct > 1
+      ? {
+          key: item.key,
+          size: item.size,
+          etag: item.etag,
+          lastModified: item.lastModified,
+          action: 'upload',
+          detail: 'a legacy video has this file name and size, but so do other keys: not guessed, uploaded',
+          // Every other key of this name and size, not only the deferred ones: a key matched another way is still a candidate.
+          collision: keys.filter((k) => k !== item.key),
+          ...(item.sha256 ? { sha256: item.sha256 } : {}),
+          ...(uploadMethod(item.size, view.input.options) ? { method: 'multipart' as const } : {}),
+        }
+      : item;
+  if (resolved.collision) summary.collisions += 1;
+  count(summary, resolved);
+  return resolved;
+}
+
+/** The default HeldItems: the lines in an array. */
+export function heldInMemory(): HeldItems {
+  const lines: string[] = [];
+  return {
+    append: (line) => void lines.push(line),
+    lines: async function* () {
+      yield* lines;
+    },
+  };
 }
 
 /** Items grouped by a key, in their order. */

@@ -144,6 +144,17 @@ export interface PlannerEdges {
   probe?(object: SourceObject): Promise<ProbeResult>;
 }
 
+/**
+ * Where the planner keeps the items it can only decide at the end (legacy file-name matches), as
+ * lines of JSON in the order given: in memory by default, in a temporary file for the CLI, so a
+ * large archive's held-back items do not stay in memory.
+ */
+export interface HeldItems {
+  append(line: string): void;
+  /** Every line appended, in order; may be read more than once. */
+  lines(): AsyncIterable<string>;
+}
+
 export interface PlanInput {
   source: PlanSource;
   objects: AsyncIterable<SourceObject>;
@@ -154,4 +165,5 @@ export interface PlanInput {
   edges: PlannerEdges;
   /** Parallel metadata fetches and probes. */
   concurrency?: number;
+  held?: HeldItems | undefined;
 }

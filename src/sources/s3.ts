@@ -1,51 +1,12 @@
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { ConfigError, SourceError } from '../errors.js';
+import type { S3Client, _Object } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client as S3ClientClass } from './aws-s3.js';
+import { SourceError } from '../errors.js';
+import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, type S3Settings } from './s3-settings.js';
+import { listInParallel, type ListPage, type PageLister, type PageQuery } from './parallel-list.js';
 import type { ListOptions, SourceLister, SourceObject, UrlSigner } from './types.js';
 
-export interface S3Settings {
-  /** `--s3-endpoint`, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. */
-  endpoint?: string | undefined;
-  region?: string | undefined;
-  /** `--s3-connect-timeout`: a connection not established by then is a failed attempt. */
-  connectTimeoutMs?: number | undefined;
-  /** `--s3-request-timeout`: no answer, or a body silent that long, is a failed attempt. */
-  requestTimeoutMs?: number | undefined;
-}
-
-export const DEFAULT_S3_CONNECT_TIMEOUT_S = 10;
-export const DEFAULT_S3_REQUEST_TIMEOUT_S = 30;
-/** Attempts per S3 request (the SDK's own retries: throttles, 5xx, resets, timeouts); worst case about 5 x the request timeout. */
-export const S3_MAX_ATTEMPTS = 5;
-
-/** Resolves endpoint and region the way the AWS CLI does, plus our flags. */
-export function resolveS3Settings(flags: S3Settings, env: NodeJS.ProcessEnv): Required<Pick<S3Settings, 'region' | 'connectTimeoutMs' | 'requestTimeoutMs'>> & S3Settings {
-  const [endpoint, from] =
-    flags.endpoint !== undefined ? [flags.endpoint, '--s3-endpoint'] : env.AWS_ENDPOINT_URL_S3 ? [env.AWS_ENDPOINT_URL_S3, 'AWS_ENDPOINT_URL_S3'] : [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL'];
-  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  if (endpoint) checkEndpoint(endpoint, from);
-  const connectTimeoutMs = flags.connectTimeoutMs ?? DEFAULT_S3_CONNECT_TIMEOUT_S * 1000;
-  const requestTimeoutMs = flags.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
-  for (const [flag, ms] of [['--s3-connect-timeout', connectTimeoutMs], ['--s3-request-timeout', requestTimeoutMs]] as const) {
-    if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError('s3_timeout_invalid', `${flag} ${ms / 1000} must be a positive number of seconds`);
-  }
-  return { endpoint: endpoint || undefined, region, connectTimeoutMs, requestTimeoutMs };
-}
-
-/** The SDK would say `TypeError: Invalid URL` (or worse, nothing) for an endpoint without a scheme. */
-function checkEndpoint(endpoint: string, from: string): void {
-  const example = /^[\w.-]+(:\d+)?(\/.*)?$/.test(endpoint) ? `http://${endpoint} (or https://${endpoint})` : 'https://s3.example.com or http://127.0.0.1:9000';
-  let url: URL | undefined;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
-    throw new ConfigError('s3_endpoint_invalid', `${from} '${endpoint}' is not an http(s) URL: write it with its scheme, e.g. ${example}`);
-  }
-}
+export { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, resolveS3Settings, type S3Settings } from './s3-settings.js';
 
 /**
  * The only place an S3Client is built. Credentials come from the SDK's default chain. With
@@ -53,7 +14,7 @@ function checkEndpoint(endpoint: string, from: string): void {
  */
 export function createS3Client(settings: S3Settings, options: { streaming?: boolean } = {}): S3Client {
   const requestTimeout = settings.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
-  return new S3Client({
+  return new S3ClientClass({
     region: settings.region ?? 'us-east-1',
     ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
     // The SDK retries throttles (503 SlowDown) and timeouts itself; we never wrap S3 calls in another retry loop.
@@ -71,10 +32,12 @@ export function createS3Client(settings: S3Settings, options: { streaming?: bool
 }
 
 /** A bucket (and prefix) seen through the S3 API: lists, heads, signs. */
-export class S3Source implements SourceLister, UrlSigner {
+export class S3Source implements SourceLister, PageLister, UrlSigner {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
+    /** Key ranges listed at once, as rclone's default --checkers. */
+    private readonly listConcurrency = 8,
   ) {}
 
   /** Fails fast with a clear line when the bucket is missing or not listable. */
@@ -86,24 +49,34 @@ export class S3Source implements SourceLister, UrlSigner {
     }
   }
 
-  async *list(options: ListOptions, signal?: AbortSignal): AsyncIterable<SourceObject> {
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: options.prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }),
-          { abortSignal: signal },
-        );
-      } catch (error) {
-        throw s3Failure(error, this.bucket, 'list', undefined, signal);
-      }
-      for (const object of page.Contents ?? []) {
-        const item = toSourceObject(object);
-        if (item) yield item;
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+  /** Every object under the prefix, in key order; ranges of it cut at its folders are listed in parallel (see listInParallel). */
+  list(options: ListOptions, signal?: AbortSignal): AsyncIterable<SourceObject> {
+    return listInParallel(this, { prefix: options.prefix, concurrency: this.listConcurrency }, signal);
+  }
+
+  /** One ListObjectsV2 page (1000 keys), with Delimiter '/' when asked. */
+  async listPage(query: PageQuery, signal?: AbortSignal): Promise<ListPage> {
+    let page;
+    try {
+      page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: query.prefix || undefined,
+          Delimiter: query.delimiter,
+          ContinuationToken: query.token,
+          StartAfter: query.startAfter || undefined,
+          MaxKeys: 1000,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      throw s3Failure(error, this.bucket, 'list', undefined, signal);
+    }
+    return {
+      objects: (page.Contents ?? []).flatMap((object) => toSourceObject(object) ?? []),
+      prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])),
+      next: page.IsTruncated ? page.NextContinuationToken : undefined,
+    };
   }
 
   /** The "folders" right under `parent` (one ListObjectsV2 page with Delimiter '/'), to suggest a prefix that exists. */
@@ -176,6 +149,8 @@ export class S3Source implements SourceLister, UrlSigner {
       let credentials = await provider();
       if (lifeLeftSeconds(credentials.expiration, Date.now()) < MIN_URL_SECONDS) credentials = await provider({ forceRefresh: true });
       const expiresIn = presignLifetime(expiresInSeconds, credentials.expiration, Date.now());
+      // Loaded on first use: only apply and --probe sign URLs, and the presigner costs start-up time.
+      const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
       const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
       if (signedBy(url) === credentials.accessKeyId || attempt >= 3) return url;
     }

@@ -1,0 +1,89 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLAN_VERSION, emptySummary, planMigration, type PlanHeader } from '../../src/planner/index.js';
+import { writePlanFile } from '../../src/planner/plan-file.js';
+import { S3Source, createS3Client, stripQuotes } from '../../src/sources/s3.js';
+import type { SourceObject } from '../../src/sources/types.js';
+import { DEFAULT_REQUIREMENTS, DEFAULT_VIDEO_EXTENSIONS } from '../../src/planner/index.js';
+import { putObjects } from '../helpers/s3.js';
+import { makeWorld, type World } from '../helpers/world.js';
+
+/** Objects between folders, a folder marker, a lone-folder chain, keys past U+FFFF, a folder of two pages, 30 small folders. */
+function keys(): string[] {
+  const out = ['a.mp4', 'a/1.mp4', 'a/2.mp4', 'a0.mp4', 'b/', 'b/x.mp4', 'b.mov', 'c/d/e/deep.mp4', 'c/d/e/f/deeper.mp4', 'z.mp4'];
+  out.push('\u{1F3AC}/clip.mp4', '\uFFFD/clip.mp4', '\uE000.mp4', '\u{1F3AC}.mp4', 'é/clip.mp4', 'sp ace/clip one.mp4');
+  for (let i = 0; i < 1100; i++) out.push(`big/${String(i).padStart(5, '0')}.mp4`);
+  for (let f = 0; f < 30; f++) for (let i = 0; i < 5; i++) out.push(`f${String(f).padStart(2, '0')}/clip-${i}.mp4`);
+  return out;
+}
+
+describe('the parallel listing on a real S3 (Ceph)', () => {
+  let w: World;
+  let source: S3Source;
+  beforeAll(async () => {
+    w = await makeWorld('parallel-list');
+    await putObjects(
+      w.s3,
+      w.bucket,
+      keys().map((key, i) => ({ key, body: i % 3 === 0 ? 'the same content' : `${key} ${i}` })),
+      32,
+    );
+    source = new S3Source(createS3Client({ endpoint: w.s3info.endpoint, region: w.s3info.region }), w.bucket);
+    process.env.AWS_ACCESS_KEY_ID = w.s3info.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = w.s3info.secretAccessKey;
+  });
+  afterAll(() => w?.close());
+
+  /** What the planner read before the parallel listing: one ListObjectsV2 loop without a delimiter. */
+  async function* flatListing(prefix: string): AsyncGenerator<SourceObject> {
+    let token: string | undefined;
+    do {
+      const page = await w.s3.send(new ListObjectsV2Command({ Bucket: w.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }));
+      for (const o of page.Contents ?? []) {
+        yield { key: o.Key ?? '', size: o.Size ?? 0, etag: stripQuotes(o.ETag ?? ''), lastModified: (o.LastModified ?? new Date(0)).toISOString(), storageClass: o.StorageClass, restored: undefined };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of source) out.push(item);
+    return out;
+  }
+
+  for (const prefix of ['', 'c', 'big/', 'f']) {
+    it(`lists the same objects in the same order as the flat listing (prefix '${prefix}')`, async () => {
+      const flat = await collect(flatListing(prefix));
+      expect(flat.length).toBeGreaterThan(0);
+      expect(await collect(source.list({ prefix }))).toEqual(flat);
+    });
+  }
+
+  it('writes a byte-identical plan file', async () => {
+    const header: PlanHeader = {
+      version: PLAN_VERSION,
+      planId: 'fixed',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      tool: 'tlmigrate test',
+      source: { uri: `s3://${w.bucket}`, bucket: w.bucket, prefix: '' },
+      indexId: w.indexId,
+      options: { include: [], exclude: [], incremental: true, match: 'filename', probe: false, allFiles: false, extensions: DEFAULT_VIDEO_EXTENSIONS, requirements: DEFAULT_REQUIREMENTS },
+    };
+    const videos = keys()
+      .filter((_, i) => i % 4 === 0)
+      .map((key, i) => ({ videoId: `v${i}`, filename: key.split('/').pop() ?? key, size: undefined }));
+    const planWith = async (objects: AsyncIterable<SourceObject>, file: string) => {
+      const summary = emptySummary();
+      const items = planMigration({ source: header.source, objects, videos, inFlight: [], ledger: [], options: header.options, edges: { videoMetadata: async () => ({}) } }, summary);
+      await writePlanFile(join(w.dir, file), header, items, () => summary);
+      return readFile(join(w.dir, file));
+    };
+    const flat = await planWith(flatListing(''), 'flat.json');
+    const parallel = await planWith(source.list({ prefix: '' }), 'parallel.json');
+    expect(parallel.toString('utf8')).toBe(flat.toString('utf8'));
+    expect(flat.toString('utf8')).toContain('"reason":"duplicate"');
+  });
+});
