@@ -18,6 +18,8 @@ import { ROOT, UsageError, intFlag, loadNote, log, machine, round, table, writeR
 const PHASE_SCRIPT = join(ROOT, 'scripts', 'bench', 'scale-phase.ts');
 const NODE_ARGS = ['--max-old-space-size=16384', '--import', 'tsx'];
 const DEFAULT_SIZES = [1_000_000, 3_000_000];
+const PHASES = ['plan', 'apply', 'kill', 'status', 'report'] as const;
+type Phase = (typeof PHASES)[number];
 
 interface PhaseRun {
   code: number | null;
@@ -44,6 +46,16 @@ const live = new Set<ChildProcess>();
 function arg(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
   return at === -1 ? undefined : process.argv[at + 1];
+}
+
+/** `--phases apply,status`: a subset (plan always runs: the others read its plan file; kill includes resume and the check). */
+function phases(): Set<Phase> {
+  const list = arg('phases');
+  if (list === undefined) return new Set(PHASES);
+  const chosen = list.split(',').map((p) => p.trim());
+  const unknown = chosen.filter((p) => !PHASES.some((known) => known === p));
+  if (unknown.length) throw new UsageError(`--phases: unknown phase '${unknown.join(', ')}': use some of ${PHASES.join(',')}`);
+  return new Set(PHASES.filter((p) => chosen.includes(p)));
 }
 
 function sizes(): number[] {
@@ -133,12 +145,12 @@ async function killDuringCheckpoint(n: number, plan: string, state: string, task
   return { ...run, killed };
 }
 
-async function benchSize(n: number, base: string, timeoutMs: number): Promise<Row[]> {
-  const dir = await mkdtemp(join(base, `n${n}-`));
+async function benchSize(n: number, base: string, timeoutMs: number, only: Set<Phase>): Promise<Row[]> {
+  const dir = await mkdtemp(join(base, `tlm-bench-scale-n${n}-`));
   const plan = join(dir, 'plan.json');
   const rows: Row[] = [];
-  const add = (phase: string, run: PhaseRun, extra: Partial<Row> = {}) => {
-    const row: Row = { phase, n, run, note: failure(run) ?? extra.note ?? '', ...(extra.checkpoint ? { checkpoint: extra.checkpoint } : {}), ...(extra.resumeStart ? { resumeStart: extra.resumeStart } : {}) };
+  const add: AddRow = (phase, run, extra = {}) => {
+    const row: Row = { phase, n, run, note: (extra.asIs ? extra.note : failure(run) ?? extra.note) ?? '', ...(extra.checkpoint ? { checkpoint: extra.checkpoint } : {}), ...(extra.resumeStart ? { resumeStart: extra.resumeStart } : {}) };
     rows.push(row);
     log(`N=${n.toLocaleString('en-US')} ${phase}: peak RSS ${mibOf(run.peakKiB) ?? '-'} MiB, ${secs(run.wallMs)}${row.note ? `; ${row.note}` : ''}`);
   };
@@ -152,34 +164,50 @@ async function benchSize(n: number, base: string, timeoutMs: number): Promise<Ro
   const applyDir = join(dir, 'apply');
   await mkdir(applyDir);
   const state = join(applyDir, 'state.json');
-  const applied = await phase('apply', '--n', N, '--plan', plan, '--state', state, '--tasks', join(applyDir, 'tasks.log'));
+  // status and report read the state apply leaves.
+  const applied = only.has('apply') || only.has('status') || only.has('report') ? await phase('apply', '--n', N, '--plan', plan, '--state', state, '--tasks', join(applyDir, 'tasks.log')) : undefined;
+  if (applied) applyRow(applied, add);
+  if (only.has('kill')) await killAndResume(n, dir, plan, timeoutMs, add);
+  if (applied && !failure(applied)) {
+    if (only.has('status')) {
+      add('status', await phase('status', '--state', state));
+      add('status --json', await phase('status', '--state', state, '--json'));
+    }
+    if (only.has('report')) {
+      const reported = await phase('report', '--state', state, '--out', join(applyDir, 'report.html'));
+      add('report', reported, reported.result ? { note: `html ${round(Number(reported.result.reportBytes) / 1024, 0)} KiB` } : {});
+    }
+  }
+  if (!process.argv.includes('--keep')) await rm(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
+  return rows;
+}
+
+/** Adds a row; `asIs` keeps the note even though the run did not end well (the kill step's child). */
+type AddRow = (phase: string, run: PhaseRun, extra?: Partial<Row> & { asIs?: boolean }) => void;
+
+function applyRow(applied: PhaseRun, add: AddRow): void {
   const r = applied.result;
   add('apply', applied, r ? { checkpoint: `${secs(r.checkpointMs)} (x${String(r.checkpoints)})`, note: `${String((r.result as { submitted: number }).submitted)} submitted, state ${round(Number(r.stateBytes) / 2 ** 20, 0)} MiB, outcome ${String(r.outcome)}` } : {});
+}
 
+/** kill -9 during a checkpoint, resume, and the exactly-once check. */
+async function killAndResume(n: number, dir: string, plan: string, timeoutMs: number, add: AddRow): Promise<void> {
+  const phase = (...args: string[]) => runPhase(args, timeoutMs);
+  const N = String(n);
   const killDir = join(dir, 'kill');
   await mkdir(killDir);
   const killState = join(killDir, 'state.json');
   const killTasks = join(killDir, 'tasks.log');
   const killed = await killDuringCheckpoint(n, plan, killState, killTasks, timeoutMs);
   const killNote = killed.killed ? `SIGKILL during a checkpoint after ${killed.killed.afterSubmitted} submitted` : (failure(killed) ?? 'ran to the end: no checkpoint was caught');
-  rows.push({ phase: 'kill', n, run: killed, note: killed.killed ? killNote : `NOT KILLED: ${killNote}` });
-  log(`N=${n.toLocaleString('en-US')} kill: ${killNote}`);
+  add('kill', killed, { asIs: true, note: killed.killed ? killNote : `NOT KILLED: ${killNote}` });
   const resumed = await phase('apply', '--n', N, '--plan', plan, '--state', killState, '--tasks', killTasks);
   const rr = resumed.result;
   add('resume', resumed, rr ? { resumeStart: `${secs(rr.openMs)} (merged ${secs(rr.startedMs)})`, checkpoint: `${secs(rr.checkpointMs)} (x${String(rr.checkpoints)})`, note: `${String((rr.result as { submitted: number }).submitted)} submitted, ${String((rr.result as { reconciled: number }).reconciled)} reconciled` } : {});
   const checked = await phase('check', '--n', N, '--state', killState, '--tasks', killTasks);
   const c = checked.result;
   add('check', checked, c ? { note: `${c.ok ? 'EXACTLY ONCE' : 'NOT EXACTLY ONCE'}: ${String(c.tasks)} tasks, ${String(c.objectsWithMoreThanOneTask)} objects with 2+, ${String(c.objectsWithoutTask)} without, ${String(c.distinctTaskIdsInState)} distinct task ids in the state` } : {});
-
-  if (!failure(applied)) {
-    add('status', await phase('status', '--state', state));
-    add('status --json', await phase('status', '--state', state, '--json'));
-    const reported = await phase('report', '--state', state, '--out', join(applyDir, 'report.html'));
-    add('report', reported, reported.result ? { note: `html ${round(Number(reported.result.reportBytes) / 1024, 0)} KiB` } : {});
-  }
-  if (!process.argv.includes('--keep')) await rm(dir, { recursive: true, force: true });
-  else log(`kept ${dir}`);
-  return rows;
 }
 
 function printTable(rows: Row[]): void {
@@ -202,6 +230,7 @@ function summaryLine(rows: Row[]): string {
 
 async function main(): Promise<number> {
   const list = sizes();
+  const only = phases();
   const timeoutMs = intFlag(arg('timeout-min'), 'timeout-min', 60) * 60_000;
   const base = arg('dir') ?? tmpdir();
   await mkdir(base, { recursive: true });
@@ -213,8 +242,12 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   log(`bench:scale at N = ${list.map((n) => n.toLocaleString('en-US')).join(', ')}; children run node ${NODE_ARGS.join(' ')}`);
   const rows: Row[] = [];
+  // The fixed cost of a phase child (node, tsx, the modules): a plan of one object.
+  const baseline = await runPhase(['plan', '--n', '1', '--plan', join(base, `tlm-bench-scale-baseline-${process.pid}.json`)], timeoutMs);
+  await rm(join(base, `tlm-bench-scale-baseline-${process.pid}.json`), { force: true });
+  rows.push({ phase: 'baseline (plan of 1)', n: 1, run: baseline, note: failure(baseline) ?? 'node + tsx + the modules' });
   for (const n of list) {
-    rows.push(...(await benchSize(n, base, timeoutMs).catch((error: unknown) => {
+    rows.push(...(await benchSize(n, base, timeoutMs, only).catch((error: unknown) => {
       log(`N=${n}: the bench itself failed: ${error instanceof Error ? error.message : String(error)}`);
       return [] as Row[];
     })));
