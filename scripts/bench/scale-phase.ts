@@ -1,8 +1,8 @@
 /**
  * One phase of `npm run bench:scale`, in its own process so that its peak RSS is its own:
  *   node --import tsx scripts/bench/scale-phase.ts plan   --n N --plan FILE
- *   node --import tsx scripts/bench/scale-phase.ts apply  --n N --plan FILE --state FILE --tasks FILE
- *   node --import tsx scripts/bench/scale-phase.ts check  --n N --state FILE --tasks FILE
+ *   node --import tsx scripts/bench/scale-phase.ts apply  --n N --plan FILE --state FILE --tasks FILE [--max-items K]
+ *   node --import tsx scripts/bench/scale-phase.ts check  --n N --state FILE --tasks FILE [--partial]
  *   node --import tsx scripts/bench/scale-phase.ts status --state FILE [--json]
  *   node --import tsx scripts/bench/scale-phase.ts report --state FILE --out FILE
  * Each drives the library functions the CLI uses (planMigration + writePlanFile, applyPlanRun on a
@@ -69,10 +69,13 @@ async function apply(): Promise<Record<string, unknown>> {
   const opened = performance.now();
   const store = await StateStore.open(statePath, { uri: SOURCE.uri, bucket: SOURCE.bucket, prefix: SOURCE.prefix, indexId: INDEX_ID, indexName: 'scale' }, `apply ${planPath}`, 'tlmigrate bench:scale');
   const openMs = performance.now() - opened;
+  // At once, for a watcher: a long run's end may come after the watcher stopped waiting.
+  process.stderr.write(`opened ${statePath} in ${Math.round(openMs)} ms (load + replay + first checkpoint)\n`);
   const api = new ScaleApi(need('tasks'));
   let submitted = 0;
   let startedMs = 0;
   const stop = new AbortController();
+  const maxItems = flag('max-items');
   try {
     const outcome = await applyPlanRun({
       plan: reader,
@@ -93,6 +96,8 @@ async function apply(): Promise<Record<string, unknown>> {
         // The fake logs a task before it answers, so an intent without a task was never sent: no reason to wait 2 min for a late listing.
         reconcileLagMs: 50,
         reconcileMinAgeMs: 0,
+        // --max-items: a resume that stops cleanly after K new items (a time-boxed run at 1M+).
+        ...(maxItems === undefined ? {} : { budget: { maxItems: Number(maxItems) } }),
         onEvent: (event) => {
           if (event.type !== 'submitted') return;
           submitted += 1;
@@ -121,16 +126,24 @@ async function apply(): Promise<Record<string, unknown>> {
   }
 }
 
-/** Exactly once: every object of the plan has one task in the API's log, and the state records that task. */
+/**
+ * Exactly once: every object of the plan has one task in the API's log, and the state records that
+ * task. With --partial (a run stopped by --max-items): no object has two tasks, and every task the
+ * API created is the one the state records for its object (none lost, none unknown).
+ */
 async function check(): Promise<Record<string, unknown>> {
   const n = Number(need('n'));
   const perUri = new Map<string, number>();
+  /** Task id (the log's line number, as the fake numbers them) by object. */
+  const taskOf = new Map<string, string>();
   let tasks = 0;
   for (const line of readTaskLog(need('tasks'))) {
     tasks += 1;
     const uri = String(line.m.tlm_source);
     perUri.set(uri, (perUri.get(uri) ?? 0) + 1);
+    taskOf.set(uri, tasks.toString(16).padStart(24, '0'));
   }
+  if (process.argv.includes('--partial')) return partialCheck(n, perUri, taskOf, tasks);
   let twice = 0;
   let missing = 0;
   for (let i = 0; i < n; i++) {
@@ -145,6 +158,21 @@ async function check(): Promise<Record<string, unknown>> {
   const withoutTask = items.filter((item) => !item.taskId).length;
   const ok = tasks === n && twice === 0 && missing === 0 && withoutTask === 0 && taskIds.size === n && items.length === n;
   return { ok, tasks, objectsWithMoreThanOneTask: twice, objectsWithoutTask: missing, stateItems: items.length, stateItemsWithoutTask: withoutTask, distinctTaskIdsInState: taskIds.size };
+}
+
+async function partialCheck(n: number, perUri: Map<string, number>, taskOf: Map<string, string>, tasks: number): Promise<Record<string, unknown>> {
+  const twice = [...perUri.values()].filter((count) => count > 1).length;
+  perUri.clear();
+  const state = await loadState(need('state'));
+  let unrecorded = 0;
+  let unknown = 0;
+  for (const [uri, item] of Object.entries(state?.items ?? {})) {
+    const logged = taskOf.get(uri);
+    if (logged !== undefined && item.taskId !== logged) unrecorded += 1;
+    if (item.taskId !== undefined && logged === undefined) unknown += 1;
+  }
+  const ok = twice === 0 && unrecorded === 0 && unknown === 0;
+  return { ok, partial: true, objects: n, tasks, objectsWithMoreThanOneTask: twice, tasksTheStateDoesNotRecord: unrecorded, stateTaskIdsTheApiNeverCreated: unknown };
 }
 
 /** `tlmigrate status` (and `--json`): the state loaded, importStatus, the ETA line, the counts. */
