@@ -6,7 +6,6 @@
  * file-name map built on first use): the fake stays O(1) per call at millions of tasks.
  */
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { ApiError } from '../../src/errors.js';
 import type { ExecutorApi, ExecutorSource } from '../../src/executor/types.js';
 import type { ListOptions, SourceLister, SourceObject } from '../../src/sources/types.js';
@@ -83,9 +82,14 @@ const notFound = (what: string, path: string) => new ApiError({ status: 404, cod
 export class ScaleApi implements ExecutorApi {
   private readonly fd: number;
   private count: number;
-  /** Loaded from the log on the first lookup (a listing, a GET): a run that only creates never holds its tasks. */
-  private records: TaskRecord[] | undefined;
-  private byName: Map<string, number[]> | undefined;
+  /**
+   * Read from the log at a lookup (a listing, a GET), as far as it goes then: a run that only
+   * creates never holds its tasks, so the apply's peak RSS is tlmigrate's, not the fake's.
+   */
+  private readonly records: TaskRecord[] = [];
+  private readonly byName = new Map<string, number[]>();
+  /** Bytes of the log already in `records`. */
+  private indexedBytes = 0;
   creates = 0;
 
   constructor(private readonly logPath: string) {
@@ -105,7 +109,6 @@ export class ScaleApi implements ExecutorApi {
     writeSync(this.fd, `${JSON.stringify(line)}\n`);
     this.count += 1;
     this.creates += 1;
-    if (this.records) this.remember(record, this.count - 1);
     const id = taskId(this.count - 1);
     return { taskId: id, videoId: `v${id.slice(1)}` };
   }
@@ -117,7 +120,7 @@ export class ScaleApi implements ExecutorApi {
     const inFlight = !query.status || query.status.includes('validating');
     let positions: number[] | undefined;
     if (!inFlight) positions = [];
-    else if (query.filename !== undefined) positions = (this.byName?.get(query.filename) ?? []).filter((n) => !query.createdAt || (records[n]?.createdAt ?? '') >= query.createdAt);
+    else if (query.filename !== undefined) positions = (this.byName.get(query.filename) ?? []).filter((n) => !query.createdAt || (records[n]?.createdAt ?? '') >= query.createdAt);
     else if (query.createdAt !== undefined) positions = records.flatMap((r, n) => (r.createdAt >= (query.createdAt ?? '') ? [n] : []));
     const total = positions ? positions.length : records.length;
     const from = (page - 1) * limit;
@@ -150,18 +153,16 @@ export class ScaleApi implements ExecutorApi {
   }
 
   private load(): TaskRecord[] {
-    if (this.records) return this.records;
-    this.records = [];
-    this.byName = new Map();
-    for (const line of readTaskLog(this.logPath)) this.remember({ filename: line.f, createdAt: line.c, metadata: line.m }, this.records.length);
+    if (this.records.length === this.count) return this.records;
+    for (const { line, end } of readTaskLog(this.logPath, this.indexedBytes)) {
+      const n = this.records.length;
+      this.records.push({ filename: line.f, createdAt: line.c, metadata: line.m });
+      const list = this.byName.get(line.f);
+      if (list) list.push(n);
+      else this.byName.set(line.f, [n]);
+      this.indexedBytes = end;
+    }
     return this.records;
-  }
-
-  private remember(record: TaskRecord, n: number): void {
-    this.records?.push(record);
-    const list = this.byName?.get(record.filename);
-    if (list) list.push(n);
-    else this.byName?.set(record.filename, [n]);
   }
 }
 
@@ -184,21 +185,26 @@ function countLines(path: string): number {
   }
 }
 
-/** The task log's lines, read a chunk at a time (the log of 3M tasks is about a GB). */
-export function* readTaskLog(path: string): Generator<TaskLine> {
+/** The task log's lines from byte `from` on, each with the offset just past it; read 8 MiB at a time (3M tasks are about a GB). */
+export function* readTaskLog(path: string, from = 0): Generator<{ line: TaskLine; end: number }> {
   if (!existsSync(path)) return;
   const fd = openSync(path, 'r');
   try {
     const chunk = Buffer.alloc(8 << 20);
-    const decoder = new StringDecoder('utf8');
-    let rest = '';
+    let offset = from;
+    let rest = Buffer.alloc(0);
     for (;;) {
-      const read = readSync(fd, chunk, 0, chunk.length, null);
+      const read = readSync(fd, chunk, 0, chunk.length, offset + rest.length);
       if (read === 0) break;
-      const text = rest + decoder.write(chunk.subarray(0, read));
-      const lines = text.split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (line) yield JSON.parse(line) as TaskLine;
+      const data = Buffer.concat([rest, chunk.subarray(0, read)]);
+      let start = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+        const text = data.subarray(start, nl).toString('utf8');
+        start = nl + 1;
+        if (text) yield { line: JSON.parse(text) as TaskLine, end: offset + start };
+      }
+      offset += start;
+      rest = Buffer.from(data.subarray(start));
     }
   } finally {
     closeSync(fd);

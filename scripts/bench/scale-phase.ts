@@ -137,7 +137,7 @@ async function check(): Promise<Record<string, unknown>> {
   /** Task id (the log's line number, as the fake numbers them) by object. */
   const taskOf = new Map<string, string>();
   let tasks = 0;
-  for (const line of readTaskLog(need('tasks'))) {
+  for (const { line } of readTaskLog(need('tasks'))) {
     tasks += 1;
     const uri = String(line.m.tlm_source);
     perUri.set(uri, (perUri.get(uri) ?? 0) + 1);
