@@ -1,0 +1,212 @@
+/**
+ * In-process fakes for `npm run bench:scale`: a bucket of N synthetic objects (listed, HEADed and
+ * presigned by arithmetic, nothing stored) and a Twelve Labs tasks API at full speed that appends
+ * every created task to a log file before it answers, so a process started after a SIGKILL sees
+ * exactly the tasks the killed one could have seen. Lookups are indexed (by id arithmetic and a
+ * file-name map built on first use): the fake stays O(1) per call at millions of tasks.
+ */
+import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { ApiError } from '../../src/errors.js';
+import type { ExecutorApi, ExecutorSource } from '../../src/executor/types.js';
+import type { ListOptions, SourceLister, SourceObject } from '../../src/sources/types.js';
+import type { CreatedTask, CreateTaskRequest, IndexedVideo, ListTasksQuery, Page, Task, UserMetadata } from '../../src/twelvelabs/types.js';
+
+export const SCALE_BUCKET = 'scale-bench';
+export const PREFIXES = 100;
+const DIGITS = 8;
+const LAST_MODIFIED = '2026-01-01T00:00:00.000Z';
+
+/** `p042/clip-00000142.mp4`: unique basenames, 100 prefixes, fixed width so that key order is numeric within a prefix. */
+export function scaleKey(i: number): string {
+  return `p${String(i % PREFIXES).padStart(3, '0')}/clip-${String(i).padStart(DIGITS, '0')}.mp4`;
+}
+
+export function scaleObject(i: number): SourceObject {
+  // Distinct sizes and ETags: no two objects share content, so the planner uploads every one.
+  return { key: scaleKey(i), size: 5_000_000 + i, etag: i.toString(16).padStart(32, '0'), lastModified: LAST_MODIFIED };
+}
+
+function indexOfKey(key: string): number | undefined {
+  const m = /clip-(\d+)\.mp4$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A bucket of `n` objects listed in S3's key order, a page of 1,000 at a time. */
+export class ScaleSource implements SourceLister, ExecutorSource {
+  constructor(private readonly n: number) {}
+
+  async *list(_options: ListOptions): AsyncIterable<SourceObject> {
+    let page: SourceObject[] = [];
+    for (let p = 0; p < PREFIXES; p++) {
+      for (let i = p; i < this.n; i += PREFIXES) {
+        page.push(scaleObject(i));
+        if (page.length === 1000) {
+          await new Promise<void>((r) => setImmediate(r));
+          yield* page;
+          page = [];
+        }
+      }
+    }
+    yield* page;
+  }
+
+  async head(key: string): Promise<SourceObject | undefined> {
+    const i = indexOfKey(key);
+    return i !== undefined && i < this.n && scaleKey(i) === key ? scaleObject(i) : undefined;
+  }
+
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    return `https://s3.scale.test/${SCALE_BUCKET}/${key}?X-Amz-Expires=${expiresInSeconds}&X-Amz-Signature=fake`;
+  }
+}
+
+interface TaskRecord {
+  filename: string;
+  createdAt: string;
+  metadata: UserMetadata;
+}
+
+/** One line of the task log. */
+interface TaskLine {
+  f: string;
+  c: string;
+  m: UserMetadata;
+}
+
+const notFound = (what: string, path: string) => new ApiError({ status: 404, code: 'resource_not_exist', message: `no such ${what}`, method: 'GET', path });
+
+/**
+ * The tasks path of the API. Every task stays `validating` (in flight) and no video becomes ready:
+ * a run sends and ends, as with `apply` without `--wait`. Task N has id N in hex, video id `v` + id.
+ */
+export class ScaleApi implements ExecutorApi {
+  private readonly fd: number;
+  private count: number;
+  /**
+   * Read from the log at a lookup (a listing, a GET), as far as it goes then: a run that only
+   * creates never holds its tasks, so the apply's peak RSS is tlmigrate's, not the fake's.
+   */
+  private readonly records: TaskRecord[] = [];
+  private readonly byName = new Map<string, number[]>();
+  /** Bytes of the log already in `records`. */
+  private indexedBytes = 0;
+  creates = 0;
+
+  constructor(private readonly logPath: string) {
+    this.count = existsSync(logPath) ? countLines(logPath) : 0;
+    this.fd = openSync(logPath, 'a');
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  async createTask(request: CreateTaskRequest): Promise<CreatedTask> {
+    const filename = decodeURIComponent(new URL(request.videoUrl).pathname.split('/').pop() ?? '');
+    const record: TaskRecord = { filename, createdAt: new Date().toISOString(), metadata: request.userMetadata };
+    const line: TaskLine = { f: record.filename, c: record.createdAt, m: record.metadata };
+    // Written (synchronously) before the answer: a kill after this line leaves a task the state may not know of.
+    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    this.count += 1;
+    this.creates += 1;
+    const id = taskId(this.count - 1);
+    return { taskId: id, videoId: `v${id.slice(1)}` };
+  }
+
+  async listTasks(query: ListTasksQuery): Promise<Page<Task>> {
+    const records = this.load();
+    const page = query.page ?? 1;
+    const limit = query.pageLimit ?? 10;
+    const inFlight = !query.status || query.status.includes('validating');
+    let positions: number[] | undefined;
+    if (!inFlight) positions = [];
+    else if (query.filename !== undefined) positions = (this.byName.get(query.filename) ?? []).filter((n) => !query.createdAt || (records[n]?.createdAt ?? '') >= query.createdAt);
+    else if (query.createdAt !== undefined) positions = records.flatMap((r, n) => (r.createdAt >= (query.createdAt ?? '') ? [n] : []));
+    const total = positions ? positions.length : records.length;
+    const from = (page - 1) * limit;
+    const slice = positions ? positions.slice(from, from + limit) : Array.from({ length: Math.max(0, Math.min(limit, total - from)) }, (_, k) => from + k);
+    const data = slice.map((n) => this.task(n));
+    return { data, page_info: { page, limit_per_page: limit, total_page: Math.max(1, Math.ceil(total / limit)), total_results: total } };
+  }
+
+  async getTask(id: string): Promise<Task> {
+    const n = Number.parseInt(id, 16) - 1;
+    if (!(n >= 0 && n < this.load().length)) throw notFound('task', '/tasks');
+    return this.task(n);
+  }
+
+  async listVideos(): Promise<Page<IndexedVideo>> {
+    return { data: [], page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: 0 } };
+  }
+
+  async getVideo(_indexId: string, videoId: string): Promise<IndexedVideo> {
+    const n = Number.parseInt(videoId.slice(1), 16) - 1;
+    const record = n >= 0 ? this.load()[n] : undefined;
+    if (!record) throw notFound('video', '/indexes/videos');
+    return { _id: videoId, system_metadata: { filename: record.filename }, user_metadata: record.metadata };
+  }
+
+  private task(n: number): Task {
+    const record = this.load()[n] as TaskRecord;
+    const id = taskId(n);
+    return { _id: id, video_id: `v${id.slice(1)}`, status: 'validating', created_at: record.createdAt, system_metadata: { filename: record.filename } };
+  }
+
+  private load(): TaskRecord[] {
+    if (this.records.length === this.count) return this.records;
+    for (const { line, end } of readTaskLog(this.logPath, this.indexedBytes)) {
+      const n = this.records.length;
+      this.records.push({ filename: line.f, createdAt: line.c, metadata: line.m });
+      const list = this.byName.get(line.f);
+      if (list) list.push(n);
+      else this.byName.set(line.f, [n]);
+      this.indexedBytes = end;
+    }
+    return this.records;
+  }
+}
+
+function taskId(n: number): string {
+  return (n + 1).toString(16).padStart(24, '0');
+}
+
+function countLines(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.alloc(8 << 20);
+    let lines = 0;
+    for (let read = readSync(fd, chunk, 0, chunk.length, null); read > 0; read = readSync(fd, chunk, 0, chunk.length, null)) {
+      const part = chunk.subarray(0, read);
+      for (let at = part.indexOf(10); at !== -1; at = part.indexOf(10, at + 1)) lines += 1;
+    }
+    return lines;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The task log's lines from byte `from` on, each with the offset just past it; read 8 MiB at a time (3M tasks are about a GB). */
+export function* readTaskLog(path: string, from = 0): Generator<{ line: TaskLine; end: number }> {
+  if (!existsSync(path)) return;
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.alloc(8 << 20);
+    let offset = from;
+    let rest = Buffer.alloc(0);
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunk.length, offset + rest.length);
+      if (read === 0) break;
+      const data = Buffer.concat([rest, chunk.subarray(0, read)]);
+      let start = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+        const text = data.subarray(start, nl).toString('utf8');
+        start = nl + 1;
+        if (text) yield { line: JSON.parse(text) as TaskLine, end: offset + start };
+      }
+      offset += start;
+      rest = Buffer.from(data.subarray(start));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
