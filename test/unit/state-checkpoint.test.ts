@@ -100,4 +100,28 @@ describe('a checkpoint off the critical path', () => {
     await store.close();
     expect(Object.keys((await loadState(path))?.items ?? {}).sort()).toEqual([uri('a.mp4'), uri('b.mp4')]);
   });
+
+  it('after a checkpoint that took long, a long journal waits 20x its cost before the next one (no back-to-back checkpoints at scale)', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    try {
+      const store = await StateStore.open(tmp.path('state.json'), IDENTITY, 'apply', 'test');
+      // A checkpoint that takes 10 s (a large state): the next may start 200 s after it.
+      const { entered, release } = held();
+      const slow = store.checkpoint();
+      await entered;
+      vi.advanceTimersByTime(10_000);
+      release();
+      await slow;
+      const after = store.stats.checkpoints;
+      for (let i = 0; i < 6000; i++) await store.setItem(uri(`k${i}.mp4`), item(`k${i}.mp4`));
+      await new Promise((r) => setImmediate(r));
+      expect(store.stats.checkpoints).toBe(after);
+      // The journal holds them all meanwhile: closing folds it, and nothing is lost.
+      await store.setItem(uri('last.mp4'), item('last.mp4'));
+      await store.close();
+      expect(Object.keys((await loadState(tmp.path('state.json')))?.items ?? {})).toHaveLength(6001);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
