@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,5 +36,22 @@ describe('source layout (house style)', () => {
         .map((spec) => `${relative(root, file)} -> ${spec}`),
     );
     expect(offenders).toEqual([]);
+  });
+
+  it('src/ passes the lint (no function over 60 lines, the planner pure, consistent type imports)', async () => {
+    const results = await new ESLint({ cwd: root }).lintFiles(['src']);
+    const problems = results.flatMap((r) => r.messages.map((m) => `${relative(root, r.filePath)}:${m.line} ${m.ruleId ?? ''} ${m.message}`));
+    expect(problems).toEqual([]);
+  }, 180_000);
+
+  it('no `as` cast in src/cli: the commands type their arguments', () => {
+    const casts = sources(join(root, 'src', 'cli')).flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line, i) => ({ line: line.replace(/\/\*.*?\*\/|\/\/.*$|^\s*\/?\*.*$|'[^']*'|`[^`]*`/g, ''), at: `${relative(root, file)}:${i + 1}` }))
+        .filter(({ line }) => /\)\s+as\s+(?!const\b)[A-Za-z{[(]|\w\s+as\s+(?!const\b)[A-Z{[(]/.test(line))
+        .map(({ at, line }) => `${at} ${line.trim()}`),
+    );
+    expect(casts).toEqual([]);
   });
 });
