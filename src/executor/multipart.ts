@@ -25,7 +25,7 @@ type Session = Pick<UploadSession, 'upload_id' | 'asset_id' | 'chunk_size' | 'to
  * Multipart uploads of one run (`--via assets`, items of method `multipart`): the session is created
  * exactly once (a durable intent, then a search of the incomplete sessions and of the assets by file
  * name after a lost answer); chunks are streamed from the source with ranged GETs and PUT to the
- * presigned URLs, at most `slots` chunks in memory across the whole run; reported chunks are
+ * presigned URLs, at most `slots` chunks in flight across the whole run (piped, none held in memory); reported chunks are
  * recorded so a resume sends only the rest; an expired session is replaced only once the server
  * says it is dead. The item then waits for its asset like a URL upload (`asset_processing`).
  */
@@ -34,8 +34,6 @@ export class MultipartUploads {
   /** Unused chunk URLs per session, in memory only (a URL is a credential: never in the state). */
   private readonly urls = new Map<string, Map<number, PresignedChunkUrl>>();
   private readonly batchSize: number;
-  /** Chunk buffers between uses: at most `slots` exist, each reused by the next chunk (no garbage per chunk). */
-  private readonly buffers: Buffer[] = [];
 
   constructor(
     private readonly api: MultipartApi,
@@ -197,7 +195,7 @@ export class MultipartUploads {
     }
   }
 
-  /** Every chunk not reported yet, at most `slots` in memory across the run; a result when the item stops here. */
+  /** Every chunk not reported yet, at most `slots` in flight across the run; a result when the item stops here. */
   private async sendMissing(uri: string, batch: ReportBatch, ctx: RouteContext): Promise<StepResult | undefined> {
     const item = ctx.store.item(uri) as ItemState;
     const upload = item.upload as UploadProgress;
@@ -232,36 +230,30 @@ export class MultipartUploads {
     return 'exhausted';
   }
 
-  /** One chunk: a ranged GET of its bytes, then PUTs (a fresh URL for every retry) until one answers an ETag. */
+  /**
+   * One chunk: a ranged GET piped into a PUT (a fresh GET and a fresh URL for every retry) until
+   * one answers an ETag. No chunk is held in memory: a slot costs socket buffers, not a chunk.
+   */
   private async sendChunk(uri: string, item: ItemState, upload: UploadProgress, index: number, ctx: RouteContext): Promise<CompletedChunk> {
     const start = (index - 1) * upload.chunkSize;
     const end = Math.min(start + upload.chunkSize, item.size) - 1;
-    const getRange = ctx.options.source.getRange;
-    if (!getRange) throw new TlmError('multipart_unavailable', 'the source cannot read byte ranges');
-    const size = end - start + 1;
-    const pooled = this.buffers.pop();
-    // The slot's buffer, reused chunk after chunk; a smaller one (another session's chunk size) is dropped.
-    const buffer = pooled && pooled.length >= size ? pooled : Buffer.allocUnsafeSlow(Math.max(size, upload.chunkSize));
-    try {
-      const bytes = await getRange.call(ctx.options.source, item.key, start, end, item.etag, ctx.halt.signal, buffer);
-      return await this.putChunk(uri, upload, index, bytes, ctx);
-    } finally {
-      this.buffers.push(buffer);
-    }
-  }
-
-  /** PUTs of one chunk's bytes (a fresh URL for every retry) until one answers an ETag. */
-  private async putChunk(uri: string, upload: UploadProgress, index: number, bytes: Buffer, ctx: RouteContext): Promise<CompletedChunk> {
+    const length = end - start + 1;
+    const source = ctx.options.source;
+    if (!source.readRange) throw new TlmError('multipart_unavailable', 'the source cannot read byte ranges');
     for (let attempt = 1; ; attempt++) {
       const url = await this.urlFor(upload, index, ctx);
+      const bytes = await source.readRange(item.key, start, end, item.etag, ctx.halt.signal);
       try {
-        const etag = await this.put(url, bytes, upload.headers ?? {}, ctx.halt.signal);
-        ctx.result.bytesStreamed = (ctx.result.bytesStreamed ?? 0) + bytes.length;
-        ctx.onEvent?.({ type: 'bytes', uri, bytes: bytes.length });
-        return { chunk_index: index, proof: etag, proof_type: 'etag', chunk_size: bytes.length };
+        const etag = await this.put(url, exactly(bytes, length, `${item.key} at ${start}`), length, upload.headers ?? {}, ctx.halt.signal);
+        ctx.result.bytesStreamed = (ctx.result.bytesStreamed ?? 0) + length;
+        ctx.onEvent?.({ type: 'bytes', uri, bytes: length });
+        return { chunk_index: index, proof: etag, proof_type: 'etag', chunk_size: length };
       } catch (error) {
         if (!(error instanceof ChunkPutError) || attempt >= MAX_CHUNK_ATTEMPTS) throw error;
         await ctx.clock.sleep(Math.min(500 * 2 ** (attempt - 1), 15_000) * (0.5 + ctx.random()), ctx.halt.signal);
+      } finally {
+        // A PUT that failed mid-body leaves the GET open: its socket goes back now.
+        bytes.destroy();
       }
     }
   }
@@ -366,3 +358,14 @@ class ReportBatch {
 }
 
 const iso = (ctx: RouteContext) => new Date(ctx.clock.now()).toISOString();
+
+/** The range's bytes as they arrive, refused (the PUT then fails, and is retried) when there are more or fewer than asked. */
+async function* exactly(bytes: AsyncIterable<Uint8Array>, length: number, what: string): AsyncGenerator<Uint8Array> {
+  let read = 0;
+  for await (const part of bytes) {
+    read += part.length;
+    if (read > length) throw new SourceError('source_short_read', `${what}: more than the ${length} bytes asked: try again`);
+    yield part;
+  }
+  if (read !== length) throw new SourceError('source_short_read', `${what}: read ${read} of ${length} bytes: try again`);
+}

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Clock } from '../clock.js';
 import type { SourceObject } from '../sources/types.js';
 import type { ItemStore } from '../state/index.js';
@@ -38,8 +39,8 @@ export interface MultipartApi {
 export interface ExecutorSource {
   head(key: string, signal?: AbortSignal): Promise<SourceObject | undefined>;
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
-  /** Multipart: bytes `start..end` (inclusive) of the object, only while its ETag is `etag`; read into `into` when given (its first end-start+1 bytes). */
-  getRange?(key: string, start: number, end: number, etag: string, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
+  /** Multipart: bytes `start..end` (inclusive) of the object, only while its ETag is `etag`, streamed (the caller destroys the stream). */
+  readRange?(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Readable>;
 }
 
 export type Via = 'tasks' | 'assets';

@@ -93,21 +93,15 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
    * One byte range of an object (`end` inclusive), only while its ETag is still `etag` (If-Match):
    * a changed object fails with `source_changed` instead of mixing two versions in one upload.
    */
-  async getRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
-    const length = end - start + 1;
+  /**
+   * Bytes `start..end` (inclusive) of the object, only while its ETag is `etag`, as the socket
+   * delivers them: the caller pipes them on (multipart chunk PUTs) and destroys the stream when done.
+   */
+  async readRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Readable> {
     try {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: `"${etag}"` }), { abortSignal: signal });
-      // Copied once, straight from the socket into the caller's buffer: memory stays slots x chunk size.
-      const bytes = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafeSlow(length);
-      let read = 0;
-      const body: AsyncIterable<Uint8Array> | undefined = object.Body instanceof Readable ? object.Body : undefined;
-      for await (const part of body ?? []) {
-        if (read + part.length > length) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: more than the ${length} bytes asked at ${start}: try again`);
-        bytes.set(part, read);
-        read += part.length;
-      }
-      if (read !== length) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: read ${read} of ${length} bytes at ${start}: try again`);
-      return bytes;
+      if (!(object.Body instanceof Readable)) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: no body for the bytes at ${start}: try again`);
+      return object.Body;
     } catch (error) {
       if (error instanceof SourceError) throw error;
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

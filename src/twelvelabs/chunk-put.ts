@@ -12,8 +12,8 @@ export class ChunkPutError extends TlmError {
   }
 }
 
-/** Sends chunk bytes to a presigned URL; answers the ETag without quotes (the proof the report needs). */
-export type ChunkPut = (url: string, body: Buffer, headers: Record<string, string>, signal?: AbortSignal) => Promise<string>;
+/** Sends a chunk's `length` bytes, as they arrive, to a presigned URL; answers the ETag without quotes (the proof the report needs). */
+export type ChunkPut = (url: string, body: AsyncIterable<Uint8Array>, length: number, headers: Record<string, string>, signal?: AbortSignal) => Promise<string>;
 
 /**
  * PUT to a presigned chunk URL with fetch: no x-api-key (the URL is the credential), the server's
@@ -22,16 +22,16 @@ export type ChunkPut = (url: string, body: Buffer, headers: Record<string, strin
  */
 export function fetchChunkPut(options: { timeoutMs: number; fetch?: typeof globalThis.fetch }): ChunkPut {
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  return async (url, body, headers, signal) => {
+  return async (url, body, length, headers, signal) => {
     const where = redactUrls(url);
     const timeout = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
     try {
-      // An iterable body with its length: fetch would copy a Buffer body whole (MBs per chunk); this sends it as is.
+      // Streamed with its length (presigned PUTs take no chunked encoding): memory holds no chunk.
       const init: RequestInit & { duplex: 'half' } = {
         method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers },
-        body: once(body),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(length), ...headers },
+        body: ReadableStream.from(body),
         duplex: 'half',
         redirect: 'manual',
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
@@ -52,12 +52,3 @@ export function fetchChunkPut(options: { timeoutMs: number; fetch?: typeof globa
   };
 }
 
-/** A body of one part, for fetch to stream without copying it. */
-function once(bytes: Buffer): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-}
