@@ -240,7 +240,7 @@ function summaryLine(rows: Row[]): string {
     return failure(row.run) ? `FAILED (${mibOf(row.run.peakKiB) ?? '?'} MiB at the end)` : `${mibOf(row.run.peakKiB) ?? '?'} MiB`;
   };
   const resume = of('resume');
-  const start = resume?.run.result && !failure(resume.run) ? `${(Number(resume.run.result.openMs) / 1000).toFixed(1)} s` : 'FAILED';
+  const start = !resume ? 'not run' : resume.run.result && !failure(resume.run) ? `${(Number(resume.run.result.openMs) / 1000).toFixed(1)} s` : 'FAILED';
   return `scale: ${n} objects, plan RSS ${rss('plan')}, apply RSS ${rss('apply')}, resume start ${start}, status RSS ${rss('status')}, report RSS ${rss('report')}`;
 }
 
