@@ -13,7 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { runApply, type ApplyArgs, type ApplyOutcome } from './cli/apply-command.js';
 import type { CommandDeps } from './cli/config.js';
 import { DEFAULT_PLAN, DEFAULT_STATE } from './cli/options.js';
-import { runPlan, type PlanArgs, type PlanOutcome } from './cli/plan-command.js';
+import { PLAN_DEFAULTS, runPlan, type PlanArgs, type PlanOutcome } from './cli/plan-command.js';
 import { runVerify, type VerifyArgs, type VerifyOutcome } from './cli/verify-command.js';
 import { createLogger, type Logger } from './log.js';
 import type { PlanItem } from './planner/index.js';
@@ -70,14 +70,9 @@ export async function plan(input: PlanInput): Promise<PlanResult> {
   const args: PlanArgs = {
     out: DEFAULT_PLAN,
     state: DEFAULT_STATE,
+    ...PLAN_DEFAULTS,
     include: [],
     exclude: [],
-    incremental: true,
-    match: 'filename',
-    probe: false,
-    allFiles: false,
-    probeConcurrency: 8,
-    via: 'tasks',
     ...withoutConnection(input),
     apiUrl: input.apiUrl,
   };

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { writePlan, type PlanArgs, type PlanIndexApi } from '../../src/cli/plan-command.js';
+import { PLAN_DEFAULTS, writePlan, type PlanArgs, type PlanIndexApi } from '../../src/cli/plan-command.js';
 import { createLogger } from '../../src/log.js';
 import { listInParallel, type ListPage, type PageLister, type PageQuery } from '../../src/sources/parallel-list.js';
 import type { ListOptions, SourceLister, SourceObject } from '../../src/sources/types.js';
@@ -119,14 +119,9 @@ async function child(n: number): Promise<void> {
     index: 'index-scale',
     out: join(dir, 'plan.json'),
     state: join(dir, 'no-state.json'),
+    ...PLAN_DEFAULTS,
     include: [],
     exclude: [],
-    incremental: true,
-    match: 'filename',
-    probe: false,
-    allFiles: false,
-    probeConcurrency: 8,
-    via: 'tasks',
   };
   const t0 = performance.now();
   try {
