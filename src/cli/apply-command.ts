@@ -106,7 +106,7 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
   );
   const wallStarted = performance.now();
   const runId = randomUUID();
-  const line = new ApplyProgress(deps.progress, wired.minutes, wired.gate, Date.now());
+  const line = new ApplyProgress(deps.progress, wired.minutes, wired.gate);
   // A wait of hours, or for the rate limiter, sends no event: the line still counts down and says so.
   const ticker = setInterval(() => line.show(), 1000);
   ticker.unref();
@@ -132,7 +132,8 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
       wait: args.wait ? { api: wired.api, pollMs: args.pollMs, onProgress: (c) => deps.progress.update(`wait: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`) } : undefined,
     });
     deps.progress.done();
-    return { ...outcome, message: outcomeMessage({ args, result: outcome.result, failures: outcome.failures, interrupted: outcome.exitCode === 130, left: outcome.left, waits: outcome.waits }) };
+    // Assigned, not spread: a spread would build the per-item results, which only a library caller reads.
+    return Object.assign(outcome, { message: outcomeMessage({ args, result: outcome.result, failures: outcome.failures, interrupted: outcome.outcome === 'interrupted', left: outcome.left, waits: outcome.waits }) });
   } finally {
     clearInterval(ticker);
     await store.close();
@@ -201,17 +202,19 @@ class ApplyProgress {
   private throttles = 0;
   private streamed = 0;
   private total = 0;
+  /** When the plan was merged and sending began: the rate counts from there. */
+  private startedAt = Date.now();
   private readonly quota: { until: number; waitedMs: number; doneAtLast: number; window?: { items: number; ms: number } } = { until: 0, waitedMs: 0, doneAtLast: 0 };
 
   constructor(
     private readonly progress: Progress,
     private readonly minutes: VideoMinutePacer,
     private readonly gate: { waiting: number },
-    private readonly startedAt: number,
   ) {}
 
   start(items: number): void {
     this.total = items;
+    this.startedAt = Date.now();
   }
 
   event(event: ExecutorEvent, log: Logger): void {

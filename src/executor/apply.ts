@@ -50,8 +50,8 @@ export interface ApplyRunResult {
   failures: FailureCounts;
   left: Left;
   waits: RunRecord['waits'];
-  /** Every upload item of the plan, in plan order. */
-  items: ItemResult[];
+  /** Every upload item of the plan, in plan order (built on first read). */
+  readonly items: ItemResult[];
 }
 
 /** The execution settings a caller chooses; the run fills in the rest (store, run id, the plan's items). */
@@ -150,7 +150,19 @@ async function execute(input: ApplyRunInput, merged: MergedPlan, run: RunRecord,
   // A run that found nothing to do leaves no empty entry in the runs history.
   if (run.outcome === 'completed' && quiet && store.changeCount === writesBeforeWait) await store.forgetRun(run.runId);
   else await store.setRun(run);
-  return { runId: run.runId, outcome: run.outcome ?? 'completed', result, counts, waits: run.waits, items: itemResults(store, merged.uploads), ...end };
+  // Built when read (the library reads it; the CLI does not): a million results are ~200 MB.
+  let items: ItemResult[] | undefined;
+  return {
+    runId: run.runId,
+    outcome: run.outcome ?? 'completed',
+    result,
+    counts,
+    waits: run.waits,
+    get items() {
+      return (items ??= itemResults(store, merged.uploads));
+    },
+    ...end,
+  };
 }
 
 async function follow(input: ApplyRunInput, wait: NonNullable<ApplyRunInput['wait']>): Promise<Record<string, number>> {

@@ -3,6 +3,7 @@ import { ApiError, SourceError, TlmError, redactUrls } from '../errors.js';
 import { basename, filenameForms, isFingerprintOf } from '../planner/index.js';
 import { formatRanges, parseRanges, type ItemState, type UploadProgress } from '../state/index.js';
 import { ChunkPutError, type ChunkPut } from '../twelvelabs/chunk-put.js';
+import { backoffMs } from '../twelvelabs/retry.js';
 import type { CompletedChunk, IncompleteUpload, PresignedChunkUrl, UploadSession } from '../twelvelabs/types.js';
 import { failItem, runStep, type Found, type StepResult } from './exactly-once.js';
 import { checkSource, fingerprint, type RouteContext } from './routes.js';
@@ -250,7 +251,7 @@ export class MultipartUploads {
         return { chunk_index: index, proof: etag, proof_type: 'etag', chunk_size: length };
       } catch (error) {
         if (!(error instanceof ChunkPutError) || attempt >= MAX_CHUNK_ATTEMPTS) throw error;
-        await ctx.clock.sleep(Math.min(500 * 2 ** (attempt - 1), 15_000) * (0.5 + ctx.random()), ctx.halt.signal);
+        await ctx.clock.sleep(backoffMs(attempt, ctx.random, 500, 15_000), ctx.halt.signal);
       } finally {
         // A PUT that failed mid-body leaves the GET open: its socket goes back now.
         bytes.destroy();

@@ -3,7 +3,7 @@ import { UNFINISHED, statusIn } from '../state/lifecycle.js';
 import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
 import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
 import { mapOrdered } from './ordered.js';
-import { ASSETS_MAX_FILE_SIZE, formatBytes, preflightKey, preflightListing, preflightProbe, uploadMethod } from './requirements.js';
+import { formatBytes, multipartThreshold, preflightKey, preflightListing, preflightProbe, uploadMethod } from './requirements.js';
 import type { HeldItems, InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
@@ -274,7 +274,7 @@ async function preflight(view: PlanView, object: SourceObject, base: PlanItem): 
   if (listingFailure) return { item: { ...base, action: 'fail', reason: listingFailure.code, detail: listingFailure.detail } };
   if (uploadMethod(object.size, options) === 'multipart') {
     base.method = 'multipart';
-    base.detail = `${formatBytes(object.size)} is over the ${formatBytes(options.multipartThresholdBytes ?? ASSETS_MAX_FILE_SIZE)} a URL upload takes: uploaded in parts (multipart), streamed from S3`;
+    base.detail = `${formatBytes(object.size)} is over the ${formatBytes(multipartThreshold(options))} a URL upload takes: uploaded in parts (multipart), streamed from S3`;
   }
   if (!options.probe || !edges.probe) return { item: base };
   const probe = await edges.probe(object);

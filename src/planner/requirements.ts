@@ -52,7 +52,12 @@ export function requirementsFor(via: 'tasks' | 'assets', overrides: Partial<Requ
  */
 export function uploadMethod(size: number, options: { via?: 'tasks' | 'assets' | undefined; multipartThresholdBytes?: number | undefined }): 'multipart' | undefined {
   if (options.via !== 'assets') return undefined;
-  return size > (options.multipartThresholdBytes ?? ASSETS_MAX_FILE_SIZE) ? 'multipart' : undefined;
+  return size > multipartThreshold(options) ? 'multipart' : undefined;
+}
+
+/** The size above which `--via assets` uploads in parts: `--multipart-threshold`, else the URL path's 4 GB. */
+export function multipartThreshold(options: { multipartThresholdBytes?: number | undefined }): number {
+  return options.multipartThresholdBytes ?? ASSETS_MAX_FILE_SIZE;
 }
 
 export interface PreflightFailure {

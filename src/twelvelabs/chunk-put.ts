@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { TlmError, redactUrls } from '../errors.js';
 
 /** A chunk PUT that did not store the chunk; `expired` when the URL's signature is no longer valid. */
@@ -23,6 +24,8 @@ export type ChunkPut = (url: string, body: AsyncIterable<Uint8Array>, length: nu
 export function fetchChunkPut(options: { timeoutMs: number; fetch?: typeof globalThis.fetch }): ChunkPut {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   return async (url, body, length, headers, signal) => {
+    // The run's stop signal joins every PUT's timeout (as in the API client): it legitimately has many listeners.
+    if (signal) setMaxListeners(0, signal);
     const where = redactUrls(url);
     const timeout = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
