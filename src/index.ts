@@ -12,8 +12,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { runApply, type ApplyArgs, type ApplyOutcome } from './cli/apply-command.js';
 import type { CommandDeps } from './cli/config.js';
-import { DEFAULT_PLAN, DEFAULT_STATE } from './cli/options.js';
-import { PLAN_DEFAULTS, runPlan, type PlanArgs, type PlanOutcome } from './cli/plan-command.js';
+import { DEFAULT_PLAN, DEFAULT_STATE, PLAN_DEFAULTS, RUN_FLAG_DEFAULTS, toApplyArgs } from './cli/options.js';
+import { runPlan, type PlanArgs, type PlanOutcome } from './cli/plan-command.js';
 import { runVerify, type VerifyArgs, type VerifyOutcome } from './cli/verify-command.js';
 import { createLogger, type Logger } from './log.js';
 import type { PlanItem } from './planner/index.js';
@@ -87,22 +87,9 @@ export interface ApplyInput extends Connection, Partial<Omit<ApplyArgs, 'apiUrl'
 
 /** `tlmigrate apply`: one task (or asset + indexed asset) per upload item, exactly once, resumable. */
 export async function apply(input: ApplyInput): Promise<ApplyOutcome> {
-  const args: ApplyArgs = {
-    state: DEFAULT_STATE,
-    concurrency: 4,
-    metadata: [],
-    videoStream: true,
-    presignExpires: '6h',
-    wait: false,
-    retryFailed: false,
-    requestTimeoutMs: 60_000,
-    pollMs: 10_000,
-    reconcileLagMs: 5_000,
-    reconcileMinAgeMs: 120_000,
-    waitForQuota: false,
-    ...withoutConnection(input),
-    apiUrl: input.apiUrl,
-  };
+  // The CLI's defaults, parsed as the CLI parses them, then what the caller chose.
+  const defaults = toApplyArgs({ state: DEFAULT_STATE, metadata: [], 'video-stream': true, wait: false, 'retry-failed': false, ...RUN_FLAG_DEFAULTS }, input.plan);
+  const args: ApplyArgs = { ...defaults, ...withoutConnection(input), apiUrl: input.apiUrl };
   return runApply(args, deps(input));
 }
 

@@ -14,6 +14,26 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+/** The plan flags' defaults (besides empty --include/--exclude), for callers from code (the library, benchmarks): the CLI's own: yargs shows them in --help. */
+export const PLAN_DEFAULTS = {
+  incremental: true,
+  match: 'filename',
+  probe: false,
+  allFiles: false,
+  probeConcurrency: 8,
+  via: 'tasks',
+} as const satisfies Partial<PlanArgs>;
+
+/** The run flags' defaults as the CLI takes them: yargs shows them in --help, and the library parses these same words. */
+export const RUN_FLAG_DEFAULTS = {
+  concurrency: '4',
+  'presign-expires': '6h',
+  'request-timeout': '60s',
+  'poll-interval': '10s',
+  'reconcile-lag': '5s',
+  'reconcile-min-age': '2m',
+} as const;
+
 /** The range of every numeric flag, in one table: parsing and --help read it. */
 export const FLAG_LIMITS = {
   concurrency: { min: 1, max: 64, example: 8 },
@@ -85,11 +105,11 @@ export function planOptions<T>(y: Argv<T>) {
     .option('fail-on-missing', { type: 'boolean', default: false, describe: 'With --files-from: fail the plan (exit 2, no plan written) when a listed key is not in the bucket' })
     .option('min-size', { type: 'string', describe: `Skip objects smaller than this: ${SIZE_HELP}` })
     .option('max-size', { type: 'string', describe: `Skip objects larger than this: ${SIZE_HELP}` })
-    .option('incremental', { type: 'boolean', default: true, describe: 'Skip what the index already holds (--no-incremental plans everything)' })
-    .option('match', { choices: ['filename', 'fingerprint'] as const, default: 'filename' as const, describe: 'fingerprint: only our user_metadata proves a video is indexed; filename: also filename+size (legacy imports)' })
-    .option('probe', { type: 'boolean', default: false, describe: 'Run ffprobe on each video to upload (Range reads) and fail short, low-res or broken files before spending credits' })
-    .option('probe-concurrency', { type: 'string', default: '8', describe: `Parallel probes, metadata lookups and --files-from HEADs (${FLAG_LIMITS.probeConcurrency.min}-${FLAG_LIMITS.probeConcurrency.max})` })
-    .option('all-files', { type: 'boolean', default: false, describe: 'Send non-video extensions to preflight (they fail unsupported_file_type) instead of excluding them' })
+    .option('incremental', { type: 'boolean', default: PLAN_DEFAULTS.incremental, describe: 'Skip what the index already holds (--no-incremental plans everything)' })
+    .option('match', { choices: ['filename', 'fingerprint'] as const, default: PLAN_DEFAULTS.match, describe: 'fingerprint: only our user_metadata proves a video is indexed; filename: also filename+size (legacy imports)' })
+    .option('probe', { type: 'boolean', default: PLAN_DEFAULTS.probe, describe: 'Run ffprobe on each video to upload (Range reads) and fail short, low-res or broken files before spending credits' })
+    .option('probe-concurrency', { type: 'string', default: String(PLAN_DEFAULTS.probeConcurrency), describe: `Parallel probes, metadata lookups and --files-from HEADs (${FLAG_LIMITS.probeConcurrency.min}-${FLAG_LIMITS.probeConcurrency.max})` })
+    .option('all-files', { type: 'boolean', default: PLAN_DEFAULTS.allFiles, describe: 'Send non-video extensions to preflight (they fail unsupported_file_type) instead of excluding them' })
     .option('extensions', { type: 'string', array: true, describe: 'Video extensions to consider (default: mp4 mov mkv webm avi m4v mpg ts ...)' })
     .option('inventory', { type: 'string', describe: 'Read an S3 Inventory report (s3://bucket/path/manifest.json, CSV) instead of listing' })
     .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL, ending in the version (default TWELVELABS_BASE_URL, else https://api.twelvelabs.io/v1.3)' })
@@ -109,28 +129,28 @@ export function planOptions<T>(y: Argv<T>) {
 /** `plan`'s own flags that `migrate` describes differently. */
 export function planOnlyOptions<T>(y: Argv<T>) {
   return y
-    .option('via', { choices: ['tasks', 'assets'] as const, default: 'tasks' as const, describe: 'Upload path the plan is for: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB; 4-10 GB in parts, streamed from S3)' })
+    .option('via', { choices: ['tasks', 'assets'] as const, default: PLAN_DEFAULTS.via, describe: 'Upload path the plan is for: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB; 4-10 GB in parts, streamed from S3)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object on stdout instead of the summary' });
 }
 
 /** Options of `apply` that `migrate` shares. */
 export function runOptions<T>(y: Argv<T>) {
   return y
-    .option('concurrency', { type: 'string', default: '4', describe: `Requests in flight at once (a whole number, ${FLAG_LIMITS.concurrency.min}-${FLAG_LIMITS.concurrency.max})` })
+    .option('concurrency', { type: 'string', default: RUN_FLAG_DEFAULTS['concurrency'], describe: `Requests in flight at once (a whole number, ${FLAG_LIMITS.concurrency.min}-${FLAG_LIMITS.concurrency.max})` })
     .option('max-rpm', { type: 'string', describe: 'Cap on requests per minute, a number above 0 (the run also learns from 429s)' })
     .option('metadata', { type: 'string', array: true, default: noStrings(), describe: 'user_metadata KEY=VALUE on every video (repeatable; types inferred)' })
     .option('metadata-json', { type: 'string', describe: 'user_metadata from a JSON file (exact types; scalars only)' })
     .option('video-stream', { type: 'boolean', default: true, describe: 'enable_video_stream (--no-video-stream to turn it off)' })
-    .option('presign-expires', { type: 'string', default: '6h', describe: `Lifetime of each presigned URL, 1m to 7d: ${DURATION_HELP}` })
+    .option('presign-expires', { type: 'string', default: RUN_FLAG_DEFAULTS['presign-expires'], describe: `Lifetime of each presigned URL, 1m to 7d: ${DURATION_HELP}` })
     .option('wait', { type: 'boolean', default: false, describe: 'Follow tasks until ready or failed' })
     .option('retry-failed', { type: 'boolean', default: false, describe: 'Resubmit items that failed in earlier runs' })
-    .option('request-timeout', { type: 'string', default: '60s', describe: `Time before a request counts as timed out, its outcome then reconciled (1s to 1h): ${DURATION_HELP}` })
-    .option('poll-interval', { type: 'string', default: '10s', describe: `Time between polls with --wait (0.1s to 1h): ${DURATION_HELP}` })
-    .option('reconcile-lag', { type: 'string', default: '5s', describe: `Time to wait for a new task to show in listings before searching again (0.1s to 10m): ${DURATION_HELP}` })
+    .option('request-timeout', { type: 'string', default: RUN_FLAG_DEFAULTS['request-timeout'], describe: `Time before a request counts as timed out, its outcome then reconciled (1s to 1h): ${DURATION_HELP}` })
+    .option('poll-interval', { type: 'string', default: RUN_FLAG_DEFAULTS['poll-interval'], describe: `Time between polls with --wait (0.1s to 1h): ${DURATION_HELP}` })
+    .option('reconcile-lag', { type: 'string', default: RUN_FLAG_DEFAULTS['reconcile-lag'], describe: `Time to wait for a new task to show in listings before searching again (0.1s to 10m): ${DURATION_HELP}` })
     .option('reconcile-min-age', {
       type: 'string',
       // No yargs default: the flag wins over TLMIGRATE_RECONCILE_MIN_AGE, which wins over 2m (toApplyArgs).
-      defaultDescription: '"2m"',
+      defaultDescription: `"${RUN_FLAG_DEFAULTS['reconcile-min-age']}"`,
       describe: `After a POST whose answer was lost, how long tlmigrate keeps searching the index before it may submit again (at least 30s): ${DURATION_HELP}; env TLMIGRATE_RECONCILE_MIN_AGE`,
     })
     .option('wait-for-quota', { type: 'boolean', default: false, describe: 'At a quota refusal or a far rate-limit reset, record the wait, sleep until the reset and go on (default: stop cleanly, exit 1)' })
@@ -221,7 +241,7 @@ export function toApplyArgs(a: ApplyCliArgs, plan: string): ApplyArgs {
     requestTimeoutMs: parseDurationMs('--request-timeout', a['request-timeout'], FLAG_LIMITS.requestTimeout),
     pollMs: parseDurationMs('--poll-interval', a['poll-interval'], FLAG_LIMITS.pollInterval),
     reconcileLagMs: parseDurationMs('--reconcile-lag', a['reconcile-lag'], FLAG_LIMITS.reconcileLag),
-    reconcileMinAgeMs: parseDurationMs('--reconcile-min-age', a['reconcile-min-age'] ?? process.env['TLMIGRATE_RECONCILE_MIN_AGE'] ?? '2m', FLAG_LIMITS.reconcileMinAge),
+    reconcileMinAgeMs: parseDurationMs('--reconcile-min-age', a['reconcile-min-age'] ?? process.env['TLMIGRATE_RECONCILE_MIN_AGE'] ?? RUN_FLAG_DEFAULTS['reconcile-min-age'], FLAG_LIMITS.reconcileMinAge),
     ...s3Timeouts(a),
     ...unattendedArgs(a, Date.now()),
   };

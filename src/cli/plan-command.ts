@@ -61,16 +61,6 @@ export interface PlanArgs extends Pick<PlanOptions, 'include' | 'exclude' | 'min
   failOnMissing?: boolean | undefined;
 }
 
-/** The plan flags' defaults (besides empty --include/--exclude), for callers from code (the library, benchmarks): the CLI's own, as its --help shows them. */
-export const PLAN_DEFAULTS = {
-  incremental: true,
-  match: 'filename',
-  probe: false,
-  allFiles: false,
-  probeConcurrency: 8,
-  via: 'tasks',
-} as const satisfies Partial<PlanArgs>;
-
 export interface PlanOutcome {
   header: PlanHeader;
   summary: PlanSummary;

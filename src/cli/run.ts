@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../log.js';
 import { formatPlanSummary } from '../planner/index.js';
 import type { ApplyArgs } from './apply-command.js';
 import { requirePlanFile, requireStateFile } from './file-kind.js';
-import { applyEndpointOptions, planOnlyOptions, planOptions, runOptions, toApplyArgs, toPlanArgs, type PlanCliArgs } from './options.js';
+import { PLAN_DEFAULTS, applyEndpointOptions, planOnlyOptions, planOptions, runOptions, toApplyArgs, toPlanArgs, type PlanCliArgs } from './options.js';
 import { endQuietlyOnClosedPipe } from './pipes.js';
 import type { PlanOutcome } from './plan-command.js';
 import { createProgress } from './progress.js';
@@ -122,7 +122,7 @@ function registerRunCommands<T extends GlobalArgs>(cli: Argv<T>, ctx: CommandCon
       'Plan, then apply that plan, in one command (the plan file is still written, for the record)',
       (y) =>
         runOptions(planOptions(y))
-          .option('via', { choices: ['tasks', 'assets'] as const, default: 'tasks' as const, describe: 'Upload path: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB; 4-10 GB in parts, streamed from S3)' })
+          .option('via', { choices: ['tasks', 'assets'] as const, default: PLAN_DEFAULTS.via, describe: 'Upload path: tasks (POST /tasks, up to 2 GB) or assets (POST /assets by URL + indexed-assets, up to 4 GB; 4-10 GB in parts, streamed from S3)' })
           .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object with the run result (instead of the plan summary and the run summary)' })
           .example('$0 migrate --source s3://my-bucket/videos/ --index 6650f1a2b3c4d5e6f7a8b9c0 --wait', 'plan, apply, follow'),
       async (args) => {
