@@ -16,8 +16,11 @@ export interface S3FaultRule {
   /** Only these object keys (decoded); default all. */
   keys?: readonly string[];
   /**
-   * Cap on consecutive faulted requests of a kind (counting every rule but `deny`) for this rule to
-   * fire, so the SDK's own retries (maxAttempts 5) still get through. Default unlimited.
+   * Cap on consecutive faulted attempts of one request (counting every rule but `deny`) for this
+   * rule to fire, so the SDK's own retries (maxAttempts 5) still get through. A request is its
+   * method, path and query without the signing parameters, so the retries of one list page count
+   * together and another request's success between them (parallel listing) does not reset the
+   * count. Default unlimited.
    */
   maxInARow?: number;
 }
@@ -46,31 +49,31 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
   const target = new URL(upstream);
   let rules: readonly S3FaultRule[] = [];
   let random = mulberry32(1);
-  /** Consecutive faulted requests per kind. */
-  let streaks = new Map<S3RequestKind, number>();
+  /** Consecutive faulted attempts per request (see `requestIdentity`). */
+  let streaks = new Map<string, number>();
   const injected: Record<S3FaultAction, number> = { slowdown: 0, reset: 0, deny: 0, stall: 0 };
   const seen: Record<S3RequestKind, number> = { list: 0, head: 0, get: 0, 'presigned-get': 0, other: 0 };
   const sockets = new Set<Socket>();
 
-  const decide = (kind: S3RequestKind, key: string | undefined): S3FaultAction | undefined => {
-    const streak = streaks.get(kind) ?? 0;
+  const decide = (kind: S3RequestKind, key: string | undefined, identity: string): S3FaultAction | undefined => {
+    const streak = streaks.get(identity) ?? 0;
     for (const rule of rules) {
       if (!rule.kinds.includes(kind)) continue;
       if (rule.keys && (key === undefined || !rule.keys.includes(key))) continue;
       if (rule.action === 'deny') return 'deny';
       if (random() < rule.rate && (rule.maxInARow === undefined || streak < rule.maxInARow)) {
-        streaks.set(kind, streak + 1);
+        streaks.set(identity, streak + 1);
         return rule.action;
       }
     }
-    streaks.set(kind, 0);
+    streaks.delete(identity);
     return undefined;
   };
 
   const server = createServer((req, res) => {
     const { kind, bucket, key } = classify(req);
     seen[kind] += 1;
-    const action = decide(kind, key);
+    const action = decide(kind, key, requestIdentity(req));
     if (action) injected[action] += 1;
     if (action === 'reset') {
       req.socket.resetAndDestroy();
@@ -148,6 +151,13 @@ function classify(req: IncomingMessage): { kind: S3RequestKind; bucket: string |
   if (method === 'HEAD') return { kind: 'head', bucket, key };
   if (method === 'GET') return { kind: url.searchParams.has('X-Amz-Signature') ? 'presigned-get' : 'get', bucket, key };
   return { kind: 'other', bucket, key };
+}
+
+/** One request across its retries: method, path and query, less the parameters that sign an attempt. */
+export function requestIdentity(req: Pick<IncomingMessage, 'method' | 'url'>): string {
+  const url = new URL(req.url ?? '/', 'http://proxy.invalid');
+  const query = [...url.searchParams].filter(([name]) => !name.toLowerCase().startsWith('x-amz-')).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${req.method ?? 'GET'} ${url.pathname}?${new URLSearchParams(query).toString()}`;
 }
 
 function decode(segment: string): string {
