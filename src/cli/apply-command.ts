@@ -8,7 +8,7 @@ import type { ExecuteResult, ExecutorEvent, QuotaWait } from '../executor/types.
 import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { formatBytes } from '../planner/index.js';
-import { fetchChunkPut } from '../twelvelabs/chunk-put.js';
+import { httpChunkPut } from '../twelvelabs/chunk-put.js';
 import { StateStore, checkPlanItems, openPlanFile, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
@@ -177,7 +177,7 @@ function runSettings(args: ApplyArgs, prepared: Prepared, wired: Wired, onEvent:
     api: wired.api,
     assetsApi: wired.api,
     // A chunk PUT carries up to a chunk (MBs): it gets the request timeout at least, never less than 10 min.
-    multipart: { api: wired.api, put: fetchChunkPut({ timeoutMs: Math.max(args.requestTimeoutMs, 600_000) }) },
+    multipart: { api: wired.api, put: httpChunkPut({ timeoutMs: Math.max(args.requestTimeoutMs, 600_000) }) },
     via: prepared.via,
     source: wired.source,
     clock: wired.clock,
