@@ -16,10 +16,13 @@ export function isJournalEvent(value: unknown): value is JournalEvent {
   return false;
 }
 
+/** What an item event's fields are laid over when the item is not in the state yet. */
+export const BLANK_ITEM: Readonly<ItemState> = { key: '', size: 0, etag: '', status: 'planned', attempts: 0, updatedAt: '' };
+
 export function applyEvent(state: StateFile, event: JournalEvent): void {
   if ('i' in event) {
     const current = state.items[event.i];
-    state.items[event.i] = { ...(current ?? { key: '', size: 0, etag: '', status: 'planned', attempts: 0, updatedAt: '' }), ...event.s } as ItemState;
+    state.items[event.i] = { ...(current ?? BLANK_ITEM), ...event.s } as ItemState;
   } else if ('r' in event) {
     const at = state.runs.findIndex((r) => r.runId === event.r.runId);
     if (at === -1) state.runs.push(event.r);

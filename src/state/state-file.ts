@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import type { StateFile } from './types.js';
+import { StringDecoder } from 'node:string_decoder';
+import type { ItemState, StateFile } from './types.js';
 
 const ITEMS_OPEN = '"items":{';
 
@@ -25,6 +26,9 @@ export async function* stateText(state: StateFile): AsyncGenerator<string> {
   yield `${first ? '' : '\n'}}}\n`;
 }
 
+/** A state file read a piece at a time: its head (every field, items empty), then batches of items. */
+export type StatePiece = { kind: 'head'; head: StateFile } | { kind: 'items'; items: Record<string, ItemState> } | { kind: 'other' };
+
 /**
  * Reads a state file written by `stateText` line by line, without holding its text whole.
  * Undefined when the file has another layout (an older tlmigrate's single line, or a file a
@@ -32,48 +36,66 @@ export async function* stateText(state: StateFile): AsyncGenerator<string> {
  */
 export async function readStateLines(path: string): Promise<StateFile | undefined> {
   let state: StateFile | undefined;
+  for await (const piece of statePieces(createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }))) {
+    if (piece.kind === 'other') return undefined;
+    if (piece.kind === 'head') state = piece.head;
+    else if (state) Object.assign(state.items, piece.items);
+  }
+  return state;
+}
+
+/**
+ * The pieces of a state file in `stateText`'s layout, read from `text`: the head first, then the
+ * items a few thousand lines per `JSON.parse`. Ends with `other` when the layout is another (or
+ * the file ends before its closing braces), after which nothing read is to be trusted.
+ */
+export async function* statePieces(text: AsyncIterable<string | Buffer>): AsyncGenerator<StatePiece> {
+  let head = false;
   let batch: string[] = [];
   let closed = false;
-  // Item lines are parsed a few thousand at a time, as one object: one JSON.parse per batch, not per line.
-  const flush = (): boolean => {
-    if (batch.length === 0 || state === undefined) return true;
-    const entries = parseObject(`{${batch.join('')}}`);
+  const flush = (): StatePiece => {
+    const entries = batch.length === 0 ? {} : parseObject(`{${batch.join('')}}`);
     batch = [];
-    if (entries === undefined) return false;
-    Object.assign(state.items, entries);
-    return true;
+    return entries === undefined ? { kind: 'other' } : { kind: 'items', items: entries as Record<string, ItemState> };
   };
-  for await (const line of lines(path)) {
+  for await (const line of lines(text)) {
     if (closed) {
-      if (line.trim() !== '') return undefined;
+      if (line.trim() !== '') return yield { kind: 'other' };
       continue;
     }
-    if (state === undefined) {
-      if (!line.endsWith(ITEMS_OPEN)) return undefined;
-      state = parseObject(`${line}}}`) as StateFile | undefined;
-      if (state === undefined) return undefined;
+    if (!head) {
+      const state = line.endsWith(ITEMS_OPEN) ? (parseObject(`${line}}}`) as StateFile | undefined) : undefined;
+      if (state === undefined) return yield { kind: 'other' };
+      head = true;
+      yield { kind: 'head', head: state };
       continue;
     }
     if (line === '}}') {
       closed = true;
-      if (!flush()) return undefined;
+      const piece = flush();
+      yield piece;
+      if (piece.kind === 'other') return;
       continue;
     }
     // Every item line but the last ends with a comma: the batch's last loses it.
     batch.push(line);
     if (batch.length >= 4096 && line.endsWith(',')) {
       batch[batch.length - 1] = line.slice(0, -1);
-      if (!flush()) return undefined;
+      const piece = flush();
+      yield piece;
+      if (piece.kind === 'other') return;
     }
   }
-  return closed ? state : undefined;
+  if (!closed) yield { kind: 'other' };
 }
 
-/** A file's lines, read in large chunks. */
-async function* lines(path: string): AsyncGenerator<string> {
+/** The lines of a text read in large chunks. */
+async function* lines(text: AsyncIterable<string | Buffer>): AsyncGenerator<string> {
   let rest = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
-    const text = rest + String(chunk);
+  // Bytes are decoded across chunk ends: a character cut in two by a read stays whole.
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of text) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
     const parts = text.split('\n');
     rest = parts.pop() ?? '';
     yield* parts;

@@ -28,31 +28,40 @@ export async function loadState(path: string): Promise<StateFile | undefined> {
     // The usual layout streams; any other (an older file, one a person reformatted) is parsed whole.
     state = (await readStateLines(path)) ?? parseWhole(await readFile(path, 'utf8'), path);
   } catch (error) {
-    if (error instanceof StateFileError) throw error;
-    const code = errnoCode(error);
-    if (code === 'ENOENT') {
-      // The journal holds changes made since the last checkpoint: without that checkpoint they cannot be replayed, and starting afresh would forget tasks already created.
-      if ((await readJournal(path)).trim() !== '') {
-        throw new StateFileError(
-          'state_checkpoint_missing',
-          `state file ${path} is missing but its journal ${path}.journal is not: restore ${path} from a backup (the journal was left untouched), or move both aside and re-plan (the index will be read to find what exists)`,
-        );
-      }
-      return undefined;
-    }
-    throw new StateFileError('state_unreadable', `cannot read state file ${path} (${code}): check its permissions`, { cause: error });
+    return stateMissing(path, error);
   }
-  if (typeof state !== 'object' || state === null || state.tool === undefined || typeof state.items !== 'object') {
-    throw new StateFileError('state_foreign', `${path} is not a tlmigrate state file: it was left untouched; pass another --state`);
-  }
-  if (state.version !== STATE_VERSION) {
-    throw new StateFileError('state_version', `state file ${path} has version ${JSON.stringify(state.version)}; this tlmigrate reads version ${STATE_VERSION}: use the tlmigrate that wrote it`);
-  }
-  replayJournal(state, await readJournal(path), path);
+  checkStateShape(state, path);
+  for (const event of await readJournalEvents(path)) applyEvent(state, event);
   return state;
 }
 
-function parseWhole(text: string, path: string): StateFile {
+/** A state file that could not be opened: undefined when it does not exist (and no journal is left without it), else the error to show. */
+export async function stateMissing(path: string, error: unknown): Promise<undefined> {
+  if (error instanceof StateFileError) throw error;
+  const code = errnoCode(error);
+  if (code !== 'ENOENT') throw new StateFileError('state_unreadable', `cannot read state file ${path} (${code}): check its permissions`, { cause: error });
+  // The journal holds changes made since the last checkpoint: without that checkpoint they cannot be replayed, and starting afresh would forget tasks already created.
+  if ((await readJournal(path)).trim() !== '') {
+    throw new StateFileError(
+      'state_checkpoint_missing',
+      `state file ${path} is missing but its journal ${path}.journal is not: restore ${path} from a backup (the journal was left untouched), or move both aside and re-plan (the index will be read to find what exists)`,
+    );
+  }
+  return undefined;
+}
+
+/** Refuses what is not a tlmigrate state file of this version, naming the fix. */
+export function checkStateShape(state: unknown, path: string): asserts state is StateFile {
+  const file = state as Partial<StateFile> | null;
+  if (typeof file !== 'object' || file === null || file.tool === undefined || typeof file.items !== 'object') {
+    throw new StateFileError('state_foreign', `${path} is not a tlmigrate state file: it was left untouched; pass another --state`);
+  }
+  if (file.version !== STATE_VERSION) {
+    throw new StateFileError('state_version', `state file ${path} has version ${JSON.stringify(file.version)}; this tlmigrate reads version ${STATE_VERSION}: use the tlmigrate that wrote it`);
+  }
+}
+
+export function parseWhole(text: string, path: string): StateFile {
   try {
     return JSON.parse(text) as StateFile;
   } catch (cause) {
@@ -82,12 +91,13 @@ async function readJournalFile(file: string): Promise<string> {
 }
 
 /**
- * Applies the journal's events in order. Only an unterminated last line is a torn append (a crash
+ * The journal's events, in order. Only an unterminated last line is a torn append (a crash
  * mid-write): it is ignored. A complete line that is not an event means damage, refused as such.
  */
-function replayJournal(state: StateFile, journal: string, path: string): void {
-  const lines = journal.split('\n');
+export async function readJournalEvents(path: string): Promise<JournalEvent[]> {
+  const lines = (await readJournal(path)).split('\n');
   const last = lines.length - 1;
+  const events: JournalEvent[] = [];
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
     if (!line) continue;
@@ -99,8 +109,9 @@ function replayJournal(state: StateFile, journal: string, path: string): void {
       throw corruptJournal(path, n + 1, 'is not valid JSON', cause);
     }
     if (!isJournalEvent(event)) throw corruptJournal(path, n + 1, 'is not a tlmigrate journal event');
-    applyEvent(state, event);
+    events.push(event);
   }
+  return events;
 }
 
 function corruptJournal(path: string, line: number, what: string, cause?: unknown): StateFileError {

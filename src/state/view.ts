@@ -1,0 +1,121 @@
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { StateFileError } from '../errors.js';
+import { BLANK_ITEM, applyEvent } from './events.js';
+import { statePieces } from './state-file.js';
+import { checkStateShape, parseWhole, readJournalEvents, stateMissing } from './store.js';
+import type { ItemState, StateFile } from './types.js';
+
+/** Every field of a state but its items, the journal applied (runs, last plan, history). */
+export type StateHeader = Omit<StateFile, 'items'>;
+
+/**
+ * A state read without holding its items: the header in memory, the items streamed from the file
+ * each time they are asked for, with the changes its journal recorded since laid over them. What
+ * it holds grows with the journal (the changes since the last checkpoint), not with the state.
+ * For the commands that only read a state (status, logs, report); `StateStore` is the one writer.
+ */
+export interface StateView {
+  readonly path: string;
+  readonly header: StateHeader;
+  /** Every item with its source URI, in the state's order (checkpoint first, then items only the journal holds). */
+  items(): AsyncGenerator<[string, ItemState]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a state for reading: undefined when there is none. The checkpoint is opened before the
+ * journal is read, and its items are read from that open file: a checkpoint written meanwhile (a
+ * run going on) cannot lay an older journal over newer items, as `loadState` reads them too.
+ */
+export async function openStateView(path: string): Promise<StateView | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    return stateMissing(path, error);
+  }
+  try {
+    const events = await readJournalEvents(path);
+    const head = await readHead(handle);
+    if (head === undefined) {
+      // Another layout (an older tlmigrate's single line, a reformatted file): small by nature, read whole.
+      const whole = parseWhole(await readFile(path, 'utf8'), path);
+      checkStateShape(whole, path);
+      for (const event of events) applyEvent(whole, event);
+      await handle.close();
+      return wholeView(path, whole);
+    }
+    checkStateShape(head, path);
+    const changes = new Map<string, Partial<ItemState>>();
+    for (const event of events) {
+      if ('i' in event) changes.set(event.i, { ...changes.get(event.i), ...event.s });
+      else applyEvent(head, event);
+    }
+    const { items: _none, ...header } = head;
+    return new FileView(path, header, changes, handle);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The file's bytes from its start, 1 MiB at a time, by positioned reads on the open handle, which
+ * stays open (a read stream on it would close it when its reader stops early).
+ */
+async function* textOf(handle: FileHandle): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(1 << 20), 0, 1 << 20, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+async function readHead(handle: FileHandle): Promise<StateFile | undefined> {
+  for await (const piece of statePieces(textOf(handle))) return piece.kind === 'head' ? piece.head : undefined;
+  return undefined;
+}
+
+class FileView implements StateView {
+  constructor(
+    readonly path: string,
+    readonly header: StateHeader,
+    /** Each item's fields changed since the checkpoint, folded in journal order. */
+    private readonly changes: Map<string, Partial<ItemState>>,
+    private readonly handle: FileHandle,
+  ) {}
+
+  async *items(): AsyncGenerator<[string, ItemState]> {
+    const changed = new Set<string>();
+    for await (const piece of statePieces(textOf(this.handle))) {
+      if (piece.kind === 'other') {
+        throw new StateFileError('state_corrupt', `state file ${this.path} ends before its last item (cut short, or not tlmigrate's layout): restore it from a backup or pass another --state`);
+      }
+      if (piece.kind !== 'items') continue;
+      for (const uri in piece.items) {
+        const item = piece.items[uri] as ItemState;
+        const change = this.changes.get(uri);
+        if (change) changed.add(uri);
+        yield [uri, change ? { ...item, ...change } : item];
+      }
+    }
+    for (const [uri, change] of this.changes) if (!changed.has(uri)) yield [uri, { ...BLANK_ITEM, ...change }];
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+function wholeView(path: string, state: StateFile): StateView {
+  const { items, ...header } = state;
+  return {
+    path,
+    header,
+    async *items() {
+      yield* Object.entries(items);
+    },
+    close: () => Promise.resolve(),
+  };
+}
