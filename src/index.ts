@@ -18,9 +18,9 @@ import { runVerify, type VerifyArgs, type VerifyOutcome } from './cli/verify-com
 import { createLogger, type Logger } from './log.js';
 import type { PlanItem } from './planner/index.js';
 import { openPlanFile } from './planner/plan-file.js';
-import { importStatus, type ImportStatus } from './report/status-json.js';
+import { collectImportStatus, type ImportStatus } from './report/status-json.js';
 import type { RunRecord } from './state/index.js';
-import { requireState } from './cli/file-kind.js';
+import { requireStateView } from './cli/file-kind.js';
 
 export { TlmError, ConfigError, PlanFileError, StateFileError, ApiError, TransportError, SourceError } from './errors.js';
 export type { ApplyOutcome, FailureCounts } from './cli/apply-command.js';
@@ -107,8 +107,13 @@ export interface StatusResult extends ImportStatus {
 /** `tlmigrate status --json`: where every object stands, from the state file (nothing is sent). */
 export async function status(input: StatusInput = {}): Promise<StatusResult> {
   const path = input.state ?? DEFAULT_STATE;
-  const state = await requireState(path);
-  return { ...importStatus(state), source: state.source.uri, indexId: state.indexId, runs: state.runs };
+  const view = await requireStateView(path);
+  try {
+    const { header } = view;
+    return { ...(await collectImportStatus(view.items())), source: header.source.uri, indexId: header.indexId, runs: header.runs };
+  } finally {
+    await view.close();
+  }
 }
 
 export interface VerifyInput extends Connection, Partial<Omit<VerifyArgs, 'source' | 'index' | 'apiUrl'>> {

@@ -11,17 +11,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { runReport } from '../../src/cli/report-command.js';
-import { requireState } from '../../src/cli/file-kind.js';
+import { printStatus } from '../../src/cli/status-command.js';
 import { systemClock } from '../../src/clock.js';
 import { applyPlanRun } from '../../src/executor/apply.js';
 import { DEFAULT_REQUIREMENTS, DEFAULT_VIDEO_EXTENSIONS, emptySummary, objectUri, planMigration, type PlanHeader, type PlanOptions } from '../../src/planner/index.js';
 import { openPlanFile, writePlanFile } from '../../src/planner/plan-file.js';
 import { PLAN_VERSION } from '../../src/planner/types.js';
-import { statusEta } from '../../src/report/eta.js';
-import { importStatus } from '../../src/report/status-json.js';
 import { prefetch } from '../../src/sources/prefetch.js';
 import { StateStore, loadState } from '../../src/state/index.js';
 import { SCALE_BUCKET, ScaleApi, ScaleSource, readTaskLog, scaleKey } from './scale-fakes.js';
@@ -175,14 +174,17 @@ async function partialCheck(n: number, perUri: Map<string, number>, taskOf: Map<
   return { ok, partial: true, objects: n, tasks, objectsWithMoreThanOneTask: twice, tasksTheStateDoesNotRecord: unrecorded, stateTaskIdsTheApiNeverCreated: unknown };
 }
 
-/** `tlmigrate status` (and `--json`): the state loaded, importStatus, the ETA line, the counts. */
+/** `tlmigrate status` (and `--json`), as the command prints it, to a sink that counts the bytes. */
 async function status(): Promise<Record<string, unknown>> {
-  const state = await requireState(need('state'));
-  const result = importStatus(state);
-  const eta = statusEta(state, Date.now());
-  const counts = Object.fromEntries(Object.entries(result).map(([name, list]) => [name, list.length]));
-  if (process.argv.includes('--json')) await writeFile('/dev/null', `${JSON.stringify(result)}\n`);
-  return { counts, remaining: eta.remaining };
+  let bytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
+      bytes += chunk.length;
+      done();
+    },
+  });
+  await printStatus(need('state'), process.argv.includes('--json'), sink);
+  return { json: process.argv.includes('--json'), outputBytes: bytes };
 }
 
 /** `tlmigrate report STATE --format html --out FILE`. */

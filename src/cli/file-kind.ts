@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { ConfigError, StateFileError } from '../errors.js';
 import { detectInputKind } from '../report/index.js';
-import { loadState, type StateFile } from '../state/index.js';
+import { loadState, openStateView, type StateFile, type StateView } from '../state/index.js';
 import { DEFAULT_STATE } from './options.js';
 import { commandPath, shellQuote } from './shell.js';
 
@@ -43,6 +43,18 @@ export async function requireStateFile(path: string | undefined): Promise<void> 
 export async function requireState(path: string): Promise<StateFile> {
   await requireStateFile(path);
   const state = await loadState(path);
-  if (!state) throw new StateFileError('state_missing', `state file ${path} not found: run tlmigrate apply first, or pass --state`);
+  if (!state) throw missingState(path);
   return state;
+}
+
+/** The state file opened for reading (its items streamed, not held), refused as `requireState` refuses. */
+export async function requireStateView(path: string): Promise<StateView> {
+  await requireStateFile(path);
+  const view = await openStateView(path);
+  if (!view) throw missingState(path);
+  return view;
+}
+
+function missingState(path: string): StateFileError {
+  return new StateFileError('state_missing', `state file ${path} not found: run tlmigrate apply first, or pass --state`);
 }

@@ -1,10 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { printable } from '../errors.js';
-import { importLogs } from '../report/status-json.js';
-import { liveHolder } from '../state/index.js';
+import { collectLogs, writeImportLogs, type CollectedLogs } from '../report/status-json.js';
+import { withSpools } from '../report/spool.js';
+import { streamSink, type TextSink } from '../report/text-sink.js';
+import { liveHolder, type StateHeader } from '../state/index.js';
 import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
-import { requireState } from './file-kind.js';
+import { requireStateView } from './file-kind.js';
 import type { LogArgs, StateCommandsContext } from './register-state-commands.js';
 import { STAGE_WORDS } from './status-command.js';
 
@@ -20,26 +22,47 @@ export function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, L
     builder: (y) => jsonOption(stateOption(y, 'State file'), 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}], failed_in_preflight}'),
     handler: async (args) => {
       ctx.getLogger(args);
-      const state = await requireState(args.state);
-      const logs = importLogs(state);
-      if (args.json) {
-        process.stdout.write(`${JSON.stringify(logs)}\n`);
-        return;
-      }
-      const holder = await liveHolder(args.state);
-      for (const entry of logs.data) {
-        const counts = Object.entries(entry.video_status).map(([k, v]) => `${k === 'failed' ? STAGE_WORDS.platform : k} ${v}`).join(', ');
-        const running = holder !== undefined && holder.pid === state.runs.find((r) => r.startedAt === entry.created_at)?.pid;
-        const end = entry.ended_at ?? (running ? 'running' : 'not ended (stopped without closing: the next apply records it as interrupted)');
-        process.stdout.write(`run ${entry.created_at} -> ${end}: ${counts}\n`);
-        for (const f of entry.failed_files) process.stdout.write(`  ${STAGE_WORDS.platform}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
-        for (const w of entry.quota_waits ?? []) process.stdout.write(`  waited for quota: ${w.at} -> ${w.until} (${w.reason})\n`);
-        if (entry.budget) process.stdout.write(`  stopped by budget ${entry.budget.reason}: ${entry.budget.left_items} items left for the next run\n`);
-      }
-      const preflight = logs.failed_in_preflight;
-      if (preflight.length) process.stdout.write(`${STAGE_WORDS.preflight} (never sent: the plan found them unfit): ${preflight.length}\n`);
-      for (const f of preflight.slice(0, 20)) process.stdout.write(`  ${STAGE_WORDS.preflight}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
-      if (preflight.length > 20) process.stdout.write(`  ... ${preflight.length - 20} more: ${formatCommand(['tlmigrate', 'logs', '--json', ...stateFlag(args.state)])}\n`);
+      await printLogs(args.state, args.json, process.stdout);
     },
   };
+}
+
+/**
+ * `logs` (or `logs --json`) of a state file to `stdout`: one pass over the items streamed from the
+ * file, each run's failed files and the preflight failures spooled to temporary files.
+ */
+export async function printLogs(path: string, json: boolean, stdout: NodeJS.WritableStream): Promise<void> {
+  const view = await requireStateView(path);
+  const out = streamSink(stdout);
+  try {
+    await withSpools('logs', async (spool) => {
+      const logs = await collectLogs(view.header, view.items(), spool);
+      if (json) await writeImportLogs(logs, out);
+      else await writeLogsText(logs, view.header, path, out);
+    });
+    await out.flush();
+  } finally {
+    await view.close();
+  }
+}
+
+async function writeLogsText(logs: CollectedLogs, header: StateHeader, path: string, out: TextSink): Promise<void> {
+  const holder = await liveHolder(path);
+  for (const { entry, failed } of logs.runs) {
+    const counts = Object.entries(entry.video_status).map(([k, v]) => `${k === 'failed' ? STAGE_WORDS.platform : k} ${v}`).join(', ');
+    const running = holder !== undefined && holder.pid === header.runs.find((r) => r.startedAt === entry.created_at)?.pid;
+    const end = entry.ended_at ?? (running ? 'running' : 'not ended (stopped without closing: the next apply records it as interrupted)');
+    await out.write(`run ${entry.created_at} -> ${end}: ${counts}\n`);
+    for await (const f of failed.values<{ filename: string; error_message: string }>()) await out.write(`  ${STAGE_WORDS.platform}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+    for (const w of entry.quota_waits ?? []) await out.write(`  waited for quota: ${w.at} -> ${w.until} (${w.reason})\n`);
+    if (entry.budget) await out.write(`  stopped by budget ${entry.budget.reason}: ${entry.budget.left_items} items left for the next run\n`);
+  }
+  const preflight = logs.preflight;
+  if (preflight.count) await out.write(`${STAGE_WORDS.preflight} (never sent: the plan found them unfit): ${preflight.count}\n`);
+  let shown = 0;
+  for await (const f of preflight.values<{ filename: string; error_message: string }>()) {
+    if (shown++ === 20) break;
+    await out.write(`  ${STAGE_WORDS.preflight}: ${printable(f.filename)}: ${printable(f.error_message)}\n`);
+  }
+  if (preflight.count > 20) await out.write(`  ... ${preflight.count - 20} more: ${formatCommand(['tlmigrate', 'logs', '--json', ...stateFlag(path)])}\n`);
 }

@@ -9,12 +9,13 @@ import {
   renderSummary,
   stateItemRow,
   summarizePlan,
-  summarizeRun,
+  summarizeRunStream,
   type ReportFormat,
   type ReportOptions,
   type ReportRow,
 } from '../report/index.js';
-import { loadState, openPlanFile, writeFileAtomic, type StateFile } from '../state/index.js';
+import { openPlanFile, openStateView, writeFileAtomic, type StateHeader, type StateView } from '../state/index.js';
+import { streamSink } from '../report/text-sink.js';
 import { commandPath } from './shell.js';
 
 export interface ReportArgs {
@@ -44,18 +45,21 @@ export async function runReport(args: ReportArgs, stdout: NodeJS.WritableStream)
   const kind = await detect(args.input);
   const options: ReportOptions = { maxKeys: args.maxKeys, maxRpm: args.maxRpm, generatedAt: new Date().toISOString() };
   let chunks: AsyncIterable<string>;
-  if (kind === 'plan') chunks = await fromPlan(args.input, format, { ...options, planFile: commandPath(args.input) });
-  else {
-    const state = await readState(args.input);
-    const plan = await findAppliedPlan(state, args.input);
-    chunks = fromState(state, commandPath(args.input), format, { ...options, planFile: plan === undefined ? undefined : commandPath(plan) });
+  const view = kind === 'state' ? await readState(args.input) : undefined;
+  try {
+    if (view) {
+      const plan = await findAppliedPlan(view.header, args.input);
+      chunks = await fromState(view, commandPath(args.input), format, { ...options, planFile: plan === undefined ? undefined : commandPath(plan) });
+    } else chunks = await fromPlan(args.input, format, { ...options, planFile: commandPath(args.input) });
+    if (args.out) {
+      await writeFileAtomic(args.out, chunks, 0o644, 'report').catch((error: NodeJS.ErrnoException) => {
+        if (error instanceof TlmError || !error.code) throw error;
+        throw new ConfigError('report_unwritable', `cannot write report ${args.out} (${error.code}): choose a writable --out path`, { cause: error });
+      });
+    } else await writeAll(stdout, chunks);
+  } finally {
+    await view?.close();
   }
-  if (args.out) {
-    await writeFileAtomic(args.out, chunks, 0o644, 'report').catch((error: NodeJS.ErrnoException) => {
-      if (error instanceof TlmError || !error.code) throw error;
-      throw new ConfigError('report_unwritable', `cannot write report ${args.out} (${error.code}): choose a writable --out path`, { cause: error });
-    });
-  } else await writeAll(stdout, chunks);
   return { kind, format, out: args.out };
 }
 
@@ -72,15 +76,17 @@ async function fromPlan(path: string, format: ReportFormat, options: ReportOptio
   return asAsync(renderSummary(await summarizePlan(plan.header, plan.summary, plan.items(), options), format));
 }
 
-function fromState(state: StateFile, path: string, format: ReportFormat, options: ReportOptions): AsyncIterable<string> {
+/** A state's report: its items streamed from the file (a CSV row each, or counted into the summary), never held. */
+async function fromState(view: StateView, path: string, format: ReportFormat, options: ReportOptions): Promise<AsyncIterable<string>> {
+  const bucket = view.header.source.bucket;
   if (format === 'csv') {
     return renderRows(
-      (function* (): Generator<ReportRow> {
-        for (const item of Object.values(state.items)) yield stateItemRow(state.source.bucket, item);
+      (async function* (): AsyncGenerator<ReportRow> {
+        for await (const [, item] of view.items()) yield stateItemRow(bucket, item);
       })(),
     );
   }
-  return asAsync(renderSummary(summarizeRun(state, path, options), format));
+  return asAsync(renderSummary(await summarizeRunStream(view.header, view.items(), path, options), format));
 }
 
 async function* asAsync(chunks: Iterable<string>): AsyncGenerator<string> {
@@ -112,17 +118,17 @@ async function detect(path: string): Promise<'plan' | 'state'> {
   return kind;
 }
 
-async function readState(path: string): Promise<StateFile> {
-  const state = await loadState(path);
-  if (!state) throw new ConfigError('report_input_missing', `${path} not found: pass a plan file or a state file`);
-  return state;
+async function readState(path: string): Promise<StateView> {
+  const view = await openStateView(path);
+  if (!view) throw new ConfigError('report_input_missing', `${path} not found: pass a plan file or a state file`);
+  return view;
 }
 
 /**
  * The plan last applied to a state, for the commands a run report prints: the one its last run
  * recorded, else a plan with the same planId next to the state file or in the current folder.
  */
-async function findAppliedPlan(state: StateFile, statePath: string): Promise<string | undefined> {
+async function findAppliedPlan(state: StateHeader, statePath: string): Promise<string | undefined> {
   const planId = state.lastPlan?.planId;
   if (!planId) return undefined;
   const recorded = state.runs.at(-1)?.plan;
@@ -154,29 +160,10 @@ async function headOf(path: string, bytes: number): Promise<string> {
 
 /** Writes with backpressure; a reader that goes away (`| head`) ends the report quietly. */
 async function writeAll(stream: NodeJS.WritableStream, chunks: AsyncIterable<string>): Promise<void> {
-  let gone = false;
-  // Stays attached: a late EPIPE after the last write must not become an unhandled 'error'.
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') gone = true;
-  });
-  try {
-    for await (const chunk of chunks) {
-      if (gone) return;
-      if (!stream.write(chunk)) {
-        await new Promise<void>((resolveWait) => {
-          const done = () => {
-            stream.off('drain', done);
-            stream.off('close', done);
-            stream.off('error', done);
-            resolveWait();
-          };
-          stream.on('drain', done);
-          stream.on('close', done);
-          stream.on('error', done);
-        });
-      }
-    }
-  } catch (error) {
-    if (errnoCode(error) !== 'EPIPE') throw error;
+  const out = streamSink(stream);
+  for await (const chunk of chunks) {
+    if (out.gone) return;
+    await out.write(chunk);
   }
+  await out.flush();
 }

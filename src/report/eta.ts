@@ -1,4 +1,4 @@
-import { NOT_CREATED, type StateFile } from '../state/index.js';
+import type { RunRecord } from '../state/index.js';
 import { formatDuration } from './format.js';
 
 /** What an ETA is made of: the rate so far, the work left, and the waits the run knows of. */
@@ -55,17 +55,15 @@ export function quotaWaitLine(untilMs: number, now: number): string {
  * the items not created yet, plus what is left of a quota wait under way. Undefined when no run
  * has created anything yet.
  */
-export function statusEta(state: Pick<StateFile, 'items' | 'runs'>, now: number): { seconds: number | undefined; remaining: number; waitUntil?: number | undefined } {
-  const items = Object.values(state.items);
-  const remaining = items.filter((i) => NOT_CREATED.has(i.status)).length;
-  const last = state.runs.at(-1);
+export function statusEta(tally: { remaining: number; createdInLastRun: number }, runs: readonly RunRecord[], now: number): { seconds: number | undefined; remaining: number; waitUntil?: number | undefined } {
+  const remaining = tally.remaining;
+  const last = runs.at(-1);
   if (!last) return { seconds: undefined, remaining };
   const end = last.endedAt ? Date.parse(last.endedAt) : now;
   const waits = last.waits ?? [];
   const waited = waits.reduce((sum, w) => sum + Math.max(0, Math.min(Date.parse(w.until), end) - Date.parse(w.at)), 0);
-  const created = items.filter((i) => i.runId === last.runId && !NOT_CREATED.has(i.status)).length;
   const span = Math.max(1, end - Date.parse(last.startedAt) - waited) / 1000;
   const lastWait = waits.at(-1);
   const waitUntil = !last.endedAt && lastWait && Date.parse(lastWait.until) > now ? Date.parse(lastWait.until) : undefined;
-  return { seconds: estimateEtaSeconds({ now, remaining, perSecond: created / span, waitUntil }), remaining, waitUntil };
+  return { seconds: estimateEtaSeconds({ now, remaining, perSecond: tally.createdInLastRun / span, waitUntil }), remaining, waitUntil };
 }

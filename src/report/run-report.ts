@@ -1,5 +1,5 @@
 import { formatCommand, shellQuote } from '../cli/shell.js';
-import { IN_FLIGHT, NOT_SUBMITTED, statusIn, type ItemState, type RunRecord, type StateFile } from '../state/index.js';
+import { IN_FLIGHT, NOT_SUBMITTED, statusIn, type ItemState, type RunRecord, type StateFile, type StateHeader } from '../state/index.js';
 import { GroupCollector, bump, type Group } from './groups.js';
 import type { ReportOptions } from './plan-report.js';
 import { actionOf } from './rows.js';
@@ -49,43 +49,64 @@ const MAX_POINTS = 60;
 
 /** A run report from a state file; `statePath` goes into the suggested commands. */
 export function summarizeRun(state: StateFile, statePath: string, options: ReportOptions): RunReport {
-  const byStatus: Record<string, number> = {};
-  const byAction = { upload: 0, skip: 0, fail: 0 };
-  const skipped: Record<string, number> = {};
-  const failures = new GroupCollector<{ key: string; message: string; taskId?: string | undefined }>(options.maxKeys);
-  const unfinished = new GroupCollector<{ key: string; message: string }>(options.maxKeys);
-  const submittedAt: number[] = [];
-  let objects = 0;
-  let bytes = 0;
-  let retriable = 0;
-  let needsFix = 0;
+  const tally = new RunTally(options.maxKeys);
+  for (const item of Object.values(state.items)) tally.add(item);
+  return runReportOf(state, tally, statePath, options);
+}
 
-  for (const item of Object.values(state.items) as ItemState[]) {
-    objects += 1;
-    bytes += item.size;
-    bump(byStatus, item.status);
-    const action = actionOf(item);
-    byAction[action] += 1;
-    if (action === 'skip' && item.reason) bump(skipped, item.reason);
-    if (item.status === 'failed') {
-      const code = item.lastError?.code ?? 'failed';
-      failures.add(code, { key: item.key, message: item.lastError?.message ?? '', taskId: item.taskId });
-      if (NEEDS_FIX.test(code)) needsFix += 1;
-      else retriable += 1;
-    } else if (statusIn(NOT_SUBMITTED, item.status) && item.lastError) {
-      unfinished.add(item.lastError.code, { key: item.key, message: item.lastError.message });
-    }
-    const at = item.submittedAt ? Date.parse(item.submittedAt) : Number.NaN;
-    if (Number.isFinite(at)) submittedAt.push(at);
+/** The same report from a state read as a stream (`StateView`): what it keeps is bounded by `--max-keys`, not by the number of items. */
+export async function summarizeRunStream(header: StateHeader, items: AsyncIterable<[string, ItemState]>, statePath: string, options: ReportOptions): Promise<RunReport> {
+  const tally = new RunTally(options.maxKeys);
+  for await (const [, item] of items) tally.add(item);
+  return runReportOf(header, tally, statePath, options);
+}
+
+/** What a run report counts over the items, one item at a time. */
+class RunTally {
+  readonly byStatus: Record<string, number> = {};
+  readonly byAction = { upload: 0, skip: 0, fail: 0 };
+  readonly skipped: Record<string, number> = {};
+  readonly failures: GroupCollector<{ key: string; message: string; taskId?: string | undefined }>;
+  readonly unfinished: GroupCollector<{ key: string; message: string }>;
+  readonly submitted = new ThroughputBins();
+  objects = 0;
+  bytes = 0;
+  retriable = 0;
+  needsFix = 0;
+
+  constructor(maxKeys: number) {
+    this.failures = new GroupCollector(maxKeys);
+    this.unfinished = new GroupCollector(maxKeys);
   }
 
+  add(item: ItemState): void {
+    this.objects += 1;
+    this.bytes += item.size;
+    bump(this.byStatus, item.status);
+    const action = actionOf(item);
+    this.byAction[action] += 1;
+    if (action === 'skip' && item.reason) bump(this.skipped, item.reason);
+    if (item.status === 'failed') {
+      const code = item.lastError?.code ?? 'failed';
+      this.failures.add(code, { key: item.key, message: item.lastError?.message ?? '', taskId: item.taskId });
+      if (NEEDS_FIX.test(code)) this.needsFix += 1;
+      else this.retriable += 1;
+    } else if (statusIn(NOT_SUBMITTED, item.status) && item.lastError) {
+      this.unfinished.add(item.lastError.code, { key: item.key, message: item.lastError.message });
+    }
+    const at = item.submittedAt ? Date.parse(item.submittedAt) : Number.NaN;
+    if (Number.isFinite(at)) this.submitted.add(at);
+  }
+}
+
+function runReportOf(state: StateHeader, tally: RunTally, statePath: string, options: ReportOptions): RunReport {
   const runs = [...state.runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   const counters = { submitted: 0, failed: 0, reconciled: 0, retries: 0, throttled: 0 };
   for (const run of runs) for (const name of Object.keys(counters) as Array<keyof typeof counters>) counters[name] += run.counters?.[name] ?? 0;
   const last = runs.at(-1);
+  const { byStatus, byAction } = tally;
   const notSubmitted = [...NOT_SUBMITTED].reduce((n, s) => n + (byStatus[s] ?? 0), 0);
   const inFlight = [...IN_FLIGHT].reduce((n, s) => n + (byStatus[s] ?? 0), 0);
-
   return {
     kind: 'run',
     generatedAt: options.generatedAt,
@@ -95,47 +116,84 @@ export function summarizeRun(state: StateFile, statePath: string, options: Repor
     stateCreatedAt: state.createdAt,
     stateUpdatedAt: state.updatedAt,
     tool: state.tool,
-    totals: { objects, bytes, byStatus, byAction },
-    skipped,
-    failures: failures.list(),
-    unfinished: unfinished.list(),
+    totals: { objects: tally.objects, bytes: tally.bytes, byStatus, byAction },
+    skipped: tally.skipped,
+    failures: tally.failures.list(),
+    unfinished: tally.unfinished.list(),
     runs: runs.map((r) => ({ runId: r.runId, command: r.command, startedAt: r.startedAt, endedAt: r.endedAt ?? null, outcome: r.outcome, counters: r.counters, ...(r.waits?.length ? { waits: r.waits } : {}), ...(r.budget ? { budget: r.budget } : {}) })),
     counters,
     startedAt: runs[0]?.startedAt ?? null,
     endedAt: last ? (last.endedAt ?? null) : null,
-    throughput: throughput(submittedAt),
-    next: nextSteps({ state, statePath, planFile: options.planFile, notSubmitted, inFlight, retriable, needsFix }),
+    throughput: tally.submitted.result(),
+    next: nextSteps({ state, statePath, planFile: options.planFile, notSubmitted, inFlight, retriable: tally.retriable, needsFix: tally.needsFix }),
   };
 }
 
 /** Submissions per interval, the interval chosen so the whole span fits in about 60 points. */
 export function throughput(times: number[]): RunReport['throughput'] {
-  if (times.length === 0) return { intervalSeconds: 0, first: null, last: null, perMinute: 0, points: [] };
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
-  for (const t of times) {
-    if (t < first) first = t;
-    if (t > last) last = t;
-  }
-  const span = (last - first) / 1000;
-  const interval = INTERVALS.find((s) => span / s < MAX_POINTS) ?? INTERVALS[INTERVALS.length - 1]!;
-  const start = Math.floor(first / (interval * 1000)) * interval * 1000;
-  const counts = new Array<number>(Math.floor((last - start) / (interval * 1000)) + 1).fill(0);
-  for (const t of times) {
-    const slot = Math.floor((t - start) / (interval * 1000));
-    counts[slot] = (counts[slot] ?? 0) + 1;
-  }
-  let cumulative = 0;
-  const points = counts.map((submitted, i) => {
-    cumulative += submitted;
-    return { at: new Date(start + i * interval * 1000).toISOString(), submitted, cumulative };
-  });
-  // Over the busy span only: a single burst counts as one interval, not as zero time.
-  const minutes = Math.max(span, interval) / 60;
-  return { intervalSeconds: interval, first: new Date(first).toISOString(), last: new Date(last).toISOString(), perMinute: times.length / minutes, points };
+  const bins = new ThroughputBins();
+  for (const t of times) bins.add(t);
+  return bins.result();
 }
 
-function nextSteps(o: { state: StateFile; statePath: string; planFile: string | undefined; notSubmitted: number; inFlight: number; retriable: number; needsFix: number }): NextStep[] {
+/** Bins kept at the finest resolution before coarser ones take over. */
+const MAX_BINS = 100_000;
+
+/**
+ * Submission times counted in bins as they come, never kept one by one: the same figures as
+ * counting each time, in memory bounded by `MAX_BINS`. The bins start at 1 s and become coarser
+ * (the next of `INTERVALS` that the current one divides) when there are too many; the interval
+ * of the result is always a multiple of the bins', so each bin falls in exactly one interval.
+ */
+export class ThroughputBins {
+  private resolution = 1;
+  private bins = new Map<number, number>();
+  private first = Number.POSITIVE_INFINITY;
+  private last = Number.NEGATIVE_INFINITY;
+  private count = 0;
+
+  add(t: number): void {
+    this.count += 1;
+    if (t < this.first) this.first = t;
+    if (t > this.last) this.last = t;
+    const bin = Math.floor(t / (this.resolution * 1000));
+    this.bins.set(bin, (this.bins.get(bin) ?? 0) + 1);
+    if (this.bins.size > MAX_BINS) this.coarsen();
+  }
+
+  private coarsen(): void {
+    const next = INTERVALS.find((s) => s > this.resolution && s % this.resolution === 0) ?? this.resolution * 2;
+    const factor = next / this.resolution;
+    const coarser = new Map<number, number>();
+    for (const [bin, n] of this.bins) coarser.set(Math.floor(bin / factor), (coarser.get(Math.floor(bin / factor)) ?? 0) + n);
+    this.bins = coarser;
+    this.resolution = next;
+  }
+
+  result(): RunReport['throughput'] {
+    if (this.count === 0) return { intervalSeconds: 0, first: null, last: null, perMinute: 0, points: [] };
+    const span = (this.last - this.first) / 1000;
+    const fits = INTERVALS.filter((s) => s % this.resolution === 0);
+    const interval = fits.find((s) => span / s < MAX_POINTS) ?? fits[fits.length - 1] ?? this.resolution;
+    const firstSlot = Math.floor(this.first / (interval * 1000));
+    const counts = new Array<number>(Math.floor(this.last / (interval * 1000)) - firstSlot + 1).fill(0);
+    const perSlot = interval / this.resolution;
+    for (const [bin, n] of this.bins) {
+      const slot = Math.floor(bin / perSlot) - firstSlot;
+      counts[slot] = (counts[slot] ?? 0) + n;
+    }
+    let cumulative = 0;
+    const points = counts.map((submitted, i) => {
+      cumulative += submitted;
+      return { at: new Date((firstSlot + i) * interval * 1000).toISOString(), submitted, cumulative };
+    });
+    // Over the busy span only: a single burst counts as one interval, not as zero time.
+    const minutes = Math.max(span, interval) / 60;
+    return { intervalSeconds: interval, first: new Date(this.first).toISOString(), last: new Date(this.last).toISOString(), perMinute: this.count / minutes, points };
+  }
+}
+
+function nextSteps(o: { state: StateHeader; statePath: string; planFile: string | undefined; notSubmitted: number; inFlight: number; retriable: number; needsFix: number }): NextStep[] {
   const state = ['--state', o.statePath];
   const plan = o.planFile ?? 'PLAN.json';
   const unknownPlan = o.planFile === undefined ? ' (PLAN.json: the plan file last applied, not found next to the state file)' : '';

@@ -8,3 +8,4 @@ export * from './lifecycle.js';
 export type { ItemStore, RunStore } from './contract.js';
 export { MemoryStore, type RecordedChange } from './memory.js';
 export { formatRanges, parseRanges } from './ranges.js';
+export { openStateView, type StateView, type StateHeader } from './view.js';

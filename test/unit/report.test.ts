@@ -273,6 +273,33 @@ describe('throughput', () => {
     expect(t.perMinute).toBeCloseTo(600 / (599 / 60));
   });
 
+  it('counted in bins (never one number per item), gives what counting each time gives, also past the bins it keeps at 1 s', () => {
+    // The former computation, kept here as the reference: every time held, then counted per interval.
+    const reference = (times: number[]) => {
+      const first = times.reduce((a, b) => Math.min(a, b));
+      const last = times.reduce((a, b) => Math.max(a, b));
+      const span = (last - first) / 1000;
+      const intervals = [1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400];
+      const interval = intervals.find((s) => span / s < 60) ?? 7 * 86400;
+      const start = Math.floor(first / (interval * 1000)) * interval * 1000;
+      const counts = new Array<number>(Math.floor((last - start) / (interval * 1000)) + 1).fill(0);
+      for (const t of times) counts[Math.floor((t - start) / (interval * 1000))]! += 1;
+      return { interval, counts, perMinute: times.length / (Math.max(span, interval) / 60) };
+    };
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const start = Date.parse(AT) + 123;
+    // 3 days at ms resolution: about 230,000 distinct seconds, past the 100,000 bins kept at 1 s.
+    for (const spanMs of [90_000, 3 * 86_400_000]) {
+      const times = Array.from({ length: 300_000 }, () => start + Math.floor(random() * spanMs));
+      const want = reference(times);
+      const got = throughput(times);
+      expect(got.intervalSeconds).toBe(want.interval);
+      expect(got.points.map((p) => p.submitted)).toEqual(want.counts);
+      expect(got.perMinute).toBeCloseTo(want.perMinute, 9);
+    }
+  });
+
   it('is empty without submissions; one burst is one point', () => {
     expect(throughput([]).points).toEqual([]);
     expect(throughput([Date.parse(AT), Date.parse(AT)]).points).toEqual([{ at: AT, submitted: 2, cumulative: 2 }]);
