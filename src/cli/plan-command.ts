@@ -22,7 +22,7 @@ import type { SourceLister, SourceObject } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger } from '../state/index.js';
 import { toIndexSnapshot } from '../planner/index-snapshot.js';
-import { heldItemsFile, writePlanFile } from '../planner/plan-file.js';
+import { heldItemsFile, lookupTablesFile, writePlanFile } from '../planner/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks, slimVideo } from '../twelvelabs/index-reader.js';
 import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
@@ -144,6 +144,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
   let probes = 0;
   const probe = deps.probe;
   const held = heldItemsFile(args.out);
+  const tables = lookupTablesFile(args.out);
   const items = planMigration(
     {
       source: header.source,
@@ -154,6 +155,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
       options: header.options,
       concurrency: args.probeConcurrency,
       held,
+      tables,
       edges: {
         videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
         probe: async (object) => {
@@ -171,6 +173,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     await writePlanFile(args.out, header, items, () => summary);
   } finally {
     held.remove();
+    tables.remove();
   }
   progress.done();
   deps.log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
