@@ -165,13 +165,13 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
 }
 
 /** Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run with this pid is replaced. */
-function openHeld(path: string): number {
+function openHeld(path: string, flags: 'wx' | 'wx+' = 'wx'): number {
   try {
-    return openSync(path, 'wx', 0o600);
+    return openSync(path, flags, 0o600);
   } catch (error) {
     if (errnoCode(error) !== 'EEXIST') throw error;
     rmSync(path, { force: true });
-    return openSync(path, 'wx', 0o600);
+    return openSync(path, flags, 0o600);
   }
 }
 
@@ -303,7 +303,7 @@ class RecordFile {
   private flush(): void {
     if (this.blockUsed === 0) return;
     // Opened on the first block, as the held items' file: by then the plan's own temporary file exists.
-    this.fd ??= openHeld(this.path);
+    this.fd ??= openHeld(this.path, 'wx+');
     writeSync(this.fd, this.block, 0, this.blockUsed, this.flushed);
     this.flushed += this.blockUsed;
     this.blockUsed = 0;

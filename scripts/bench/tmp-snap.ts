@@ -1,0 +1,11 @@
+import { readIndexSnapshot } from '../../src/cli/plan-command.js';
+import { ScaleIndex, writeScaleLedger } from './scale-fakes.js';
+const n = Number(process.argv[2]);
+const shape = { n, videos: 50, ledger: 20 };
+await writeScaleLedger('/tmp/wt15/ledger.json', shape, 'a'.repeat(24));
+global.gc?.();
+const m0 = process.memoryUsage();
+const snap = await readIndexSnapshot(new ScaleIndex(shape), { index: 'a'.repeat(24), state: '/tmp/wt15/ledger.json', source: 's3://scale-bench', via: 'tasks' }, { update: () => undefined, done: () => undefined });
+global.gc?.();
+const m1 = process.memoryUsage();
+console.log('videos', snap.videoRefs.length, 'ledger', snap.ledger.length, 'heap MiB', ((m1.heapUsed - m0.heapUsed) / 2 ** 20).toFixed(0), 'rss', (m1.rss / 2 ** 20).toFixed(0));
