@@ -1,5 +1,5 @@
 export * from './types.js';
-export { StateStore, loadState, readLedger, checkIdentity, stateExists, type StateIdentity } from './store.js';
+export { StateStore, loadState, readLedger, checkIdentity, stateExists, type Ledger, type StateIdentity } from './store.js';
 export { acquireLock, liveHolder, readLock, type LockInfo } from './lock.js';
 export { writeFileAtomic } from './atomic.js';
 export { writePlanFile, openPlanFile, type PlanReader } from '../planner/plan-file.js';

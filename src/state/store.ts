@@ -7,6 +7,7 @@ import { applyEvent, isJournalEvent, type JournalEvent } from './events.js';
 import { readStateLines, stateText } from './state-file.js';
 import { acquireLock, type StateLock } from './lock.js';
 import { closeAbandonedRuns } from './runs.js';
+import { openStateView } from './view.js';
 import { openAppendNoFollow, refuseUnsafePath, truncateNoFollow } from './safe-file.js';
 import { STATE_VERSION, type HistoryEntry, type ItemState, type RunRecord, type StateFile } from './types.js';
 
@@ -128,20 +129,33 @@ export function checkIdentity(state: StateFile, identity: StateIdentity, path: s
   }
 }
 
-/** What earlier runs created, for the planner. */
-export async function readLedger(path: string, identity: StateIdentity): Promise<LedgerEntry[]> {
-  const state = await loadState(path);
-  if (!state) return [];
-  checkIdentity(state, identity, path);
-  return Object.entries(state.items).map(([uri, item]) => ({
-    uri,
-    size: item.size,
-    etag: item.etag,
-    status: item.status,
-    taskId: item.taskId,
-    videoId: item.videoId,
-    errorCode: item.lastError?.code,
-  }));
+/** What earlier runs created, for the planner: read from the state each time it is iterated. */
+export interface Ledger extends AsyncIterable<LedgerEntry> {
+  close(): Promise<void>;
+}
+
+/**
+ * What earlier runs created, for the planner: the state's items streamed from its file with the
+ * journal laid over them (`openStateView`) each time the ledger is iterated, never held whole;
+ * empty when there is no state. The state's identity is checked at once. Close it when done.
+ */
+export async function readLedger(path: string, identity: StateIdentity): Promise<Ledger> {
+  const view = await openStateView(path);
+  if (!view) return { [Symbol.asyncIterator]: async function* () {}, close: () => Promise.resolve() };
+  try {
+    checkIdentity({ ...view.header, items: {} }, identity, path);
+  } catch (error) {
+    await view.close();
+    throw error;
+  }
+  return {
+    [Symbol.asyncIterator]: async function* () {
+      for await (const [uri, item] of view.items()) {
+        yield { uri, size: item.size, etag: item.etag, status: item.status, taskId: item.taskId, videoId: item.videoId, errorCode: item.lastError?.code };
+      }
+    },
+    close: () => view.close(),
+  };
 }
 
 export interface StoreStats {
