@@ -5,11 +5,11 @@
  * exactly the tasks the killed one could have seen. Lookups are indexed (by id arithmetic and a
  * file-name map built on first use): the fake stays O(1) per call at millions of tasks.
  */
-import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { ApiError } from '../../src/errors.js';
 import type { ExecutorApi, ExecutorSource } from '../../src/executor/types.js';
 import type { ListOptions, SourceLister, SourceObject } from '../../src/sources/types.js';
-import type { CreatedTask, CreateTaskRequest, IndexedVideo, ListTasksQuery, Page, Task, UserMetadata } from '../../src/twelvelabs/types.js';
+import type { CreatedTask, CreateTaskRequest, IndexedAsset, IndexedVideo, ListTasksQuery, ListVideosQuery, Page, Task, UserMetadata } from '../../src/twelvelabs/types.js';
 
 export const SCALE_BUCKET = 'scale-bench';
 export const PREFIXES = 100;
@@ -209,4 +209,96 @@ export function* readTaskLog(path: string, from = 0): Generator<{ line: TaskLine
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Which objects the synthetic index and ledger of a plan hold, as shares of N in hundredths:
+ * object i is indexed when `i % 100 < videos`; of those, the even ones carry tlmigrate's
+ * fingerprint (and the marker) and the odd ones are legacy videos (file name and size only);
+ * the ledger records the fingerprinted ones with `i % 100 < ledger` as ready with their video.
+ */
+export interface ScaleIndexShape {
+  n: number;
+  /** Hundredths of the objects that are in the index. */
+  videos: number;
+  /** Hundredths of the objects the state's ledger records (fingerprinted ones only). */
+  ledger: number;
+}
+
+function videoIdOf(i: number): string {
+  return `v${i.toString(16).padStart(23, '0')}`;
+}
+
+function fingerprinted(i: number): boolean {
+  return i % 2 === 0;
+}
+
+/** The i of the j-th object (in key-number order) of those with `i % 100 < per` and, with `evenOnly`, even. */
+function nthOf(j: number, per: number, evenOnly: boolean): number {
+  const inHundred = evenOnly ? Math.ceil(per / 2) : per;
+  const within = j % inHundred;
+  return Math.floor(j / inHundred) * 100 + (evenOnly ? 2 * within : within);
+}
+
+function countOf(n: number, per: number, evenOnly: boolean): number {
+  const inHundred = evenOnly ? Math.ceil(per / 2) : per;
+  const rest = Math.min(n % 100, per);
+  return Math.floor(n / 100) * inHundred + (evenOnly ? Math.ceil(rest / 2) : rest);
+}
+
+/** A video of the synthetic index: the listing carries the fingerprinted ones' user_metadata (as a server may). */
+function scaleVideo(i: number): IndexedVideo {
+  const object = scaleObject(i);
+  const video: IndexedVideo = { _id: videoIdOf(i), created_at: LAST_MODIFIED, system_metadata: { filename: object.key.slice(object.key.lastIndexOf('/') + 1), size: object.size } };
+  if (fingerprinted(i)) video.user_metadata = { tlm_tool: 'tlmigrate', tlm_source: `s3://${SCALE_BUCKET}/${object.key}`, tlm_etag: object.etag, tlm_size: object.size };
+  return video;
+}
+
+/** The read side of an index holding `shape`'s videos, paged as the API pages them; no tasks in flight. */
+export class ScaleIndex {
+  constructor(private readonly shape: ScaleIndexShape) {}
+
+  async listVideos(_indexId: string, query: ListVideosQuery = {}): Promise<Page<IndexedVideo>> {
+    const page = query.page ?? 1;
+    const limit = query.pageLimit ?? 10;
+    const marked = query.userMetadata !== undefined;
+    const total = countOf(this.shape.n, this.shape.videos, marked);
+    const data: IndexedVideo[] = [];
+    for (let j = (page - 1) * limit; j < Math.min(total, page * limit); j++) data.push(scaleVideo(nthOf(j, this.shape.videos, marked)));
+    await new Promise<void>((r) => setImmediate(r));
+    return { data, page_info: { page, limit_per_page: limit, total_page: Math.max(1, Math.ceil(total / limit)), total_results: total } };
+  }
+
+  async getVideo(_indexId: string, videoId: string): Promise<IndexedVideo> {
+    const i = Number.parseInt(videoId.slice(1), 16);
+    if (!(i < this.shape.n && i % 100 < this.shape.videos)) throw notFound('video', '/indexes/videos');
+    return scaleVideo(i);
+  }
+
+  async listTasks(): Promise<Page<Task>> {
+    return { data: [], page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: 0 } };
+  }
+
+  async listIndexedAssets(): Promise<Page<IndexedAsset>> {
+    return { data: [], page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: 0 } };
+  }
+}
+
+/** Writes a state file (the layout `stateText` writes) whose items are the ledger of `shape`, a line at a time. */
+export async function writeScaleLedger(path: string, shape: ScaleIndexShape, indexId: string): Promise<number> {
+  const out = createWriteStream(path, { mode: 0o600 });
+  const now = LAST_MODIFIED;
+  const head = JSON.stringify({ version: 1, tool: 'tlmigrate bench:scale', source: { uri: `s3://${SCALE_BUCKET}`, bucket: SCALE_BUCKET, prefix: '' }, indexId, indexName: 'scale', createdAt: now, updatedAt: now, runs: [], history: [] });
+  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write(`${head.slice(0, -1)},"items":{\n`);
+  const count = countOf(shape.n, shape.ledger, true);
+  for (let j = 0; j < count; j++) {
+    const i = nthOf(j, shape.ledger, true);
+    const object = scaleObject(i);
+    const item = { key: object.key, size: object.size, etag: object.etag, status: 'ready', taskId: `t${i.toString(16).padStart(23, '0')}`, videoId: videoIdOf(i), attempts: 1, updatedAt: now, runId: 'scale' };
+    await write(`${j === 0 ? '' : ',\n'}${JSON.stringify(`s3://${SCALE_BUCKET}/${object.key}`)}:${JSON.stringify(item)}`);
+  }
+  await write(`${count === 0 ? '' : '\n'}}}\n`);
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return count;
 }

@@ -1,15 +1,15 @@
 /**
  * One phase of `npm run bench:scale`, in its own process so that its peak RSS is its own:
- *   node --import tsx scripts/bench/scale-phase.ts plan   --n N --plan FILE
+ *   node --import tsx scripts/bench/scale-phase.ts seed   --n N --state FILE --ledger L [--videos P]
+ *   node --import tsx scripts/bench/scale-phase.ts plan   --n N --plan FILE [--videos P] [--ledger L --state FILE]
  *   node --import tsx scripts/bench/scale-phase.ts apply  --n N --plan FILE --state FILE --tasks FILE [--max-items K]
  *   node --import tsx scripts/bench/scale-phase.ts check  --n N --state FILE --tasks FILE [--partial]
  *   node --import tsx scripts/bench/scale-phase.ts status --state FILE [--json]
  *   node --import tsx scripts/bench/scale-phase.ts report --state FILE --out FILE
- * Each drives the library functions the CLI uses (planMigration + writePlanFile, applyPlanRun on a
+ * Each drives the library functions the CLI uses (writePlan: index snapshot, ledger, planner, plan file; applyPlanRun on a
  * real StateStore, importStatus, runReport) against the in-process fakes of scale-fakes.ts, and
  * prints, last, one line `BENCH_RESULT {json}` with the phase's figures and its VmHWM.
  */
-import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -18,12 +18,13 @@ import { runReport } from '../../src/cli/report-command.js';
 import { printStatus } from '../../src/cli/status-command.js';
 import { systemClock } from '../../src/clock.js';
 import { applyPlanRun } from '../../src/executor/apply.js';
-import { DEFAULT_REQUIREMENTS, DEFAULT_VIDEO_EXTENSIONS, emptySummary, objectUri, planMigration, type PlanHeader, type PlanOptions } from '../../src/planner/index.js';
-import { openPlanFile, writePlanFile } from '../../src/planner/plan-file.js';
-import { PLAN_VERSION } from '../../src/planner/types.js';
-import { prefetch } from '../../src/sources/prefetch.js';
+import { pino } from 'pino';
+import { PLAN_DEFAULTS } from '../../src/cli/options.js';
+import { writePlan, type PlanArgs } from '../../src/cli/plan-command.js';
+import { objectUri } from '../../src/planner/index.js';
+import { openPlanFile } from '../../src/planner/plan-file.js';
 import { StateStore, loadState } from '../../src/state/index.js';
-import { SCALE_BUCKET, ScaleApi, ScaleSource, readTaskLog, scaleKey } from './scale-fakes.js';
+import { SCALE_BUCKET, ScaleApi, ScaleIndex, ScaleSource, readTaskLog, scaleKey, writeScaleLedger, type ScaleIndexShape } from './scale-fakes.js';
 
 const INDEX_ID = 'a'.repeat(24);
 const SOURCE = { uri: `s3://${SCALE_BUCKET}`, bucket: SCALE_BUCKET, prefix: '' };
@@ -46,18 +47,27 @@ async function peakKiB(): Promise<number> {
   return m ? Number(m[1]) : Math.round(process.resourceUsage().maxRSS);
 }
 
+/**
+ * The plan command's own path (writePlan: the index snapshot, the ledger read from --state, the
+ * planner, the plan file) against the fakes. With --videos P / --ledger L (hundredths of N), the
+ * index holds P% of the objects (half fingerprinted, half legacy) and the state's ledger L%.
+ */
 async function plan(): Promise<Record<string, unknown>> {
   const n = Number(need('n'));
   const out = need('plan');
-  const options: PlanOptions = { include: [], exclude: [], incremental: true, match: 'filename', probe: false, allFiles: false, extensions: DEFAULT_VIDEO_EXTENSIONS, requirements: DEFAULT_REQUIREMENTS, via: 'tasks' };
-  const header: PlanHeader & { planId: string } = { version: PLAN_VERSION, planId: randomUUID(), createdAt: new Date().toISOString(), tool: 'tlmigrate bench:scale', source: SOURCE, indexId: INDEX_ID, indexName: 'scale', options };
-  const summary = emptySummary();
-  const source = new ScaleSource(n);
-  // As the plan command: the listing buffers ahead of the planner (50,000 objects).
-  const objects = prefetch(source.list({ prefix: '' }), 50_000);
-  const items = planMigration({ source: header.source, objects, videos: [], inFlight: [], ledger: [], options, edges: { videoMetadata: async () => undefined, probe: async () => ({}) } }, summary);
-  await writePlanFile(out, header, items, () => summary);
-  return { items: n, counts: summary.counts, planBytes: (await stat(out)).size };
+  const shape: ScaleIndexShape = { n, videos: Number(flag('videos') ?? 0), ledger: Number(flag('ledger') ?? 0) };
+  const state = flag('state') ?? `${out}.no-state`;
+  const args: PlanArgs = { source: SOURCE.uri, index: INDEX_ID, out, state, include: [], exclude: [], ...PLAN_DEFAULTS };
+  const lister = new ScaleSource(n);
+  const { summary } = await writePlan({ args, spec: { bucket: SCALE_BUCKET, prefix: '' }, api: new ScaleIndex(shape), index: { index_name: 'scale', models: [] }, lister, log: pino({ level: 'silent' }), progress: { update: () => undefined, done: () => undefined } });
+  return { items: n, videos: shape.videos, ledger: shape.ledger, counts: summary.counts, indexedBy: summary.indexedBy, planBytes: (await stat(out)).size };
+}
+
+/** Writes the state file whose items are the plan's ledger (`--ledger L`, hundredths of N). */
+async function seed(): Promise<Record<string, unknown>> {
+  const shape: ScaleIndexShape = { n: Number(need('n')), videos: Number(flag('videos') ?? 0), ledger: Number(need('ledger')) };
+  const items = await writeScaleLedger(need('state'), shape, INDEX_ID);
+  return { ledgerItems: items, stateBytes: (await stat(need('state'))).size };
 }
 
 async function apply(): Promise<Record<string, unknown>> {
@@ -196,7 +206,7 @@ async function report(): Promise<Record<string, unknown>> {
   return { kind: outcome.kind, reportBytes: (await stat(out)).size };
 }
 
-const PHASES: Record<string, () => Promise<Record<string, unknown>>> = { plan, apply, check, status, report };
+const PHASES: Record<string, () => Promise<Record<string, unknown>>> = { seed, plan, apply, check, status, report };
 
 const name = process.argv[2] ?? '';
 const phase = PHASES[name];

@@ -1,12 +1,15 @@
 /**
  * `npm run bench:scale [-- --n 10000000 | --sizes 100000,1000000] [--phases plan,apply,status,report,kill]
- * [--kill-at 0.33] [--resume-items K] [--timeout-min 60] [--dir DIR] [--keep]`: tlmigrate
+ * [--kill-at 0.33] [--resume-items K] [--videos-ratio 0.5] [--ledger-ratio 0.2] [--timeout-min 60] [--dir DIR] [--keep]`: tlmigrate
  * at millions of objects (issue 15). Synthetic objects go through the real code paths of plan,
  * apply, kill -9 during a checkpoint + resume (checked exactly once), status and report, against
  * in-process fakes (scripts/bench/scale-fakes.ts; no Ceph, no HTTP). Each phase runs in its own
  * child process (scale-phase.ts) so that its peak RSS is its own. Prints a table and, last, one line:
  *   scale: N objects, plan RSS X MiB, apply RSS Y MiB, resume start Z s, status RSS W MiB, report RSS V MiB
  * A phase that fails (out of memory, a refusal) is a row of the table, never the end of the run.
+ * --videos-ratio R: the plan reads an index holding R x N of the objects (half with tlmigrate's
+ * fingerprint, half legacy: file name and size); --ledger-ratio L: and a state whose ledger records
+ * L x N of them (fingerprinted ones, at most half of N). Both default to 0 (an empty index and no state).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -57,6 +60,21 @@ function phases(): Set<Phase> {
   const unknown = chosen.filter((p) => !PHASES.some((known) => known === p));
   if (unknown.length) throw new UsageError(`--phases: unknown phase '${unknown.join(', ')}': use some of ${PHASES.join(',')}`);
   return new Set(PHASES.filter((p) => chosen.includes(p)));
+}
+
+/** `--videos-ratio 0.5` / `--ledger-ratio 0.2` as hundredths of N, the unit of the fakes. */
+function hundredths(name: 'videos-ratio' | 'ledger-ratio', max: number): number {
+  const value = Number(arg(name) ?? 0);
+  if (!(value >= 0 && value <= max)) throw new UsageError(`--${name} ${arg(name)} must be a share of N from 0 to ${max}, e.g. 0.5`);
+  return Math.round(value * 100);
+}
+
+/** The plan's index and ledger, as flags of the seed and plan phases. */
+function indexFlags(): string[] {
+  const videos = hundredths('videos-ratio', 1);
+  const ledger = hundredths('ledger-ratio', 0.5);
+  if (ledger > 0 && ledger * 2 > videos) throw new UsageError(`--ledger-ratio ${arg('ledger-ratio')}: the ledger records fingerprinted videos, half of --videos-ratio at most: raise --videos-ratio to ${(ledger * 2) / 100} or more`);
+  return ['--videos', String(videos), '--ledger', String(ledger)];
 }
 
 /** `--kill-at 0.33`: the share of N submitted before the kill step waits for a checkpoint to kill. */
@@ -166,8 +184,17 @@ async function benchSize(n: number, base: string, timeoutMs: number, only: Set<P
   const phase = (...args: string[]) => runPhase(args, timeoutMs);
   const N = String(n);
 
-  const planned = await phase('plan', '--n', N, '--plan', plan);
-  add('plan', planned, { note: planned.result ? `plan file ${round(Number(planned.result.planBytes) / 2 ** 20, 0)} MiB` : '' });
+  const index = indexFlags();
+  const ledgerState = join(dir, 'ledger-state.json');
+  if (index[3] !== '0') {
+    const seeded = await phase('seed', '--n', N, '--state', ledgerState, ...index);
+    if (failure(seeded)) {
+      add('seed', seeded);
+      return rows;
+    }
+  }
+  const planned = await phase('plan', '--n', N, '--plan', plan, ...index, ...(index[3] !== '0' ? ['--state', ledgerState] : []));
+  add('plan', planned, { note: planned.result ? planNote(planned.result) : '' });
   if (failure(planned)) return rows;
 
   const applyDir = join(dir, 'apply');
@@ -191,6 +218,12 @@ async function benchSize(n: number, base: string, timeoutMs: number, only: Set<P
   if (!process.argv.includes('--keep')) await rm(dir, { recursive: true, force: true });
   else log(`kept ${dir}`);
   return rows;
+}
+
+function planNote(result: Record<string, unknown>): string {
+  const counts = result.counts as Record<string, number>;
+  const index = Number(result.videos) > 0 ? `, index ${String(result.videos)}% of N, ledger ${String(result.ledger)}%` : '';
+  return `plan file ${round(Number(result.planBytes) / 2 ** 20, 0)} MiB${index}: upload ${counts.upload}, skip ${counts.skip}, fail ${counts.fail}`;
 }
 
 /** Adds a row; `asIs` keeps the note even though the run did not end well (the kill step's child). */
@@ -248,6 +281,7 @@ async function main(): Promise<number> {
   const list = sizes();
   const only = phases();
   killFraction();
+  indexFlags();
   if (arg('resume-items') !== undefined) intFlag(arg('resume-items'), 'resume-items', 1);
   const timeoutMs = intFlag(arg('timeout-min'), 'timeout-min', 60) * 60_000;
   const base = arg('dir') ?? tmpdir();

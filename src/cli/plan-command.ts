@@ -20,11 +20,11 @@ import { probeObject } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister, SourceObject } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
-import { readLedger } from '../state/index.js';
+import { readLedger, type Ledger } from '../state/index.js';
 import { toIndexSnapshot } from '../planner/index-snapshot.js';
-import { heldItemsFile, writePlanFile } from '../planner/plan-file.js';
+import { heldItemsFile, lookupTablesFile, writePlanFile } from '../planner/plan-file.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks, slimVideo } from '../twelvelabs/index-reader.js';
-import { createdVideoIds, judgeMarkerFilter, knownMetadata } from '../twelvelabs/our-videos.js';
+import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import type { Progress } from './progress.js';
 import type { Logger } from '../log.js';
@@ -138,12 +138,13 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     objects.stop();
     throw error;
   });
-  deps.log.info({ videos: snapshot.videoRefs.length, inFlight: snapshot.inFlight.length, ledger: snapshot.ledger.length, markerFilter: snapshot.ours.verdict }, 'index read');
+  deps.log.info({ videos: snapshot.videoCount, inFlight: snapshot.inFlight.length, markerFilter: snapshot.ours.verdict }, 'index read');
   const header = planHeader(args, spec, deps.index);
   const summary = emptySummary();
   let probes = 0;
   const probe = deps.probe;
   const held = heldItemsFile(args.out);
+  const tables = lookupTablesFile(args.out);
   const items = planMigration(
     {
       source: header.source,
@@ -154,6 +155,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
       options: header.options,
       concurrency: args.probeConcurrency,
       held,
+      tables,
       edges: {
         videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
         probe: async (object) => {
@@ -171,6 +173,8 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     await writePlanFile(args.out, header, items, () => summary);
   } finally {
     held.remove();
+    tables.remove();
+    await snapshot.ledger.close();
   }
   progress.done();
   deps.log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
@@ -185,15 +189,24 @@ export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 
   // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
   const markedListing = listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER, keep: slimVideo });
   const judgeApi = { getVideo: prefetchedSample(api, args.index, markedListing, signal) };
+  // Streamed from the state file whenever it is read (the marker filter's judgement, the planner): never held whole.
+  const ledgerRead = existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve(NO_LEDGER);
+  const closeLedger = () => void ledgerRead.then((ledger) => ledger.close()).catch(() => undefined);
   const [ledger, videos, marked, tasks, indexedAssets] = await Promise.all([
-    existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve([]),
+    ledgerRead,
     listAllVideos(api, args.index, { ...opts('videos'), keep: slimVideo }),
     markedListing,
     listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks')),
     // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
     args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
-  ]);
-  const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: createdVideoIds(ledger) }, signal);
+  ]).catch((error: unknown) => {
+    closeLedger();
+    throw error;
+  });
+  const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: streamCreatedVideoIds(ledger) }, signal).catch((error: unknown) => {
+    closeLedger();
+    throw error;
+  });
   // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
   return { ...toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, indexedAssets), ours };
 }
@@ -316,6 +329,9 @@ async function* tap<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncG
     yield item;
   }
 }
+
+/** No state file: nothing recorded. */
+const NO_LEDGER: Ledger = { [Symbol.asyncIterator]: async function* () {}, close: () => Promise.resolve() };
 
 /** Objects listed ahead of the planner while it waits for the index; ~300 bytes each. */
 const PREFETCH_OBJECTS = 50_000;

@@ -5,3 +5,4 @@ export { DEFAULT_VIDEO_EXTENSIONS, keyFilter, basename, decodedFilename, extensi
 export { formatPlanSummary } from './summary.js';
 export { objectUri, contentKey, isFingerprintOf, fingerprintContent } from './identity.js';
 export { toIndexSnapshot } from './index-snapshot.js';
+export { memoryTables, type LookupTable, type LookupTables } from './lookup.js';

@@ -1,7 +1,8 @@
-import { closeSync, createReadStream, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError, TlmError, errnoCode } from '../errors.js';
+import { HashSlots, hash32, type LookupTable, type LookupTables } from './lookup.js';
 import { count, emptySummary } from './plan.js';
 import { PLAN_VERSION, type HeldItems, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
 import { writeFileAtomic } from '../state/atomic.js';
@@ -164,13 +165,13 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
 }
 
 /** Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run with this pid is replaced. */
-function openHeld(path: string): number {
+function openHeld(path: string, flags: 'wx' | 'wx+' = 'wx'): number {
   try {
-    return openSync(path, 'wx', 0o600);
+    return openSync(path, flags, 0o600);
   } catch (error) {
     if (errnoCode(error) !== 'EEXIST') throw error;
     rmSync(path, { force: true });
-    return openSync(path, 'wx', 0o600);
+    return openSync(path, flags, 0o600);
   }
 }
 
@@ -210,4 +211,101 @@ export function heldItemsFile(planPath: string): HeldItems & { remove(): void } 
       rmSync(path, { force: true });
     },
   };
+}
+
+/** Bytes of records kept in memory before they are written. */
+const LOOKUP_BLOCK = 1 << 20;
+
+/**
+ * LookupTables in a private temporary file beside the plan (`<plan>.lookup-<pid>`): each value is
+ * a record on disk, and each table holds in memory only a hash index to the newest record of each
+ * key hash (`HashSlots`, 8 bytes a slot). A lookup that finds no slot reads nothing; one that does
+ * reads that hash's records (usually one) and keeps those of its key. `remove()` deletes the file.
+ */
+export function lookupTablesFile(planPath: string): LookupTables & { remove(): void } {
+  const file = new RecordFile(`${planPath}.lookup-${process.pid}`);
+  return {
+    open<V>(): LookupTable<V> {
+      const slots = new HashSlots();
+      return {
+        add(key, value) {
+          const hash = hash32(key);
+          slots.set(hash, file.append(JSON.stringify([key, value]), slots.get(hash) ?? 0));
+        },
+        get(key) {
+          const values: V[] = [];
+          for (let place = slots.get(hash32(key)) ?? 0; place !== 0; ) {
+            const record = file.read(place);
+            const [recordKey, value] = JSON.parse(record.body) as [string, V];
+            if (recordKey === key) values.push(value);
+            place = record.previous;
+          }
+          return values.reverse();
+        },
+      };
+    },
+    remove: () => file.remove(),
+  };
+}
+
+/**
+ * Records appended to a file and read back by place: `[length, previous, body]`, 8-byte aligned,
+ * so a place (its offset / 8, plus one: 0 is "none") fits 32 bits up to 32 GiB. Written a block
+ * (1 MiB) at a time; a record still in the block is read from it.
+ */
+class RecordFile {
+  private fd: number | undefined;
+  private block = Buffer.alloc(LOOKUP_BLOCK);
+  private blockUsed = 0;
+  /** Bytes already in the file; the block follows them. */
+  private flushed = 0;
+  private readonly scratch = Buffer.alloc(4096);
+
+  constructor(private readonly path: string) {}
+
+  append(body: string, previous: number): number {
+    const length = Buffer.byteLength(body);
+    const size = (8 + length + 7) & ~7;
+    if (this.blockUsed + size > this.block.length) this.flush();
+    if (size > this.block.length) this.block = Buffer.alloc(size);
+    const at = this.flushed + this.blockUsed;
+    if (at / 8 + 1 >= 2 ** 32) throw new PlanFileError('plan_lookup_full', `the plan's lookup file ${this.path} passed 32 GiB: plan the source in parts (--source s3://bucket/prefix)`);
+    this.block.writeUInt32LE(length, this.blockUsed);
+    this.block.writeUInt32LE(previous, this.blockUsed + 4);
+    this.block.write(body, this.blockUsed + 8, 'utf8');
+    this.blockUsed += size;
+    return at / 8 + 1;
+  }
+
+  read(place: number): { previous: number; body: string } {
+    const at = (place - 1) * 8;
+    if (at >= this.flushed) {
+      const from = at - this.flushed;
+      const length = this.block.readUInt32LE(from);
+      return { previous: this.block.readUInt32LE(from + 4), body: this.block.toString('utf8', from + 8, from + 8 + length) };
+    }
+    let bytes = this.scratch;
+    readSync(this.fd ?? -1, bytes, 0, bytes.length, at);
+    const length = bytes.readUInt32LE(0);
+    if (8 + length > bytes.length) {
+      bytes = Buffer.alloc(8 + length);
+      readSync(this.fd ?? -1, bytes, 0, bytes.length, at);
+    }
+    return { previous: bytes.readUInt32LE(4), body: bytes.toString('utf8', 8, 8 + length) };
+  }
+
+  remove(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.path, { force: true });
+  }
+
+  private flush(): void {
+    if (this.blockUsed === 0) return;
+    // Opened on the first block, as the held items' file: by then the plan's own temporary file exists.
+    this.fd ??= openHeld(this.path, 'wx+');
+    writeSync(this.fd, this.block, 0, this.blockUsed, this.flushed);
+    this.flushed += this.blockUsed;
+    this.blockUsed = 0;
+  }
 }

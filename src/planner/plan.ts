@@ -2,11 +2,22 @@ import type { SourceObject } from '../sources/types.js';
 import { UNFINISHED, statusIn } from '../state/lifecycle.js';
 import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
 import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
+import { memoryTables, type LookupTable } from './lookup.js';
 import { mapOrdered } from './ordered.js';
 import { formatBytes, multipartThreshold, preflightKey, preflightListing, preflightProbe, uploadMethod } from './requirements.js';
 import type { HeldItems, InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
 
 type Decision = { item: PlanItem; deferKey?: string } | undefined;
+
+/** A video with this content under some key: its fingerprint's source, and its place in the index listing. */
+interface Twin {
+  uri: string;
+  videoId: string;
+  at: number;
+}
+
+/** What a legacy file name and size was seen with: a key and its ETag, or one item held back for it. */
+type NameSizeRecord = { key: string; etag: string } | { deferred: 1 };
 
 /** What the planner knows before the first object: the ledger, the index, and what it has seen of the source so far. */
 interface PlanView {
@@ -15,21 +26,25 @@ interface PlanView {
   uri: (key: string) => string;
   /** The key of a source URI under this bucket (the URI itself when it is another bucket's). */
   keyOf: (sourceUri: string) => string;
-  ledgerByUri: Map<string, LedgerEntry>;
-  /** Content that is indexed or on its way, under any key: another key with it is a duplicate. */
-  ledgerByContent: Map<string, LedgerEntry>;
+  ledgerByUri: LookupTable<LedgerEntry>;
+  /** Entries indexed or on their way, by content: the last one still indexed says another key with it is a duplicate. */
+  ledgerByContent: LookupTable<LedgerEntry>;
   /** A ledger entry says "indexed" only while its video is still in the index: the index decides. */
   stillIndexed: (entry: LedgerEntry) => boolean;
-  videosByName: Map<string, Grouped<IndexedVideoRef>>;
-  /** Only the videos that may carry a fingerprint: the others cannot be another key's copy. */
-  videosBySize: Map<number, Grouped<IndexedVideoRef>>;
+  videosByName: LookupTable<IndexedVideoRef>;
+  /** Videos whose listed metadata is a fingerprint, by their size and the fingerprint's content. */
+  twinsByContent: LookupTable<Twin>;
+  /** Videos whose metadata is not known yet and may be a fingerprint (a GET tells), by size. */
+  unreadBySize: LookupTable<IndexedVideoRef & { at: number }>;
   metadataOf: (video: IndexedVideoRef) => Promise<Record<string, unknown> | undefined>;
   inFlightByName: Map<string, InFlightTask[]>;
   /** Content key -> the first source key seen with it. */
-  contentOwner: Map<string, string>;
-  /** `basename\0size` -> the distinct ETags and every key seen, for names a legacy video shares. */
-  byNameSize: Map<string, NameSizeGroup>;
-  fingerprintsBySize: Map<number, Promise<Map<string, Array<{ uri: string; videoId: string }>>>>;
+  contentOwner: LookupTable<string>;
+  /** `basename\0size` -> the keys seen with it and the items held back for it, for names a legacy video shares. */
+  byNameSize: LookupTable<NameSizeRecord>;
+  /** Whether some name and size had more than one item held back. */
+  anyShared: boolean;
+  fingerprintsBySize: Map<number, Promise<Map<string, Twin[]>>>;
 }
 
 /**
@@ -39,7 +54,7 @@ interface PlanView {
  * once every key is known, so a basename collision is reported rather than guessed.
  */
 export async function* planMigration(input: PlanInput, summary: PlanSummary = emptySummary()): AsyncGenerator<PlanItem> {
-  const view = viewOf(input);
+  const view = await viewOf(input);
   // Items whose only evidence is a legacy file-name match, with their `basename\0size`.
   const held = input.held ?? heldInMemory();
   let heldBack = 0;
@@ -51,9 +66,10 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     if (decision.deferKey !== undefined) {
       held.append(JSON.stringify([decision.deferKey, decision.item]));
       heldBack += 1;
-      const group = view.byNameSize.get(decision.deferKey);
-      if (group) group.deferred += 1;
-      else view.byNameSize.set(decision.deferKey, { etags: decision.item.etag, keys: decision.item.key, deferred: 1 });
+      const earlier = view.byNameSize.get(decision.deferKey);
+      if (earlier.some((record) => 'deferred' in record)) view.anyShared = true;
+      if (earlier.length === 0) view.byNameSize.add(decision.deferKey, { key: decision.item.key, etag: decision.item.etag });
+      view.byNameSize.add(decision.deferKey, { deferred: 1 });
       continue;
     }
     count(summary, decision.item);
@@ -62,48 +78,54 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
   if (heldBack > 0) yield* resolveLegacyMatches(view, held, summary);
 }
 
-function viewOf(input: PlanInput): PlanView {
+async function viewOf(input: PlanInput): Promise<PlanView> {
   const uri = (key: string) => objectUri(input.source.bucket, key);
-  const ledger = [...input.ledger];
-  const videosByName = new Map<string, Grouped<IndexedVideoRef>>();
-  const videosBySize = new Map<number, Grouped<IndexedVideoRef>>();
-  // Of the index's ids, only those the ledger names are ever looked up: no set of every video.
-  const ledgerVideoIds = new Set(ledger.flatMap((entry) => (entry.videoId ? [entry.videoId] : [])));
-  const videoIds = new Set<string>();
-  for (const video of input.videos) {
-    addTo(videosByName, video.filename, video);
-    if (video.size !== undefined && (video.userMetadata === undefined || typeof video.userMetadata.tlm_source === 'string')) addTo(videosBySize, video.size, video);
-    if (ledgerVideoIds.has(video.videoId)) videoIds.add(video.videoId);
-  }
-  const stillIndexed = (entry: LedgerEntry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId);
-  const ledgerByUri = new Map<string, LedgerEntry>();
-  const ledgerByContent = new Map<string, LedgerEntry>();
-  for (const entry of ledger) {
-    ledgerByUri.set(entry.uri, entry);
-    if ((entry.status === 'ready' || statusIn(UNFINISHED, entry.status)) && stillIndexed(entry)) ledgerByContent.set(contentKey(entry.size, entry.etag), entry);
-  }
-  const metadataCache = new Map<string, Promise<Record<string, unknown> | undefined>>();
-  const metadataOf = (video: IndexedVideoRef) => {
-    if (video.userMetadata) return Promise.resolve(video.userMetadata);
-    let cached = metadataCache.get(video.videoId);
-    if (!cached) metadataCache.set(video.videoId, (cached = input.edges.videoMetadata(video.videoId)));
-    return cached;
-  };
-  return {
+  const tables = input.tables ?? memoryTables();
+  const view: PlanView = {
     input,
     filter: keyFilter(input.options),
     uri,
     keyOf: (sourceUri) => (sourceUri.startsWith(uri('')) ? sourceUri.slice(uri('').length) : sourceUri),
-    ledgerByUri,
-    ledgerByContent,
-    stillIndexed,
-    videosByName,
-    videosBySize,
-    metadataOf,
+    ledgerByUri: tables.open('ledger-by-uri'),
+    ledgerByContent: tables.open('ledger-by-content'),
+    stillIndexed: (entry) => entry.status !== 'ready' || !entry.videoId || videoIds.get(entry.videoId).length > 0,
+    videosByName: tables.open('videos-by-name'),
+    twinsByContent: tables.open('twins-by-content'),
+    unreadBySize: tables.open('unread-by-size'),
+    metadataOf: metadataReader(input),
     inFlightByName: groupBy(input.inFlight, (t) => t.filename),
-    contentOwner: new Map(),
-    byNameSize: new Map(),
+    contentOwner: tables.open('content-owner'),
+    byNameSize: tables.open('name-size'),
+    anyShared: false,
     fingerprintsBySize: new Map(),
+  };
+  const videoIds = tables.open<0>('video-ids');
+  let at = 0;
+  for await (const video of input.videos) {
+    view.videosByName.add(video.filename, video);
+    videoIds.add(video.videoId, 0);
+    if (video.size !== undefined) {
+      const fingerprint = video.userMetadata === undefined ? undefined : fingerprintContent(video.userMetadata);
+      if (fingerprint) view.twinsByContent.add(`${video.size}\0${fingerprint.content}`, { uri: fingerprint.uri, videoId: video.videoId, at });
+      else if (video.userMetadata === undefined) view.unreadBySize.add(String(video.size), { ...video, at });
+    }
+    at += 1;
+  }
+  for await (const entry of input.ledger) {
+    view.ledgerByUri.add(entry.uri, entry);
+    if (entry.status === 'ready' || statusIn(UNFINISHED, entry.status)) view.ledgerByContent.add(contentKey(entry.size, entry.etag), entry);
+  }
+  return view;
+}
+
+/** A video's user_metadata: as listed, else read once (GET) and kept. */
+function metadataReader(input: PlanInput): PlanView['metadataOf'] {
+  const metadataCache = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  return (video) => {
+    if (video.userMetadata) return Promise.resolve(video.userMetadata);
+    let cached = metadataCache.get(video.videoId);
+    if (!cached) metadataCache.set(video.videoId, (cached = input.edges.videoMetadata(video.videoId)));
+    return cached;
   };
 }
 
@@ -140,52 +162,19 @@ async function decide(view: PlanView, object: SourceObject): Promise<Decision> {
 }
 
 /** The platform may keep the name decoded or as the presigned URL carried it: either is a match. */
-function named<T extends object>(byName: Map<string, Grouped<T>>, key: string): T[] {
-  return filenameForms(key).flatMap((form) => all(byName.get(form)));
-}
-
-/** A group of one is the item itself: most names and sizes have one video, and a million one-item arrays cost ~60 MB. */
-type Grouped<T extends object> = T | T[];
-
-function addTo<K, T extends object>(map: Map<K, Grouped<T>>, key: K, item: T): void {
-  const group = map.get(key);
-  if (group === undefined) map.set(key, item);
-  else if (Array.isArray(group)) group.push(item);
-  else map.set(key, [group, item]);
-}
-
-function all<T extends object>(group: Grouped<T> | undefined): T[] {
-  return group === undefined ? [] : Array.isArray(group) ? group : [group];
+function named<T>(byName: { get(name: string): T[] | undefined }, key: string): T[] {
+  return filenameForms(key).flatMap((form) => byName.get(form) ?? []);
 }
 
 /** Collisions only matter where a legacy match is possible: tracks just the names a video has, not every key. */
 function trackLegacyNames(view: PlanView, object: SourceObject, sameName: IndexedVideoRef[]): void {
   if (!sameName.some((v) => v.size === undefined || v.size === object.size)) return;
-  const nameSize = `${basename(object.key)}\0${object.size}`;
-  const group = view.byNameSize.get(nameSize);
-  if (!group) {
-    view.byNameSize.set(nameSize, { etags: object.etag, keys: object.key, deferred: 0 });
-    return;
-  }
-  // One name, one key is the common case: a string each, an array or a set only once there are more.
-  if (typeof group.etags === 'string') {
-    if (group.etags !== object.etag) group.etags = new Set([group.etags, object.etag]);
-  } else group.etags.add(object.etag);
-  if (typeof group.keys === 'string') group.keys = [group.keys, object.key];
-  else group.keys.push(object.key);
-}
-
-/** The keys of one file name and size, and their ETags: a plain string while there is only one. */
-interface NameSizeGroup {
-  etags: string | Set<string>;
-  keys: string | string[];
-  /** Items of this name and size held back until the end. */
-  deferred: number;
+  view.byNameSize.add(`${basename(object.key)}\0${object.size}`, { key: object.key, etag: object.etag });
 }
 
 /** What earlier runs and the source itself say: recorded as indexed, in progress or failed; or content another key holds. */
 function byLedger(view: PlanView, object: SourceObject, base: PlanItem): Decision {
-  const ledger = view.ledgerByUri.get(view.uri(object.key));
+  const ledger = view.ledgerByUri.get(view.uri(object.key)).at(-1);
   if (ledger && ledger.size === object.size && ledger.etag === object.etag && view.stillIndexed(ledger)) {
     const match: PlanMatch = { by: 'ledger', taskId: ledger.taskId, videoId: ledger.videoId };
     if (ledger.status === 'ready') return { item: { ...base, action: 'skip', reason: 'indexed', match } };
@@ -196,10 +185,10 @@ function byLedger(view: PlanView, object: SourceObject, base: PlanItem): Decisio
     }
   }
   const content = contentKey(object.size, object.etag);
-  const owner = view.contentOwner.get(content);
+  const owner = view.contentOwner.get(content)[0];
   if (owner !== undefined) return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: owner } } };
-  view.contentOwner.set(content, object.key);
-  const sameContent = view.ledgerByContent.get(content);
+  view.contentOwner.add(content, object.key);
+  const sameContent = view.ledgerByContent.get(content).filter(view.stillIndexed).at(-1);
   if (sameContent && sameContent.uri !== view.uri(object.key)) {
     return { item: { ...base, action: 'skip', reason: 'duplicate', match: { by: 'source_content', duplicateOf: view.keyOf(sameContent.uri), videoId: sameContent.videoId } } };
   }
@@ -230,29 +219,34 @@ async function byIndex(view: PlanView, object: SourceObject, base: PlanItem, sam
   return undefined;
 }
 
-/** A video of another key with this object's content (size and ETag in its fingerprint). */
-async function indexedTwin(view: PlanView, object: SourceObject): Promise<{ uri: string; videoId: string } | undefined> {
-  const twins = (await fingerprintsOfSize(view, object.size)).get(contentKey(object.size, object.etag)) ?? [];
+/** A video of another key with this object's content (size and ETag in its fingerprint), the first the index listed. */
+async function indexedTwin(view: PlanView, object: SourceObject): Promise<Twin | undefined> {
+  const content = contentKey(object.size, object.etag);
+  const listed = view.twinsByContent.get(`${object.size}\0${content}`);
+  const read = (await fingerprintsOfSize(view, object.size)).get(content) ?? [];
+  const twins = read.length === 0 ? listed : [...listed, ...read].sort((a, b) => a.at - b.at);
   return twins.find((twin) => twin.uri !== view.uri(object.key));
 }
 
 /**
- * The fingerprints of the videos of one size, by content, read once per size: looking each object
- * up in every video of its size was quadratic where many videos share a size.
+ * The fingerprints of the videos of one size whose metadata the listing did not carry, by content,
+ * read once per size: looking each object up in every video of its size was quadratic where many
+ * videos share a size.
  */
-function fingerprintsOfSize(view: PlanView, size: number): Promise<Map<string, Array<{ uri: string; videoId: string }>>> {
-  if (!view.videosBySize.has(size)) return NO_FINGERPRINTS;
+function fingerprintsOfSize(view: PlanView, size: number): Promise<Map<string, Twin[]>> {
   let cached = view.fingerprintsBySize.get(size);
   if (!cached) {
+    const videos = view.unreadBySize.get(String(size));
+    if (videos.length === 0) return NO_FINGERPRINTS;
     cached = (async () => {
-      const byContent = new Map<string, Array<{ uri: string; videoId: string }>>();
-      const videos = all(view.videosBySize.get(size));
+      const byContent = new Map<string, Twin[]>();
       const read = mapOrdered(inOrder(videos), view.input.concurrency ?? 16, async (video) => ({ video, fp: fingerprintContent(await view.metadataOf(video)) }));
       for await (const { video, fp } of read) {
         if (!fp) continue;
+        const twin = { uri: fp.uri, videoId: video.videoId, at: video.at };
         const twins = byContent.get(fp.content);
-        if (twins) twins.push({ uri: fp.uri, videoId: video.videoId });
-        else byContent.set(fp.content, [{ uri: fp.uri, videoId: video.videoId }]);
+        if (twins) twins.push(twin);
+        else byContent.set(fp.content, [twin]);
       }
       return byContent;
     })();
@@ -261,7 +255,7 @@ function fingerprintsOfSize(view: PlanView, size: number): Promise<Map<string, A
   return cached;
 }
 
-const NO_FINGERPRINTS: Promise<Map<string, Array<{ uri: string; videoId: string }>>> = Promise.resolve(new Map());
+const NO_FINGERPRINTS: Promise<Map<string, Twin[]>> = Promise.resolve(new Map());
 
 async function* inOrder<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
@@ -292,13 +286,11 @@ async function preflight(view: PlanView, object: SourceObject, base: PlanItem): 
 async function* resolveLegacyMatches(view: PlanView, held: HeldItems, summary: PlanSummary): AsyncGenerator<PlanItem> {
   const parse = (line: string) => JSON.parse(line) as [string, PlanItem];
   const groups = new Map<string, PlanItem[]>();
-  const shared = (nameSize: string) => (view.byNameSize.get(nameSize)?.deferred ?? 1) > 1;
-  let anyShared = false;
-  for (const group of view.byNameSize.values()) if ((anyShared = group.deferred > 1)) break;
-  if (anyShared) {
+  const shared = (records: NameSizeRecord[]) => records.filter((record) => 'deferred' in record).length > 1;
+  if (view.anyShared) {
     for await (const line of held.lines()) {
       const [nameSize, item] = parse(line);
-      if (!shared(nameSize)) continue;
+      if (!shared(view.byNameSize.get(nameSize))) continue;
       const group = groups.get(nameSize);
       if (group) group.push(item);
       else groups.set(nameSize, [item]);
@@ -306,16 +298,16 @@ async function* resolveLegacyMatches(view: PlanView, held: HeldItems, summary: P
   }
   for await (const line of held.lines()) {
     const [nameSize, item] = parse(line);
-    const items = shared(nameSize) ? groups.get(nameSize) : [item];
+    const records = view.byNameSize.get(nameSize);
+    const items = shared(records) ? groups.get(nameSize) : [item];
     groups.delete(nameSize);
-    for (const one of items ?? []) yield resolveLegacyMatch(view, nameSize, one, summary);
+    for (const one of items ?? []) yield resolveLegacyMatch(view, records, one, summary);
   }
 }
 
-function resolveLegacyMatch(view: PlanView, nameSize: string, item: PlanItem, summary: PlanSummary): PlanItem {
-  const group = view.byNameSize.get(nameSize);
-  const distinct = group === undefined || typeof group.etags === 'string' ? 1 : group.etags.size;
-  const keys = group === undefined ? [] : typeof group.keys === 'string' ? [group.keys] : group.keys;
+function resolveLegacyMatch(view: PlanView, records: NameSizeRecord[], item: PlanItem, summary: PlanSummary): PlanItem {
+  const keys = records.flatMap((record) => ('key' in record ? [record] : []));
+  const distinct = Math.max(1, new Set(keys.map((record) => record.etag)).size);
   const resolved: PlanItem =
     distinct > 1
       ? {
@@ -326,7 +318,7 @@ function resolveLegacyMatch(view: PlanView, nameSize: string, item: PlanItem, su
           action: 'upload',
           detail: 'a legacy video has this file name and size, but so do other keys: not guessed, uploaded',
           // Every other key of this name and size, not only the deferred ones: a key matched another way is still a candidate.
-          collision: keys.filter((k) => k !== item.key),
+          collision: keys.map((record) => record.key).filter((k) => k !== item.key),
           ...(item.sha256 ? { sha256: item.sha256 } : {}),
           ...(uploadMethod(item.size, view.input.options) ? { method: 'multipart' as const } : {}),
         }

@@ -1,4 +1,5 @@
 import type { SourceObject } from '../sources/types.js';
+import type { LookupTables } from './lookup.js';
 
 export const PLAN_VERSION = 1;
 
@@ -158,12 +159,16 @@ export interface HeldItems {
 export interface PlanInput {
   source: PlanSource;
   objects: AsyncIterable<SourceObject>;
-  videos: Iterable<IndexedVideoRef>;
+  /** Read once, before the first object. */
+  videos: Iterable<IndexedVideoRef> | AsyncIterable<IndexedVideoRef>;
   inFlight: Iterable<InFlightTask>;
-  ledger: Iterable<LedgerEntry>;
+  /** Read once, before the first object. */
+  ledger: Iterable<LedgerEntry> | AsyncIterable<LedgerEntry>;
   options: PlanOptions;
   edges: PlannerEdges;
   /** Parallel metadata fetches and probes. */
   concurrency?: number;
   held?: HeldItems | undefined;
+  /** Where the lookups over the index, the ledger and the listing are kept; in memory by default. */
+  tables?: LookupTables | undefined;
 }

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { StateStore, loadState, readLedger, checkIdentity, stateExists, type StateIdentity } from './store.js';
+export { StateStore, loadState, checkIdentity, stateExists, type StateIdentity } from './store.js';
 export { acquireLock, liveHolder, readLock, type LockInfo } from './lock.js';
 export { writeFileAtomic } from './atomic.js';
 export { writePlanFile, openPlanFile, type PlanReader } from '../planner/plan-file.js';
@@ -8,4 +8,4 @@ export * from './lifecycle.js';
 export type { ItemStore, RunStore } from './contract.js';
 export { MemoryStore, type RecordedChange } from './memory.js';
 export { formatRanges, parseRanges } from './ranges.js';
-export { openStateView, type StateView, type StateHeader } from './view.js';
+export { openStateView, readLedger, type Ledger, type StateView, type StateHeader } from './view.js';

@@ -1,6 +1,5 @@
 import { lstat, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import { StateFileError, TlmError, errnoCode } from '../errors.js';
-import type { LedgerEntry } from '../planner/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { RunStore } from './contract.js';
 import { applyEvent, isJournalEvent, type JournalEvent } from './events.js';
@@ -126,22 +125,6 @@ export function checkIdentity(state: StateFile, identity: StateIdentity, path: s
       `state file ${path} belongs to ${state.source.uri} -> index ${state.indexId}, not ${identity.uri} -> index ${identity.indexId}: pass another --state`,
     );
   }
-}
-
-/** What earlier runs created, for the planner. */
-export async function readLedger(path: string, identity: StateIdentity): Promise<LedgerEntry[]> {
-  const state = await loadState(path);
-  if (!state) return [];
-  checkIdentity(state, identity, path);
-  return Object.entries(state.items).map(([uri, item]) => ({
-    uri,
-    size: item.size,
-    etag: item.etag,
-    status: item.status,
-    taskId: item.taskId,
-    videoId: item.videoId,
-    errorCode: item.lastError?.code,
-  }));
 }
 
 export interface StoreStats {

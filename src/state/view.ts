@@ -2,7 +2,8 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { StateFileError } from '../errors.js';
 import { BLANK_ITEM, applyEvent } from './events.js';
 import { statePieces } from './state-file.js';
-import { checkStateShape, parseWhole, readJournalEvents, stateMissing } from './store.js';
+import type { LedgerEntry } from '../planner/index.js';
+import { checkIdentity, checkStateShape, parseWhole, readJournalEvents, stateMissing, type StateIdentity } from './store.js';
 import type { ItemState, StateFile } from './types.js';
 
 /** Every field of a state but its items, the journal applied (runs, last plan, history). */
@@ -117,5 +118,34 @@ function wholeView(path: string, state: StateFile): StateView {
       yield* Object.entries(items);
     },
     close: () => Promise.resolve(),
+  };
+}
+
+/** What earlier runs created, for the planner: read from the state each time it is iterated. */
+export interface Ledger extends AsyncIterable<LedgerEntry> {
+  close(): Promise<void>;
+}
+
+/**
+ * What earlier runs created, for the planner: the state's items streamed from its file with the
+ * journal laid over them (`openStateView`) each time the ledger is iterated, never held whole;
+ * empty when there is no state. The state's identity is checked at once. Close it when done.
+ */
+export async function readLedger(path: string, identity: StateIdentity): Promise<Ledger> {
+  const view = await openStateView(path);
+  if (!view) return { [Symbol.asyncIterator]: async function* () {}, close: () => Promise.resolve() };
+  try {
+    checkIdentity({ ...view.header, items: {} }, identity, path);
+  } catch (error) {
+    await view.close();
+    throw error;
+  }
+  return {
+    [Symbol.asyncIterator]: async function* () {
+      for await (const [uri, item] of view.items()) {
+        yield { uri, size: item.size, etag: item.etag, status: item.status, taskId: item.taskId, videoId: item.videoId, errorCode: item.lastError?.code };
+      }
+    },
+    close: () => view.close(),
   };
 }

@@ -26,8 +26,8 @@ export interface MarkerFilterEvidence {
   all: readonly Pick<IndexedVideo, '_id'>[];
   /** The listing filtered by tlmigrate's marker. */
   filtered: readonly Pick<IndexedVideo, '_id' | 'user_metadata'>[];
-  /** Videos known to carry the marker: those the state's ledger recorded. */
-  known: Iterable<string>;
+  /** Videos known to carry the marker: those the state's ledger recorded (streamed from it by plan). */
+  known: Iterable<string> | AsyncIterable<string>;
 }
 
 type MarkerApi = Pick<TwelveLabsClient, 'getVideo'>;
@@ -41,7 +41,7 @@ export async function judgeMarkerFilter(api: MarkerApi, indexId: string, evidenc
   const unknown: OurVideos = { verdict: 'unproven', ids: undefined };
   if (evidence.all.length > 0 && evidence.all.every((v) => listed.has(v._id))) return { ...unknown, verdict: 'all-listed' };
   const present = new Set(evidence.all.map((v) => v._id));
-  for (const id of evidence.known) if (present.has(id) && !listed.has(id)) return { ...unknown, verdict: 'broken' };
+  for await (const id of evidence.known) if (present.has(id) && !listed.has(id)) return { ...unknown, verdict: 'broken' };
   const sample = evidence.filtered[0];
   if (!sample) return unknown;
   const metadata = sample.user_metadata ?? (await readMetadata(api, indexId, sample._id, signal));
@@ -71,11 +71,21 @@ export interface VideoRecord {
   reason?: string | undefined;
 }
 
-/** The videos tlmigrate created, by its records: a task or indexed asset of its own, not a match. */
+/** Whether a record's video is one tlmigrate created: a task or indexed asset of its own, not a match. */
+function created(r: VideoRecord): r is VideoRecord & { videoId: string } {
+  return Boolean(r.videoId && r.reason === undefined && (r.taskId || r.indexedAssetId));
+}
+
+/** The videos tlmigrate created, by its records. */
 export function createdVideoIds(records: Iterable<VideoRecord>): string[] {
   const ids: string[] = [];
-  for (const r of records) if (r.videoId && r.reason === undefined && (r.taskId || r.indexedAssetId)) ids.push(r.videoId);
+  for (const r of records) if (created(r)) ids.push(r.videoId);
   return ids;
+}
+
+/** The videos tlmigrate created, by records streamed (a state's ledger): none held. */
+export async function* streamCreatedVideoIds(records: AsyncIterable<VideoRecord>): AsyncGenerator<string> {
+  for await (const r of records) if (created(r)) yield r.videoId;
 }
 
 /** Known to carry no fingerprint: one shared object, not one per legacy video. */

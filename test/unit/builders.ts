@@ -1,8 +1,10 @@
 import { DEFAULT_REQUIREMENTS, DEFAULT_VIDEO_EXTENSIONS, emptySummary, planMigration } from '../../src/planner/index.js';
 import type {
+  HeldItems,
   InFlightTask,
   IndexedVideoRef,
   LedgerEntry,
+  LookupTables,
   PlanInput,
   PlanItem,
   PlanOptions,
@@ -135,12 +137,23 @@ function ledgerVideos(scenario: PlanScenario): IndexedVideoRef[] {
     .map((e) => ({ videoId: e.videoId as string, filename: e.uri.slice(e.uri.lastIndexOf('/') + 1), size: e.size, userMetadata: { tlm_source: e.uri, tlm_etag: e.etag, tlm_size: e.size } }));
 }
 
+/**
+ * Where plan() keeps the planner's lookups and held items: in memory, unless a test file sets
+ * `make` (planner-on-disk.test.ts runs the planner's tests again with the CLI's files).
+ */
+export const planStorage: { make?: () => { tables: LookupTables; held: HeldItems; remove(): void } } = {};
+
 /** Runs the planner to the end. */
 export async function plan(scenario: PlanScenario): Promise<{ items: PlanItem[]; summary: PlanSummary; edges: RecordingEdges; byKey: (key: string) => PlanItem }> {
-  const input = aPlanInput(scenario);
+  const storage = planStorage.make?.();
+  const input = { ...aPlanInput(scenario), ...(storage ? { tables: storage.tables, held: storage.held } : {}) };
   const summary = emptySummary();
   const items: PlanItem[] = [];
-  for await (const item of planMigration(input, summary)) items.push(item);
+  try {
+    for await (const item of planMigration(input, summary)) items.push(item);
+  } finally {
+    storage?.remove();
+  }
   const byKey = (key: string): PlanItem => {
     const found = items.find((i) => i.key === key);
     if (!found) throw new Error(`no plan item for ${key}`);

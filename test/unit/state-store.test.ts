@@ -1,11 +1,23 @@
 import { appendFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { StateFileError } from '../../src/errors.js';
-import { StateStore, checkIdentity, loadState, readLedger } from '../../src/state/store.js';
+import type { LedgerEntry } from '../../src/planner/index.js';
+import { StateStore, checkIdentity, loadState } from '../../src/state/store.js';
+import { readLedger } from '../../src/state/view.js';
 import type { ItemState, RunRecord, StateFile } from '../../src/state/types.js';
 import { useTmpDir } from './tmp-dir.js';
 
 const IDENTITY = { uri: 's3://media-archive/videos', indexId: 'idx1', bucket: 'media-archive', prefix: 'videos' };
+
+/** The ledger readLedger streams, read twice (it is read from the file each time) and closed. */
+async function ledgerOf(path: string): Promise<LedgerEntry[]> {
+  const ledger = await readLedger(path, IDENTITY);
+  const reads: LedgerEntry[][] = [[], []];
+  for (const read of reads) for await (const entry of ledger) read.push(entry);
+  await ledger.close();
+  expect(reads[1]).toEqual(reads[0]);
+  return reads[0] ?? [];
+}
 const TOOL = 'tlmigrate 0.1.0';
 
 function anItemState(overrides: Partial<ItemState> & { key: string }): ItemState {
@@ -82,7 +94,7 @@ describe('StateStore', () => {
     expect(state?.runs).toEqual([aRun({ outcome: 'completed', endedAt: '2025-06-15T11:00:00.000Z' })]);
     expect(state?.lastPlan).toEqual({ planId: 'plan-1', createdAt: '2025-06-15T09:00:00.000Z' });
     expect(state).toMatchObject({ version: 1, tool: TOOL, indexId: 'idx1', source: { uri: IDENTITY.uri } });
-    await expect(readLedger(path, IDENTITY)).resolves.toEqual([
+    await expect(ledgerOf(path)).resolves.toEqual([
       { uri: uri('videos/a.mp4'), size: 1_000, etag: 'etag-videos/a.mp4', status: 'submitted', taskId: 't1', videoId: undefined, errorCode: undefined },
       { uri: uri('videos/b.mp4'), size: 1_000, etag: 'etag-videos/b.mp4', status: 'failed', taskId: undefined, videoId: undefined, errorCode: 'video_file_broken' },
     ]);
@@ -263,7 +275,7 @@ describe('StateStore', () => {
 
   it('reads no state as undefined and an empty ledger', async () => {
     await expect(loadState(tmp.path('none.json'))).resolves.toBeUndefined();
-    await expect(readLedger(tmp.path('none.json'), IDENTITY)).resolves.toEqual([]);
+    await expect(ledgerOf(tmp.path('none.json'))).resolves.toEqual([]);
   });
 
   it('locks out a second writer', async () => {
