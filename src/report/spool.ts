@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError, errnoCode } from '../errors.js';
 
 /**
  * JSON values written to a temporary file as they come (one per line), read back later in the same
@@ -55,7 +56,9 @@ export class JsonSpool {
 
 /** A folder for spools, removed (with them) when `work` ends, however it ends. */
 export async function withSpools<T>(name: string, work: (spool: (file: string) => JsonSpool) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), `tlmigrate-${name}-`));
+  const dir = await mkdtemp(join(tmpdir(), `tlmigrate-${name}-`)).catch((error: unknown) => {
+    throw new ConfigError('tmpdir_unwritable', `cannot create a temporary folder in ${tmpdir()} (${errnoCode(error) ?? 'error'}): set TMPDIR to a writable folder`, { cause: error });
+  });
   const spools: JsonSpool[] = [];
   try {
     return await work((file) => {
