@@ -361,6 +361,7 @@ export function count(summary: PlanSummary, item: PlanItem): void {
   summary.counts[item.action] += 1;
   summary.bytes.total += item.size;
   if (item.action === 'upload') summary.bytes.upload += item.size;
+  if (item.action === 'upload' && item.method === 'multipart') summary.multipart = (summary.multipart ?? 0) + 1;
   if (item.reason) summary.reasons[item.reason] = (summary.reasons[item.reason] ?? 0) + 1;
   if (item.action === 'skip' && item.reason === 'indexed' && item.match) {
     summary.indexedBy[item.match.by] = (summary.indexedBy[item.match.by] ?? 0) + 1;

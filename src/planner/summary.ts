@@ -14,7 +14,8 @@ const MATCH_LABEL: Record<string, string> = {
 /** The Terraform-style one-paragraph summary a person acts on. */
 export function formatPlanSummary(summary: PlanSummary): string {
   const n = (x: number) => x.toLocaleString('en-US');
-  const parts: string[] = [`${n(summary.counts.upload)} to upload (${formatBytes(summary.bytes.upload)})`];
+  const inParts = summary.multipart ? `; ${n(summary.multipart)} of them in parts (multipart)` : '';
+  const parts: string[] = [`${n(summary.counts.upload)} to upload (${formatBytes(summary.bytes.upload)}${inParts})`];
   const indexed = summary.reasons.indexed ?? 0;
   const by = Object.entries(summary.indexedBy)
     .filter(([, count]) => (count ?? 0) > 0)

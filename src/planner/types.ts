@@ -80,6 +80,8 @@ export interface PlanSummary {
   reasons: Record<string, number>;
   indexedBy: Partial<Record<PlanMatch['by'], number>>;
   collisions: number;
+  /** Uploads sent in parts (`method: multipart`); absent when none. */
+  multipart?: number | undefined;
   /** Folder markers and `/`-ending keys: not objects to migrate, not in `items`. */
   ignored: number;
 }

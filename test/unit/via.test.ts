@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planMigration, requirementsFor, type PlanItem, type RequirementsProfile } from '../../src/planner/index.js';
+import { emptySummary, formatPlanSummary, planMigration, requirementsFor, type PlanItem, type RequirementsProfile } from '../../src/planner/index.js';
 import { aPlanInput, aSourceObject } from './builders.js';
 
 const GB = 1_000_000_000;
@@ -37,5 +37,18 @@ describe('--via changes preflight', () => {
     expect(await planOne(10_000_000, 'assets', { multipartThresholdBytes: 20_000_000 })).not.toHaveProperty('method');
     expect(requirementsFor('assets', { maxFileSizeBytes: 10 }, []).maxFileSizeBytes).toBe(10);
     expect(requirementsFor('tasks', {}, ['pegasus1.2']).maxDurationSeconds).toBe(3600);
+  });
+
+  it('the plan summary counts the uploads sent in parts, and says so in its line', async () => {
+    const summary = emptySummary();
+    const options = { requirements: requirementsFor('assets', {}, []), via: 'assets' as const };
+    const objects = [aSourceObject({ key: 'm/one.mp4', size: 6 * GB }), aSourceObject({ key: 'm/two.mp4', size: 5 * GB }), aSourceObject({ key: 'm/small.mp4', size: GB })];
+    for await (const item of planMigration(aPlanInput({ objects, options }), summary)) expect(item.action).toBe('upload');
+    expect(summary.multipart).toBe(2);
+    expect(formatPlanSummary(summary)).toMatch(/^Plan: 3 to upload \(12\.0 GB; 2 of them in parts \(multipart\)\), /);
+    const none = emptySummary();
+    for await (const item of planMigration(aPlanInput({ objects: [aSourceObject({ key: 'm/small.mp4', size: GB })], options }), none)) expect(item.action).toBe('upload');
+    expect(none).not.toHaveProperty('multipart');
+    expect(formatPlanSummary(none)).toMatch(/^Plan: 1 to upload \(1\.0 GB\), /);
   });
 });
