@@ -1,6 +1,6 @@
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { StateFileError } from '../errors.js';
-import { BLANK_ITEM, applyEvent } from './events.js';
+import { BLANK_ITEM, applyEvent, type JournalEvent } from './events.js';
 import { statePieces } from './state-file.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { checkIdentity, checkStateShape, parseWhole, readJournalEvents, stateMissing, type StateIdentity } from './store.js';
@@ -28,36 +28,56 @@ export interface StateView {
  * journal is read, and its items are read from that open file: a checkpoint written meanwhile (a
  * run going on) cannot lay an older journal over newer items, as `loadState` reads them too.
  */
-export async function openStateView(path: string): Promise<StateView | undefined> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    return stateMissing(path, error);
-  }
-  try {
-    const events = await readJournalEvents(path);
-    const head = await readHead(handle);
-    if (head === undefined) {
-      // Another layout (an older tlmigrate's single line, a reformatted file): small by nature, read whole.
-      const whole = parseWhole(await readFile(path, 'utf8'), path);
-      checkStateShape(whole, path);
-      for (const event of events) applyEvent(whole, event);
-      await handle.close();
-      return wholeView(path, whole);
+export async function openStateView(path: string, seam: { afterOpen?: () => Promise<void> } = {}): Promise<StateView | undefined> {
+  // A checkpoint that replaced the file and retired its journal between our open and our read of
+  // the journal would leave us an older checkpoint without the lines it folded: open again.
+  for (let attempt = 1; ; attempt++) {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      return stateMissing(path, error);
     }
-    checkStateShape(head, path);
-    const changes = new Map<string, Partial<ItemState>>();
-    for (const event of events) {
-      if ('i' in event) changes.set(event.i, { ...changes.get(event.i), ...event.s });
-      else applyEvent(head, event);
+    try {
+      // Tests run a checkpoint here, the moment the reopen is for.
+      await seam.afterOpen?.();
+      const events = await readJournalEvents(path);
+      if (attempt < 5 && (await replaced(handle, path))) {
+        await handle.close();
+        continue;
+      }
+      return await viewOf(path, handle, events);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
     }
-    const { items: _none, ...header } = head;
-    return new FileView(path, header, changes, handle);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    throw error;
   }
+}
+
+/** Whether the file at `path` is no longer the one `handle` has open (a checkpoint renamed a new one over it). */
+async function replaced(handle: FileHandle, path: string): Promise<boolean> {
+  const [mine, there] = await Promise.all([handle.stat(), stat(path).catch(() => undefined)]);
+  return there === undefined || there.ino !== mine.ino || there.dev !== mine.dev;
+}
+
+async function viewOf(path: string, handle: FileHandle, events: JournalEvent[]): Promise<StateView> {
+  const head = await readHead(handle);
+  if (head === undefined) {
+    // Another layout (an older tlmigrate's single line, a reformatted file): small by nature, read whole.
+    const whole = parseWhole(await readFile(path, 'utf8'), path);
+    checkStateShape(whole, path);
+    for (const event of events) applyEvent(whole, event);
+    await handle.close();
+    return wholeView(path, whole);
+  }
+  checkStateShape(head, path);
+  const changes = new Map<string, Partial<ItemState>>();
+  for (const event of events) {
+    if ('i' in event) changes.set(event.i, { ...changes.get(event.i), ...event.s });
+    else applyEvent(head, event);
+  }
+  const { items: _none, ...header } = head;
+  return new FileView(path, header, changes, handle);
 }
 
 /**

@@ -129,4 +129,29 @@ describe('openStateView: a state read without holding its items', () => {
     expect(error).toBeInstanceOf(StateFileError);
     expect((error as StateFileError).code).toBe('state_corrupt');
   });
+
+  it('a checkpoint that replaces the file and retires the journal between its open and its journal read: it opens again, and misses nothing', async () => {
+    const path = dir.path('busy.json');
+    const store = await StateStore.open(path, IDENTITY, 'apply', 'tlmigrate test');
+    try {
+      for (let n = 0; n < 100; n++) void store.setItem(uri(n), anItem(n));
+      await store.checkpoint();
+      // Only in the journal: the opened checkpoint does not hold it, and the checkpoint below folds it away.
+      await store.setItem(uri(7), { status: 'ready', videoId: 'v7' }, { durable: true });
+      let checkpoints = 0;
+      const view = (await openStateView(path, {
+        afterOpen: async () => {
+          if (checkpoints++ === 0) await store.checkpoint();
+        },
+      })) as StateView;
+      try {
+        expect(checkpoints).toBe(2);
+        expect((await viewed(view)).items[uri(7)]).toMatchObject({ status: 'ready', videoId: 'v7' });
+      } finally {
+        await view.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });
