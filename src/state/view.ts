@@ -70,7 +70,7 @@ async function viewOf(path: string, handle: FileHandle, events: JournalEvent[]):
     await handle.close();
     return wholeView(path, whole);
   }
-  checkStateShape(head, path);
+  await checkHead(head, path, handle);
   const changes = new Map<string, Partial<ItemState>>();
   for (const event of events) {
     if ('i' in event) changes.set(event.i, { ...changes.get(event.i), ...event.s });
@@ -78,6 +78,20 @@ async function viewOf(path: string, handle: FileHandle, events: JournalEvent[]):
   }
   const { items: _none, ...header } = head;
   return new FileView(path, header, changes, handle);
+}
+
+/**
+ * Refuses a head that is not a state's as `loadState` does: a file that is not JSON at all (a
+ * first line that happens to parse, then nothing) is named corrupt, not foreign. A large foreign
+ * file is not read whole for that.
+ */
+async function checkHead(head: StateFile, path: string, handle: FileHandle): Promise<void> {
+  try {
+    checkStateShape(head, path);
+  } catch (error) {
+    if ((await handle.stat()).size <= 64 * 1024 * 1024) parseWhole(await readFile(path, 'utf8'), path);
+    throw error;
+  }
 }
 
 /**

@@ -107,6 +107,10 @@ describe('openStateView: a state read without holding its items', () => {
     expect(await openStateView(dir.path('none.json'))).toBeUndefined();
     await writeFile(dir.path('lost.json.journal'), `${JSON.stringify({ i: uri(1), s: { status: 'submitted', taskId: 't1' } })}\n`);
     await expect(openStateView(dir.path('lost.json'))).rejects.toMatchObject({ code: 'state_checkpoint_missing' });
+    // A first line that parses as a head, then nothing: not JSON, as loadState says.
+    await writeFile(dir.path('cut-head.json'), '{"version":1,"items":{');
+    await expect(openStateView(dir.path('cut-head.json'))).rejects.toMatchObject({ code: 'state_corrupt' });
+    await expect(loadState(dir.path('cut-head.json'))).rejects.toMatchObject({ code: 'state_corrupt' });
     await writeFile(dir.path('foreign.json'), '{"hello":"world"}');
     await expect(openStateView(dir.path('foreign.json'))).rejects.toMatchObject({ code: 'state_foreign' });
     const path = dir.path('damaged.json');
