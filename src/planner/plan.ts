@@ -88,7 +88,7 @@ async function viewOf(input: PlanInput): Promise<PlanView> {
     keyOf: (sourceUri) => (sourceUri.startsWith(uri('')) ? sourceUri.slice(uri('').length) : sourceUri),
     ledgerByUri: tables.open('ledger-by-uri'),
     ledgerByContent: tables.open('ledger-by-content'),
-    stillIndexed: (entry) => entry.status !== 'ready' || !entry.videoId || videoIds.get(entry.videoId).length > 0,
+    stillIndexed: (entry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId),
     videosByName: tables.open('videos-by-name'),
     twinsByContent: tables.open('twins-by-content'),
     unreadBySize: tables.open('unread-by-size'),
@@ -99,11 +99,12 @@ async function viewOf(input: PlanInput): Promise<PlanView> {
     anyShared: false,
     fingerprintsBySize: new Map(),
   };
-  const videoIds = tables.open<0>('video-ids');
+  const idTable = input.videoIds ? undefined : tables.open<0>('video-ids');
+  const videoIds = input.videoIds ?? { has: (id: string) => (idTable?.get(id).length ?? 0) > 0 };
   let at = 0;
   for await (const video of input.videos) {
     view.videosByName.add(video.filename, video);
-    videoIds.add(video.videoId, 0);
+    idTable?.add(video.videoId, 0);
     if (video.size !== undefined) {
       const fingerprint = video.userMetadata === undefined ? undefined : fingerprintContent(video.userMetadata);
       if (fingerprint) view.twinsByContent.add(`${video.size}\0${fingerprint.content}`, { uri: fingerprint.uri, videoId: video.videoId, at });
