@@ -205,12 +205,20 @@ export function indexListingFile(planPath: string, name: string): HeldItems & { 
 
 /**
  * Every temporary file of one plan, beside it: the held items, the lookup tables and the index's
- * listings (one file each, on first use). `remove()` deletes them all, however the plan ended.
+ * listings (one file each, on first use). `remove()` deletes them all, however the plan ended; an
+ * exit that skips it (a second Ctrl-C) deletes them too.
  */
 export function planWorkFiles(planPath: string): { held: HeldItems; tables: LookupTables; lines(name: string): HeldItems; remove(): void } {
   const held = heldItemsFile(planPath);
   const tables = lookupTablesFile(planPath);
   const listings: Array<{ remove(): void }> = [];
+  const removeAll = () => {
+    held.remove();
+    tables.remove();
+    for (const file of listings) file.remove();
+  };
+  // A second Ctrl-C exits at once (process.exit), past every `finally`: the files go with the process.
+  process.once('exit', removeAll);
   return {
     held,
     tables,
@@ -220,9 +228,8 @@ export function planWorkFiles(planPath: string): { held: HeldItems; tables: Look
       return file;
     },
     remove() {
-      held.remove();
-      tables.remove();
-      for (const file of listings) file.remove();
+      process.off('exit', removeAll);
+      removeAll();
     },
   };
 }
