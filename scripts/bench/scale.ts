@@ -1,6 +1,6 @@
 /**
  * `npm run bench:scale [-- --n 10000000 | --sizes 100000,1000000] [--phases plan,apply,status,report,kill]
- * [--kill-at 0.33] [--resume-items K] [--videos-ratio 0.5] [--ledger-ratio 0.2] [--timeout-min 60] [--dir DIR] [--keep]`: tlmigrate
+ * [--kill-at 0.33] [--resume-items K] [--videos-ratio 0.5] [--ledger-ratio 0.2] [--timeout-min 60] [--dir DIR] [--keep] [--cli-heap]`: tlmigrate
  * at millions of objects (issue 15). Synthetic objects go through the real code paths of plan,
  * apply, kill -9 during a checkpoint + resume (checked exactly once), status and report, against
  * in-process fakes (scripts/bench/scale-fakes.ts; no Ceph, no HTTP). Each phase runs in its own
@@ -10,6 +10,8 @@
  * --videos-ratio R: the plan reads an index holding R x N of the objects (half with tlmigrate's
  * fingerprint, half legacy: file name and size); --ledger-ratio L: and a state whose ledger records
  * L x N of them (fingerprinted ones, at most half of N). Both default to 0 (an empty index and no state).
+ * --cli-heap: the plan child runs with node's own heap limit, as the CLI does (what users get), not
+ * --max-old-space-size=16384 (under which V8 lets the heap, and RSS, run 2-2.5x the live heap).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +23,9 @@ import { ROOT, UsageError, intFlag, loadNote, log, machine, round, table, writeR
 
 const PHASE_SCRIPT = join(ROOT, 'scripts', 'bench', 'scale-phase.ts');
 const NODE_ARGS = ['--max-old-space-size=16384', '--import', 'tsx'];
+/** `--cli-heap`: the plan child as the CLI runs, with node's default heap limit. */
+const CLI_NODE_ARGS = ['--import', 'tsx'];
+const planNodeArgs = () => (process.argv.includes('--cli-heap') ? CLI_NODE_ARGS : NODE_ARGS);
 const DEFAULT_SIZES = [1_000_000, 3_000_000];
 const PHASES = ['plan', 'apply', 'kill', 'status', 'report'] as const;
 type Phase = (typeof PHASES)[number];
@@ -97,7 +102,8 @@ function sizes(): number[] {
  */
 async function runPhase(args: string[], timeoutMs: number, watch?: (line: string, child: ChildProcess) => void): Promise<PhaseRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...NODE_ARGS, PHASE_SCRIPT, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = args[0] === 'plan' ? planNodeArgs() : NODE_ARGS;
+  const child = spawn(process.execPath, [...nodeArgs, PHASE_SCRIPT, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let stdout = '';
   let stderr = '';
@@ -292,7 +298,7 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  log(`bench:scale at N = ${list.map((n) => n.toLocaleString('en-US')).join(', ')}; children run node ${NODE_ARGS.join(' ')}`);
+  log(`bench:scale at N = ${list.map((n) => n.toLocaleString('en-US')).join(', ')}; children run node ${NODE_ARGS.join(' ')}${planNodeArgs() === NODE_ARGS ? '' : `, the plan child node ${CLI_NODE_ARGS.join(' ')} (--cli-heap)`}`);
   const rows: Row[] = [];
   // The fixed cost of a phase child (node, tsx, the modules): a plan of one object.
   const baseline = await runPhase(['plan', '--n', '1', '--plan', join(base, `tlm-bench-scale-baseline-${process.pid}.json`)], timeoutMs);

@@ -11,6 +11,7 @@ import {
   type PlanHeader,
   type PlanOptions,
   type PlanSummary,
+  type PlannerEdges,
   type ProbeResult,
   type RequirementsProfile,
 } from '../planner/index.js';
@@ -22,14 +23,18 @@ import type { SourceLister, SourceObject } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
 import { readLedger, type Ledger } from '../state/index.js';
 import { toIndexSnapshot } from '../planner/index-snapshot.js';
-import { heldItemsFile, lookupTablesFile, writePlanFile } from '../planner/plan-file.js';
-import { IN_FLIGHT_STATUSES, TLM_MARKER, listAllIndexedAssets, listAllVideos, listTasks, slimVideo } from '../twelvelabs/index-reader.js';
+import { SpilledListing } from '../planner/index-listing.js';
+import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
+import { heldInMemory } from '../planner/plan.js';
+import { memoryTables, type LookupTables } from '../planner/lookup.js';
+import type { HeldItems } from '../planner/types.js';
+import { IN_FLIGHT_STATUSES, TLM_MARKER, listTasks, readAllIndexedAssetsInto, readAllVideosInto, slimAsset, slimVideo } from '../twelvelabs/index-reader.js';
 import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import type { Progress } from './progress.js';
 import type { Logger } from '../log.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
-import type { IndexInfo, IndexedVideo } from '../twelvelabs/types.js';
+import type { IndexInfo, IndexedAsset, IndexedVideo } from '../twelvelabs/types.js';
 import { VERSION } from './version.js';
 import { ConfigError, SourceError } from '../errors.js';
 import { KeyListLister, describeMissing } from '../sources/key-list.js';
@@ -134,91 +139,112 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     listed += 1;
     if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
   });
-  const snapshot = await readIndexSnapshot(api, args, progress, signal).catch((error: unknown) => {
-    objects.stop();
-    throw error;
-  });
-  deps.log.info({ videos: snapshot.videoCount, inFlight: snapshot.inFlight.length, markerFilter: snapshot.ours.verdict }, 'index read');
-  const header = planHeader(args, spec, deps.index);
-  const summary = emptySummary();
-  let probes = 0;
-  const probe = deps.probe;
-  const held = heldItemsFile(args.out);
-  const tables = lookupTablesFile(args.out);
-  const items = planMigration(
-    {
-      source: header.source,
-      objects,
-      videos: snapshot.videoRefs,
-      inFlight: snapshot.inFlight,
-      ledger: snapshot.ledger,
-      options: header.options,
-      concurrency: args.probeConcurrency,
-      held,
-      tables,
-      edges: {
-        videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
-        probe: async (object) => {
-          if (!probe) throw new ConfigError('probe_unavailable', '--probe needs a source that can sign URLs');
-          const probed = await probe(object);
-          probes += 1;
-          progress.update(`probe: ${probes.toLocaleString('en-US')} ${probes === 1 ? 'video' : 'videos'} read for duration and resolution (${listed.toLocaleString('en-US')} ${listed === 1 ? 'object' : 'objects'} listed)`);
-          return probed;
-        },
-      },
-    },
-    summary,
-  );
+  // The index's listings, the planner's lookups and its held items: temporary files beside the plan, removed however the plan ends.
+  const work = planWorkFiles(args.out);
   try {
-    await writePlanFile(args.out, header, items, () => summary);
+    const snapshot = await readIndexSnapshot(api, args, progress, signal, work).catch((error: unknown) => {
+      objects.stop();
+      throw error;
+    });
+    deps.log.info({ videos: snapshot.videoCount, inFlight: snapshot.inFlight.length, markerFilter: snapshot.ours.verdict }, 'index read');
+    const header = planHeader(args, spec, deps.index);
+    const summary = emptySummary();
+    const edges = planEdges(deps, () => listed);
+    const input = { source: header.source, objects, videos: snapshot.videoRefs, videoIds: snapshot.videoIds, inFlight: snapshot.inFlight, ledger: snapshot.ledger, options: header.options, concurrency: args.probeConcurrency, held: work.held, tables: work.tables, edges };
+    try {
+      await writePlanFile(args.out, header, planMigration(input, summary), () => summary);
+    } finally {
+      await snapshot.ledger.close();
+    }
+    progress.done();
+    deps.log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
+    return { header, summary, listed };
   } finally {
-    held.remove();
-    tables.remove();
-    await snapshot.ledger.close();
+    work.remove();
   }
-  progress.done();
-  deps.log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
-  return { header, summary, listed };
 }
 
-/** The ledger, the index's videos (and which are tlmigrate's), its tasks in flight and, with --via assets, its indexed assets. */
-export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 'index' | 'state' | 'source' | 'via'>, progress: Progress, signal?: AbortSignal) {
+/** What the planner calls out for: one video's metadata, and (with --probe) an object's probe, counted on the progress line. */
+function planEdges(deps: PlanDeps, listed: () => number): PlannerEdges {
+  const { api, args, progress, signal, probe } = deps;
+  let probes = 0;
+  return {
+    videoMetadata: async (videoId) => (await api.getVideo(args.index, videoId, signal)).user_metadata ?? undefined,
+    probe: async (object) => {
+      if (!probe) throw new ConfigError('probe_unavailable', '--probe needs a source that can sign URLs');
+      const probed = await probe(object);
+      probes += 1;
+      const objects = listed();
+      progress.update(`probe: ${probes.toLocaleString('en-US')} ${probes === 1 ? 'video' : 'videos'} read for duration and resolution (${objects.toLocaleString('en-US')} ${objects === 1 ? 'object' : 'objects'} listed)`);
+      return probed;
+    },
+  };
+}
+
+/** Where the index listings are kept while a plan is made: lookup tables and files of lines (in memory unless given). */
+export interface IndexStorage {
+  tables: LookupTables;
+  lines(name: string): HeldItems;
+}
+
+/**
+ * The ledger, the index's videos (and which are tlmigrate's), its tasks in flight and, with --via
+ * assets, its indexed assets. The listings go into `storage` page by page as they arrive (the CLI's:
+ * files beside the plan), so an index of millions of videos is never held in memory.
+ */
+export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 'index' | 'state' | 'source' | 'via'>, progress: Progress, signal?: AbortSignal, storage: IndexStorage = { tables: memoryTables(), lines: () => heldInMemory() }) {
   const pageProgress = (what: string) => (_k: string, p: number, t: number) => progress.update(`index: page ${p}/${t} of ${what}`);
-  const opts = (what: string) => ({ ...(signal ? { signal } : {}), onPage: pageProgress(what) });
+  // One listing failing stops the others: nothing may write to the storage once its caller cleans up.
+  const stop = new AbortController();
+  const inner = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const opts = (what: string) => ({ signal: inner, onPage: pageProgress(what) });
+  const videos = new SpilledListing<IndexedVideo>(storage.tables, storage.lines('videos'), 'videos');
   // The videos tlmigrate made, in one filtered listing: once the filter proves itself, every other
   // video is known to carry no fingerprint, and matching it by file name + size needs no GET.
-  const markedListing = listAllVideos(api, args.index, { ...(signal ? { signal } : {}), userMetadata: TLM_MARKER, keep: slimVideo });
-  const judgeApi = { getVideo: prefetchedSample(api, args.index, markedListing, signal) };
+  const marked = new SpilledListing<IndexedVideo>(storage.tables, storage.lines('marked'), 'marked');
+  const markedRead = readAllVideosInto(api, args.index, marked, slimVideo, { signal: inner, userMetadata: TLM_MARKER });
+  const judgeApi = { getVideo: prefetchedSample(api, args.index, markedRead.then(() => marked.first), signal) };
+  const assets = args.via === 'assets' ? new SpilledListing<IndexedAsset>(storage.tables, storage.lines('assets'), 'assets') : undefined;
   // Streamed from the state file whenever it is read (the marker filter's judgement, the planner): never held whole.
   const ledgerRead = existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve(NO_LEDGER);
-  const closeLedger = () => void ledgerRead.then((ledger) => ledger.close()).catch(() => undefined);
-  const [ledger, videos, marked, tasks, indexedAssets] = await Promise.all([
-    ledgerRead,
-    listAllVideos(api, args.index, { ...opts('videos'), keep: slimVideo }),
-    markedListing,
-    listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks')),
-    // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
-    args.via === 'assets' ? listAllIndexedAssets(api, args.index, {}, opts('indexed assets')) : Promise.resolve([]),
-  ]).catch((error: unknown) => {
-    closeLedger();
+  const tasksRead = listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks'));
+  // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
+  const assetsRead = assets ? readAllIndexedAssetsInto(api, args.index, assets, slimAsset, opts('indexed assets')) : undefined;
+  await settleAll(stop, [ledgerRead, tasksRead, readAllVideosInto(api, args.index, videos, slimVideo, opts('videos')), markedRead, assetsRead]).catch((error: unknown) => {
+    void ledgerRead.then((opened) => opened.close()).catch(() => undefined);
     throw error;
   });
-  const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: streamCreatedVideoIds(ledger) }, signal).catch((error: unknown) => {
-    closeLedger();
+  const [ledger, tasks] = [await ledgerRead, await tasksRead];
+  try {
+    const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: streamCreatedVideoIds(ledger) }, signal);
+    return { ...(await toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, assets)), ours };
+  } catch (error) {
+    await ledger.close();
     throw error;
-  });
-  // Only the reduced snapshot outlives this step: the raw pages (most of the memory) can go.
-  return { ...toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, indexedAssets), ours };
+  }
+}
+
+/**
+ * Waits for every read, like Promise.all; but on the first failure the others are stopped (`stop`)
+ * and awaited before that failure is thrown, so none still writes once the caller cleans up.
+ */
+async function settleAll(stop: AbortController, reads: Array<Promise<unknown> | undefined>): Promise<void> {
+  let first: { error: unknown } | undefined;
+  const stopOthers = (error: unknown) => {
+    first ??= { error };
+    stop.abort();
+  };
+  await Promise.all(reads.map((read) => read?.catch(stopOthers)));
+  if (first) throw first.error;
 }
 
 /**
  * getVideo for the marker filter's judgement, which reads one listed video once every listing is in:
  * that GET is sent as soon as the (short) filtered listing is, so it costs no round trip at the end.
  */
-function prefetchedSample(api: PlanIndexApi, indexId: string, marked: Promise<IndexedVideo[]>, signal?: AbortSignal): PlanIndexApi['getVideo'] {
-  const sample = marked.then(
-    (listed) => {
-      const first = listed[0];
+function prefetchedSample(api: PlanIndexApi, indexId: string, markedFirst: Promise<IndexedVideo | undefined>, signal?: AbortSignal): PlanIndexApi['getVideo'] {
+  const sample = markedFirst.then(
+    (first) => {
       if (!first || first.user_metadata) return undefined;
       const video = api.getVideo(indexId, first._id, signal);
       video.catch(() => undefined);

@@ -1,36 +1,50 @@
 import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
-import type { InFlightTask, IndexedVideoRef, LedgerEntry } from './types.js';
+import type { SpilledListing } from './index-listing.js';
+import type { InFlightTask, IndexedVideoRef } from './types.js';
+
+/** What the planner reads of the index: its videos (streamed from their listing), their ids, and the tasks in flight. */
+export interface IndexSnapshot<L> {
+  ledger: L;
+  /** Each video's reference, made as the planner reads it: the listing is read again, never held. */
+  videoRefs: AsyncIterable<IndexedVideoRef>;
+  /** Whether a video is in the index: the listing's own lookup, not a second table of its ids. */
+  videoIds: { has(videoId: string): boolean };
+  videoCount: number;
+  inFlight: InFlightTask[];
+}
 
 /**
  * Reduces what the index listings returned to what matching needs: each video's name, size and
  * (where it is already known without a GET) its user_metadata; the tasks and indexed assets still
  * in flight. Indexed assets that became ready after the video listing was read count as videos.
  */
-export function toIndexSnapshot<L extends Iterable<LedgerEntry> | AsyncIterable<LedgerEntry>>(
+export async function toIndexSnapshot<L>(
   ledger: L,
-  videos: IndexedVideo[],
+  videos: SpilledListing<IndexedVideo>,
   metadataOf: (video: IndexedVideo) => Record<string, unknown> | undefined,
   tasks: Task[],
-  indexedAssets: IndexedAsset[],
-): { ledger: L; videoRefs: Iterable<IndexedVideoRef>; videoCount: number; inFlight: InFlightTask[] } {
+  indexedAssets?: SpilledListing<IndexedAsset>,
+): Promise<IndexSnapshot<L>> {
   const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
-  const readySince: IndexedVideoRef[] = [];
-  const known = indexedAssets.length > 0 ? new Set(videos.map((v) => v._id)) : new Set<string>();
-  for (const asset of indexedAssets) {
-    const filename = asset.system_metadata?.filename ?? '';
-    if (asset.status === 'ready' && !known.has(asset._id)) {
-      // Ready since the video listing was read: the filter could not have listed it, so read it.
-      readySince.push({ videoId: asset._id, filename, size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined });
-    } else if (asset.status !== 'ready' && asset.status !== 'failed') {
-      inFlight.push({ taskId: asset._id, videoId: asset._id, filename, status: asset.status ?? 'pending' });
+  // Ready since the video listing was read: the filter could not have listed them, so read them. Few: those indexed during the read.
+  const readySince = new Set<string>();
+  const isReadySince = (asset: IndexedAsset) => asset.status === 'ready' && !videos.has(asset._id);
+  for await (const asset of indexedAssets?.items() ?? []) {
+    if (isReadySince(asset)) readySince.add(asset._id);
+    else if (asset.status !== 'ready' && asset.status !== 'failed') {
+      inFlight.push({ taskId: asset._id, videoId: asset._id, filename: asset.system_metadata?.filename ?? '', status: asset.status ?? 'pending' });
     }
   }
-  // Each video's reference made as the planner reads it, not a second array beside the listing's.
-  const videoRefs: Iterable<IndexedVideoRef> = {
-    *[Symbol.iterator]() {
-      for (const v of videos) yield { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata: metadataOf(v) };
-      yield* readySince;
+  const videoRefs: AsyncIterable<IndexedVideoRef> = {
+    async *[Symbol.asyncIterator]() {
+      for await (const v of videos.items()) yield { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata: metadataOf(v) };
+      if (readySince.size === 0) return;
+      for await (const asset of indexedAssets?.items() ?? []) {
+        if (!isReadySince(asset)) continue;
+        yield { videoId: asset._id, filename: asset.system_metadata?.filename ?? '', size: asset.system_metadata?.size, createdAt: asset.created_at, userMetadata: asset.user_metadata ?? undefined };
+      }
     },
   };
-  return { ledger, videoRefs, videoCount: videos.length + readySince.length, inFlight };
+  const videoIds = { has: (id: string) => videos.has(id) || readySince.has(id) };
+  return { ledger, videoRefs, videoIds, videoCount: videos.size + readySince.size, inFlight };
 }

@@ -164,14 +164,25 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
   }
 }
 
-/** Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run with this pid is replaced. */
-function openHeld(path: string, flags: 'wx' | 'wx+' = 'wx'): number {
+/**
+ * Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run
+ * with this pid is replaced. A folder that cannot be written is the plan's: refused as `--out`.
+ */
+function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx'): number {
   try {
-    return openSync(path, flags, 0o600);
+    try {
+      return openSync(path, flags, 0o600);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+      rmSync(path, { force: true });
+      return openSync(path, flags, 0o600);
+    }
   } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') throw error;
-    rmSync(path, { force: true });
-    return openSync(path, flags, 0o600);
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new PlanFileError('plan_unwritable', `cannot write plan file ${planPath} (${code}): choose a writable --out path`, { cause: error });
+    }
+    throw error;
   }
 }
 
@@ -181,14 +192,56 @@ function openHeld(path: string, flags: 'wx' | 'wx+' = 'wx'): number {
  * deletes it; the plan never refers to it.
  */
 export function heldItemsFile(planPath: string): HeldItems & { remove(): void } {
-  const path = `${planPath}.held-${process.pid}`;
-  // Opened on the first block: by then the plan's own temporary file exists, so its folder is writable.
+  return linesFile(`${planPath}.held-${process.pid}`, planPath);
+}
+
+/**
+ * Lines of one listing of the index as it is read (`<plan>.<name>-<pid>`, e.g. the videos), kept
+ * in the same kind of file as the held items; `remove()` deletes it.
+ */
+export function indexListingFile(planPath: string, name: string): HeldItems & { remove(): void } {
+  return linesFile(`${planPath}.${name}-${process.pid}`, planPath);
+}
+
+/**
+ * Every temporary file of one plan, beside it: the held items, the lookup tables and the index's
+ * listings (one file each, on first use). `remove()` deletes them all, however the plan ended; an
+ * exit that skips it (a second Ctrl-C) deletes them too.
+ */
+export function planWorkFiles(planPath: string): { held: HeldItems; tables: LookupTables; lines(name: string): HeldItems; remove(): void } {
+  const held = heldItemsFile(planPath);
+  const tables = lookupTablesFile(planPath);
+  const listings: Array<{ remove(): void }> = [];
+  const removeAll = () => {
+    held.remove();
+    tables.remove();
+    for (const file of listings) file.remove();
+  };
+  // A second Ctrl-C exits at once (process.exit), past every `finally`: the files go with the process.
+  process.once('exit', removeAll);
+  return {
+    held,
+    tables,
+    lines(name) {
+      const file = indexListingFile(planPath, name);
+      listings.push(file);
+      return file;
+    },
+    remove() {
+      process.off('exit', removeAll);
+      removeAll();
+    },
+  };
+}
+
+function linesFile(path: string, planPath: string): HeldItems & { remove(): void } {
+  // Opened on the first block, not before: a small plan's lines never touch the disk.
   let fd: number | undefined;
   let pending: string[] = [];
   let pendingBytes = 0;
   const flush = () => {
     if (pending.length === 0) return;
-    fd ??= openHeld(path);
+    fd ??= openHeld(path, planPath);
     writeSync(fd, pending.join(''));
     pending = [];
     pendingBytes = 0;
@@ -200,14 +253,19 @@ export function heldItemsFile(planPath: string): HeldItems & { remove(): void } 
       if (pendingBytes >= 1 << 20) flush();
     },
     async *lines() {
+      if (fd === undefined) {
+        // Never written: the lines are still in memory, read from there (a copy: appends may follow).
+        yield* pending.map((line) => line.slice(0, -1));
+        return;
+      }
       flush();
-      if (fd === undefined) return;
-      const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+      const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8', start: 0 }), crlfDelay: Infinity });
       yield* rl;
     },
     remove() {
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
+      pending = [];
       rmSync(path, { force: true });
     },
   };
@@ -223,7 +281,7 @@ const LOOKUP_BLOCK = 1 << 20;
  * reads that hash's records (usually one) and keeps those of its key. `remove()` deletes the file.
  */
 export function lookupTablesFile(planPath: string): LookupTables & { remove(): void } {
-  const file = new RecordFile(`${planPath}.lookup-${process.pid}`);
+  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath);
   return {
     open<V>(): LookupTable<V> {
       const slots = new HashSlots();
@@ -261,7 +319,10 @@ class RecordFile {
   private flushed = 0;
   private readonly scratch = Buffer.alloc(4096);
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly planPath: string,
+  ) {}
 
   append(body: string, previous: number): number {
     const length = Buffer.byteLength(body);
@@ -303,7 +364,7 @@ class RecordFile {
   private flush(): void {
     if (this.blockUsed === 0) return;
     // Opened on the first block, as the held items' file: by then the plan's own temporary file exists.
-    this.fd ??= openHeld(this.path, 'wx+');
+    this.fd ??= openHeld(this.path, this.planPath, 'wx+');
     writeSync(this.fd, this.block, 0, this.blockUsed, this.flushed);
     this.flushed += this.blockUsed;
     this.blockUsed = 0;

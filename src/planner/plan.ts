@@ -2,7 +2,7 @@ import type { SourceObject } from '../sources/types.js';
 import { UNFINISHED, statusIn } from '../state/lifecycle.js';
 import { basename, filenameForms, isFolderMarker, keyFilter } from './filters.js';
 import { contentKey, fingerprintContent, isFingerprintOf, objectUri } from './identity.js';
-import { memoryTables, type LookupTable } from './lookup.js';
+import { memoryTables, type LookupTable, type LookupTables } from './lookup.js';
 import { mapOrdered } from './ordered.js';
 import { formatBytes, multipartThreshold, preflightKey, preflightListing, preflightProbe, uploadMethod } from './requirements.js';
 import type { HeldItems, InFlightTask, IndexedVideoRef, LedgerEntry, PlanInput, PlanItem, PlanMatch, PlanSummary } from './types.js';
@@ -44,7 +44,11 @@ interface PlanView {
   byNameSize: LookupTable<NameSizeRecord>;
   /** Whether some name and size had more than one item held back. */
   anyShared: boolean;
-  fingerprintsBySize: Map<number, Promise<Map<string, Twin[]>>>;
+  /** The sizes whose unread videos are being read (GET) for their fingerprints: only while they are read. */
+  readingSizes: Map<number, Promise<void>>;
+  /** The sizes whose unread videos were read: their fingerprints are in `twinsByContent` with the listed ones. */
+  sizesRead: LookupTable<0>;
+  tables: LookupTables;
 }
 
 /**
@@ -88,22 +92,25 @@ async function viewOf(input: PlanInput): Promise<PlanView> {
     keyOf: (sourceUri) => (sourceUri.startsWith(uri('')) ? sourceUri.slice(uri('').length) : sourceUri),
     ledgerByUri: tables.open('ledger-by-uri'),
     ledgerByContent: tables.open('ledger-by-content'),
-    stillIndexed: (entry) => entry.status !== 'ready' || !entry.videoId || videoIds.get(entry.videoId).length > 0,
+    stillIndexed: (entry) => entry.status !== 'ready' || !entry.videoId || videoIds.has(entry.videoId),
     videosByName: tables.open('videos-by-name'),
     twinsByContent: tables.open('twins-by-content'),
     unreadBySize: tables.open('unread-by-size'),
-    metadataOf: metadataReader(input),
+    metadataOf: metadataReader(input, tables.open('metadata-read')),
     inFlightByName: groupBy(input.inFlight, (t) => t.filename),
     contentOwner: tables.open('content-owner'),
     byNameSize: tables.open('name-size'),
     anyShared: false,
-    fingerprintsBySize: new Map(),
+    readingSizes: new Map(),
+    sizesRead: tables.open('sizes-read'),
+    tables,
   };
-  const videoIds = tables.open<0>('video-ids');
+  const idTable = input.videoIds ? undefined : tables.open<0>('video-ids');
+  const videoIds = input.videoIds ?? { has: (id: string) => (idTable?.get(id).length ?? 0) > 0 };
   let at = 0;
   for await (const video of input.videos) {
     view.videosByName.add(video.filename, video);
-    videoIds.add(video.videoId, 0);
+    idTable?.add(video.videoId, 0);
     if (video.size !== undefined) {
       const fingerprint = video.userMetadata === undefined ? undefined : fingerprintContent(video.userMetadata);
       if (fingerprint) view.twinsByContent.add(`${video.size}\0${fingerprint.content}`, { uri: fingerprint.uri, videoId: video.videoId, at });
@@ -118,14 +125,27 @@ async function viewOf(input: PlanInput): Promise<PlanView> {
   return view;
 }
 
-/** A video's user_metadata: as listed, else read once (GET) and kept. */
-function metadataReader(input: PlanInput): PlanView['metadataOf'] {
-  const metadataCache = new Map<string, Promise<Record<string, unknown> | undefined>>();
+/**
+ * A video's user_metadata: as listed, else read once (GET) and kept in `read` (a lookup table: on
+ * disk for the CLI); only the reads in flight are held in memory.
+ */
+function metadataReader(input: PlanInput, read: LookupTable<Record<string, unknown> | null>): PlanView['metadataOf'] {
+  const reading = new Map<string, Promise<Record<string, unknown> | undefined>>();
   return (video) => {
     if (video.userMetadata) return Promise.resolve(video.userMetadata);
-    let cached = metadataCache.get(video.videoId);
-    if (!cached) metadataCache.set(video.videoId, (cached = input.edges.videoMetadata(video.videoId)));
-    return cached;
+    const inFlight = reading.get(video.videoId);
+    if (inFlight) return inFlight;
+    const known = read.get(video.videoId);
+    if (known.length > 0) return Promise.resolve(known[0] ?? undefined);
+    const fetching = input.edges
+      .videoMetadata(video.videoId)
+      .then((metadata) => {
+        read.add(video.videoId, metadata ?? null);
+        return metadata;
+      })
+      .finally(() => reading.delete(video.videoId));
+    reading.set(video.videoId, fetching);
+    return fetching;
   };
 }
 
@@ -221,41 +241,36 @@ async function byIndex(view: PlanView, object: SourceObject, base: PlanItem, sam
 
 /** A video of another key with this object's content (size and ETag in its fingerprint), the first the index listed. */
 async function indexedTwin(view: PlanView, object: SourceObject): Promise<Twin | undefined> {
-  const content = contentKey(object.size, object.etag);
-  const listed = view.twinsByContent.get(`${object.size}\0${content}`);
-  const read = (await fingerprintsOfSize(view, object.size)).get(content) ?? [];
-  const twins = read.length === 0 ? listed : [...listed, ...read].sort((a, b) => a.at - b.at);
+  await readFingerprintsOfSize(view, object.size);
+  const twins = view.twinsByContent.get(`${object.size}\0${contentKey(object.size, object.etag)}`);
+  // Listed fingerprints come in listing order, those read by GET after them: in place order, the first the index listed.
+  twins.sort((a, b) => a.at - b.at);
   return twins.find((twin) => twin.uri !== view.uri(object.key));
 }
 
 /**
- * The fingerprints of the videos of one size whose metadata the listing did not carry, by content,
- * read once per size: looking each object up in every video of its size was quadratic where many
- * videos share a size.
+ * Reads (GET) the fingerprints of the videos of one size whose metadata the listing did not carry,
+ * once per size, into `twinsByContent` beside the listed ones: looking each object up in every
+ * video of its size was quadratic where many videos share a size.
  */
-function fingerprintsOfSize(view: PlanView, size: number): Promise<Map<string, Twin[]>> {
-  let cached = view.fingerprintsBySize.get(size);
-  if (!cached) {
-    const videos = view.unreadBySize.get(String(size));
-    if (videos.length === 0) return NO_FINGERPRINTS;
-    cached = (async () => {
-      const byContent = new Map<string, Twin[]>();
-      const read = mapOrdered(inOrder(videos), view.input.concurrency ?? 16, async (video) => ({ video, fp: fingerprintContent(await view.metadataOf(video)) }));
-      for await (const { video, fp } of read) {
-        if (!fp) continue;
-        const twin = { uri: fp.uri, videoId: video.videoId, at: video.at };
-        const twins = byContent.get(fp.content);
-        if (twins) twins.push(twin);
-        else byContent.set(fp.content, [twin]);
-      }
-      return byContent;
-    })();
-    view.fingerprintsBySize.set(size, cached);
-  }
-  return cached;
+function readFingerprintsOfSize(view: PlanView, size: number): Promise<void> {
+  const reading = view.readingSizes.get(size);
+  if (reading) return reading;
+  if (view.sizesRead.get(String(size)).length > 0) return DONE;
+  const videos = view.unreadBySize.get(String(size));
+  if (videos.length === 0) return DONE;
+  const read = (async () => {
+    const fingerprints = mapOrdered(inOrder(videos), view.input.concurrency ?? 16, async (video) => ({ video, fp: fingerprintContent(await view.metadataOf(video)) }));
+    for await (const { video, fp } of fingerprints) {
+      if (fp) view.twinsByContent.add(`${size}\0${fp.content}`, { uri: fp.uri, videoId: video.videoId, at: video.at });
+    }
+    view.sizesRead.add(String(size), 0);
+  })().finally(() => view.readingSizes.delete(size));
+  view.readingSizes.set(size, read);
+  return read;
 }
 
-const NO_FINGERPRINTS: Promise<Map<string, Twin[]>> = Promise.resolve(new Map());
+const DONE: Promise<void> = Promise.resolve();
 
 async function* inOrder<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
@@ -280,28 +295,31 @@ async function preflight(view: PlanView, object: SourceObject, base: PlanItem): 
 
 /**
  * The held-back legacy matches, once every key is known: two different files sharing a name and
- * size are uploaded, not guessed. Grouped by name and size in the order each group was first held;
- * only groups of more than one item are gathered in memory (a first read of the held lines).
+ * size are uploaded, not guessed. Grouped by name and size in the order each group was first held:
+ * a first read of the held lines puts the items of groups of more than one into a lookup table (on
+ * disk for the CLI), and the second yields a group where its first item was held.
  */
 async function* resolveLegacyMatches(view: PlanView, held: HeldItems, summary: PlanSummary): AsyncGenerator<PlanItem> {
   const parse = (line: string) => JSON.parse(line) as [string, PlanItem];
-  const groups = new Map<string, PlanItem[]>();
+  const groups = view.tables.open<PlanItem>('shared-held');
+  const yielded = view.tables.open<0>('shared-yielded');
   const shared = (records: NameSizeRecord[]) => records.filter((record) => 'deferred' in record).length > 1;
   if (view.anyShared) {
     for await (const line of held.lines()) {
       const [nameSize, item] = parse(line);
-      if (!shared(view.byNameSize.get(nameSize))) continue;
-      const group = groups.get(nameSize);
-      if (group) group.push(item);
-      else groups.set(nameSize, [item]);
+      if (shared(view.byNameSize.get(nameSize))) groups.add(nameSize, item);
     }
   }
   for await (const line of held.lines()) {
     const [nameSize, item] = parse(line);
     const records = view.byNameSize.get(nameSize);
-    const items = shared(records) ? groups.get(nameSize) : [item];
-    groups.delete(nameSize);
-    for (const one of items ?? []) yield resolveLegacyMatch(view, records, one, summary);
+    if (!shared(records)) {
+      yield resolveLegacyMatch(view, records, item, summary);
+      continue;
+    }
+    if (yielded.get(nameSize).length > 0) continue;
+    yielded.add(nameSize, 0);
+    for (const one of groups.get(nameSize)) yield resolveLegacyMatch(view, records, one, summary);
   }
 }
 

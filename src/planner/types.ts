@@ -163,6 +163,8 @@ export interface PlanInput {
   objects: AsyncIterable<SourceObject>;
   /** Read once, before the first object. */
   videos: Iterable<IndexedVideoRef> | AsyncIterable<IndexedVideoRef>;
+  /** Whether a video id is in the index, when the caller can already tell (the listing's own lookup); else the planner keeps a table of `videos`' ids. */
+  videoIds?: { has(videoId: string): boolean } | undefined;
   inFlight: Iterable<InFlightTask>;
   /** Read once, before the first object. */
   ledger: Iterable<LedgerEntry> | AsyncIterable<LedgerEntry>;

@@ -18,14 +18,26 @@ export type MarkerFilterVerdict = 'works' | 'all-listed' | 'broken' | 'unproven'
 export interface OurVideos {
   verdict: MarkerFilterVerdict;
   /** What the filter listed, only when it `works`: every other video is known to carry no fingerprint. */
-  ids: ReadonlySet<string> | undefined;
+  ids: VideoIds | undefined;
+}
+
+/** Ids looked up one at a time: a Set, or a listing spilled to disk (`SpilledListing`). */
+export interface VideoIds {
+  has(id: string): boolean;
+}
+
+/** A listing as the judgement reads it when it is not held as an array: how many, which, each in order, the first. */
+export interface ListedVideoIds extends VideoIds {
+  readonly size: number;
+  idsInOrder(): AsyncIterable<string>;
+  readonly first: Pick<IndexedVideo, '_id' | 'user_metadata'> | undefined;
 }
 
 export interface MarkerFilterEvidence {
   /** Every video of the index (unfiltered listing). */
-  all: readonly Pick<IndexedVideo, '_id'>[];
+  all: readonly Pick<IndexedVideo, '_id'>[] | ListedVideoIds;
   /** The listing filtered by tlmigrate's marker. */
-  filtered: readonly Pick<IndexedVideo, '_id' | 'user_metadata'>[];
+  filtered: readonly Pick<IndexedVideo, '_id' | 'user_metadata'>[] | ListedVideoIds;
   /** Videos known to carry the marker: those the state's ledger recorded (streamed from it by plan). */
   known: Iterable<string> | AsyncIterable<string>;
 }
@@ -34,20 +46,41 @@ type MarkerApi = Pick<TwelveLabsClient, 'getVideo'>;
 
 /**
  * Judges the marker filter against what is known: the ledger's videos must all be listed, and
- * one listed video, read by GET, must carry the marker. One GET at most.
+ * one listed video, read by GET, must carry the marker. One GET at most. The listings are read
+ * through lookups and one pass in order, so spilled listings of millions of videos are never held.
  */
 export async function judgeMarkerFilter(api: MarkerApi, indexId: string, evidence: MarkerFilterEvidence, signal?: AbortSignal): Promise<OurVideos> {
-  const listed = new Set(evidence.filtered.map((v) => v._id));
+  const all = asListed(evidence.all);
+  const listed = asListed(evidence.filtered);
   const unknown: OurVideos = { verdict: 'unproven', ids: undefined };
-  if (evidence.all.length > 0 && evidence.all.every((v) => listed.has(v._id))) return { ...unknown, verdict: 'all-listed' };
-  const present = new Set(evidence.all.map((v) => v._id));
-  for await (const id of evidence.known) if (present.has(id) && !listed.has(id)) return { ...unknown, verdict: 'broken' };
-  const sample = evidence.filtered[0];
+  // Every video listed needs at least as many ids listed: most answers are settled by the counts.
+  if (all.size > 0 && listed.size >= all.size && (await everyId(all.idsInOrder(), (id) => listed.has(id)))) return { ...unknown, verdict: 'all-listed' };
+  for await (const id of evidence.known) if (!listed.has(id) && all.has(id)) return { ...unknown, verdict: 'broken' };
+  const sample = listed.first;
   if (!sample) return unknown;
   const metadata = sample.user_metadata ?? (await readMetadata(api, indexId, sample._id, signal));
   if (metadata === undefined) return unknown;
   if (metadata.tlm_tool !== TLM_MARKER.tlm_tool) return { ...unknown, verdict: 'broken' };
   return { verdict: 'works', ids: listed };
+}
+
+/** An array of listed videos (each id once, as the reader returns them) as a ListedVideoIds. */
+function asListed(videos: readonly Pick<IndexedVideo, '_id' | 'user_metadata'>[] | ListedVideoIds): ListedVideoIds {
+  if ('idsInOrder' in videos) return videos;
+  const ids = new Set(videos.map((v) => v._id));
+  return {
+    size: ids.size,
+    has: (id) => ids.has(id),
+    idsInOrder: async function* () {
+      yield* ids;
+    },
+    first: videos[0],
+  };
+}
+
+async function everyId(ids: AsyncIterable<string>, test: (id: string) => boolean): Promise<boolean> {
+  for await (const id of ids) if (!test(id)) return false;
+  return true;
 }
 
 /** Lists the index's videos by tlmigrate's marker and judges the answer (see `judgeMarkerFilter`). */

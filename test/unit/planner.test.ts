@@ -113,6 +113,18 @@ describe('planMigration: fingerprint in user_metadata', () => {
     expect(edges.metadataCalls).toEqual(['v9']);
   });
 
+  it('reads each unread video of a size once, however many objects of that size ask, and takes the twin the index listed first', async () => {
+    const at = (key: string) => aSourceObject({ key, etag: clip.etag, size: clip.size });
+    const unread = (videoId: string, filename: string) => anIndexedVideo({ videoId, filename, size: clip.size });
+    const videos = [unread('u1', 'a.mp4'), anIndexedVideo({ videoId: 'l1', filename: 'z.mp4', size: clip.size, userMetadata: fingerprintOf(at('old/two.mp4')) }), unread('u2', 'ep1.mp4')];
+    const edges = fakeEdges({ u1: fingerprintOf(at('old/one.mp4')), u2: fingerprintOf(at('old/three.mp4')) });
+    const others = Array.from({ length: 20 }, (_, i) => aSourceObject({ key: `more/${i}.mp4`, etag: `e${i}`, size: clip.size }));
+    const { items } = await plan({ objects: [clip, ...others], videos, edges, concurrency: 4 });
+    expect(items[0]).toMatchObject({ action: 'skip', reason: 'duplicate', match: { duplicateOf: 'old/one.mp4', videoId: 'u1' } });
+    expect(items.slice(1).every((item) => item.action === 'upload')).toBe(true);
+    expect([...edges.metadataCalls].sort()).toEqual(['u1', 'u2']);
+  });
+
   it('reads a numeric tlm_etag as text', async () => {
     const numeric = aSourceObject({ key: 'n/123.mp4', etag: '123' });
     const video = anIndexedVideo({ videoId: 'v1', filename: '123.mp4', userMetadata: { ...fingerprintOf(numeric), tlm_etag: 123 } });
