@@ -96,11 +96,10 @@ export class JournalWriter {
     return `${this.statePath}${NEXT_JOURNAL}`;
   }
 
-  /** Starts appending: to the journal, or (`next`) to `.journal.next`, as a checkpoint cut short left it. */
-  async open(next = false): Promise<void> {
-    const path = next ? this.nextPath : this.mainPath;
-    this.handle = await openAppendNoFollow(path, 'journal');
-    this.current = path;
+  /** Starts appending to the journal. */
+  async open(): Promise<void> {
+    this.handle = await openAppendNoFollow(this.mainPath, 'journal');
+    this.current = this.mainPath;
   }
 
   async close(): Promise<void> {

@@ -116,8 +116,9 @@ export class PartedStore {
       await store.removeOrphans(parts);
       for (const event of manifest ? await readJournalEvents(path) : []) store.replay(event);
       const closed = closeAbandonedRuns({ ...store.head, items: store.journaledItems() }, now);
-      if (!manifest) await store.checkpoint();
-      await store.journal.open(manifest !== undefined && (await nonEmpty(`${path}${NEXT_JOURNAL}`)));
+      // A new state gets its manifest; a checkpoint cut short (`.journal.next` left) is finished now, so the journal starts empty.
+      if (!manifest || (await nonEmpty(`${path}${NEXT_JOURNAL}`))) await store.checkpoint();
+      await store.journal.open();
       for (const run of closed) await store.setRun(run);
       return store;
     } catch (error) {
