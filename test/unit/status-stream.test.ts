@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { printLogs } from '../../src/cli/logs-command.js';
 import { runReport } from '../../src/cli/report-command.js';
 import { printStatus } from '../../src/cli/status-command.js';
@@ -133,7 +133,14 @@ describe('status, logs and report on a state in parts', () => {
 
   it('print the same text as for the same state in one file', async () => {
     const { one, parted, store } = await twins(1_500);
-    onTestFinished(() => store.close());
+    try {
+      await compareOutputs(one, parted);
+    } finally {
+      await store.close();
+    }
+  });
+
+  async function compareOutputs(one: string, parted: string): Promise<void> {
     expect(JSON.parse(await readFile(parted, 'utf8'))).toHaveProperty('parts');
     for (const json of [true, false]) {
       const [a, b] = [collector(), collector()];
@@ -154,5 +161,5 @@ describe('status, logs and report on a state in parts', () => {
       expect(scrub(y.text())).toBe(scrub(x.text()));
       expect(y.text().length).toBeGreaterThan(200);
     }
-  });
+  }
 });
