@@ -35,8 +35,15 @@ async function fill(store: PartedStore | StateStore, n: number): Promise<void> {
     const written = store.setItem(`s3://bench/${key(i)}`, anItem(i));
     // Every 10,000: let the journal drain, as a run's pace would.
     if (i % 10_000 === 9_999) await written;
+    // Every 100,000, a state in parts keeps only what it works on, as the executor will (step 3).
+    if (i % 100_000 === 99_999 && store instanceof PartedStore) await unloadClean(store, true);
   }
   await store.checkpoint();
+}
+
+async function unloadClean(store: PartedStore, checkpoint: boolean): Promise<void> {
+  if (checkpoint) await store.checkpoint();
+  for (const part of store.partList()) if (part.loaded && !part.dirty) store.unloadPart(part.id);
 }
 
 /** 1,000 changes spread evenly over `parts` parts in the middle of the state, then a checkpoint with a durable intent written during it. */
@@ -58,7 +65,7 @@ async function changeAndCheckpoint(store: PartedStore, parts: number, n: number)
   await store.setItem(`s3://bench/${key(from * span + 1)}`, { status: 'intent', attempts: 2 }, { durable: true });
   const intentMs = performance.now() - intentStart;
   await checkpoint;
-  for (const part of store.partList()) if (part.loaded && !part.dirty) store.unloadPart(part.id);
+  await unloadClean(store, false);
   return { ms: performance.now() - started, intentMs, written: store.lastCheckpoint.parts };
 }
 
@@ -71,7 +78,7 @@ export async function partsBench(dir: string, n: number, meter: Meter): Promise<
   meter.reset();
   let started = performance.now();
   await fill(store, n);
-  for (const part of store.partList()) store.unloadPart(part.id);
+  await unloadClean(store, false);
   rows.push(['fill (journal + checkpoints of new parts)', secs(performance.now() - started), `peak RSS ${mib(meter.peak())}, ${store.partList().length} parts`]);
   const cost: Record<number, number> = {};
   for (const parts of [1, 10, 100]) {
