@@ -6,7 +6,7 @@ import { PartedStore, type CheckpointPoint } from '../../src/state/parted-store.
 import { compareUris, type PartsManifest } from '../../src/state/parts.js';
 import { loadState, StateStore } from '../../src/state/store.js';
 import type { ItemState } from '../../src/state/types.js';
-import { openStateView, type StateView } from '../../src/state/view.js';
+import { openStateView, readLedger, type StateView } from '../../src/state/view.js';
 import { useTmpDir } from './tmp-dir.js';
 
 const IDENTITY = { uri: 's3://archive/clips', indexId: 'idx1', bucket: 'archive', prefix: 'clips' };
@@ -325,6 +325,12 @@ describe('openStateView on a state in parts', () => {
       const { updatedAt: _c, createdAt: _d, ...partedHeader } = parted.header;
       expect(partedHeader).toEqual(oneHeader);
       expect(parted.header.runs[0]?.outcome).toBe('completed');
+      // The planner's ledger streams the same view.
+      const ledger = await readLedger(states.parted, IDENTITY);
+      const entries = [];
+      for await (const entry of ledger) entries.push(entry);
+      await ledger.close();
+      expect(entries.map((e) => [e.uri, e.status, e.taskId])).toEqual(partedItems.map(([key, item]) => [key, item.status, item.taskId]));
     } finally {
       await one.close();
       await parted.close();
