@@ -1,5 +1,6 @@
 /**
- * `npm run bench:state [-- N]`: the state file at N items (default 1,000,000). Fills a real
+ * `npm run bench:state [-- [--parts] N]`: the state file at N items (default 1,000,000). With
+ * `--parts`, the state in parts (`state-parts.ts`). Without, fills a real
  * StateStore with synthetic items, then times a checkpoint, a durable intent written while that
  * checkpoint runs, and a load, beside the one-string baseline (JSON.stringify / JSON.parse of the
  * whole state, what tlmigrate did before), with the process's peak RSS after each step.
@@ -9,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { StateStore, loadState, writeFileAtomic } from '../../src/state/index.js';
+import { partsBench } from './state-parts.js';
 
-const N = Number(process.argv[2] ?? process.env.BENCH_STATE_N ?? 1_000_000);
+const args = process.argv.slice(2);
+const parts = args.includes('--parts');
+const N = Number(args.find((a) => a !== '--parts') ?? process.env.BENCH_STATE_N ?? 1_000_000);
 let peak = 0;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -28,6 +32,12 @@ async function timed<T>(what: () => Promise<T>): Promise<{ ms: number; value?: T
 
 const dir = await mkdtemp(join(tmpdir(), 'tlm-bench-state-'));
 try {
+  if (parts) {
+    const { rows, line } = await partsBench(dir, N, { peak: () => peak, reset: () => (peak = process.memoryUsage().rss) });
+    for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(48)} ${b.padEnd(14)} ${c}\n`);
+    process.stdout.write(`${line}\n`);
+    process.exit(0);
+  }
   const path = join(dir, 'state.json');
   const store = await StateStore.open(path, { uri: 's3://bench', bucket: 'bench', prefix: '', indexId: 'idx' }, 'bench', 'tlmigrate bench');
   const filled = performance.now();

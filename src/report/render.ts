@@ -46,6 +46,7 @@ export function formatFromFileName(path: string): ReportFormat | undefined {
  */
 export function detectInputKind(head: string): 'plan' | 'state' | undefined {
   const match = /"items"\s*:\s*([[{])/.exec(head);
-  if (!match) return undefined;
+  // A state in parts: its manifest has no items, a list of part files instead (`state/parts.ts`).
+  if (!match) return /"parts"\s*:\s*\[\s*(\{\s*"file"\s*:|\])/.test(head) ? 'state' : undefined;
   return match[1] === '[' ? 'plan' : 'state';
 }

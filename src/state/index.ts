@@ -9,3 +9,5 @@ export type { ItemStore, RunStore } from './contract.js';
 export { MemoryStore, type RecordedChange } from './memory.js';
 export { formatRanges, parseRanges } from './ranges.js';
 export { openStateView, readLedger, type Ledger, type StateView, type StateHeader } from './view.js';
+export { PartedStore, type CheckpointPoint, type PartedStoreOptions, type PartSummary } from './parted-store.js';
+export { PART_SIZE, compareUris, type PartEntry, type PartsManifest } from './parts.js';

@@ -12,14 +12,26 @@ const ITEMS_OPEN = '"items":{';
  */
 export async function* stateText(state: StateFile): AsyncGenerator<string> {
   const { items, ...fields } = state;
+  // Items written while this runs (between pieces) may or may not be in this copy: each is also in
+  // the journal that follows the checkpoint, and replaying it sets the same fields again.
+  yield* itemsText(fields, (function* () {
+    for (const uri of Object.keys(items)) {
+      const item = items[uri];
+      if (item !== undefined) yield [uri, item] as [string, ItemState];
+    }
+  })());
+}
+
+/**
+ * A JSON object in the state file's layout: `fields` on the first line, then `"items":{`, a line
+ * per item in the order given, and the closing braces. The one-file state and each part of a
+ * parted state are written by it, and read back by `statePieces`.
+ */
+export async function* itemsText(fields: object, items: Iterable<[string, ItemState]>): AsyncGenerator<string> {
   const head = JSON.stringify(fields);
   yield `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}${ITEMS_OPEN}\n`;
   let first = true;
-  // Items written while this runs (between pieces) may or may not be in this copy: each is also in
-  // the journal that follows the checkpoint, and replaying it sets the same fields again.
-  for (const uri of Object.keys(items)) {
-    const item = items[uri];
-    if (item === undefined) continue;
+  for (const [uri, item] of items) {
     yield `${first ? '' : ',\n'}${JSON.stringify(uri)}:${JSON.stringify(item)}`;
     first = false;
   }
@@ -27,7 +39,7 @@ export async function* stateText(state: StateFile): AsyncGenerator<string> {
 }
 
 /** A state file read a piece at a time: its head (every field, items empty), then batches of items. */
-export type StatePiece = { kind: 'head'; head: StateFile } | { kind: 'items'; items: Record<string, ItemState> } | { kind: 'other' };
+export type StatePiece<H = StateFile> = { kind: 'head'; head: H } | { kind: 'items'; items: Record<string, ItemState> } | { kind: 'other' };
 
 /**
  * Reads a state file written by `stateText` line by line, without holding its text whole.
@@ -49,11 +61,11 @@ export async function readStateLines(path: string): Promise<StateFile | undefine
  * items a few thousand lines per `JSON.parse`. Ends with `other` when the layout is another (or
  * the file ends before its closing braces), after which nothing read is to be trusted.
  */
-export async function* statePieces(text: AsyncIterable<string | Buffer>): AsyncGenerator<StatePiece> {
+export async function* statePieces<H = StateFile>(text: AsyncIterable<string | Buffer>): AsyncGenerator<StatePiece<H>> {
   let head = false;
   let batch: string[] = [];
   let closed = false;
-  const flush = (): StatePiece => {
+  const flush = (): StatePiece<H> => {
     const entries = batch.length === 0 ? {} : parseObject(`{${batch.join('')}}`);
     batch = [];
     return entries === undefined ? { kind: 'other' } : { kind: 'items', items: entries as Record<string, ItemState> };
@@ -64,7 +76,7 @@ export async function* statePieces(text: AsyncIterable<string | Buffer>): AsyncG
       continue;
     }
     if (!head) {
-      const state = line.endsWith(ITEMS_OPEN) ? (parseObject(`${line}}}`) as StateFile | undefined) : undefined;
+      const state = line.endsWith(ITEMS_OPEN) ? (parseObject(`${line}}}`) as H | undefined) : undefined;
       if (state === undefined) return yield { kind: 'other' };
       head = true;
       yield { kind: 'head', head: state };

@@ -1,6 +1,8 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { StateFileError } from '../errors.js';
 import { BLANK_ITEM, applyEvent, type JournalEvent } from './events.js';
+import { openPartedView } from './parted-view.js';
+import { isPartsManifest } from './parts.js';
 import { statePieces } from './state-file.js';
 import type { LedgerEntry } from '../planner/index.js';
 import { checkIdentity, checkStateShape, parseWhole, readJournalEvents, stateMissing, type StateIdentity } from './store.js';
@@ -18,13 +20,14 @@ export type StateHeader = Omit<StateFile, 'items'>;
 export interface StateView {
   readonly path: string;
   readonly header: StateHeader;
-  /** Every item with its source URI, in the state's order (checkpoint first, then items only the journal holds). */
+  /** Every item with its source URI, in the state's order: one file's (checkpoint first, then items only the journal holds), or key order for a state in parts. */
   items(): AsyncGenerator<[string, ItemState]>;
   close(): Promise<void>;
 }
 
 /**
- * Opens a state for reading: undefined when there is none. The checkpoint is opened before the
+ * Opens a state for reading, in one file or in parts (`parted-view.ts`): undefined when there is
+ * none. The checkpoint is opened before the
  * journal is read, and its items are read from that open file: a checkpoint written meanwhile (a
  * run going on) cannot lay an older journal over newer items, as `loadState` reads them too.
  */
@@ -60,11 +63,15 @@ async function replaced(handle: FileHandle, path: string): Promise<boolean> {
   return there === undefined || there.ino !== mine.ino || there.dev !== mine.dev;
 }
 
-async function viewOf(path: string, handle: FileHandle, events: JournalEvent[]): Promise<StateView> {
+async function viewOf(path: string, handle: FileHandle, events: JournalEvent[]): Promise<StateView | undefined> {
   const head = await readHead(handle);
   if (head === undefined) {
-    // Another layout (an older tlmigrate's single line, a reformatted file): small by nature, read whole.
-    const whole = parseWhole(await readFile(path, 'utf8'), path);
+    // Another layout (an older tlmigrate's single line, a reformatted file, a manifest of parts): small by nature, read whole.
+    const whole: unknown = parseWhole(await readFile(path, 'utf8'), path);
+    if (isPartsManifest(whole)) {
+      await handle.close();
+      return openPartedView(path);
+    }
     checkStateShape(whole, path);
     for (const event of events) applyEvent(whole, event);
     await handle.close();

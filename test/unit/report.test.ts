@@ -311,6 +311,8 @@ describe('input detection and format names', () => {
     ['{"version":1,"createdAt":"x","items":[\n{"key":"a"}', 'plan'],
     ['{\n  "version": 1,\n  "items": [\n', 'plan'],
     ['{"version":1,"tool":"t","source":{"uri":"s3://b/\\"items\\":["},"items":{"s3://b/k":{}}', 'state'],
+    ['{"version":1,"tool":"t","runs":[],"parts":[\n{"file":"s.json.parts/00001-000001.json","first":"s3://b/a"', 'state'],
+    ['{"version":1,"tool":"t","runs":[],"parts":[\n]}', 'state'],
     ['{"hello":"world"}', undefined],
     ['not json', undefined],
   ])('%s -> %s', (head, kind) => {

@@ -243,7 +243,7 @@ describe('StateStore', () => {
     const store = await StateStore.open(path, IDENTITY, 'apply', TOOL);
     await store.setItem(uri('videos/a.mp4'), anItemState({ key: 'videos/a.mp4', status: 'intent' }), { durable: true });
     // Make every later write short: the handle accepts part of the bytes, then none (a disk filling up).
-    const journal = (store as unknown as { journal: { write: (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }> } }).journal;
+    const journal = (store as unknown as { journal: { handle: { write: (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }> } } }).journal.handle;
     const write = journal.write.bind(journal);
     let calls = 0;
     journal.write = (bytes, offset, length) => (++calls === 1 ? write(bytes, offset, Math.min(length, 7)) : Promise.resolve({ bytesWritten: 0 }));
