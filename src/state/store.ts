@@ -151,6 +151,10 @@ export class StateStore implements RunStore {
   }
 
   /** The plan this state last applied. */
+  async *scan(): AsyncGenerator<[string, ItemState]> {
+    yield* this.items();
+  }
+
   get lastPlan(): StateFile['lastPlan'] {
     return this.state.lastPlan;
   }
