@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { formatBytes } from '../planner/index.js';
 import { httpChunkPut } from '../twelvelabs/chunk-put.js';
-import { StateStore, checkPlanItems, openPlanFile, type RunRecord } from '../state/index.js';
+import { checkPlanItems, openPlanFile, openRunStore, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
 import { stopAtGates } from '../twelvelabs/stop-gate.js';
@@ -98,11 +98,13 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
   const wired = await wireApply(args, header.indexId, header.source, deps);
   // Temporary credentials: warned of once; each URL's expiry is capped when it is signed.
   await capExpiryToSession(wired.s3, prepared.presignSeconds, log);
-  const store = await StateStore.open(
+  // Past PARTS_THRESHOLD items a new state is written in parts (docs/architecture.md, "The state at scale").
+  const store = await openRunStore(
     args.state,
     { uri: header.source.uri, bucket: header.source.bucket, prefix: header.source.prefix, indexId: header.indexId, indexName: wired.indexName },
     `apply ${args.plan}`,
     `tlmigrate ${VERSION}`,
+    { planItems: prepared.plan.summary.total },
   );
   const wallStarted = performance.now();
   const runId = randomUUID();

@@ -6,7 +6,7 @@ import { ENDED, NOT_CREATED, PartedStore, failureStage, statusIn, type ItemState
 import { executePlan } from './executor.js';
 import { countStatuses, followTasks, type FollowOptions } from './follow.js';
 import { mergePlan, type MergedPlan } from './merge-plan.js';
-import { disposeMerge, mergePlanParted, partedWork, tallyParted, type PlanTally } from './parted-run.js';
+import { PartedSets, disposeMerge, mergePlanParted, partedWork, tallyParted, type PlanTally } from './parted-run.js';
 import type { ExecuteOptions, ExecuteResult, QuotaWait } from './types.js';
 
 /** Failed items of the plan, in the words status and logs use too. */
@@ -139,10 +139,11 @@ async function plainPlan(store: RunStore, plan: PlanReader, retryFailed: boolean
 
 /** A state in parts: the plan merged a part at a time, the work spooled and taken back in windows. */
 async function partedPlan(store: PartedStore, plan: PlanReader, retryFailed: boolean): Promise<MergedWork> {
-  const merged = await mergePlanParted(store, plan.items(), plan.header.source.bucket, retryFailed);
+  const sets = new PartedSets(store);
+  const merged = await mergePlanParted(store, plan.items(), plan.header.source.bucket, retryFailed, sets);
   const durations = new Map<string, number>();
   try {
-    const windows = await partedWork(store, merged, durations);
+    const windows = await partedWork(store, merged, sets, durations);
     return {
       count: merged.work,
       execute: { uris: [], windows, durations },
@@ -192,7 +193,7 @@ async function execute(input: ApplyRunInput, work: MergedWork, run: RunRecord): 
   const quiet = store.changeCount === writesAtStart && isEmpty(result);
   await store.setRun(run);
   const writesBeforeWait = store.changeCount;
-  const counts = input.wait && !result.interrupted && !result.quota && !result.budget ? await follow(input, input.wait) : await countStatuses(store);
+  const counts = input.wait && !result.interrupted && !result.quota && !result.budget ? await follow(input, input.wait) : store instanceof PartedStore ? await store.statusCounts() : await countStatuses(store);
   const end = settleRun(run, result, await work.tally(), { interrupted: result.interrupted || stop.aborted, waited: input.wait !== undefined });
   // A run that found nothing to do leaves no empty entry in the runs history.
   if (run.outcome === 'completed' && quiet && store.changeCount === writesBeforeWait) await store.forgetRun(run.runId);

@@ -25,10 +25,17 @@ export function ownersInMemory(): ContentOwners {
   return { get: (key) => Promise.resolve(map.get(key)), set: (key, uri) => void map.set(key, uri) };
 }
 
-/** What the compact sets ask of a state in parts: where an item lives and a look at one part. */
+/** What the compact sets ask of a state in parts: where an item lives, where it may have moved since, and a look at one part. */
 export interface PartLookup {
   partOf(uri: string): number | undefined;
+  /** The part and the parts cut from it since: a hint stays true across a split. */
+  lineage(id: number): number[];
   scanPart(id: number): AsyncIterable<[string, ItemState]>;
+}
+
+/** The parts where items hinted at `hints` may be now, each once. */
+function partsOf(lookup: PartLookup, hints: number[]): number[] {
+  return [...new Set(hints.flatMap((hint) => lookup.lineage(hint)))];
 }
 
 /** The ids an item records. */
@@ -138,7 +145,7 @@ export class HashedIds implements IdSet {
 
   async has(id: string): Promise<boolean> {
     if (this.recent.has(id)) return true;
-    for (const part of this.table.get(id)) {
+    for (const part of partsOf(this.parts, this.table.get(id))) {
       for await (const [, item] of this.parts.scanPart(part)) if (idsOf(item).includes(id)) return true;
     }
     return false;
@@ -154,15 +161,21 @@ export class HashedIds implements IdSet {
   }
 }
 
+/** Parts whose created contents are kept read (duplicates across folders tend to point at the same few parts). */
+const OWNER_PARTS_CACHED = 16;
+
 /**
  * Content owners of a state in parts: hashes of content keys with the part of their owner. A hit
- * is confirmed by reading that part for an item of that content the state records as created; the
- * owners decided in the window being worked on are kept exactly (`endWindow` forgets them: by then
- * they are recorded, or the run stopped before sending them).
+ * is confirmed by reading that part for an item of that content the state records as created (the
+ * contents of the last parts read are kept); the owners decided in the window being worked on are
+ * kept exactly (`endWindow` forgets them: by then they are recorded, or the run stopped before
+ * sending them, and a later window sends its own copy).
  */
 export class HashedOwners implements ContentOwners {
   readonly table = new HashTable64();
   private window = new Map<string, string>();
+  /** Created contents of parts read to confirm a hit, least recently used first. */
+  private readonly read = new Map<number, Map<string, string>>();
 
   constructor(private readonly parts: PartLookup) {}
 
@@ -173,21 +186,39 @@ export class HashedOwners implements ContentOwners {
   set(key: string, uri: string): void {
     this.window.set(key, uri);
     const part = this.parts.partOf(uri);
-    if (part !== undefined) this.table.add(key, part);
+    if (part === undefined) return;
+    this.table.add(key, part);
+    if (!this.read.get(part)?.has(key)) this.read.get(part)?.set(key, uri);
   }
 
   async get(key: string, self: string): Promise<string | undefined> {
     const exact = this.window.get(key);
     if (exact !== undefined) return exact;
-    for (const part of this.table.get(key)) {
-      for await (const [uri, item] of this.parts.scanPart(part)) {
-        if (uri !== self && CREATED_STATUSES.has(item.status) && contentKey(item.size, item.etag) === key) return uri;
-      }
+    for (const part of partsOf(this.parts, this.table.get(key))) {
+      const owner = (await this.contents(part)).get(key);
+      if (owner !== undefined && owner !== self) return owner;
     }
     return undefined;
   }
 
   endWindow(): void {
     this.window = new Map();
+  }
+
+  private async contents(part: number): Promise<Map<string, string>> {
+    const cached = this.read.get(part);
+    if (cached) {
+      this.read.delete(part);
+      this.read.set(part, cached);
+      return cached;
+    }
+    const contents = new Map<string, string>();
+    for await (const [uri, item] of this.parts.scanPart(part)) {
+      const key = contentKey(item.size, item.etag);
+      if (CREATED_STATUSES.has(item.status) && !contents.has(key)) contents.set(key, uri);
+    }
+    this.read.set(part, contents);
+    if (this.read.size > OWNER_PARTS_CACHED) this.read.delete(this.read.keys().next().value as number);
+    return contents;
   }
 }

@@ -24,11 +24,12 @@ const FLAG = { upload: 1, preflight: 2, work: 4, recorded: 8, failedBefore: 16, 
 /** One spooled plan item: source URI, flags, video seconds when the plan probed them. */
 type Entry = [string, number, number?];
 
-/** Keeps the parts of the last few items loaded; the rest are checkpointed and let go. */
+/** Keeps the parts of the last few items loaded; the rest are checkpointed and let go (`onLeave` sees them first). */
 export class PartCache {
   private recent: number[] = [];
   constructor(
     private readonly store: PartedStore,
+    private readonly onLeave?: (ids: number[]) => Promise<void>,
     private readonly capacity = 2,
   ) {}
 
@@ -38,7 +39,46 @@ export class PartCache {
     if (id === undefined || this.recent.at(-1) === id) return;
     this.recent = [...this.recent.filter((r) => r !== id), id].slice(-this.capacity);
     await this.store.loadPart(id);
-    if (this.store.loadedParts > this.capacity) await this.store.release(new Set(this.recent));
+    if (this.store.loadedParts > this.capacity) await this.leave(new Set(this.recent));
+  }
+
+  /** Lets go of every loaded part but `keep`. */
+  async leave(keep: ReadonlySet<number> = new Set()): Promise<void> {
+    await this.onLeave?.(this.store.partList().flatMap((p) => (p.loaded && !keep.has(p.id) ? [p.id] : [])));
+    await this.store.release(keep);
+  }
+}
+
+/**
+ * The sets a run needs of every item, compact: the ids claimed, and the owner of each content
+ * the state records as created. Built from the parts the merge read (as it lets each go, its
+ * changes made) and then from the others that can hold either (a part of planned items only cannot).
+ */
+export class PartedSets {
+  readonly indexed = new Set<number>();
+  readonly claimed: HashedIds;
+  readonly owners: HashedOwners;
+
+  constructor(private readonly store: PartedStore) {
+    this.claimed = new HashedIds(store);
+    this.owners = new HashedOwners(store);
+  }
+
+  async index(id: number): Promise<void> {
+    for await (const [, item] of this.store.scanPart(id)) {
+      for (const claimed of idsOf(item)) this.claimed.addRecorded(claimed, id);
+      if (CREATED_STATUSES.has(item.status)) this.owners.addRecorded(contentKey(item.size, item.etag), id);
+    }
+    this.indexed.add(id);
+  }
+
+  /** Indexes the parts the merge did not read, but for those whose manifest entry shows planned items only. */
+  async complete(): Promise<void> {
+    for (const part of this.store.partList()) {
+      if (this.indexed.has(part.id)) continue;
+      const onlyPlanned = !part.dirty && part.written !== undefined && Object.keys(part.written.byStatus).every((s) => s === 'planned');
+      if (!onlyPlanned) await this.index(part.id);
+    }
   }
 }
 
@@ -52,11 +92,13 @@ export interface PartedMerge {
 }
 
 /** Merges the plan into a state in parts, a part at a time, spooling every plan item with what the run needs to know of it. */
-export async function mergePlanParted(store: PartedStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean): Promise<PartedMerge> {
+export async function mergePlanParted(store: PartedStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean, sets: PartedSets): Promise<PartedMerge> {
   const dir = await mkdtemp(join(tmpdir(), 'tlmigrate-apply-'));
   const spool = join(dir, 'plan-items.jsonl');
   const out = createWriteStream(spool, { mode: 0o600 });
-  const cache = new PartCache(store);
+  const cache = new PartCache(store, async (ids) => {
+    for (const id of ids) await sets.index(id);
+  });
   const now = new Date().toISOString();
   const merged: PartedMerge = { work: 0, disorder: 0, spool };
   let previous: string | undefined;
@@ -78,11 +120,14 @@ export async function mergePlanParted(store: PartedStore, items: AsyncIterable<P
       const duration = item.probe?.durationSeconds;
       await write(out, `${JSON.stringify(duration === undefined ? [uri, flags] : [uri, flags, duration])}\n`);
     }
+    await cache.leave();
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   } finally {
     out.end();
     await once(out, 'close');
   }
-  await store.release();
   return merged;
 }
 
@@ -105,15 +150,9 @@ export async function disposeMerge(merged: PartedMerge): Promise<void> {
  * the part size), and the global sets built by one walk of the state, compact: the ids claimed and
  * the owners of each content the state records as created, as 64-bit hashes with their part.
  */
-export async function partedWork(store: PartedStore, merged: PartedMerge, durations: Map<string, number>): Promise<WorkWindows> {
-  const claimed = new HashedIds(store);
-  const owners = new HashedOwners(store);
-  for (const part of store.partList()) {
-    for await (const [, item] of store.scanPart(part.id)) {
-      for (const id of idsOf(item)) claimed.addRecorded(id, part.id);
-      if (CREATED_STATUSES.has(item.status)) owners.addRecorded(contentKey(item.size, item.etag), part.id);
-    }
-  }
+export async function partedWork(store: PartedStore, merged: PartedMerge, sets: PartedSets, durations: Map<string, number>): Promise<WorkWindows> {
+  await sets.complete();
+  const { claimed, owners } = sets;
   const read = (uri: string): ItemState | undefined => {
     try {
       return store.item(uri);

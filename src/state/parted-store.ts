@@ -93,6 +93,8 @@ export class PartedStore implements RunStore {
   private closed = false;
   /** Items kept answering `item()` while their part is not loaded (`hold`): in flight across parts. */
   private readonly resident = new Map<string, ItemState>();
+  /** Parts cut from a part that grew past twice the part size, by the id of the part they were cut from. */
+  private readonly splitInto = new Map<number, number[]>();
 
   private constructor(
     readonly path: string,
@@ -181,6 +183,30 @@ export class PartedStore implements RunStore {
   /** Ends a `hold`. */
   letGo(uri: string): void {
     this.resident.delete(uri);
+  }
+
+  /**
+   * A part and every part cut from it since this store opened (a part is never removed, only cut):
+   * where an item that was in part `id` is now.
+   */
+  lineage(id: number): number[] {
+    const ids = [id];
+    for (let at = 0; at < ids.length; at++) ids.push(...(this.splitInto.get(ids[at] as number) ?? []));
+    return ids;
+  }
+
+  /** Items per status: from the manifest for parts unchanged since their file, else from the part. */
+  async statusCounts(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const add = (status: string, n: number) => (counts[status] = (counts[status] ?? 0) + n);
+    for (const part of this.parts) {
+      if (!part.items && part.patches.size === 0 && part.written) {
+        for (const [status, n] of Object.entries(part.written.byStatus)) add(status, n ?? 0);
+        continue;
+      }
+      for await (const [, item] of this.scanPart(part.id)) add(item.status, 1);
+    }
+    return counts;
   }
 
   /** How many parts are in memory. */
@@ -370,6 +396,7 @@ export class PartedStore implements RunStore {
         continue;
       }
       const piece = this.newPart(slice[0] as string, this.parts.indexOf(part) + cuts.length);
+      this.splitInto.set(part.id, [...(this.splitInto.get(part.id) ?? []), piece.id]);
       piece.last = slice.at(-1) as string;
       for (const key of slice) {
         piece.items?.set(key, items.get(key) as ItemState);
