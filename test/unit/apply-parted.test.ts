@@ -2,6 +2,7 @@ import { cpSync, existsSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { applyPlanRun, type ApplyRunInput, type RunSettings } from '../../src/executor/apply.js';
+import { followTasks } from '../../src/executor/follow.js';
 import { HashedIds, HashedOwners, hash64 } from '../../src/executor/compact-sets.js';
 import { PLAN_VERSION, emptySummary, type PlanItem } from '../../src/planner/index.js';
 import type { PlanReader } from '../../src/planner/plan-file.js';
@@ -109,6 +110,24 @@ describe('apply on a state in parts', () => {
     await store.close();
     expect(again).toMatchObject({ exitCode: 0, result: { submitted: 0 }, counts: { submitted: 12 } });
     expect(w.api.posts).toBe(12);
+  });
+
+  it('follows progress (status --refresh, --wait) without loading a part: the changes go to the journal', async () => {
+    const w = world();
+    const items = Array.from({ length: 12 }, (_, n) => upload(keyOf(n)));
+    w.objects(items);
+    let store = await open(tmp.path('state.json'));
+    await w.run(store, aPlan(items));
+    await store.close();
+    for (const task of w.api.tasks.slice(0, 10)) task.status = 'ready';
+    store = await open(tmp.path('state.json'));
+    const counts = await followTasks({ api: w.api, store, clock: w.clock, indexId: 'idx', pollMs: 0, once: true });
+    expect(counts).toEqual({ ready: 10, validating: 2 });
+    expect(store.loadedParts).toBe(0);
+    expect(await store.statusCounts()).toEqual({ ready: 10, validating: 2 });
+    await store.close();
+    const states = [...(await stateItems(tmp.path('state.json'))).values()].map((i) => i.status);
+    expect(states.filter((s) => s === 'ready')).toHaveLength(10);
   });
 
   it('reconciles a POST whose answer was lost instead of sending it again', async () => {
