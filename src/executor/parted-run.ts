@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
@@ -93,7 +92,8 @@ export interface PartedMerge {
 
 /** Merges the plan into a state in parts, a part at a time, spooling every plan item with what the run needs to know of it. */
 export async function mergePlanParted(store: PartedStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean, sets: PartedSets): Promise<PartedMerge> {
-  const dir = await mkdtemp(join(tmpdir(), 'tlmigrate-apply-'));
+  // Beside the state, not in the temporary folder: it grows with the plan (~100 bytes an item), and the state's disk is the one sized for that.
+  const dir = await mkdtemp(`${store.path}.apply-`);
   const spool = join(dir, 'plan-items.jsonl');
   const out = createWriteStream(spool, { mode: 0o600 });
   const cache = new PartCache(store, async (ids) => {
