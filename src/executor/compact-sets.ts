@@ -47,7 +47,7 @@ export function idsOf(item: ItemState): string[] {
 
 /**
  * A multiset of 64-bit string hashes, each with a 32-bit hint (the part that holds its item), in
- * typed arrays: 16 bytes a slot at most 3/4 full, ~21 bytes an entry, whatever the strings' length.
+ * typed arrays: 12 bytes a slot, at most 3/4 full (16 to 32 bytes an entry), whatever the strings' length.
  */
 export class HashTable64 {
   private hi = new Uint32Array(1024);

@@ -121,6 +121,7 @@ class PlanRun {
           this.uris.push(uri);
           continue;
         }
+        this.admission.forget(uri);
         const item = o.store.item(uri);
         if (item && NOT_SUBMITTED.has(item.status)) this.windowsLeft.pending += 1;
       }
