@@ -104,7 +104,7 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
     { uri: header.source.uri, bucket: header.source.bucket, prefix: header.source.prefix, indexId: header.indexId, indexName: wired.indexName },
     `apply ${args.plan}`,
     `tlmigrate ${VERSION}`,
-    { planItems: prepared.plan.summary.total },
+    { planItems: prepared.plan.summary.total, ...partsSettings(deps.env) },
   );
   const wallStarted = performance.now();
   const runId = randomUUID();
@@ -142,6 +142,23 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
     const stats = { stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: wired.pacer.stats, videoMinutes: wired.minutes.stats };
     log.info({ runId, wallMs: Math.round(performance.now() - wallStarted), ...stats }, 'apply finished');
   }
+}
+
+/**
+ * `TLMIGRATE_PARTS_THRESHOLD` (plan items past which a new state is kept in parts, default 100,000)
+ * and `TLMIGRATE_PART_SIZE` (items per part, default 10,000): for tests and tuning.
+ */
+export function partsSettings(env: NodeJS.ProcessEnv): { threshold?: number; partSize?: number } {
+  const read = (name: string, min: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new ConfigError('env_invalid', `${name}=${raw} is not a whole number of items from ${min}: fix or unset it`);
+    return value;
+  };
+  const threshold = read('TLMIGRATE_PARTS_THRESHOLD', 0);
+  const partSize = read('TLMIGRATE_PART_SIZE', 2);
+  return { ...(threshold === undefined ? {} : { threshold }), ...(partSize === undefined ? {} : { partSize }) };
 }
 
 type Prepared = Awaited<ReturnType<typeof prepareApply>>;

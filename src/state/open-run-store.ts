@@ -10,6 +10,8 @@ export interface RunStoreChoice {
   /** Items of the plan about to be applied: a new state for more than `threshold` is made in parts. */
   planItems: number;
   threshold?: number | undefined;
+  /** Items per part of a new state in parts (default `PART_SIZE`). */
+  partSize?: number | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function openRunStore(
 ): Promise<StateStore | PartedStore> {
   const layout = await stateLayout(path);
   const parted = layout === 'parts' || (layout === 'none' && choice.planItems > (choice.threshold ?? PARTS_THRESHOLD));
-  return parted ? PartedStore.open(path, identity, command, tool) : StateStore.open(path, identity, command, tool);
+  return parted ? PartedStore.open(path, identity, command, tool, choice.partSize === undefined ? {} : { partSize: choice.partSize }) : StateStore.open(path, identity, command, tool);
 }
 
 /**
