@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { contentKey, objectUri, type PlanItem } from '../planner/index.js';
@@ -93,6 +93,7 @@ export interface PartedMerge {
 /** Merges the plan into a state in parts, a part at a time, spooling every plan item with what the run needs to know of it. */
 export async function mergePlanParted(store: PartedStore, items: AsyncIterable<PlanItem>, bucket: string, retryFailed: boolean, sets: PartedSets): Promise<PartedMerge> {
   // Beside the state, not in the temporary folder: it grows with the plan (~100 bytes an item), and the state's disk is the one sized for that.
+  await removeSpools(store.path);
   const dir = await mkdtemp(`${store.path}.apply-`);
   const spool = join(dir, 'plan-items.jsonl');
   const out = createWriteStream(spool, { mode: 0o600 });
@@ -129,6 +130,12 @@ export async function mergePlanParted(store: PartedStore, items: AsyncIterable<P
     await once(out, 'close');
   }
   return merged;
+}
+
+/** Spool folders a killed apply left beside the state (this process holds the state's lock: no other apply is using one). */
+async function removeSpools(statePath: string): Promise<void> {
+  const prefix = `${basename(statePath)}.apply-`;
+  for (const name of await readdir(dirname(statePath))) if (name.startsWith(prefix)) await rm(join(dirname(statePath), name), { recursive: true, force: true });
 }
 
 async function write(out: WriteStream, line: string): Promise<void> {

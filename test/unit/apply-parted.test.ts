@@ -1,4 +1,5 @@
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { applyPlanRun, type ApplyRunInput, type RunSettings } from '../../src/executor/apply.js';
@@ -218,6 +219,7 @@ describe('apply on a state in parts', () => {
     // The killed run stays dead (its POSTs never answer); the resume talks to the same platform.
     const api = w.api;
     const platform = { createTask, listTasks: api.listTasks.bind(api), getTask: api.getTask.bind(api), listVideos: api.listVideos.bind(api), getVideo: api.getVideo.bind(api) };
+    const spoolsLeft = readdirSync(crash).filter((name) => name.includes('.apply-')).length;
     const resumed = await open(`${crash}/state.json`);
     const outcome = await w.run(resumed, aPlan(items), { api: platform });
     await resumed.close();
@@ -225,6 +227,9 @@ describe('apply on a state in parts', () => {
     expect(w.api.tasks.length).toBe(20);
     expect(landed).toBeGreaterThanOrEqual(9);
     await expectExactlyOnce(w.api, `${crash}/state.json`, items.map((i) => i.key));
+    // The killed run's work spool, left beside the state, is gone once the resume is over (and its own too).
+    expect(spoolsLeft).toBe(1);
+    expect(readdirSync(crash).filter((name) => name.includes('.apply-'))).toEqual([]);
   });
 
   it.each<CheckpointPoint>(['switched', 'part-written', 'manifest-written', 'journal-retired'])('a kill -9 during a checkpoint (%s) mid-run resumes exactly once', async (point) => {
@@ -335,6 +340,7 @@ function snapshot(path: string, to: string): void {
   rmSync(to, { recursive: true, force: true });
   cpSync(`${path}.parts`, `${to}/state.json.parts`, { recursive: true });
   for (const suffix of ['', '.journal', '.journal.next']) if (existsSync(`${path}${suffix}`)) cpSync(`${path}${suffix}`, `${to}/state.json${suffix}`);
+  for (const name of readdirSync(dirname(path))) if (name.startsWith(`${basename(path)}.apply-`)) cpSync(join(dirname(path), name), join(to, `state.json.apply-${name.slice(`${basename(path)}.apply-`.length)}`), { recursive: true });
 }
 
 async function until(done: () => boolean): Promise<void> {
