@@ -51,7 +51,7 @@ export interface ApplyRunResult {
   failures: FailureCounts;
   left: Left;
   waits: RunRecord['waits'];
-  /** Every upload item of the plan, in plan order (built on first read). */
+  /** Every upload item of the plan, in plan order (built on first read); empty for a state in parts (read the state instead: `status()`, `openStateView`). */
   readonly items: ItemResult[];
 }
 
