@@ -2,7 +2,7 @@
  * One phase of `npm run bench:scale`, in its own process so that its peak RSS is its own:
  *   node --import tsx scripts/bench/scale-phase.ts seed   --n N --state FILE --ledger L [--videos P]
  *   node --import tsx scripts/bench/scale-phase.ts plan   --n N --plan FILE [--videos P] [--ledger L --state FILE]
- *   node --import tsx scripts/bench/scale-phase.ts apply  --n N --plan FILE --state FILE --tasks FILE [--max-items K]
+ *   node --import tsx scripts/bench/scale-phase.ts apply  --n N --plan FILE --state FILE --tasks FILE [--max-items K] [--state-layout auto|parts|one-file]
  *   node --import tsx scripts/bench/scale-phase.ts check  --n N --state FILE --tasks FILE [--partial]
  *   node --import tsx scripts/bench/scale-phase.ts status --state FILE [--json]
  *   node --import tsx scripts/bench/scale-phase.ts report --state FILE --out FILE
@@ -11,7 +11,8 @@
  * prints, last, one line `BENCH_RESULT {json}` with the phase's figures and its VmHWM.
  */
 import { createWriteStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { runReport } from '../../src/cli/report-command.js';
@@ -23,7 +24,7 @@ import { PLAN_DEFAULTS } from '../../src/cli/options.js';
 import { writePlan, type PlanArgs } from '../../src/cli/plan-command.js';
 import { objectUri } from '../../src/planner/index.js';
 import { openPlanFile } from '../../src/planner/plan-file.js';
-import { StateStore, loadState } from '../../src/state/index.js';
+import { PARTS_THRESHOLD, PartedStore, openRunStore, openStateView, type ItemState } from '../../src/state/index.js';
 import { SCALE_BUCKET, ScaleApi, ScaleIndex, ScaleSource, readTaskLog, scaleKey, writeScaleLedger, type ScaleIndexShape } from './scale-fakes.js';
 
 const INDEX_ID = 'a'.repeat(24);
@@ -76,7 +77,10 @@ async function apply(): Promise<Record<string, unknown>> {
   const n = Number(need('n'));
   const reader = await openPlanFile(planPath);
   const opened = performance.now();
-  const store = await StateStore.open(statePath, { uri: SOURCE.uri, bucket: SOURCE.bucket, prefix: SOURCE.prefix, indexId: INDEX_ID, indexName: 'scale' }, `apply ${planPath}`, 'tlmigrate bench:scale');
+  // As the CLI chooses (auto: a new state in parts past PARTS_THRESHOLD items), or forced either way.
+  const layout = flag('state-layout') ?? 'auto';
+  const threshold = layout === 'parts' ? 0 : layout === 'one-file' ? Number.POSITIVE_INFINITY : PARTS_THRESHOLD;
+  const store = await openRunStore(statePath, { uri: SOURCE.uri, bucket: SOURCE.bucket, prefix: SOURCE.prefix, indexId: INDEX_ID, indexName: 'scale' }, `apply ${planPath}`, 'tlmigrate bench:scale', { planItems: reader.summary.total, threshold });
   const openMs = performance.now() - opened;
   // At once, for a watcher: a long run's end may come after the watcher stopped waiting.
   process.stderr.write(`opened ${statePath} in ${Math.round(openMs)} ms (load + replay + first checkpoint)\n`);
@@ -127,7 +131,9 @@ async function apply(): Promise<Record<string, unknown>> {
       creates: api.creates,
       checkpoints: store.stats.checkpoints,
       storeWriteMs: store.stats.writeMs,
-      stateBytes: (await stat(statePath)).size,
+      layout: store instanceof PartedStore ? 'parts' : 'one-file',
+      ...(store instanceof PartedStore ? { parts: store.partList().length } : {}),
+      stateBytes: await stateBytes(statePath),
     };
   } finally {
     await store.close();
@@ -161,27 +167,49 @@ async function check(): Promise<Record<string, unknown>> {
     if (count > 1) twice += 1;
   }
   perUri.clear();
-  const state = await loadState(need('state'));
-  const items = Object.values(state?.items ?? {});
-  const taskIds = new Set(items.flatMap((item) => (item.taskId ? [item.taskId] : [])));
-  const withoutTask = items.filter((item) => !item.taskId).length;
-  const ok = tasks === n && twice === 0 && missing === 0 && withoutTask === 0 && taskIds.size === n && items.length === n;
-  return { ok, tasks, objectsWithMoreThanOneTask: twice, objectsWithoutTask: missing, stateItems: items.length, stateItemsWithoutTask: withoutTask, distinctTaskIdsInState: taskIds.size };
+  const taskIds = new Set<string>();
+  let stateItems = 0;
+  let withoutTask = 0;
+  for await (const [, item] of stateEntries(need('state'))) {
+    stateItems += 1;
+    if (item.taskId) taskIds.add(item.taskId);
+    else withoutTask += 1;
+  }
+  const ok = tasks === n && twice === 0 && missing === 0 && withoutTask === 0 && taskIds.size === n && stateItems === n;
+  return { ok, tasks, objectsWithMoreThanOneTask: twice, objectsWithoutTask: missing, stateItems, stateItemsWithoutTask: withoutTask, distinctTaskIdsInState: taskIds.size };
 }
 
 async function partialCheck(n: number, perUri: Map<string, number>, taskOf: Map<string, string>, tasks: number): Promise<Record<string, unknown>> {
   const twice = [...perUri.values()].filter((count) => count > 1).length;
   perUri.clear();
-  const state = await loadState(need('state'));
   let unrecorded = 0;
   let unknown = 0;
-  for (const [uri, item] of Object.entries(state?.items ?? {})) {
+  for await (const [uri, item] of stateEntries(need('state'))) {
     const logged = taskOf.get(uri);
     if (logged !== undefined && item.taskId !== logged) unrecorded += 1;
     if (item.taskId !== undefined && logged === undefined) unknown += 1;
   }
   const ok = twice === 0 && unrecorded === 0 && unknown === 0;
   return { ok, partial: true, objects: n, tasks, objectsWithMoreThanOneTask: twice, tasksTheStateDoesNotRecord: unrecorded, stateTaskIdsTheApiNeverCreated: unknown };
+}
+
+/** The state's items, streamed (one file or in parts). */
+async function* stateEntries(path: string): AsyncGenerator<[string, ItemState]> {
+  const view = await openStateView(path);
+  if (!view) return;
+  try {
+    yield* view.items();
+  } finally {
+    await view.close();
+  }
+}
+
+/** The state's bytes on disk: its file, and its parts when it is in parts. */
+async function stateBytes(path: string): Promise<number> {
+  let bytes = (await stat(path)).size;
+  const folder = `${path}.parts`;
+  for (const name of await readdir(folder).catch(() => [])) bytes += (await stat(join(folder, name))).size;
+  return bytes;
 }
 
 /** `tlmigrate status` (and `--json`), as the command prints it, to a sink that counts the bytes. */

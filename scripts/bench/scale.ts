@@ -1,6 +1,7 @@
 /**
  * `npm run bench:scale [-- --n 10000000 | --sizes 100000,1000000] [--phases plan,apply,status,report,kill]
- * [--kill-at 0.33] [--resume-items K] [--videos-ratio 0.5] [--ledger-ratio 0.2] [--timeout-min 60] [--dir DIR] [--keep] [--cli-heap]`: tlmigrate
+ * [--kill-at 0.33] [--resume-items K] [--videos-ratio 0.5] [--ledger-ratio 0.2] [--timeout-min 60] [--dir DIR] [--keep] [--cli-heap]
+ * [--state-layout auto|parts|one-file]`: tlmigrate
  * at millions of objects (issue 15). Synthetic objects go through the real code paths of plan,
  * apply, kill -9 during a checkpoint + resume (checked exactly once), status and report, against
  * in-process fakes (scripts/bench/scale-fakes.ts; no Ceph, no HTTP). Each phase runs in its own
@@ -10,6 +11,8 @@
  * --videos-ratio R: the plan reads an index holding R x N of the objects (half with tlmigrate's
  * fingerprint, half legacy: file name and size); --ledger-ratio L: and a state whose ledger records
  * L x N of them (fingerprinted ones, at most half of N). Both default to 0 (an empty index and no state).
+ * --state-layout: the state apply writes: as the CLI chooses (auto, the default: in parts past 100k
+ * items), or forced in parts or in one file (the layout before issue 15's parts, for comparison).
  * --cli-heap: the plan child runs with node's own heap limit, as the CLI does (what users get), not
  * --max-old-space-size=16384 (under which V8 lets the heap, and RSS, run 2-2.5x the live heap).
  */
@@ -89,6 +92,14 @@ function killFraction(): number {
   return killAt;
 }
 
+/** `--state-layout L`, passed on to every apply child. */
+function layoutFlags(): string[] {
+  const layout = arg('state-layout');
+  if (layout === undefined) return [];
+  if (!['auto', 'parts', 'one-file'].includes(layout)) throw new UsageError(`--state-layout ${layout}: use auto, parts or one-file`);
+  return ['--state-layout', layout];
+}
+
 function sizes(): number[] {
   const list = arg('sizes');
   if (list !== undefined) return list.split(',').map((s) => intFlag(s.trim(), 'sizes', 0));
@@ -162,7 +173,7 @@ async function killDuringCheckpoint(n: number, plan: string, state: string, task
   let submitted = 0;
   let armed = false;
   let killed: PhaseRun['killed'];
-  const run = await runPhase(['apply', '--n', String(n), '--plan', plan, '--state', state, '--tasks', tasks], timeoutMs, (line, child) => {
+  const run = await runPhase(['apply', '--n', String(n), '--plan', plan, '--state', state, '--tasks', tasks, ...layoutFlags()], timeoutMs, (line, child) => {
     const m = /^progress submitted (\d+)/.exec(line);
     if (m) submitted = Number(m[1]);
     if (armed || submitted < n * killAt) return;
@@ -207,7 +218,7 @@ async function benchSize(n: number, base: string, timeoutMs: number, only: Set<P
   await mkdir(applyDir);
   const state = join(applyDir, 'state.json');
   // status and report read the state apply leaves.
-  const applied = only.has('apply') || only.has('status') || only.has('report') ? await phase('apply', '--n', N, '--plan', plan, '--state', state, '--tasks', join(applyDir, 'tasks.log')) : undefined;
+  const applied = only.has('apply') || only.has('status') || only.has('report') ? await phase('apply', '--n', N, '--plan', plan, '--state', state, '--tasks', join(applyDir, 'tasks.log'), ...layoutFlags()) : undefined;
   if (applied) applyRow(applied, add);
   if (applied && !failure(applied)) {
     if (only.has('status')) {
@@ -237,7 +248,7 @@ type AddRow = (phase: string, run: PhaseRun, extra?: Partial<Row> & { asIs?: boo
 
 function applyRow(applied: PhaseRun, add: AddRow): void {
   const r = applied.result;
-  add('apply', applied, r ? { checkpoint: `${secs(r.checkpointMs)} (x${String(r.checkpoints)})`, note: `${String((r.result as { submitted: number }).submitted)} submitted, state ${round(Number(r.stateBytes) / 2 ** 20, 0)} MiB, outcome ${String(r.outcome)}` } : {});
+  add('apply', applied, r ? { checkpoint: `${secs(r.checkpointMs)} (x${String(r.checkpoints)})`, note: `${String((r.result as { submitted: number }).submitted)} submitted, state ${round(Number(r.stateBytes) / 2 ** 20, 0)} MiB ${r.layout === 'parts' ? `in ${String(r.parts)} parts` : 'in one file'}, outcome ${String(r.outcome)}` } : {});
 }
 
 /** kill -9 during a checkpoint, resume, and the exactly-once check. */
@@ -254,7 +265,7 @@ async function killAndResume(n: number, dir: string, plan: string, timeoutMs: nu
   // --resume-items K: the resume stops cleanly after K new items (a time-boxed run), and the check is partial.
   const resumeItems = arg('resume-items');
   const budget = resumeItems === undefined ? [] : ['--max-items', String(intFlag(resumeItems, 'resume-items', 1))];
-  const resumed = await phase('apply', '--n', N, '--plan', plan, '--state', killState, '--tasks', killTasks, ...budget);
+  const resumed = await phase('apply', '--n', N, '--plan', plan, '--state', killState, '--tasks', killTasks, ...budget, ...layoutFlags());
   const rr = resumed.result;
   add('resume', resumed, rr ? { resumeStart: `${secs(rr.openMs)} (merged ${secs(rr.startedMs)})`, checkpoint: `${secs(rr.checkpointMs)} (x${String(rr.checkpoints)})`, note: `${String((rr.result as { submitted: number }).submitted)} submitted, ${String((rr.result as { reconciled: number }).reconciled)} reconciled` } : {});
   const checked = await phase('check', '--n', N, '--state', killState, '--tasks', killTasks, ...(resumeItems === undefined ? [] : ['--partial']));

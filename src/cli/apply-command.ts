@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { formatBytes } from '../planner/index.js';
 import { httpChunkPut } from '../twelvelabs/chunk-put.js';
-import { StateStore, checkPlanItems, openPlanFile, type RunRecord } from '../state/index.js';
+import { checkPlanItems, openPlanFile, openRunStore, type RunRecord } from '../state/index.js';
 import { VideoMinutePacer } from '../twelvelabs/minutes.js';
 import { PacerSet } from '../twelvelabs/pacers.js';
 import { stopAtGates } from '../twelvelabs/stop-gate.js';
@@ -98,11 +98,13 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
   const wired = await wireApply(args, header.indexId, header.source, deps);
   // Temporary credentials: warned of once; each URL's expiry is capped when it is signed.
   await capExpiryToSession(wired.s3, prepared.presignSeconds, log);
-  const store = await StateStore.open(
+  // Past PARTS_THRESHOLD items a new state is written in parts (docs/architecture.md, "The state at scale").
+  const store = await openRunStore(
     args.state,
     { uri: header.source.uri, bucket: header.source.bucket, prefix: header.source.prefix, indexId: header.indexId, indexName: wired.indexName },
     `apply ${args.plan}`,
     `tlmigrate ${VERSION}`,
+    { planItems: prepared.plan.summary.total, ...partsSettings(deps.env) },
   );
   const wallStarted = performance.now();
   const runId = randomUUID();
@@ -140,6 +142,23 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
     const stats = { stateWriteMs: Math.round(store.stats.writeMs), ...store.stats, pacer: wired.pacer.stats, videoMinutes: wired.minutes.stats };
     log.info({ runId, wallMs: Math.round(performance.now() - wallStarted), ...stats }, 'apply finished');
   }
+}
+
+/**
+ * `TLMIGRATE_PARTS_THRESHOLD` (plan items past which a new state is kept in parts, default 100,000)
+ * and `TLMIGRATE_PART_SIZE` (items per part, default 10,000): for tests and tuning.
+ */
+export function partsSettings(env: NodeJS.ProcessEnv): { threshold?: number; partSize?: number } {
+  const read = (name: string, min: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new ConfigError('env_invalid', `${name}=${raw} is not a whole number of items from ${min}: fix or unset it`);
+    return value;
+  };
+  const threshold = read('TLMIGRATE_PARTS_THRESHOLD', 0);
+  const partSize = read('TLMIGRATE_PART_SIZE', 2);
+  return { ...(threshold === undefined ? {} : { threshold }), ...(partSize === undefined ? {} : { partSize }) };
 }
 
 type Prepared = Awaited<ReturnType<typeof prepareApply>>;

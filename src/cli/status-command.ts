@@ -6,7 +6,7 @@ import { formatEta, quotaWaitLine, statusEta } from '../report/eta.js';
 import { formatDuration } from '../report/format.js';
 import { STATUS_GROUPS, tallyStatus, writeImportStatus, type StatusTally } from '../report/status-json.js';
 import { streamSink, type TextSink } from '../report/text-sink.js';
-import { StateStore, type FailureStage, type RunRecord, type StateHeader } from '../state/index.js';
+import { PartedStore, StateStore, stateLayout, type FailureStage, type RunRecord, type StateHeader } from '../state/index.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
 import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
@@ -96,7 +96,9 @@ async function refresh(path: string, apiUrl: string | undefined, env: NodeJS.Pro
   const view = await requireStateView(path);
   await view.close();
   const before = view.header;
-  const store = await StateStore.open(path, { uri: before.source.uri, bucket: before.source.bucket, prefix: before.source.prefix, indexId: before.indexId }, 'status --refresh', `tlmigrate ${VERSION}`);
+  const identity = { uri: before.source.uri, bucket: before.source.bucket, prefix: before.source.prefix, indexId: before.indexId };
+  // A state in parts takes the changes without loading a part (they go to its journal).
+  const store = (await stateLayout(path)) === 'parts' ? await PartedStore.open(path, identity, 'status --refresh', `tlmigrate ${VERSION}`) : await StateStore.open(path, identity, 'status --refresh', `tlmigrate ${VERSION}`);
   try {
     await followTasks({ api, store, clock: systemClock, indexId: before.indexId, pollMs: 0, once: true });
   } finally {

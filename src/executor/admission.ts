@@ -88,6 +88,11 @@ export class Admission {
     return true;
   }
 
+  /** Forgets an item no job will take again this run (a window of a state in parts is over): the set stays the size of the work in hand. */
+  forget(uri: string): void {
+    this.admitted.delete(uri);
+  }
+
   private spent(reason: 'max_items' | 'max_video_hours'): false {
     this.result.budget ??= { reason };
     return false;

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { PlanFileError } from '../errors.js';
 import type { PlanReader } from '../planner/plan-file.js';
-import { ENDED, NOT_CREATED, failureStage, statusIn, type ItemState, type RunRecord, type RunStore } from '../state/index.js';
+import { ENDED, NOT_CREATED, PartedStore, failureStage, statusIn, type ItemState, type RunRecord, type RunStore } from '../state/index.js';
 import { executePlan } from './executor.js';
 import { countStatuses, followTasks, type FollowOptions } from './follow.js';
 import { mergePlan, type MergedPlan } from './merge-plan.js';
+import { PartedSets, disposeMerge, mergePlanParted, partedWork, tallyParted, type PlanTally } from './parted-run.js';
 import type { ExecuteOptions, ExecuteResult, QuotaWait } from './types.js';
 
 /** Failed items of the plan, in the words status and logs use too. */
@@ -50,7 +51,7 @@ export interface ApplyRunResult {
   failures: FailureCounts;
   left: Left;
   waits: RunRecord['waits'];
-  /** Every upload item of the plan, in plan order (built on first read). */
+  /** Every upload item of the plan, in plan order (built on first read); empty for a state in parts (read the state instead: `status()`, `openStateView`). */
   readonly items: ItemResult[];
 }
 
@@ -91,17 +92,67 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
     throw new PlanFileError('plan_stale', `plan ${input.planPath} (created ${header.createdAt}) is older than the plan last applied to ${input.statePath} (created ${last.createdAt}): re-run tlmigrate plan`);
   }
   if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-  const merged = await mergePlan(store, plan.items(), header.source.bucket, input.retryFailed);
-  const failedBefore = new Set(merged.uploads.filter((uri) => store.item(uri)?.status === 'failed'));
-  const run = newRun(input.runId ?? randomUUID(), header.planId, input.planPath);
-  await store.setRun(run);
-  input.onStarted?.(run.runId, merged.uris.length);
+  const work = store instanceof PartedStore ? await partedPlan(store, plan, input.retryFailed) : await plainPlan(store, plan, input.retryFailed);
   try {
-    return await execute(input, merged, run, failedBefore);
+    const run = newRun(input.runId ?? randomUUID(), header.planId, input.planPath);
+    await store.setRun(run);
+    input.onStarted?.(run.runId, work.count);
+    try {
+      return await execute(input, work, run);
+    } catch (error) {
+      run.outcome = input.stop.aborted ? 'interrupted' : 'error';
+      run.endedAt = new Date().toISOString();
+      await store.setRun(run).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await work.dispose();
+  }
+}
+
+/** The plan merged into the state, as the run needs it: what to execute, and the tally its outcome is decided on. */
+interface MergedWork {
+  /** Items this run works on. */
+  count: number;
+  execute: Pick<ExecuteOptions, 'uris' | 'recorded' | 'durations' | 'windows'>;
+  tally(): Promise<PlanTally>;
+  /** Per upload item of the plan (a state in parts gives none: read the state instead). */
+  results(): ItemResult[];
+  dispose(): Promise<void>;
+}
+
+/** A state in memory or in one file: the merge's lists in memory. */
+async function plainPlan(store: RunStore, plan: PlanReader, retryFailed: boolean): Promise<MergedWork> {
+  const merged = await mergePlan(store, plan.items(), plan.header.source.bucket, retryFailed);
+  const failedBefore = new Set(merged.uploads.filter((uri) => store.item(uri)?.status === 'failed'));
+  const working = new Set(merged.uris);
+  const recorded = merged.uploads.filter((uri) => !working.has(uri));
+  working.clear();
+  return {
+    count: merged.uris.length,
+    execute: { uris: merged.uris, recorded, durations: merged.durations },
+    tally: () => Promise.resolve(tallyPlain(store, merged, failedBefore)),
+    results: () => itemResults(store, merged.uploads),
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/** A state in parts: the plan merged a part at a time, the work spooled and taken back in windows. */
+async function partedPlan(store: PartedStore, plan: PlanReader, retryFailed: boolean): Promise<MergedWork> {
+  const sets = new PartedSets(store);
+  const merged = await mergePlanParted(store, plan.items(), plan.header.source.bucket, retryFailed, sets);
+  const durations = new Map<string, number>();
+  try {
+    const windows = await partedWork(store, merged, sets, durations);
+    return {
+      count: merged.work,
+      execute: { uris: [], windows, durations },
+      tally: () => tallyParted(store, merged),
+      results: () => [],
+      dispose: () => disposeMerge(merged),
+    };
   } catch (error) {
-    run.outcome = input.stop.aborted ? 'interrupted' : 'error';
-    run.endedAt = new Date().toISOString();
-    await store.setRun(run).catch(() => undefined);
+    await disposeMerge(merged);
     throw error;
   }
 }
@@ -119,10 +170,9 @@ function newRun(runId: string, planId: string | undefined, planPath: string): Ru
   };
 }
 
-async function execute(input: ApplyRunInput, merged: MergedPlan, run: RunRecord, failedBefore: ReadonlySet<string>): Promise<ApplyRunResult> {
+async function execute(input: ApplyRunInput, work: MergedWork, run: RunRecord): Promise<ApplyRunResult> {
   const { store, plan, stop } = input;
   const writesAtStart = store.changeCount;
-  const working = new Set(merged.uris);
   const result = await executePlan({
     ...input.settings,
     store,
@@ -130,9 +180,7 @@ async function execute(input: ApplyRunInput, merged: MergedPlan, run: RunRecord,
     runId: run.runId,
     indexId: plan.header.indexId,
     bucket: plan.header.source.bucket,
-    uris: merged.uris,
-    recorded: merged.uploads.filter((uri) => !working.has(uri)),
-    durations: merged.durations,
+    ...work.execute,
     onQuotaWait: async (wait) => {
       run.waits = [...(run.waits ?? []), wait];
       await store.setRun(run);
@@ -145,8 +193,8 @@ async function execute(input: ApplyRunInput, merged: MergedPlan, run: RunRecord,
   const quiet = store.changeCount === writesAtStart && isEmpty(result);
   await store.setRun(run);
   const writesBeforeWait = store.changeCount;
-  const counts = input.wait && !result.interrupted && !result.quota && !result.budget ? await follow(input, input.wait) : countStatuses(store);
-  const end = settleRun(store, run, result, merged, failedBefore, { interrupted: result.interrupted || stop.aborted, waited: input.wait !== undefined });
+  const counts = input.wait && !result.interrupted && !result.quota && !result.budget ? await follow(input, input.wait) : store instanceof PartedStore ? await store.statusCounts() : await countStatuses(store);
+  const end = settleRun(run, result, await work.tally(), { interrupted: result.interrupted || stop.aborted, waited: input.wait !== undefined });
   // A run that found nothing to do leaves no empty entry in the runs history.
   if (run.outcome === 'completed' && quiet && store.changeCount === writesBeforeWait) await store.forgetRun(run.runId);
   else await store.setRun(run);
@@ -159,7 +207,7 @@ async function execute(input: ApplyRunInput, merged: MergedPlan, run: RunRecord,
     counts,
     waits: run.waits,
     get items() {
-      return (items ??= itemResults(store, merged.uploads));
+      return (items ??= work.results());
     },
     ...end,
   };
@@ -176,20 +224,12 @@ async function follow(input: ApplyRunInput, wait: NonNullable<ApplyRunInput['wai
 }
 
 /** The run's outcome, its record's end, and the exit code: they speak for the plan, not for this run alone. */
-function settleRun(
-  store: RunStore,
-  run: RunRecord,
-  result: ExecuteResult,
-  merged: MergedPlan,
-  failedBefore: ReadonlySet<string>,
-  o: { interrupted: boolean; waited: boolean },
-): { exitCode: number; failures: FailureCounts; left: Left } {
+function settleRun(run: RunRecord, result: ExecuteResult, tally: PlanTally, o: { interrupted: boolean; waited: boolean }): { exitCode: number; failures: FailureCounts; left: Left } {
   // Killed and resumed, or run in one go, the same plan ends the same way.
-  const failures = countFailures(store, merged.uploads, merged.preflight, failedBefore);
-  const notReady = o.waited ? merged.uploads.filter((uri) => !statusIn(ENDED, store.item(uri)?.status ?? 'ready')).length : 0;
+  const { failures } = tally;
+  const notReady = o.waited ? tally.notReady : 0;
   run.outcome = o.interrupted ? 'interrupted' : result.quota ? 'quota' : result.budget ? 'budget' : failures.platform > 0 || result.pending > 0 ? 'failed_items' : 'completed';
-  const leftItems = merged.uploads.filter((uri) => statusIn(NOT_CREATED, store.item(uri)?.status));
-  const left: Left = { items: leftItems.length, ...(merged.durations.size ? { videoSeconds: leftItems.reduce((sum, uri) => sum + (merged.durations.get(uri) ?? 0), 0) } : {}) };
+  const left: Left = { items: tally.leftItems, ...(tally.leftSeconds !== undefined ? { videoSeconds: tally.leftSeconds } : {}) };
   if (result.budget) run.budget = { reason: result.budget.reason, used: result.used ?? { items: 0, videoSeconds: 0 }, left };
   run.endedAt = new Date().toISOString();
   const failedAny = failures.platform + failures.earlier > 0;
@@ -197,16 +237,22 @@ function settleRun(
   return { exitCode, failures, left };
 }
 
-/** The plan's failed items by where they failed: this run, earlier runs, or the plan's preflight. */
-function countFailures(store: RunStore, uploads: readonly string[], preflight: readonly string[], failedBefore: ReadonlySet<string>): FailureCounts {
+/** The plan's failed items by where they failed (this run, earlier runs, the plan's preflight), what is not ready, what is left. */
+function tallyPlain(store: RunStore, merged: MergedPlan, failedBefore: ReadonlySet<string>): PlanTally {
   const failed = (uri: string) => store.item(uri)?.status === 'failed';
-  const uploadFailed = uploads.filter(failed);
+  const uploadFailed = merged.uploads.filter(failed);
   const gone = (uri: string) => ['source_missing', 'source_changed'].includes(store.item(uri)?.lastError?.code ?? '');
+  const leftItems = merged.uploads.filter((uri) => statusIn(NOT_CREATED, store.item(uri)?.status));
   return {
-    platform: uploadFailed.filter((uri) => !failedBefore.has(uri)).length,
-    earlier: uploadFailed.filter((uri) => failedBefore.has(uri)).length,
-    preflight: preflight.filter((uri) => failed(uri) && failureStage(store.item(uri) ?? {}) === 'preflight').length,
-    sourceGone: uploadFailed.filter(gone).length,
+    failures: {
+      platform: uploadFailed.filter((uri) => !failedBefore.has(uri)).length,
+      earlier: uploadFailed.filter((uri) => failedBefore.has(uri)).length,
+      preflight: merged.preflight.filter((uri) => failed(uri) && failureStage(store.item(uri) ?? {}) === 'preflight').length,
+      sourceGone: uploadFailed.filter(gone).length,
+    },
+    notReady: merged.uploads.filter((uri) => !statusIn(ENDED, store.item(uri)?.status ?? 'ready')).length,
+    leftItems: leftItems.length,
+    leftSeconds: merged.durations.size ? leftItems.reduce((sum, uri) => sum + (merged.durations.get(uri) ?? 0), 0) : undefined,
   };
 }
 

@@ -1,13 +1,17 @@
 import pLimit from 'p-limit';
 import { contentKey, objectUri } from '../planner/index.js';
-import { CREATED_STATUSES, NOT_SUBMITTED, type ItemState } from '../state/index.js';
+import { AWAITING_OUTCOME, CREATED_STATUSES, NOT_SUBMITTED, statusIn, type ItemState, type ItemStatus, type ItemStore } from '../state/index.js';
+import { idsOf, ownersInMemory, type ContentOwners, type IdSet } from './compact-sets.js';
 import { Admission, QuotaWaiter } from './admission.js';
 import { IndexCensus, type Holding } from './census.js';
 import { assetsRoute, tasksRoute, type RouteContext, type UploadRoute } from './routes.js';
 import { MultipartUploads } from './multipart.js';
 import type { ReconcileContext } from './search.js';
 import { failItem, nextLookAt, type DeferReason } from './exactly-once.js';
-import type { ExecuteOptions, ExecuteResult } from './types.js';
+import type { ExecuteOptions, ExecuteResult, WorkWindows } from './types.js';
+
+/** Items a window carries past its end (held), besides those set aside or blocked: asset steps still to come, outcomes not known. */
+const CARRIED: ReadonlySet<ItemStatus> = new Set<ItemStatus>(['asset_processing', 'asset_ready', ...AWAITING_OUTCOME]);
 
 const DEFAULT_MIN_AGE_MS = 120_000;
 const DEFAULT_DECISION_TIMEOUT_MS = 30 * 60_000;
@@ -45,14 +49,17 @@ class PlanRun {
   private readonly wake = new Wakeup();
   private readonly quota: QuotaWaiter | undefined;
   private readonly admission: Admission;
-  private readonly ctx: RouteContext;
+  private ctx!: RouteContext;
   private readonly route: UploadRoute;
   private readonly deadlineTimer = new AbortController();
   private readonly onStop = () => this.halt.abort(this.o.stop?.reason);
   private fatal: unknown;
   private census: IndexCensus | undefined;
   private blocked = new Map<string, Holding[]>();
+  /** The items worked on: the plan's; with windows, those carried past their window (held). */
   private uris: string[] = [];
+  /** With windows: what windows already ended (or never started) left not submitted. */
+  private readonly windowsLeft = { pending: 0, undecided: 0 };
 
   constructor(private readonly o: ExecuteOptions) {
     if (o.via === 'assets' && !o.assetsApi) throw new Error('executePlan: via assets needs assetsApi');
@@ -63,28 +70,64 @@ class PlanRun {
     o.stop?.addEventListener('abort', this.onStop, { once: true });
     this.quota = o.waitForQuota ? new QuotaWaiter(o.clock, this.halt.signal, o.onQuotaWait, o.onEvent) : undefined;
     this.admission = new Admission(o, o.minutes, this.result);
-    this.ctx = this.context();
   }
 
   async execute(): Promise<ExecuteResult> {
+    const { o } = this;
     this.startDeadline();
+    this.ctx = this.context(o.windows?.claimed ?? (await claimedIds(o.store)));
     try {
-      this.census = await IndexCensus.read({ api: this.o.api, assetsApi: this.o.assetsApi, indexId: this.o.indexId, via: this.o.via ?? 'tasks', signal: this.halt.signal });
-      this.uris = [...this.o.uris, ...(await recheckRecorded(this.o.recorded ?? [], this.census, this.ctx))];
-      this.blocked = await takeCensus(this.uris, this.census, this.ctx);
+      this.census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: this.halt.signal });
+      if (!o.windows) {
+        this.uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], this.census, this.ctx))];
+        this.blocked = await takeCensus(this.uris, this.census, this.ctx, await ownersOf(o.store));
+      }
     } catch (error) {
       // The deadline passed while the index was read: nothing was sent, the next run starts over.
-      if (this.result.budget?.reason === 'deadline' && this.halt.signal.aborted) return { ...this.result, pending: this.o.uris.length };
+      if (this.result.budget?.reason === 'deadline' && this.halt.signal.aborted) return { ...this.result, pending: o.windows?.total ?? o.uris.length };
       throw error;
     }
     await this.rounds();
     if (this.fatal) throw this.fatal;
-    const { result, o } = this;
+    const { result } = this;
     result.interrupted = Boolean(o.stop?.aborted);
     const left = this.uris.map((uri) => o.store.item(uri)).filter((item): item is ItemState => item !== undefined && NOT_SUBMITTED.has(item.status));
-    result.pending = left.length;
-    result.undecided = left.filter((item) => item.status === 'unknown' || this.blocked.has(objectUri(o.bucket, item.key))).length;
+    result.pending = left.length + this.windowsLeft.pending;
+    result.undecided = left.filter((item) => item.status === 'unknown' || this.blocked.has(objectUri(o.bucket, item.key))).length + this.windowsLeft.undecided;
     return result;
+  }
+
+  /**
+   * A state in parts: each window (a part's work) is loaded, taken through the census and a first
+   * pass, then let go, keeping only its items still in flight or set aside (held); a window after a
+   * stop is only counted.
+   */
+  private async workWindows(windows: WorkWindows): Promise<void> {
+    const { o } = this;
+    for await (const w of windows.windows()) {
+      if (this.fatal || this.halt.signal.aborted || !this.census) {
+        this.windowsLeft.pending += w.uris.length;
+        this.windowsLeft.undecided += w.unknown;
+        continue;
+      }
+      await w.load();
+      const uris = [...w.uris, ...(await recheckRecorded(w.recorded, this.census, this.ctx))];
+      for (const [uri, held] of await takeCensus(uris, this.census, this.ctx, windows.owners)) this.blocked.set(uri, held);
+      await Promise.all(uris.map(this.schedule));
+      const carried = (uri: string) => this.running.has(uri) || this.deferred.has(uri) || this.setAside.has(uri) || this.blocked.has(uri) || statusIn(CARRIED, o.store.item(uri)?.status);
+      for (const uri of uris) {
+        if (carried(uri)) {
+          windows.hold(uri);
+          this.uris.push(uri);
+          continue;
+        }
+        this.admission.forget(uri);
+        const item = o.store.item(uri);
+        if (item && NOT_SUBMITTED.has(item.status)) this.windowsLeft.pending += 1;
+      }
+      windows.prune();
+      windows.owners.endWindow();
+    }
   }
 
   dispose(): void {
@@ -92,10 +135,8 @@ class PlanRun {
     this.o.stop?.removeEventListener('abort', this.onStop);
   }
 
-  private context(): RouteContext {
+  private context(claimed: IdSet): RouteContext {
     const { o, result, quota } = this;
-    const claimed = new Set<string>();
-    for (const [, item] of o.store.items()) for (const id of [item.taskId, item.assetId, item.indexedAssetId, item.upload?.uploadId]) if (id) claimed.add(id);
     const reconcile: ReconcileContext = { api: o.api, clock: o.clock, indexId: o.indexId, claimed, signal: this.halt.signal };
     return {
       options: o,
@@ -207,7 +248,8 @@ class PlanRun {
       if (route.drain && !this.fatal && !halt.signal.aborted) stuck = await route.drain(this.uris, this.schedule, this.ctx);
     };
     let round = async () => {
-      await Promise.all(this.uris.map(this.schedule));
+      if (o.windows) await this.workWindows(o.windows);
+      else await Promise.all(this.uris.map(this.schedule));
       await drain();
     };
     const drainable = (item: ItemState | undefined) => item?.status === 'asset_processing' || (item?.status === 'asset_ready' && item.lastError?.code !== 'attempts_exhausted');
@@ -303,11 +345,9 @@ async function recheckRecorded(uris: string[], census: IndexCensus, ctx: RouteCo
  * its content found under another key (in the index or the state) makes it a duplicate; a task of
  * its file name whose owner cannot be read yet holds it back. Returns the held-back items.
  */
-async function takeCensus(uris: string[], census: IndexCensus, ctx: RouteContext): Promise<Map<string, Holding[]>> {
+async function takeCensus(uris: string[], census: IndexCensus, ctx: RouteContext, owners: ContentOwners): Promise<Map<string, Holding[]>> {
   const { store } = ctx;
   const blocked = new Map<string, Holding[]>();
-  const owners = new Map<string, string>();
-  for (const [uri, item] of store.items()) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
   // Examined in parallel (each may read a few videos), decided in plan order (the first key of a content owns it).
   const examine = pLimit(CENSUS_CONCURRENCY);
   const planned = uris.filter((uri) => store.item(uri)?.status === 'planned');
@@ -323,7 +363,7 @@ async function takeCensus(uris: string[], census: IndexCensus, ctx: RouteContext
       owners.set(contentKey(item.size, item.etag), uri);
       continue;
     }
-    const twin = verdict.kind === 'duplicate' ? verdict.of : owners.get(contentKey(item.size, item.etag));
+    const twin = verdict.kind === 'duplicate' ? verdict.of : await owners.get(contentKey(item.size, item.etag), uri);
     if (twin !== undefined && twin !== uri) {
       await store.setItem(uri, { status: 'skipped', reason: 'duplicate', duplicateOf: twin, lastError: null });
       ctx.result.duplicates += 1;
@@ -372,7 +412,7 @@ async function settleBlocked(uri: string, holdings: Holding[], census: IndexCens
 
 /** Records what the index already holds for an item, instead of sending it. */
 async function recordHolding(uri: string, h: Holding, ctx: RouteContext): Promise<void> {
-  ctx.claimed.add(h.id);
+  ctx.claimed.add(h.id, uri);
   const at = new Date(ctx.clock.now()).toISOString();
   const common = { reason: 'found_in_index', lastError: null, submittedAt: h.createdAt ?? at } as const;
   if (h.kind === 'asset') {
@@ -385,6 +425,20 @@ async function recordHolding(uri: string, h: Holding, ctx: RouteContext): Promis
   }
   ctx.result.foundInIndex += 1;
   ctx.onEvent?.({ type: 'found', uri, how: h.stage === 'ready' ? 'indexed' : 'in_flight', id: h.id });
+}
+
+/** Every id the state records for an item (a state in memory or in one file). */
+async function claimedIds(store: ItemStore): Promise<IdSet> {
+  const claimed = new Set<string>();
+  for await (const [, item] of store.scan()) for (const id of idsOf(item)) claimed.add(id);
+  return claimed;
+}
+
+/** The owner of each content the state records as created (a state in memory or in one file). */
+async function ownersOf(store: ItemStore): Promise<ContentOwners> {
+  const owners = ownersInMemory();
+  for await (const [uri, item] of store.scan()) if (CREATED_STATUSES.has(item.status)) owners.set(contentKey(item.size, item.etag), uri);
+  return owners;
 }
 
 /** A promise that resolves at the next ring: lets the recheck loop sleep until there is news. */

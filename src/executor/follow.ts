@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
 import { ApiError } from '../errors.js';
-import { ENDED, IN_FLIGHT, statusIn, type ItemStore } from '../state/index.js';
+import { ENDED, IN_FLIGHT, statusIn, type ItemStatus, type ItemStore } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
 import { listAllIndexedAssets, listTasks } from '../twelvelabs/index-reader.js';
 import type { TaskStatus } from '../twelvelabs/types.js';
@@ -43,6 +43,8 @@ interface Followed {
   uri: string;
   kind: 'task' | 'indexed_asset';
   seenAt: number;
+  /** Its status as last recorded: a report of the same status changes nothing. */
+  status: ItemStatus;
 }
 
 /**
@@ -56,25 +58,26 @@ interface Followed {
 export async function followTasks(o: FollowOptions): Promise<Record<string, number>> {
   const open = new Map<string, Followed>();
   let since = Number.POSITIVE_INFINITY;
-  for (const [uri, item] of o.store.items()) {
+  // One walk of the state: the items to follow and the counts, kept up to date as changes are recorded (a state in parts is not read again).
+  const counts: Record<string, number> = {};
+  for await (const [uri, item] of o.store.scan()) {
+    counts[item.status] = (counts[item.status] ?? 0) + 1;
     const id = item.indexedAssetId ?? item.taskId;
     if (!id || !IN_FLIGHT.has(item.status)) continue;
-    open.set(id, { uri, kind: item.indexedAssetId ? 'indexed_asset' : 'task', seenAt: 0 });
+    open.set(id, { uri, kind: item.indexedAssetId ? 'indexed_asset' : 'task', seenAt: 0, status: item.status });
     since = Math.min(since, Date.parse(item.submittedAt ?? item.updatedAt));
   }
-  let counts = countStatuses(o.store);
   if (open.size === 0) return counts;
   let quiet = 0;
   for (let poll = 1; ; poll++) {
     const pollStartedAt = o.clock.now();
-    const changed = await applyProgress(o, open, await listUpdated(o, since), poll);
+    const changed = await applyProgress(o, open, await listUpdated(o, since), poll, counts);
     quiet = changed > 0 ? 0 : quiet + 1;
     if (open.size > 0 && (o.once || quiet >= QUIET_POLLS)) {
-      await readOpenItems(o, open, poll);
+      await readOpenItems(o, open, poll, counts);
       quiet = 0;
     }
-    counts = countStatuses(o.store);
-    o.onProgress?.(counts);
+    o.onProgress?.({ ...counts });
     if (o.once || open.size === 0 || o.signal?.aborted) return counts;
     since = pollStartedAt;
     await o.clock.sleep(o.pollMs, o.signal);
@@ -91,20 +94,26 @@ function listUpdated(o: FollowOptions, since: number): Promise<Progressed[]> {
 }
 
 /** Records what a listing or a read reported for open items; returns how many changed status. */
-async function applyProgress(o: FollowOptions, open: Map<string, Followed>, reported: Progressed[], poll: number): Promise<number> {
+async function applyProgress(o: FollowOptions, open: Map<string, Followed>, reported: Progressed[], poll: number, counts: Record<string, number>): Promise<number> {
   let changed = 0;
   for (const task of reported) {
     const followed = open.get(task._id);
     if (!followed) continue;
     followed.seenAt = poll;
-    if (await applyTask(o.store, followed.uri, task)) changed += 1;
+    const before = followed.status;
+    if (await applyTask(o.store, followed, task)) {
+      changed += 1;
+      counts[before] = (counts[before] ?? 1) - 1;
+      if (counts[before] === 0) delete counts[before];
+      counts[followed.status] = (counts[followed.status] ?? 0) + 1;
+    }
     if (statusIn(ENDED, task.status)) open.delete(task._id);
   }
   return changed;
 }
 
 /** Reads by id the open items this poll's listing did not report, least recently seen first. */
-async function readOpenItems(o: FollowOptions, open: Map<string, Followed>, poll: number): Promise<void> {
+async function readOpenItems(o: FollowOptions, open: Map<string, Followed>, poll: number, counts: Record<string, number>): Promise<void> {
   const due = [...open.entries()]
     .filter(([, f]) => f.seenAt < poll)
     .sort(([, a], [, b]) => a.seenAt - b.seenAt)
@@ -116,7 +125,7 @@ async function readOpenItems(o: FollowOptions, open: Map<string, Followed>, poll
     if (read[i] === 'gone') open.delete(id);
     else followed.seenAt = poll;
   }
-  await applyProgress(o, open, read.filter((r): r is Progressed => r !== 'gone'), poll);
+  await applyProgress(o, open, read.filter((r): r is Progressed => r !== 'gone'), poll, counts);
 }
 
 async function readOne(o: FollowOptions, id: string, kind: Followed['kind']): Promise<Progressed | 'gone'> {
@@ -130,10 +139,11 @@ async function readOne(o: FollowOptions, id: string, kind: Followed['kind']): Pr
 }
 
 /** Records a reported status; true when it changed the item. */
-async function applyTask(store: ItemStore, uri: string, task: Progressed): Promise<boolean> {
-  const item = store.item(uri);
-  if (!item || !task.status || item.status === task.status) return false;
+async function applyTask(store: ItemStore, followed: Followed, task: Progressed): Promise<boolean> {
+  if (!task.status || followed.status === task.status) return false;
+  const { uri } = followed;
   const status = (task.status === 'uploading' ? 'validating' : task.status) as TaskStatus;
+  followed.status = status;
   const error = task.error;
   const lastError =
     status === 'failed'
@@ -147,8 +157,9 @@ async function applyTask(store: ItemStore, uri: string, task: Progressed): Promi
   return true;
 }
 
-export function countStatuses(store: ItemStore): Record<string, number> {
+/** Items per status in the whole state: one walk (a part at a time for a state in parts). */
+export async function countStatuses(store: ItemStore): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const [, item] of store.items()) counts[item.status] = (counts[item.status] ?? 0) + 1;
+  for await (const [, item] of store.scan()) counts[item.status] = (counts[item.status] ?? 0) + 1;
   return counts;
 }

@@ -27,16 +27,20 @@ export async function mergePlan(store: ItemStore, items: AsyncIterable<PlanItem>
     // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
     if (seen.has(uri)) continue;
     seen.add(uri);
-    if (item.action === 'upload' || resumesMidStep(item, store.item(uri))) {
-      merged.uploads.push(uri);
-      if (await mergeUpload(store, uri, item, retryFailed, now)) merged.uris.push(uri);
-      continue;
-    }
-    if (item.action === 'fail') merged.preflight.push(uri);
-    if (await recordSkipOrFailure(store, uri, item, store.item(uri), retryFailed, now)) merged.uris.push(uri);
+    const { upload, preflight, work } = await mergeItem(store, uri, item, retryFailed, now);
+    if (upload) merged.uploads.push(uri);
+    if (preflight) merged.preflight.push(uri);
+    if (work) merged.uris.push(uri);
   }
   await store.checkpoint();
   return merged;
+}
+
+/** Brings one plan item into the state: whether it is an upload item (or resumed mid-step), a preflight failure, and worked on by this run. */
+export async function mergeItem(store: ItemStore, uri: string, item: PlanItem, retryFailed: boolean, now: string): Promise<{ upload: boolean; preflight: boolean; work: boolean }> {
+  if (item.action === 'upload' || resumesMidStep(item, store.item(uri))) return { upload: true, preflight: false, work: await mergeUpload(store, uri, item, retryFailed, now) };
+  const work = await recordSkipOrFailure(store, uri, item, store.item(uri), retryFailed, now);
+  return { upload: false, preflight: item.action === 'fail', work };
 }
 
 /** A re-plan calls an item left mid-step `in_progress`: this run still finishes it (its search, its index step). */

@@ -77,7 +77,7 @@ export class MultipartUploads {
         },
         find: (item) => this.findSession(uri, item, ctx),
         commit: async (session) => {
-          for (const id of [session.upload_id, session.asset_id]) if (id) ctx.claimed.add(id);
+          for (const id of [session.upload_id, session.asset_id]) if (id) ctx.claimed.add(id, uri);
           this.remember(session.upload_id, session.upload_urls ?? []);
           const upload: UploadProgress = {
             uploadId: session.upload_id,
@@ -105,7 +105,8 @@ export class MultipartUploads {
   private async findSession(uri: string, item: ItemState, ctx: RouteContext): Promise<Found<Session>> {
     const since = Date.parse(item.intentAt ?? item.updatedAt) - RECONCILE_SKEW_MS;
     const fresh = (at: string | undefined) => at === undefined || Date.parse(at) >= since;
-    const sessions = (await this.incompleteSessions(ctx)).filter((s) => s.total_size === item.size && !ctx.claimed.has(s.upload_id) && fresh(s.created_at) && (s.status ?? 'active') === 'active');
+    const sessions = [];
+    for (const s of await this.incompleteSessions(ctx)) if (s.total_size === item.size && fresh(s.created_at) && (s.status ?? 'active') === 'active' && !(await ctx.claimed.has(s.upload_id))) sessions.push(s);
     if (sessions.length === 0) return { kind: 'absent' };
     const assets = await this.ourAssets(uri, item, since, ctx);
     const toSession = (s: IncompleteUpload, assetId: string | undefined): Found<Session> => ({
@@ -139,7 +140,7 @@ export class MultipartUploads {
     for (const filename of filenameForms(item.key)) {
       const listed = await this.assets.listAssets({ filename, page: 1, pageLimit: PAGE }, ctx.halt.signal);
       for (const asset of listed.data ?? []) {
-        if (ctx.claimed.has(asset._id) || (asset.created_at !== undefined && Date.parse(asset.created_at) < since)) continue;
+        if ((await ctx.claimed.has(asset._id)) || (asset.created_at !== undefined && Date.parse(asset.created_at) < since)) continue;
         found.set(asset._id, asset);
       }
     }
@@ -296,7 +297,7 @@ export class MultipartUploads {
       await failItem(uri, 'upload_asset_unknown', `upload ${upload.uploadId} completed but its asset id is unknown: find it with GET /assets?filename=${basename(item.key)}`, ctx);
       return 'failed';
     }
-    ctx.claimed.add(assetId);
+    ctx.claimed.add(assetId, uri);
     this.urls.delete(upload.uploadId);
     await ctx.store.setItem(uri, { status: 'asset_processing', assetId, lastError: null }, { durable: true });
     ctx.onEvent?.({ type: 'asset', uri, assetId, status: 'uploaded' });

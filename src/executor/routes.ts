@@ -8,11 +8,12 @@ import { RECONCILE_SKEW_MS, searchTask, taskFailure, type ReconcileContext } fro
 import { failItem, runStep, type Found, type StepContext, type StepResult } from './exactly-once.js';
 import type { AssetsApi, ExecuteOptions } from './types.js';
 import type { MultipartUploads } from './multipart.js';
+import type { IdSet } from './compact-sets.js';
 
 export interface RouteContext extends StepContext {
   options: ExecuteOptions;
   /** Ids already recorded for other items (tasks, assets, indexed assets): never claimed twice. */
-  claimed: Set<string>;
+  claimed: IdSet;
   reconcile: ReconcileContext;
 }
 
@@ -89,7 +90,7 @@ export const tasksRoute: UploadRoute = {
           const { decision, tasks } = await searchTask(uri, item, ctx.reconcile);
           if (decision.kind === 'found') {
             const task = tasks.get(decision.candidate.id);
-            ctx.claimed.add(decision.candidate.id);
+            ctx.claimed.add(decision.candidate.id, uri);
             return { kind: 'found', value: { taskId: decision.candidate.id, videoId: decision.candidate.videoId, createdAt: task?.created_at } };
           }
           if (decision.kind === 'wait') return { kind: 'wait', detail: waitDetail(decision.pending) };
@@ -97,7 +98,7 @@ export const tasksRoute: UploadRoute = {
           return { kind: 'absent' };
         },
         commit: async (value, how) => {
-          ctx.claimed.add(value.taskId);
+          ctx.claimed.add(value.taskId, uri);
           await store.setItem(uri, { status: 'submitted', taskId: value.taskId, videoId: value.videoId, submittedAt: value.createdAt ?? iso(ctx), lastError: null }, { durable: how === 'found' });
           ctx.result.submitted += 1;
           ctx.onEvent?.({ type: 'submitted', uri, taskId: value.taskId });
@@ -151,7 +152,7 @@ function assetStep(api: AssetsApi, uri: string, ctx: RouteContext): Promise<Step
       },
       find: (item) => findAsset(api, uri, item, ctx),
       commit: async (asset, how) => {
-        ctx.claimed.add(asset._id);
+        ctx.claimed.add(asset._id, uri);
         const status = asset.status === 'ready' ? 'asset_ready' : 'asset_processing';
         await store.setItem(uri, { status, assetId: asset._id, lastError: null }, { durable: true });
         ctx.onEvent?.({ type: 'asset', uri, assetId: asset._id, status: how });
@@ -176,11 +177,12 @@ function indexStep(api: AssetsApi, uri: string, ctx: RouteContext): Promise<Step
       find: async (item) => {
         // One asset per object: any indexed asset of it in this index is ours.
         const page = await api.listIndexedAssetsOfAsset(item.assetId as string, { page: 1, pageLimit: 50 }, ctx.halt.signal);
-        const mine = (page.data ?? []).find((s) => (s.index?._id ?? o.indexId) === o.indexId && !ctx.claimed.has(s._id));
+        let mine;
+        for (const s of page.data ?? []) if ((s.index?._id ?? o.indexId) === o.indexId && !(await ctx.claimed.has(s._id))) mine ??= s;
         return mine ? { kind: 'found', value: { indexedAssetId: mine._id } } : { kind: 'absent' };
       },
       commit: async (value, how) => {
-        ctx.claimed.add(value.indexedAssetId);
+        ctx.claimed.add(value.indexedAssetId, uri);
         await store.setItem(uri, { status: 'submitted', indexedAssetId: value.indexedAssetId, videoId: value.indexedAssetId, submittedAt: iso(ctx), lastError: null }, { durable: how === 'found' });
         ctx.result.submitted += 1;
         ctx.onEvent?.({ type: 'submitted', uri, taskId: value.indexedAssetId });
@@ -243,7 +245,7 @@ async function findAsset(api: AssetsApi, uri: string, item: ItemState, ctx: Rout
   }
   const candidates: Candidate[] = [];
   for (const asset of found.values()) {
-    if (!forms.includes(asset.filename ?? '') || ctx.claimed.has(asset._id) || (asset.created_at !== undefined && Date.parse(asset.created_at) < since)) continue;
+    if (!forms.includes(asset.filename ?? '') || (await ctx.claimed.has(asset._id)) || (asset.created_at !== undefined && Date.parse(asset.created_at) < since)) continue;
     const metadata = asset.user_metadata ?? (await api.getAsset(asset._id, ctx.halt.signal)).user_metadata;
     const stage = asset.status === 'processing' ? 'in_flight' : stageOf(asset.status);
     candidates.push({ id: asset._id, stage, verdict: isFingerprintOf(metadata, uri, item.etag) ? 'ours' : 'other', createdAt: asset.created_at });

@@ -5,6 +5,7 @@ import { listTasks } from '../twelvelabs/index-reader.js';
 import type { Task } from '../twelvelabs/types.js';
 import { decide, stageOf, type Candidate, type Decision } from './decide.js';
 import type { ExecutorApi } from './types.js';
+import type { IdSet } from './compact-sets.js';
 
 /** How far back of our intent time to search: allows for clock skew between us and the API. */
 export const RECONCILE_SKEW_MS = 5 * 60_000;
@@ -14,7 +15,7 @@ export interface ReconcileContext {
   clock: Clock;
   indexId: string;
   /** Task ids already recorded for other items: never claimed twice. */
-  claimed: Set<string>;
+  claimed: IdSet;
   signal?: AbortSignal | undefined;
 }
 
@@ -32,7 +33,7 @@ export async function searchTask(uri: string, item: ItemState, ctx: ReconcileCon
   for (const filename of forms) {
     for (const task of await listTasks(ctx.api, { indexId: ctx.indexId, filename, createdAt: since }, { concurrency: 2, ...signal })) {
       const name = task.system_metadata?.filename;
-      if ((name === undefined || forms.includes(name)) && !ctx.claimed.has(task._id)) tasks.set(task._id, task);
+      if ((name === undefined || forms.includes(name)) && !(await ctx.claimed.has(task._id))) tasks.set(task._id, task);
     }
   }
   const candidates: Candidate[] = [];

@@ -5,6 +5,7 @@ import type { ItemStore } from '../state/index.js';
 import type { MinuteGate } from '../twelvelabs/minutes.js';
 import type { Asset, ChunkReport, CompletedChunk, CreateAssetRequest, CreatedTask, CreateIndexedAssetRequest, CreateTaskRequest, CreateUploadRequest, IncompleteUpload, IndexedAsset, IndexedAssetSummary, IndexedVideo, ListIndexedAssetsQuery, ListTasksQuery, ListVideosQuery, Page, PresignedChunkUrl, Task, UploadSession, UploadStatus, UserMetadata } from '../twelvelabs/types.js';
 import type { ChunkPut } from '../twelvelabs/chunk-put.js';
+import type { ContentOwners, IdSet } from './compact-sets.js';
 
 /** The API calls of the tasks path; TwelveLabsClient fits, and so does a ten-line fake. */
 export interface ExecutorApi {
@@ -59,6 +60,31 @@ export type ExecutorEvent =
   | { type: 'found'; uri: string; how: 'indexed' | 'in_flight' | 'duplicate' | 'gone'; id?: string | undefined }
   | { type: 'census'; holdings: number; checked: number };
 
+/** One window of a run over a state in parts: the work items of a part (or a few), loaded by `load`. */
+export interface WorkWindow {
+  /** Source URIs to work on, in plan order. */
+  uris: string[];
+  /** Upload items the state records as created (asked whether the index still holds them). */
+  recorded: string[];
+  /** Of `uris`: items left `unknown` by an earlier run (what a stop before the window counts as undecided). */
+  unknown: number;
+  /** Reads the window's parts into memory; the windows' iterator lets them go when asked for the next one. */
+  load(): Promise<void>;
+}
+
+/** A run over a state in parts (issue 15): the work comes a window at a time, and what must stay global is compact. */
+export interface WorkWindows {
+  windows(): AsyncIterable<WorkWindow>;
+  /** How many items the windows hold to work on. */
+  total: number;
+  /** Keeps an item readable after its window (set aside, in flight). */
+  hold(uri: string): void;
+  claimed: IdSet;
+  owners: ContentOwners & { endWindow(): void };
+  /** Forgets the exact copies of claimed ids that their items now record. */
+  prune(): void;
+}
+
 export interface ExecuteOptions {
   /** Tasks path API (default path). */
   api: ExecutorApi;
@@ -75,6 +101,8 @@ export interface ExecuteOptions {
   runId: string;
   /** Source URIs to work on, in plan order. */
   uris: string[];
+  /** A state in parts: the work in windows instead of `uris`/`recorded` (left empty then). */
+  windows?: WorkWindows | undefined;
   concurrency: number;
   presignExpiresSeconds: number;
   enableVideoStream: boolean;

@@ -3,13 +3,14 @@ import type { ItemState, RunRecord, StateFile } from './types.js';
 /**
  * What the executor and `--wait` ask of a migration's state: read an item, walk the items, record a
  * change (durably when a crash must not lose it), record a run, and make everything so far durable.
- * `StateStore` keeps it in a JSON file with a journal; `MemoryStore` in memory, for tests and for
- * code that embeds tlmigrate.
+ * `StateStore` keeps it in a JSON file with a journal; `PartedStore` in parts (issue 15), where
+ * `item()` answers for the parts loaded and the items held; `MemoryStore` in memory, for tests and
+ * for code that embeds tlmigrate.
  */
 export interface ItemStore {
   item(uri: string): ItemState | undefined;
-  /** Every item with its source URI, in the order first recorded. */
-  items(): IterableIterator<[string, ItemState]>;
+  /** Every item with its source URI, as a stream: a store in parts reads one part at a time. */
+  scan(): AsyncIterable<[string, ItemState]>;
   /** Records a change; with `durable`, resolves only once a crash can no longer lose it. */
   setItem(uri: string, patch: Partial<ItemState>, options?: { durable?: boolean }): Promise<void>;
   setRun(run: RunRecord, options?: { durable?: boolean }): Promise<void>;

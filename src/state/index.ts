@@ -10,4 +10,5 @@ export { MemoryStore, type RecordedChange } from './memory.js';
 export { formatRanges, parseRanges } from './ranges.js';
 export { openStateView, readLedger, type Ledger, type StateView, type StateHeader } from './view.js';
 export { PartedStore, type CheckpointPoint, type PartedStoreOptions, type PartSummary } from './parted-store.js';
+export { PARTS_THRESHOLD, openRunStore, stateLayout, type RunStoreChoice } from './open-run-store.js';
 export { PART_SIZE, compareUris, type PartEntry, type PartsManifest } from './parts.js';

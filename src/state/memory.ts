@@ -29,6 +29,10 @@ export class MemoryStore implements RunStore {
     return Object.entries(this.state.items)[Symbol.iterator]();
   }
 
+  async *scan(): AsyncGenerator<[string, ItemState]> {
+    yield* this.items();
+  }
+
   setItem(uri: string, patch: Partial<ItemState>, options: { durable?: boolean } = {}): Promise<void> {
     return this.record({ i: uri, s: { ...patch, updatedAt: patch.updatedAt ?? new Date(this.now()).toISOString() } }, options.durable ?? false);
   }

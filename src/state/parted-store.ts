@@ -4,6 +4,7 @@ import { StateFileError, errnoCode } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { BLANK_ITEM, applyEvent, type JournalEvent } from './events.js';
 import { JournalWriter, NEXT_JOURNAL, readJournalEvents, writeError, type StoreStats } from './journal.js';
+import type { RunStore } from './contract.js';
 import { acquireLock, type StateLock } from './lock.js';
 import {
   PART_SIZE,
@@ -73,7 +74,7 @@ const isDirty = (part: Part): boolean => part.changes !== part.writtenChanges;
  * writes only the parts changed since the last one (each to a new file), then the manifest: its
  * cost follows the changed parts, not the size of the state.
  */
-export class PartedStore {
+export class PartedStore implements RunStore {
   readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0, journalsReopened: 0 };
   /** What the last checkpoint wrote: parts, their items, and its time. */
   readonly lastCheckpoint = { parts: 0, items: 0, ms: 0 };
@@ -90,6 +91,10 @@ export class PartedStore {
   private checkpointQueued = false;
   private checkpointing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Items kept answering `item()` while their part is not loaded (`hold`): in flight across parts. */
+  private readonly resident = new Map<string, ItemState>();
+  /** Parts cut from a part that grew past twice the part size, by the id of the part they were cut from. */
+  private readonly splitInto = new Map<number, number[]>();
 
   private constructor(
     readonly path: string,
@@ -158,8 +163,90 @@ export class PartedStore {
   item(uri: string): ItemState | undefined {
     const part = this.locate(uri);
     if (part === undefined || compareUris(uri, part.last) > 0) return undefined;
-    if (part.items === undefined) throw new Error(`PartedStore: part ${part.id} of ${this.path}, which holds ${uri}, is not loaded: await loadPart(${part.id}) first`);
+    if (part.items === undefined) {
+      const held = this.resident.get(uri);
+      if (held) return held;
+      throw new Error(`PartedStore: part ${part.id} of ${this.path}, which holds ${uri}, is not loaded: await loadPart(${part.id}) first`);
+    }
     return part.items.get(uri);
+  }
+
+  /**
+   * Keeps an item answering `item()` (and taking changes) after its part is unloaded: an item set
+   * aside or in flight while the run moves on to other parts. Its part must be loaded now.
+   */
+  hold(uri: string): void {
+    const item = this.item(uri);
+    if (item) this.resident.set(uri, item);
+  }
+
+  /** Ends a `hold`. */
+  letGo(uri: string): void {
+    this.resident.delete(uri);
+  }
+
+  /**
+   * A part and every part cut from it since this store opened (a part is never removed, only cut):
+   * where an item that was in part `id` is now.
+   */
+  lineage(id: number): number[] {
+    const ids = [id];
+    for (let at = 0; at < ids.length; at++) ids.push(...(this.splitInto.get(ids[at] as number) ?? []));
+    return ids;
+  }
+
+  /** Items per status: from the manifest for parts unchanged since their file, else from the part. */
+  async statusCounts(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const add = (status: string, n: number) => (counts[status] = (counts[status] ?? 0) + n);
+    for (const part of this.parts) {
+      if (!part.items && part.patches.size === 0 && part.written) {
+        for (const [status, n] of Object.entries(part.written.byStatus)) add(status, n ?? 0);
+        continue;
+      }
+      for await (const [, item] of this.scanPart(part.id)) add(item.status, 1);
+    }
+    return counts;
+  }
+
+  /** How many parts are in memory. */
+  get loadedParts(): number {
+    return this.parts.reduce((n, p) => n + (p.items ? 1 : 0), 0);
+  }
+
+  /** How many items are held. */
+  get held(): number {
+    return this.resident.size;
+  }
+
+  /** The items of one part as they stand (its file with the changes since laid over it), without loading it; in no set order. */
+  async *scanPart(id: number): AsyncGenerator<[string, ItemState]> {
+    const part = this.partById(id);
+    if (part.items) {
+      yield* [...part.items];
+      return;
+    }
+    const patches = new Map(part.patches);
+    if (part.written) {
+      for await (const [uri, item] of readPart(this.path, part.written.file)) {
+        const patch = patches.get(uri);
+        patches.delete(uri);
+        yield [uri, patch ? ({ ...item, ...patch } as ItemState) : item];
+      }
+    }
+    for (const [uri, patch] of patches) yield [uri, { ...BLANK_ITEM, ...patch } as ItemState];
+  }
+
+  /** Every item, part by part in key order, a part at a time: what a walk of the whole state costs is one part in memory. */
+  async *scan(): AsyncGenerator<[string, ItemState]> {
+    for (const { id } of this.partList()) yield* this.scanPart(id);
+  }
+
+  /** Checkpoints if need be, then unloads every loaded part but `keep` (a part changed meanwhile stays for the next call). */
+  async release(keep: ReadonlySet<number> = new Set()): Promise<void> {
+    const going = this.parts.filter((p) => p.items !== undefined && !keep.has(p.id));
+    if (going.some(isDirty)) await this.checkpoint();
+    for (const part of going) if (part.items && !isDirty(part) && !part.loading) this.drop(part);
   }
 
   /** The items of the loaded parts, part by part in key order (within a part: its file's order, then items new since). */
@@ -179,6 +266,12 @@ export class PartedStore {
   unloadPart(id: number): void {
     const part = this.partById(id);
     if (isDirty(part) || part.loading) throw new Error(`PartedStore: part ${id} of ${this.path} has changes not in its file yet: checkpoint before unloading it`);
+    this.drop(part);
+  }
+
+  /** Unloads a part, keeping its held items answering from memory. */
+  private drop(part: Part): void {
+    for (const [uri, item] of part.items ?? []) if (this.resident.has(uri)) this.resident.set(uri, item);
     part.items = undefined;
   }
 
@@ -281,7 +374,7 @@ export class PartedStore {
       piece.written = { file, first: keys[0] as string, last: keys.at(-1) as string, items: keys.length, byStatus };
       piece.writtenChanges = seen;
       entries.push(piece.written);
-      if (!wasLoaded && !isDirty(piece)) piece.items = undefined;
+      if (!wasLoaded && !isDirty(piece)) this.drop(piece);
       await this.options.pause?.('part-written');
     }
     return entries;
@@ -303,6 +396,7 @@ export class PartedStore {
         continue;
       }
       const piece = this.newPart(slice[0] as string, this.parts.indexOf(part) + cuts.length);
+      this.splitInto.set(part.id, [...(this.splitInto.get(part.id) ?? []), piece.id]);
       piece.last = slice.at(-1) as string;
       for (const key of slice) {
         piece.items?.set(key, items.get(key) as ItemState);
@@ -334,6 +428,8 @@ export class PartedStore {
     if (part.items) part.items.set(uri, { ...(part.items.get(uri) ?? BLANK_ITEM), ...patch } as ItemState);
     else part.patches.set(uri, { ...part.patches.get(uri), ...patch });
     part.changes += 1;
+    const held = this.resident.get(uri);
+    if (held) this.resident.set(uri, part.items?.get(uri) ?? ({ ...held, ...patch } as ItemState));
   }
 
   private replay(event: JournalEvent): void {

@@ -54,7 +54,7 @@ export function checkStateShape(state: unknown, path: string): asserts state is 
   const file = state as (Partial<StateFile> & { parts?: unknown }) | null;
   if (file !== null && typeof file === 'object' && file.items === undefined && Array.isArray(file.parts)) {
     // A manifest of a state in parts (`parts.ts`): read by openStateView and PartedStore, not whole.
-    throw new StateFileError('state_parted', `state file ${path} is kept in parts (its items are in ${path}.parts/): this command reads only a state in one file; status, logs and report read it`);
+    throw new StateFileError('state_parted', `state file ${path} is kept in parts (its items are in ${path}.parts/): this command reads only a state in one file; apply, status (and --refresh), logs and report read it`);
   }
   if (typeof file !== 'object' || file === null || file.tool === undefined || typeof file.items !== 'object') {
     throw new StateFileError('state_foreign', `${path} is not a tlmigrate state file: it was left untouched; pass another --state`);
@@ -151,6 +151,10 @@ export class StateStore implements RunStore {
   }
 
   /** The plan this state last applied. */
+  async *scan(): AsyncGenerator<[string, ItemState]> {
+    yield* this.items();
+  }
+
   get lastPlan(): StateFile['lastPlan'] {
     return this.state.lastPlan;
   }

@@ -2,7 +2,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadState } from '../../src/state/index.js';
+import { loadState, openStateView, stateLayout } from '../../src/state/index.js';
 import type { ItemState, StateFile } from '../../src/state/index.js';
 import { collect, startCli, type CliResult } from '../helpers/cli.js';
 import { startS3FaultProxy, type S3FaultProxy, type S3FaultRule } from '../helpers/s3-fault-proxy.js';
@@ -30,6 +30,8 @@ export interface ChaosOptions {
   maxKills?: number;
   /** The simulator plays these readings of the disputed API points (default: its defaults). */
   variants?: Partial<ApiVariants>;
+  /** More environment for every CLI run (e.g. TLMIGRATE_PARTS_THRESHOLD=0: the state in parts). */
+  env?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -163,7 +165,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
     const world = w;
     proxy = await startS3FaultProxy(w.s3info.endpoint);
     const fproxy = proxy;
-    const env = { ...w.env, AWS_ENDPOINT_URL_S3: proxy.endpoint };
+    const env = { ...w.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, ...options.env };
 
     // The source: distinct videos, two keys sharing a file name, a copy, a sidecar, one "already imported".
     const prefix = `s${seed}`;
@@ -286,6 +288,8 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
         await sleep(SLOW_TIMEOUT_S * 1000 + 1500);
         rmSync(statePath, { force: true });
         rmSync(`${statePath}.journal`, { force: true });
+        rmSync(`${statePath}.journal.next`, { force: true });
+        rmSync(`${statePath}.parts`, { recursive: true, force: true });
         stateLosses += 1;
         schedule.push(`c${cycle}: state file deleted`);
       }
@@ -314,6 +318,7 @@ async function runSeed(seed: number, options: ChaosOptions): Promise<SeedReport>
       if (!wanted.has(path)) problems.push(`a task for ${path}, which should not have been uploaded`);
     }
     const state = await validState(statePath, problems, 'end');
+    if (options.env?.TLMIGRATE_PARTS_THRESHOLD === '0' && existsSync(statePath) && (await stateLayout(statePath)) !== 'parts') problems.push('end: the state is not in parts though TLMIGRATE_PARTS_THRESHOLD=0');
     for (const key of shouldUpload) {
       const item = state?.items[uri(w.bucket, key)];
       const tasks = bySource.get(`/${w.bucket}/${key}`) ?? 0;
@@ -418,12 +423,25 @@ function readPlanItems(path: string): PlanFileItem[] {
 async function validState(path: string, problems: string[], label: string): Promise<StateFile | undefined> {
   if (!existsSync(path)) return undefined;
   try {
-    const state = await loadState(path);
+    const state = (await stateLayout(path)) === 'parts' ? await loadParted(path) : await loadState(path);
     if (state?.version !== 1) problems.push(`${label}: state version ${String(state?.version)}`);
     return state;
   } catch (error) {
     problems.push(`${label}: state file refused: ${(error as Error).message}`);
     return undefined;
+  }
+}
+
+/** A state in parts read whole (a chaos seed's state is small): the view's header and items. */
+async function loadParted(path: string): Promise<StateFile | undefined> {
+  const view = await openStateView(path);
+  if (!view) return undefined;
+  try {
+    const items: Record<string, ItemState> = {};
+    for await (const [uri, item] of view.items()) items[uri] = item;
+    return { ...view.header, items };
+  } finally {
+    await view.close();
   }
 }
 

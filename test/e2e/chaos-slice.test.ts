@@ -22,6 +22,14 @@ describe('chaos slice', () => {
     expect(formatSummary(summary)).toMatch(/^chaos: \d+ seeds, \d+ faults injected, \d+ kills, \d+ state files lost, 0 duplicates, 0 lost$/);
   });
 
+  it('2 more seeds with the state in parts (parts of 3 items): apply merges, works and resumes it a window at a time', { timeout: 360_000 }, async () => {
+    const summary = await runChaos({ seeds: [8, 9], parallel: 2, env: { TLMIGRATE_PARTS_THRESHOLD: '0', TLMIGRATE_PART_SIZE: '3' }, log: (line) => console.log(`[parts] ${line}`) });
+    console.log(`[parts] ${formatSummary(summary)} (${(summary.wallMs / 1000).toFixed(0)} s wall)`);
+    expect(summary.reports.filter((r) => r.problems.length > 0).map(describeSeed)).toEqual([]);
+    expect(summary.kills).toBeGreaterThanOrEqual(1);
+    expect(formatSummary(summary)).toMatch(/^chaos: 2 seeds, \d+ faults injected, \d+ kills, \d+ state files lost, 0 duplicates, 0 lost$/);
+  });
+
   it('2 more seeds with every disputed API point read against us', { timeout: 360_000 }, async () => {
     const summary = await runChaos({ seeds: [6, 7], parallel: 2, variants: NON_DEFAULT, log: (line) => console.log(`[non-default readings] ${line}`) });
     console.log(`[non-default readings] ${formatSummary(summary)} (${(summary.wallMs / 1000).toFixed(0)} s wall)`);
