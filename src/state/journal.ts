@@ -255,6 +255,43 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
   }
 }
 
+/**
+ * When a store folds its journal into a checkpoint: when the journal is long (5,000 lines) or old
+ * (5 s), but no more often than 20x the last checkpoint's cost (at a million items one costs
+ * seconds, and back-to-back checkpoints would take the CPU from the run; the journal replays in a
+ * blink instead), and one background checkpoint at a time (writes made while one waits in the
+ * queue must not each add another). Shared by `StateStore` and `PartedStore`.
+ */
+export class CheckpointCadence {
+  private writesAt = 0;
+  private endedAt = Date.now();
+  /** How long the last checkpoint took. */
+  lastMs = 0;
+  private queued = false;
+
+  /** After an append (the journal now holds `writes` lines in all): starts `checkpoint` in the background when one is due. */
+  afterAppend(writes: number, checkpoint: () => Promise<void>): void {
+    const elapsed = Date.now() - this.endedAt;
+    const since = writes - this.writesAt;
+    const due = since > 0 && elapsed > 20 * this.lastMs && (since >= 5000 || elapsed > 5000);
+    if (!due || this.queued) return;
+    this.queued = true;
+    void checkpoint()
+      .catch(() => undefined)
+      .finally(() => {
+        this.queued = false;
+      });
+  }
+
+  /** A checkpoint that began at `started` (performance.now()) folded the journal's first `writes` lines. */
+  ended(started: number, writes: number): number {
+    this.writesAt = writes;
+    this.endedAt = Date.now();
+    this.lastMs = performance.now() - started;
+    return this.lastMs;
+  }
+}
+
 export function writeError(path: string, error: unknown): TlmError {
   if (error instanceof TlmError) return error;
   const code = errnoCode(error) ?? 'error';

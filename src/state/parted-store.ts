@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { StateFileError, errnoCode } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { BLANK_ITEM, applyEvent, type JournalEvent } from './events.js';
-import { JournalWriter, NEXT_JOURNAL, readJournalEvents, writeError, type StoreStats } from './journal.js';
+import { CheckpointCadence, JournalWriter, NEXT_JOURNAL, readJournalEvents, writeError, type StoreStats } from './journal.js';
 import type { RunStore } from './contract.js';
 import { acquireLock, type StateLock } from './lock.js';
 import {
@@ -85,10 +85,7 @@ export class PartedStore implements RunStore {
   private generation = 0;
   /** Part files replaced in memory, deleted once a manifest that no longer names them is durable. */
   private superseded: string[] = [];
-  private writesAtCheckpoint = 0;
-  private lastCheckpointAt = Date.now();
-  private lastCheckpointMs = 0;
-  private checkpointQueued = false;
+  private readonly cadence = new CheckpointCadence();
   private checkpointing: Promise<void> = Promise.resolve();
   private closed = false;
   /** Items kept answering `item()` while their part is not loaded (`hold`): in flight across parts. */
@@ -342,12 +339,10 @@ export class PartedStore implements RunStore {
     await this.journal.retire(folded);
     await this.options.pause?.('journal-retired');
     await this.deleteSuperseded();
-    this.writesAtCheckpoint = this.stats.journalWrites;
-    this.lastCheckpointAt = Date.now();
-    this.lastCheckpointMs = performance.now() - started;
-    Object.assign(this.lastCheckpoint, written, { ms: this.lastCheckpointMs });
+    const ms = this.cadence.ended(started, this.stats.journalWrites);
+    Object.assign(this.lastCheckpoint, written, { ms });
     this.stats.checkpoints += 1;
-    this.stats.writeMs += this.lastCheckpointMs;
+    this.stats.writeMs += ms;
   }
 
   /** Writes a changed part (split first when it passed twice the part size) to new files; returns their entries. */
@@ -444,16 +439,7 @@ export class PartedStore implements RunStore {
 
   private append(event: JournalEvent, durable: boolean): Promise<void> {
     const written = this.journal.append(event, durable);
-    // As StateStore: when the journal is long (5,000 lines) or old (5 s), no more often than 20x the last checkpoint's cost.
-    const elapsed = Date.now() - this.lastCheckpointAt;
-    const since = this.stats.journalWrites - this.writesAtCheckpoint;
-    const due = since > 0 && elapsed > 20 * this.lastCheckpointMs && (since >= 5000 || elapsed > 5000);
-    if (due && !this.checkpointQueued) {
-      this.checkpointQueued = true;
-      void this.checkpoint()
-        .catch(() => undefined)
-        .finally(() => (this.checkpointQueued = false));
-    }
+    this.cadence.afterAppend(this.stats.journalWrites, () => this.checkpoint());
     return written;
   }
 

@@ -3,7 +3,7 @@ import { StateFileError, errnoCode } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { RunStore } from './contract.js';
 import { applyEvent, type JournalEvent } from './events.js';
-import { JournalWriter, NEXT_JOURNAL, readJournal, readJournalEvents, writeError, type StoreStats } from './journal.js';
+import { CheckpointCadence, JournalWriter, NEXT_JOURNAL, readJournal, readJournalEvents, writeError, type StoreStats } from './journal.js';
 import { readStateLines, stateText } from './state-file.js';
 import { acquireLock, type StateLock } from './lock.js';
 import { closeAbandonedRuns } from './runs.js';
@@ -91,10 +91,7 @@ export class StateStore implements RunStore {
   readonly stats: StoreStats = { journalWrites: 0, syncs: 0, checkpoints: 0, writeMs: 0, journalsReopened: 0 };
   private readonly journal: JournalWriter;
   /** Journal lines written when the last checkpoint ended: the lines since are what the next one folds. */
-  private writesAtCheckpoint = 0;
-  private lastCheckpointAt = Date.now();
-  private checkpointQueued = false;
-  private lastCheckpointMs = 0;
+  private readonly cadence = new CheckpointCadence();
   private closed = false;
   private checkpointing: Promise<void> = Promise.resolve();
 
@@ -215,11 +212,8 @@ export class StateStore implements RunStore {
       throw writeError(this.path, error);
     });
     await this.journal.retire(folded);
-    this.writesAtCheckpoint = this.stats.journalWrites;
-    this.lastCheckpointAt = Date.now();
-    this.lastCheckpointMs = performance.now() - started;
     this.stats.checkpoints += 1;
-    this.stats.writeMs += this.lastCheckpointMs;
+    this.stats.writeMs += this.cadence.ended(started, this.stats.journalWrites);
   }
 
   async close(): Promise<void> {
@@ -235,21 +229,7 @@ export class StateStore implements RunStore {
 
   private append(event: JournalEvent, durable: boolean): Promise<void> {
     const written = this.journal.append(event, durable);
-    // Checkpoint when the journal is long (5,000 lines) or old (5 s), but no more often than 20x the
-    // last checkpoint's cost: at a million items one costs seconds, and back-to-back checkpoints
-    // would take the CPU from the run (the journal replays in a blink instead).
-    const elapsed = Date.now() - this.lastCheckpointAt;
-    const since = this.stats.journalWrites - this.writesAtCheckpoint;
-    const due = since > 0 && elapsed > 20 * this.lastCheckpointMs && (since >= 5000 || elapsed > 5000);
-    // One background checkpoint at a time: writes made while one waits in the queue must not each add another.
-    if (due && !this.checkpointQueued) {
-      this.checkpointQueued = true;
-      void this.checkpoint()
-        .catch(() => undefined)
-        .finally(() => {
-          this.checkpointQueued = false;
-        });
-    }
+    this.cadence.afterAppend(this.stats.journalWrites, () => this.checkpoint());
     return written;
   }
 }
