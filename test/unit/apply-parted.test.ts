@@ -13,6 +13,7 @@ import { StateStore } from '../../src/state/store.js';
 import type { ItemState } from '../../src/state/types.js';
 import { openStateView } from '../../src/state/view.js';
 import { FakeApi, FakeSource, type Behaviour } from './fake-api.js';
+import { FakeAssets } from './fake-assets.js';
 import { FakeClock } from './fake-clock.js';
 import { somePlanOptions } from './builders.js';
 import { useTmpDir } from './tmp-dir.js';
@@ -158,6 +159,23 @@ describe('apply on a state in parts', () => {
     expect(searches).toBeGreaterThanOrEqual(3);
     expect(outcome.result).toMatchObject({ submitted: 16, reconciled: 1 });
     await expectExactlyOnce(w.api, tmp.path('state.json'), items.map((i) => i.key));
+  });
+
+  it('--via assets: assets still processing at the end of their window are held, drained after the last one, and indexed once', async () => {
+    const w = world();
+    const assets = new FakeAssets(w.clock, { asset: (n) => (n === 5 ? 'lose-answer' : 'ok') }, 2);
+    const items = Array.from({ length: 14 }, (_, n) => upload(keyOf(n)));
+    w.objects(items);
+    const store = await open(tmp.path('state.json'));
+    const outcome = await w.run(store, aPlan(items), { via: 'assets', assetsApi: assets, assetPollMs: 1000 });
+    await store.close();
+    expect(outcome).toMatchObject({ exitCode: 0, result: { submitted: 14 } });
+    for (const { key } of items) {
+      expect(assets.assetsFor(key), key).toBe(1);
+      expect(assets.indexedFor(key), key).toBe(1);
+    }
+    const recorded = await stateItems(tmp.path('state.json'));
+    expect([...recorded.values()].every((i) => i.status === 'submitted' && i.assetId && i.indexedAssetId)).toBe(true);
   });
 
   it('skips content the state or an earlier part already holds under another key, across parts', async () => {
