@@ -103,7 +103,6 @@ class PlanRun {
    * stop is only counted.
    */
   private async workWindows(windows: WorkWindows): Promise<void> {
-    const { o } = this;
     for await (const w of windows.windows()) {
       if (this.fatal || this.halt.signal.aborted || !this.census) {
         this.windowsLeft.pending += w.uris.length;
@@ -114,20 +113,37 @@ class PlanRun {
       const uris = [...w.uris, ...(await recheckRecorded(w.recorded, this.census, this.ctx))];
       for (const [uri, held] of await takeCensus(uris, this.census, this.ctx, windows.owners)) this.blocked.set(uri, held);
       await Promise.all(uris.map(this.schedule));
-      const carried = (uri: string) => this.running.has(uri) || this.deferred.has(uri) || this.setAside.has(uri) || this.blocked.has(uri) || statusIn(CARRIED, o.store.item(uri)?.status);
-      for (const uri of uris) {
-        if (carried(uri)) {
-          windows.hold(uri);
-          this.uris.push(uri);
-          continue;
-        }
-        this.admission.forget(uri);
-        const item = o.store.item(uri);
-        if (item && NOT_SUBMITTED.has(item.status)) this.windowsLeft.pending += 1;
+      for (const uri of uris) if (this.carries(uri)) windows.hold(uri);
+      this.uris = [...this.settleCarried(windows, this.uris), ...this.settleCarried(windows, uris)];
+      // Assets still processing pile up in memory until drained: past the limit, drained now (they become ready meanwhile), not after the last window.
+      if (this.route.drain && this.uris.length > windows.holdLimit && !this.fatal && !this.halt.signal.aborted) {
+        await this.route.drain(this.uris, this.schedule, this.ctx);
+        this.uris = this.settleCarried(windows, this.uris);
       }
       windows.prune();
       windows.owners.endWindow();
     }
+  }
+
+  /** Whether an item must stay readable after its window: its job runs, it is set aside or blocked, or it has steps to come. */
+  private carries(uri: string): boolean {
+    return this.running.has(uri) || this.deferred.has(uri) || this.setAside.has(uri) || this.blocked.has(uri) || statusIn(CARRIED, this.o.store.item(uri)?.status);
+  }
+
+  /** The items still carried; the others are let go, and counted when left not submitted. */
+  private settleCarried(windows: WorkWindows, uris: string[]): string[] {
+    const kept: string[] = [];
+    for (const uri of uris) {
+      if (this.carries(uri)) {
+        kept.push(uri);
+        continue;
+      }
+      const item = this.o.store.item(uri);
+      if (item && NOT_SUBMITTED.has(item.status)) this.windowsLeft.pending += 1;
+      this.admission.forget(uri);
+      windows.letGo(uri);
+    }
+    return kept;
   }
 
   dispose(): void {

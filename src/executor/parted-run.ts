@@ -171,6 +171,8 @@ export async function partedWork(store: PartedStore, merged: PartedMerge, sets: 
     total: merged.work,
     windows: () => windowsOf(store, merged, durations),
     hold: (uri) => store.hold(uri),
+    letGo: (uri) => store.letGo(uri),
+    holdLimit: 2 * store.partSize,
     claimed,
     owners,
     prune: () => claimed.prune(read),

@@ -79,6 +79,10 @@ export interface WorkWindows {
   total: number;
   /** Keeps an item readable after its window (set aside, in flight). */
   hold(uri: string): void;
+  /** Ends a `hold`: the item is done with for this run. */
+  letGo(uri: string): void;
+  /** Held items past which the run drains what it holds (assets processing) before the next window. */
+  holdLimit: number;
   claimed: IdSet;
   owners: ContentOwners & { endWindow(): void };
   /** Forgets the exact copies of claimed ids that their items now record. */

@@ -79,7 +79,8 @@ export class PartedStore implements RunStore {
   /** What the last checkpoint wrote: parts, their items, and its time. */
   readonly lastCheckpoint = { parts: 0, items: 0, ms: 0 };
   private readonly journal: JournalWriter;
-  private readonly partSize: number;
+  /** Items per part this store aims at. */
+  readonly partSize: number;
   private parts: Part[] = [];
   private nextId = 1;
   private generation = 0;

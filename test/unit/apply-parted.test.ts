@@ -161,15 +161,19 @@ describe('apply on a state in parts', () => {
     await expectExactlyOnce(w.api, tmp.path('state.json'), items.map((i) => i.key));
   });
 
-  it('--via assets: assets still processing at the end of their window are held, drained after the last one, and indexed once', async () => {
+  it('--via assets: assets still processing at the end of their window are held, drained once twice a part is held, and indexed once', async () => {
     const w = world();
     const assets = new FakeAssets(w.clock, { asset: (n) => (n === 5 ? 'lose-answer' : 'ok') }, 2);
     const items = Array.from({ length: 14 }, (_, n) => upload(keyOf(n)));
     w.objects(items);
     const store = await open(tmp.path('state.json'));
-    const outcome = await w.run(store, aPlan(items), { via: 'assets', assetsApi: assets, assetPollMs: 1000 });
+    let heldAtMost = 0;
+    const outcome = await w.run(store, aPlan(items), { via: 'assets', assetsApi: assets, assetPollMs: 1000, onEvent: () => (heldAtMost = Math.max(heldAtMost, store.held)) });
     await store.close();
     expect(outcome).toMatchObject({ exitCode: 0, result: { submitted: 14 } });
+    // Parts of 4: past 8 held (twice the part size) the run drains before the next window, so it never holds all 14.
+    expect(heldAtMost).toBeGreaterThan(4);
+    expect(heldAtMost).toBeLessThanOrEqual(12);
     for (const { key } of items) {
       expect(assets.assetsFor(key), key).toBe(1);
       expect(assets.indexedFor(key), key).toBe(1);
