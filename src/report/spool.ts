@@ -54,11 +54,16 @@ export class JsonSpool {
   }
 }
 
-/** A folder for spools, removed (with them) when `work` ends, however it ends. */
-export async function withSpools<T>(name: string, work: (spool: (file: string) => JsonSpool) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), `tlmigrate-${name}-`)).catch((error: unknown) => {
+/** A private temporary folder (`tlmigrate-NAME-XXXXXX` in the system's), refused with one line when none can be made. */
+export function makeTempFolder(name: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `tlmigrate-${name}-`)).catch((error: unknown) => {
     throw new ConfigError('tmpdir_unwritable', `cannot create a temporary folder in ${tmpdir()} (${errnoCode(error) ?? 'error'}): set TMPDIR to a writable folder`, { cause: error });
   });
+}
+
+/** A folder for spools, removed (with them) when `work` ends, however it ends. */
+export async function withSpools<T>(name: string, work: (spool: (file: string) => JsonSpool) => Promise<T>): Promise<T> {
+  const dir = await makeTempFolder(name);
   const spools: JsonSpool[] = [];
   try {
     return await work((file) => {

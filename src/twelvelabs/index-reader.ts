@@ -187,16 +187,20 @@ export function slimAsset(asset: IndexedAsset): IndexedAsset {
   return slim;
 }
 
-export function listTasks(
-  client: Pick<TwelveLabsClient, 'listTasks'>,
-  query: { indexId: string; status?: TaskStatus[]; createdAt?: string; updatedAt?: string; filename?: string; sortBy?: 'created_at' | 'updated_at' },
-  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
-): Promise<Task[]> {
-  return readAllPages(
-    (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal),
-    options.concurrency ?? INDEX_READ_CONCURRENCY,
-    (p, t) => options.onPage?.('tasks', p, t),
-  );
+type TaskQuery = { indexId: string; status?: TaskStatus[]; createdAt?: string; updatedAt?: string; filename?: string; sortBy?: 'created_at' | 'updated_at' };
+type TaskListingOptions = { concurrency?: number; signal?: AbortSignal } & ReadProgress;
+
+export function listTasks(client: Pick<TwelveLabsClient, 'listTasks'>, query: TaskQuery, options: TaskListingOptions = {}): Promise<Task[]> {
+  return readAllPages(taskPages(client, query, options), options.concurrency ?? INDEX_READ_CONCURRENCY, (p, t) => options.onPage?.('tasks', p, t));
+}
+
+/** Every task of the query into `sink`, in listing order, as the pages arrive (see `readAllVideosInto`). */
+export function readAllTasksInto<R>(client: Pick<TwelveLabsClient, 'listTasks'>, query: TaskQuery, sink: ListingSink<R>, keep: (task: Task) => R, options: TaskListingOptions = {}): Promise<void> {
+  return readPagesInto(taskPages(client, query, options), options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('tasks', p, t));
+}
+
+function taskPages(client: Pick<TwelveLabsClient, 'listTasks'>, query: TaskQuery, options: TaskListingOptions): (page: number) => Promise<Page<Task>> {
+  return (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal);
 }
 
 export function listAllIndexedAssets(

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { TlmError } from '../errors.js';
-import { decodedFilename, groupBy } from '../planner/index.js';
+import { HashSlots, decodedFilename, groupBy, hash32 } from '../planner/index.js';
 import type { MetadataReader, VideoRef } from './types.js';
 
 export interface CopyRef {
@@ -28,6 +28,11 @@ export interface TaskOfVideo {
   status: string;
 }
 
+/** A task of the index as dedupe needs it, in listing order: the last one listed for a video is its task. */
+export interface ListedTask extends TaskOfVideo {
+  videoId: string;
+}
+
 /**
  * Finds groups of videos that are the same object: the same tlm_source and tlm_etag, read from
  * each video itself (GET), or, for videos known to carry no fingerprint, the same file name and
@@ -35,15 +40,21 @@ export interface TaskOfVideo {
  * two different objects apart, so those groups are only reported. Copies share a size and a name
  * (decoded or as the URL carried it), so only videos that share both with another are read.
  * Keeps the oldest ready copy of each group.
+ *
+ * `videos` is read twice (a listing spilled to disk, or an array): first to count each name and
+ * size by a 32-bit hash, then to keep the videos whose hash came more than once (the copies, and
+ * the rare collision, which grouping by the name and size itself then drops). `tasks` (or a lookup)
+ * is read once, for the copies' tasks only. Memory: 8 bytes a hash slot, and the copies.
  */
 export async function findDuplicateGroups(
-  videos: VideoRef[],
-  taskOf: (videoId: string) => TaskOfVideo | undefined,
+  videos: Iterable<VideoRef> | AsyncIterable<VideoRef>,
+  tasks: ((videoId: string) => TaskOfVideo | undefined) | Iterable<ListedTask> | AsyncIterable<ListedTask>,
   edges: MetadataReader,
   concurrency = 8,
 ): Promise<{ groups: DuplicateGroup[]; metadataFetches: number }> {
-  const byNameSize = groupBy(videos, (video) => `${decodedFilename(video.filename)}\0${video.size ?? '?'}`);
+  const byNameSize = groupBy(await sharedNameAndSize(videos), nameAndSize);
   const suspects = [...byNameSize.values()].filter((g) => g.length > 1).flat();
+  const taskOf = typeof tasks === 'function' ? tasks : await tasksOf(tasks, new Set(suspects.map((v) => v.videoId)));
   const { metadata, fetches } = await readFingerprints(suspects, edges, concurrency);
 
   const sets = new Map<string, { by: DuplicateGroup['by']; video: VideoRef; source?: string; etag?: string }[]>();
@@ -111,6 +122,29 @@ async function readFingerprints(suspects: VideoRef[], edges: MetadataReader, con
 /** Whether a group's extra copies may be deleted: only copies proven by their own fingerprint. */
 export function isDeletable(group: DuplicateGroup): boolean {
   return group.by === 'fingerprint';
+}
+
+function nameAndSize(video: VideoRef): string {
+  return `${decodedFilename(video.filename)}\0${video.size ?? '?'}`;
+}
+
+/** The videos whose name and size (by hash) some other video has too, in listing order. */
+async function sharedNameAndSize(videos: Iterable<VideoRef> | AsyncIterable<VideoRef>): Promise<VideoRef[]> {
+  const counts = new HashSlots();
+  for await (const video of videos) {
+    const hash = hash32(nameAndSize(video));
+    counts.set(hash, (counts.get(hash) ?? 0) + 1);
+  }
+  const shared: VideoRef[] = [];
+  for await (const video of videos) if ((counts.get(hash32(nameAndSize(video))) ?? 0) > 1) shared.push(video);
+  return shared;
+}
+
+/** The task of each of these videos: the last one listed for it. */
+async function tasksOf(tasks: Iterable<ListedTask> | AsyncIterable<ListedTask>, videoIds: ReadonlySet<string>): Promise<(videoId: string) => TaskOfVideo | undefined> {
+  const byVideo = new Map<string, TaskOfVideo>();
+  for await (const task of tasks) if (videoIds.has(task.videoId)) byVideo.set(task.videoId, { taskId: task.taskId, status: task.status });
+  return (videoId) => byVideo.get(videoId);
 }
 
 function rank(copy: CopyRef): number {

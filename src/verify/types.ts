@@ -1,3 +1,4 @@
+import type { HeldItems, LookupTables } from '../planner/index.js';
 import type { SourceObject } from '../sources/types.js';
 
 /** A video of the index, as a listing gives it; `userMetadata` only when the listing carried it. */
@@ -44,12 +45,22 @@ export interface VerifyInput {
   excluded(object: SourceObject): boolean;
   /** Why an object can never be indexed (the planner's listing preflight), if it cannot. */
   unindexable(object: SourceObject): { code: string; detail: string } | undefined;
-  videos: VideoRef[];
+  /** Every video of the index, in listing order: read once, streamed (a listing spilled to disk, or an array). */
+  videos: Iterable<VideoRef> | AsyncIterable<VideoRef>;
   /** Tasks not ready: in progress or failed. */
   tasks: TaskRef[];
-  known(uri: string): KnownItem | undefined;
+  /** What the state file recorded per source URI, streamed once (only the items of objects without a video are kept). */
+  known: Iterable<[string, KnownItem]> | AsyncIterable<[string, KnownItem]>;
   edges: MetadataReader;
   concurrency?: number;
+  /** Where the objects and the lookups over them are kept: in memory by default (`workInMemory`); the CLI's are temporary files. */
+  work?: VerifyWork | undefined;
+}
+
+/** Lines kept in order and multimaps appended to: the planner's kinds (`HeldItems`, `LookupTables`), in memory or on disk. */
+export interface VerifyWork {
+  tables: LookupTables;
+  lines(name: string): HeldItems;
 }
 
 export type UnmatchedReason = 'no_object' | 'source_changed' | 'outside_source' | 'ambiguous';

@@ -41,7 +41,7 @@ async function verify(s: Scenario) {
     unindexable: (o) => preflightListing(o, DEFAULT_REQUIREMENTS),
     videos: s.videos ?? [],
     tasks: s.tasks ?? [],
-    known: (uri) => s.known?.[uri],
+    known: Object.entries(s.known ?? {}),
     edges,
   };
   return { result: await verifyIndex(input), calls: edges.calls };
