@@ -131,12 +131,20 @@ function nameAndSize(video: VideoRef): string {
 /** The videos whose name and size (by hash) some other video has too, in listing order. */
 async function sharedNameAndSize(videos: Iterable<VideoRef> | AsyncIterable<VideoRef>): Promise<VideoRef[]> {
   const counts = new HashSlots();
+  let counted = 0;
   for await (const video of videos) {
+    counted += 1;
     const hash = hash32(nameAndSize(video));
     counts.set(hash, (counts.get(hash) ?? 0) + 1);
   }
   const shared: VideoRef[] = [];
-  for await (const video of videos) if ((counts.get(hash32(nameAndSize(video))) ?? 0) > 1) shared.push(video);
+  let again = 0;
+  for await (const video of videos) {
+    again += 1;
+    if ((counts.get(hash32(nameAndSize(video))) ?? 0) > 1) shared.push(video);
+  }
+  // A one-shot stream read twice would find no copies at all: a bug, never "no duplicates".
+  if (again !== counted) throw new Error(`findDuplicateGroups: the videos must be readable twice (read ${counted}, then ${again})`);
   return shared;
 }
 
