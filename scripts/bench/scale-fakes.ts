@@ -254,7 +254,7 @@ function scaleVideo(i: number): IndexedVideo {
   return video;
 }
 
-/** The read side of an index holding `shape`'s videos, paged as the API pages them; no tasks in flight. */
+/** The read side of an index holding `shape`'s videos and their ready tasks, paged as the API pages them; no tasks in flight. */
 export class ScaleIndex {
   constructor(private readonly shape: ScaleIndexShape) {}
 
@@ -275,8 +275,27 @@ export class ScaleIndex {
     return scaleVideo(i);
   }
 
-  async listTasks(): Promise<Page<Task>> {
-    return { data: [], page_info: { page: 1, limit_per_page: 50, total_page: 1, total_results: 0 } };
+  /** The ready task of each video (none in flight, none failed): a listing by status other than ready is empty. */
+  async listTasks(query: ListTasksQuery = {}): Promise<Page<Task>> {
+    const page = query.page ?? 1;
+    const limit = query.pageLimit ?? 10;
+    const total = query.status && !query.status.includes('ready') ? 0 : countOf(this.shape.n, this.shape.videos, false);
+    const data: Task[] = [];
+    for (let j = (page - 1) * limit; j < Math.min(total, page * limit); j++) {
+      const i = nthOf(j, this.shape.videos, false);
+      data.push({ _id: `t${i.toString(16).padStart(23, '0')}`, video_id: videoIdOf(i), status: 'ready', created_at: LAST_MODIFIED });
+    }
+    await new Promise<void>((r) => setImmediate(r));
+    return { data, page_info: { page, limit_per_page: limit, total_page: Math.max(1, Math.ceil(total / limit)), total_results: total } };
+  }
+
+  /** bench:scale runs dedupe as a dry run: nothing is ever deleted. */
+  async deleteVideo(): Promise<void> {
+    throw new Error('ScaleIndex: dedupe runs as a dry run in bench:scale');
+  }
+
+  async deleteTask(): Promise<void> {
+    throw new Error('ScaleIndex: dedupe runs as a dry run in bench:scale');
   }
 
   async listIndexedAssets(): Promise<Page<IndexedAsset>> {

@@ -6,6 +6,8 @@
  *   node --import tsx scripts/bench/scale-phase.ts check  --n N --state FILE --tasks FILE [--partial]
  *   node --import tsx scripts/bench/scale-phase.ts status --state FILE [--json]
  *   node --import tsx scripts/bench/scale-phase.ts report --state FILE --out FILE
+ *   node --import tsx scripts/bench/scale-phase.ts verify --n N [--state FILE]
+ *   node --import tsx scripts/bench/scale-phase.ts dedupe --n N [--state FILE]
  * Each drives the library functions the CLI uses (writePlan: index snapshot, ledger, planner, plan file; applyPlanRun on a
  * real StateStore, importStatus, runReport) against the in-process fakes of scale-fakes.ts, and
  * prints, last, one line `BENCH_RESULT {json}` with the phase's figures and its VmHWM.
@@ -15,6 +17,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
+import { dedupeIndex } from '../../src/cli/dedupe-command.js';
 import { runReport } from '../../src/cli/report-command.js';
 import { printStatus } from '../../src/cli/status-command.js';
 import { systemClock } from '../../src/clock.js';
@@ -22,6 +25,8 @@ import { applyPlanRun } from '../../src/executor/apply.js';
 import { pino } from 'pino';
 import { PLAN_DEFAULTS } from '../../src/cli/options.js';
 import { writePlan, type PlanArgs } from '../../src/cli/plan-command.js';
+import { verifySource } from '../../src/cli/verify-command.js';
+import { isClean } from '../../src/verify/index.js';
 import { objectUri } from '../../src/planner/index.js';
 import { openPlanFile } from '../../src/planner/plan-file.js';
 import { PARTS_THRESHOLD, PartedStore, openRunStore, openStateView, type ItemState } from '../../src/state/index.js';
@@ -234,7 +239,26 @@ async function report(): Promise<Record<string, unknown>> {
   return { kind: outcome.kind, reportBytes: (await stat(out)).size };
 }
 
-const PHASES: Record<string, () => Promise<Record<string, unknown>>> = { seed, plan, apply, check, status, report };
+/** The index after a whole migration: every object's video (half fingerprinted, half legacy), each with its ready task. */
+const MIGRATED = (n: number): ScaleIndexShape => ({ n, videos: 100, ledger: 0 });
+const QUIET = { log: pino({ level: 'silent' }), progress: { update: () => undefined, done: () => undefined } };
+
+/** `tlmigrate verify --source s3://BUCKET --index I [--state FILE]`: the source against the migrated index. */
+async function verify(): Promise<Record<string, unknown>> {
+  const n = Number(need('n'));
+  const edges = { api: new ScaleIndex(MIGRATED(n)), index: { index_name: 'scale', models: [] }, lister: new ScaleSource(n), spec: { bucket: SCALE_BUCKET, prefix: '' } };
+  const { result: r } = await verifySource({ source: SOURCE.uri, index: INDEX_ID, state: flag('state'), include: [], exclude: [] }, edges, QUIET);
+  return { objects: r.objects, indexed: r.indexed, missing: r.missing.length, unmatched: r.unmatched.length, duplicated: r.duplicated.length, metadataFetches: r.metadataFetches, clean: isClean(r) };
+}
+
+/** `tlmigrate dedupe --index I [--state FILE]` (a dry run) over the migrated index: every video and task listed. */
+async function dedupe(): Promise<Record<string, unknown>> {
+  const n = Number(need('n'));
+  const outcome = await dedupeIndex({ index: INDEX_ID, state: flag('state'), yes: false }, { api: new ScaleIndex(MIGRATED(n)), index: { index_name: 'scale' } }, QUIET);
+  return { groups: outcome.groups.length, metadataFetches: outcome.metadataFetches };
+}
+
+const PHASES: Record<string, () => Promise<Record<string, unknown>>> = { seed, plan, apply, check, status, report, verify, dedupe };
 
 const name = process.argv[2] ?? '';
 const phase = PHASES[name];

@@ -1,9 +1,10 @@
 /**
- * `npm run bench:scale [-- --n 10000000 | --sizes 100000,1000000] [--phases plan,apply,status,report,kill]
+ * `npm run bench:scale [-- --n 10000000 | --sizes 100000,1000000] [--phases plan,apply,status,report,verify,dedupe,kill]
  * [--kill-at 0.33] [--resume-items K] [--videos-ratio 0.5] [--ledger-ratio 0.2] [--timeout-min 60] [--dir DIR] [--keep] [--cli-heap]
  * [--state-layout auto|parts|one-file]`: tlmigrate
  * at millions of objects (issue 15). Synthetic objects go through the real code paths of plan,
- * apply, kill -9 during a checkpoint + resume (checked exactly once), status and report, against
+ * apply, kill -9 during a checkpoint + resume (checked exactly once), status, report, verify --state and
+ * dedupe (a dry run, over an index holding every object's video and task), against
  * in-process fakes (scripts/bench/scale-fakes.ts; no Ceph, no HTTP). Each phase runs in its own
  * child process (scale-phase.ts) so that its peak RSS is its own. Prints a table and, last, one line:
  *   scale: N objects, plan RSS X MiB, apply RSS Y MiB, resume start Z s, status RSS W MiB, report RSS V MiB
@@ -30,7 +31,7 @@ const NODE_ARGS = ['--max-old-space-size=16384', '--import', 'tsx'];
 const CLI_NODE_ARGS = ['--import', 'tsx'];
 const planNodeArgs = () => (process.argv.includes('--cli-heap') ? CLI_NODE_ARGS : NODE_ARGS);
 const DEFAULT_SIZES = [1_000_000, 3_000_000];
-const PHASES = ['plan', 'apply', 'kill', 'status', 'report'] as const;
+const PHASES = ['plan', 'apply', 'kill', 'status', 'report', 'verify', 'dedupe'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface PhaseRun {
@@ -217,8 +218,8 @@ async function benchSize(n: number, base: string, timeoutMs: number, only: Set<P
   const applyDir = join(dir, 'apply');
   await mkdir(applyDir);
   const state = join(applyDir, 'state.json');
-  // status and report read the state apply leaves.
-  const applied = only.has('apply') || only.has('status') || only.has('report') ? await phase('apply', '--n', N, '--plan', plan, '--state', state, '--tasks', join(applyDir, 'tasks.log'), ...layoutFlags()) : undefined;
+  // status, report, verify --state and dedupe --state read the state apply leaves.
+  const applied = (['apply', 'status', 'report', 'verify', 'dedupe'] as const).some((p) => only.has(p)) ? await phase('apply', '--n', N, '--plan', plan, '--state', state, '--tasks', join(applyDir, 'tasks.log'), ...layoutFlags()) : undefined;
   if (applied) applyRow(applied, add);
   if (applied && !failure(applied)) {
     if (only.has('status')) {
@@ -228,6 +229,15 @@ async function benchSize(n: number, base: string, timeoutMs: number, only: Set<P
     if (only.has('report')) {
       const reported = await phase('report', '--state', state, '--out', join(applyDir, 'report.html'));
       add('report', reported, reported.result ? { note: `html ${round(Number(reported.result.reportBytes) / 1024, 0)} KiB` } : {});
+    }
+    // Against the index after the migration (every object's video, half of them legacy), with apply's state.
+    if (only.has('verify')) {
+      const verified = await phase('verify', '--n', N, '--state', state);
+      add('verify --state', verified, verified.result ? { note: `indexed ${String(verified.result.indexed)}, missing ${String(verified.result.missing)}, GETs ${String(verified.result.metadataFetches)}` } : {});
+    }
+    if (only.has('dedupe')) {
+      const deduped = await phase('dedupe', '--n', N, '--state', state);
+      add('dedupe (dry run)', deduped, deduped.result ? { note: `groups ${String(deduped.result.groups)}, GETs ${String(deduped.result.metadataFetches)}` } : {});
     }
   }
   // Last: the longest step, and the one a time-boxed run can most afford to lose.
