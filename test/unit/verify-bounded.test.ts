@@ -1,7 +1,8 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dedupeIndex, type DedupeArgs } from '../../src/cli/dedupe-command.js';
-import { metadataReader, toVideoRef } from '../../src/cli/index-access.js';
+import { metadataReader, toVideoRef, withWorkFiles } from '../../src/cli/index-access.js';
 import { verifySource, type VerifyArgs } from '../../src/cli/verify-command.js';
 import { ApiError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
@@ -378,5 +379,37 @@ describe('verify and dedupe on a state in parts: as on the same state in one fil
     const gone = new Set(one.deleted.filter((d) => d.startsWith('video ')).map((d) => d.slice(6)));
     expect((await itemsOf(parted)).filter(([, item]) => item.videoId && gone.has(item.videoId))).toEqual([]);
     expect((await itemsOf(parted)).some(([, item]) => item.videoId?.endsWith('-0'))).toBe(true);
+  });
+});
+
+describe('withWorkFiles', () => {
+  const tmp = useTmpDir();
+
+  async function withTmpdir<T>(dir: string, work: () => Promise<T>): Promise<T> {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
+    try {
+      return await work();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  }
+
+  it('refuses with one line when no temporary folder can be made', async () => {
+    await withTmpdir(tmp.path('no-such-folder'), () => expect(withWorkFiles('verify', () => Promise.resolve())).rejects.toMatchObject({ code: 'tmpdir_unwritable' }));
+  });
+
+  it('removes its folder and files however the work ends', async () => {
+    const failing = () =>
+      withWorkFiles('verify', async (work) => {
+        const lines = work.lines('objects');
+        for (let i = 0; i < 30_000; i++) lines.append(`line ${i} ${'x'.repeat(40)}`);
+        for await (const _line of lines.lines()) break;
+        expect(await readdir(tmp.dir)).toHaveLength(1);
+        throw new Error('work failed');
+      });
+    await withTmpdir(tmp.dir, () => expect(failing()).rejects.toThrow('work failed'));
+    expect(await readdir(tmp.dir)).toEqual([]);
   });
 });
