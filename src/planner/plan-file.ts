@@ -2,7 +2,7 @@ import { closeSync, createReadStream, openSync, readSync, rmSync, writeSync } fr
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError, TlmError, errnoCode } from '../errors.js';
-import { HashSlots, hash32, type LookupTable, type LookupTables } from './lookup.js';
+import { HashSlots, HashTable64, hash32, type LookupTable, type LookupTables } from './lookup.js';
 import { count, emptySummary } from './plan.js';
 import { PLAN_VERSION, type HeldItems, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
 import { writeFileAtomic } from '../state/atomic.js';
@@ -138,15 +138,14 @@ async function* streamItems(path: string): AsyncGenerator<PlanItem> {
  * A plan edited by hand into something the planner never writes is refused, not half applied.
  */
 export async function checkPlanItems(plan: PlanReader, path: string): Promise<void> {
-  const seen = new Set<string>();
+  const repeats = new RepeatedKeys(plan);
   const recount = emptySummary();
   const prefix = plan.header.source.prefix;
   for await (const item of plan.items()) {
     if (typeof item?.key !== 'string' || !['upload', 'skip', 'fail'].includes(item.action) || typeof item.size !== 'number' || typeof item.etag !== 'string') {
       throw new PlanFileError('plan_item_invalid', `plan file ${path}: item ${JSON.stringify(item?.key ?? null).slice(0, 200)} lacks a key, size, ETag or action: re-run tlmigrate plan`);
     }
-    if (seen.has(item.key)) throw new PlanFileError('plan_duplicate_key', `plan file ${path} lists ${JSON.stringify(item.key)} twice: re-run tlmigrate plan (or remove the copy)`);
-    seen.add(item.key);
+    if (await repeats.seen(item.key)) throw new PlanFileError('plan_duplicate_key', `plan file ${path} lists ${JSON.stringify(item.key)} twice: re-run tlmigrate plan (or remove the copy)`);
     if (!item.key.startsWith(prefix)) {
       throw new PlanFileError('plan_key_outside_source', `plan file ${path} lists ${JSON.stringify(item.key)}, outside its source ${plan.header.source.uri}: re-run tlmigrate plan`);
     }
@@ -161,6 +160,58 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
       'plan_summary_mismatch',
       `plan file ${path} was edited: its summary says ${said || `total ${String(stated?.total)}`} but its items hold ${found || `total ${recount.total}`}: re-run tlmigrate plan rather than editing items by hand`,
     );
+  }
+}
+
+/**
+ * Whether a plan's key came before, in memory that does not grow with the plan: the planner writes
+ * keys in order, so while they ascend the key before is enough. At the first key out of order the
+ * keys read so far are hashed (one more read of them) and every later key is looked up by its
+ * 64-bit hash; a hash seen before is confirmed by reading the keys before it, so a collision costs
+ * a read, never a refusal.
+ */
+class RepeatedKeys {
+  private previous: string | undefined;
+  private hashes: HashTable64 | undefined;
+  private read = 0;
+
+  constructor(private readonly plan: PlanReader) {}
+
+  async seen(key: string): Promise<boolean> {
+    const before = this.read;
+    this.read += 1;
+    if (!this.hashes) {
+      if (this.previous === undefined || key > this.previous) {
+        this.previous = key;
+        return false;
+      }
+      if (key === this.previous) return true;
+      this.hashes = await this.hashKeys(before);
+    }
+    const repeated = this.hashes.get(key).length > 0 && (await this.among(key, before));
+    this.hashes.add(key, 0);
+    return repeated;
+  }
+
+  private async hashKeys(count: number): Promise<HashTable64> {
+    const hashes = new HashTable64();
+    await this.firstKeys(count, (key) => void hashes.add(key, 0));
+    return hashes;
+  }
+
+  /** Whether `key` is among the first `count` keys. */
+  private async among(key: string, count: number): Promise<boolean> {
+    let found = false;
+    await this.firstKeys(count, (k) => (found ||= k === key));
+    return found;
+  }
+
+  private async firstKeys(count: number, visit: (key: string) => unknown): Promise<void> {
+    let n = 0;
+    for await (const item of this.plan.items()) {
+      if (n++ >= count) return;
+      visit(item.key);
+    }
   }
 }
 
