@@ -219,7 +219,7 @@ class RepeatedKeys {
  * Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run
  * with this pid is replaced. A folder that cannot be written is the plan's: refused as `--out`.
  */
-function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx'): number {
+function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx', unwritable: Unwritable = planUnwritable): number {
   try {
     try {
       return openSync(path, flags, 0o600);
@@ -230,11 +230,16 @@ function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx'): n
     }
   } catch (error) {
     const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new PlanFileError('plan_unwritable', `cannot write plan file ${planPath} (${code}): choose a writable --out path`, { cause: error });
-    }
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') throw unwritable(planPath, code ?? '', error);
     throw error;
   }
+}
+
+/** The refusal when a temporary file beside `path` cannot be created (`code`: the errno). */
+export type Unwritable = (path: string, code: string, error: unknown) => Error;
+
+function planUnwritable(planPath: string, code: string, error: unknown): Error {
+  return new PlanFileError('plan_unwritable', `cannot write plan file ${planPath} (${code}): choose a writable --out path`, { cause: error });
 }
 
 /**
@@ -331,8 +336,8 @@ const LOOKUP_BLOCK = 1 << 20;
  * key hash (`HashSlots`, 8 bytes a slot). A lookup that finds no slot reads nothing; one that does
  * reads that hash's records (usually one) and keeps those of its key. `remove()` deletes the file.
  */
-export function lookupTablesFile(planPath: string): LookupTables & { remove(): void } {
-  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath);
+export function lookupTablesFile(planPath: string, unwritable: Unwritable = planUnwritable): LookupTables & { remove(): void } {
+  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath, unwritable);
   return {
     open<V>(): LookupTable<V> {
       const slots = new HashSlots();
@@ -373,6 +378,7 @@ class RecordFile {
   constructor(
     private readonly path: string,
     private readonly planPath: string,
+    private readonly unwritable: Unwritable,
   ) {}
 
   append(body: string, previous: number): number {
@@ -415,7 +421,7 @@ class RecordFile {
   private flush(): void {
     if (this.blockUsed === 0) return;
     // Opened on the first block, as the held items' file: by then the plan's own temporary file exists.
-    this.fd ??= openHeld(this.path, this.planPath, 'wx+');
+    this.fd ??= openHeld(this.path, this.planPath, 'wx+', this.unwritable);
     writeSync(this.fd, this.block, 0, this.blockUsed, this.flushed);
     this.flushed += this.blockUsed;
     this.blockUsed = 0;

@@ -199,6 +199,18 @@ export function listTasks(
   );
 }
 
+/** Tasks of an index into `sink`, in listing order, as the pages arrive (see `readAllVideosInto`). */
+export function readTasksInto<R>(
+  client: Pick<TwelveLabsClient, 'listTasks'>,
+  query: { indexId: string; status?: TaskStatus[] },
+  sink: ListingSink<R>,
+  keep: (task: Task) => R,
+  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
+): Promise<void> {
+  const fetchPage = (page: number) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc' }, options.signal);
+  return readPagesInto(fetchPage, options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('tasks', p, t));
+}
+
 export function listAllIndexedAssets(
   client: Pick<TwelveLabsClient, 'listIndexedAssets'>,
   indexId: string,
