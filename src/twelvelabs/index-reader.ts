@@ -172,6 +172,14 @@ export function slimVideo(video: IndexedVideo): IndexedVideo {
   return slim;
 }
 
+/** What the planner needs of a task in flight: its id, video, status and file name. */
+export function slimTask(task: Task): Task {
+  const slim: Task = { _id: task._id, status: task.status };
+  if (task.video_id !== undefined) slim.video_id = task.video_id;
+  if (task.system_metadata?.filename !== undefined) slim.system_metadata = { filename: task.system_metadata.filename };
+  return slim;
+}
+
 /** What the plan needs of a listed indexed asset: its id, status, name, size and listed metadata. */
 export function slimAsset(asset: IndexedAsset): IndexedAsset {
   const slim: IndexedAsset = { _id: asset._id };
