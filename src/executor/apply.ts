@@ -73,6 +73,8 @@ export interface ApplyRunInput {
   stop: AbortSignal;
   /** Told of each quota wait after the run recorded it (for a progress line). */
   onQuotaWait?: ((wait: QuotaWait) => void) | undefined;
+  /** Told every 10,000 plan items merged into the state (a plan of millions takes minutes to merge). */
+  onMerging?: ((merged: number, total: number) => void) | undefined;
   /** Told once the plan is merged and the run recorded: how many items it works on. */
   onStarted?: ((runId: string, items: number) => void) | undefined;
   /** Told once the sending is over, before --wait follows. */
@@ -93,7 +95,8 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
     throw new PlanFileError('plan_stale', `plan ${input.planPath} (created ${header.createdAt}) is older than the plan last applied to ${input.statePath} (created ${last.createdAt}): re-run tlmigrate plan`);
   }
   if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-  const work = store instanceof PartedStore ? await partedPlan(store, plan, input.retryFailed) : await plainPlan(store, plan, input.retryFailed);
+  const counted = countedPlan(plan, input.onMerging);
+  const work = store instanceof PartedStore ? await partedPlan(store, counted, input.retryFailed) : await plainPlan(store, counted, input.retryFailed);
   const census = censusTables(input.statePath);
   try {
     const run = newRun(input.runId ?? randomUUID(), header.planId, input.planPath);
@@ -127,6 +130,21 @@ function censusTables(statePath: string): LookupTables & { remove(): void } {
     remove() {
       process.off('exit', remove);
       remove();
+    },
+  };
+}
+
+/** The plan whose items tell `onMerging` how far the merge got, every 10,000. */
+function countedPlan(plan: PlanReader, onMerging: ApplyRunInput['onMerging']): PlanReader {
+  if (!onMerging) return plan;
+  return {
+    ...plan,
+    items: async function* () {
+      let n = 0;
+      for await (const item of plan.items()) {
+        if (++n % 10_000 === 0) onMerging(n, plan.summary.total);
+        yield item;
+      }
     },
   };
 }

@@ -137,11 +137,12 @@ async function* streamItems(path: string): AsyncGenerator<PlanItem> {
  * key, every key inside the plan's source prefix, and the items agreeing with the plan's summary.
  * A plan edited by hand into something the planner never writes is refused, not half applied.
  */
-export async function checkPlanItems(plan: PlanReader, path: string): Promise<void> {
+export async function checkPlanItems(plan: PlanReader, path: string, onChecked?: (checked: number) => void): Promise<void> {
   const repeats = new RepeatedKeys(plan);
   const recount = emptySummary();
   const prefix = plan.header.source.prefix;
   for await (const item of plan.items()) {
+    if (onChecked && (recount.total + 1) % 10_000 === 0) onChecked(recount.total + 1);
     if (typeof item?.key !== 'string' || !['upload', 'skip', 'fail'].includes(item.action) || typeof item.size !== 'number' || typeof item.etag !== 'string') {
       throw new PlanFileError('plan_item_invalid', `plan file ${path}: item ${JSON.stringify(item?.key ?? null).slice(0, 200)} lacks a key, size, ETag or action: re-run tlmigrate plan`);
     }

@@ -145,7 +145,7 @@ describe('writePlan with the index spilled beside the plan', () => {
     const api: PlanIndexApi = {
       ...index,
       listTasks: async (query) => {
-        const n = query.page ?? 1;
+        const n = query?.page ?? 1;
         return { data: tasks.slice((n - 1) * 50, n * 50), page_info: { page: n, limit_per_page: 50, total_page: Math.ceil(tasks.length / 50), total_results: tasks.length } };
       },
       // Every other task's video names its object (ours, in progress); the others another object's.
