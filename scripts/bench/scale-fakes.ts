@@ -5,7 +5,7 @@
  * exactly the tasks the killed one could have seen. Lookups are indexed (by id arithmetic and a
  * file-name map built on first use): the fake stays O(1) per call at millions of tasks.
  */
-import { closeSync, createWriteStream, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { ApiError } from '../../src/errors.js';
 import type { ExecutorApi, ExecutorSource } from '../../src/executor/types.js';
 import type { ListOptions, SourceLister, SourceObject } from '../../src/sources/types.js';
@@ -60,12 +60,6 @@ export class ScaleSource implements SourceLister, ExecutorSource {
   }
 }
 
-interface TaskRecord {
-  filename: string;
-  createdAt: string;
-  metadata: UserMetadata;
-}
-
 /** One line of the task log. */
 interface TaskLine {
   f: string;
@@ -82,19 +76,17 @@ const notFound = (what: string, path: string) => new ApiError({ status: 404, cod
 export class ScaleApi implements ExecutorApi {
   private readonly fd: number;
   private count: number;
-  /**
-   * Read from the log at a lookup (a listing, a GET), as far as it goes then: a run that only
-   * creates never holds its tasks, so the apply's peak RSS is tlmigrate's, not the fake's.
-   */
-  private readonly records: TaskRecord[] = [];
-  private readonly byName = new Map<string, number[]>();
-  /** Bytes of the log already in `records`. */
-  private indexedBytes = 0;
+  private readonly line = Buffer.alloc(LOG_LINE);
   creates = 0;
 
+  /**
+   * The log holds every task, one fixed-width line each, read at a lookup by its place (a listing,
+   * a GET) or scanned (a search by file name): the fake holds nothing per task, so the apply's
+   * peak RSS is tlmigrate's, not the fake's, whatever the number of tasks.
+   */
   constructor(private readonly logPath: string) {
-    this.count = existsSync(logPath) ? countLines(logPath) : 0;
-    this.fd = openSync(logPath, 'a');
+    this.fd = openSync(logPath, 'a+');
+    this.count = Math.floor(fstatSync(this.fd).size / LOG_LINE);
   }
 
   close(): void {
@@ -103,10 +95,9 @@ export class ScaleApi implements ExecutorApi {
 
   async createTask(request: CreateTaskRequest): Promise<CreatedTask> {
     const filename = decodeURIComponent(new URL(request.videoUrl).pathname.split('/').pop() ?? '');
-    const record: TaskRecord = { filename, createdAt: new Date().toISOString(), metadata: request.userMetadata };
-    const line: TaskLine = { f: record.filename, c: record.createdAt, m: record.metadata };
+    const line: TaskLine = { f: filename, c: new Date().toISOString(), m: request.userMetadata };
     // Written (synchronously) before the answer: a kill after this line leaves a task the state may not know of.
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    writeSync(this.fd, logLine(line));
     this.count += 1;
     this.creates += 1;
     const id = taskId(this.count - 1);
@@ -114,15 +105,13 @@ export class ScaleApi implements ExecutorApi {
   }
 
   async listTasks(query: ListTasksQuery): Promise<Page<Task>> {
-    const records = this.load();
     const page = query.page ?? 1;
     const limit = query.pageLimit ?? 10;
     const inFlight = !query.status || query.status.includes('validating');
     let positions: number[] | undefined;
     if (!inFlight) positions = [];
-    else if (query.filename !== undefined) positions = (this.byName.get(query.filename) ?? []).filter((n) => !query.createdAt || (records[n]?.createdAt ?? '') >= query.createdAt);
-    else if (query.createdAt !== undefined) positions = records.flatMap((r, n) => (r.createdAt >= (query.createdAt ?? '') ? [n] : []));
-    const total = positions ? positions.length : records.length;
+    else if (query.filename !== undefined || query.createdAt !== undefined) positions = this.scan((line) => (query.filename === undefined || line.f === query.filename) && (!query.createdAt || line.c >= query.createdAt));
+    const total = positions ? positions.length : this.count;
     const from = (page - 1) * limit;
     const slice = positions ? positions.slice(from, from + limit) : Array.from({ length: Math.max(0, Math.min(limit, total - from)) }, (_, k) => from + k);
     const data = slice.map((n) => this.task(n));
@@ -131,7 +120,7 @@ export class ScaleApi implements ExecutorApi {
 
   async getTask(id: string): Promise<Task> {
     const n = Number.parseInt(id, 16) - 1;
-    if (!(n >= 0 && n < this.load().length)) throw notFound('task', '/tasks');
+    if (!(n >= 0 && n < this.count)) throw notFound('task', '/tasks');
     return this.task(n);
   }
 
@@ -141,48 +130,46 @@ export class ScaleApi implements ExecutorApi {
 
   async getVideo(_indexId: string, videoId: string): Promise<IndexedVideo> {
     const n = Number.parseInt(videoId.slice(1), 16) - 1;
-    const record = n >= 0 ? this.load()[n] : undefined;
-    if (!record) throw notFound('video', '/indexes/videos');
-    return { _id: videoId, system_metadata: { filename: record.filename }, user_metadata: record.metadata };
+    if (!(n >= 0 && n < this.count)) throw notFound('video', '/indexes/videos');
+    const line = this.read(n);
+    return { _id: videoId, system_metadata: { filename: line.f }, user_metadata: line.m };
   }
 
   private task(n: number): Task {
-    const record = this.load()[n] as TaskRecord;
+    const line = this.read(n);
     const id = taskId(n);
-    return { _id: id, video_id: `v${id.slice(1)}`, status: 'validating', created_at: record.createdAt, system_metadata: { filename: record.filename } };
+    return { _id: id, video_id: `v${id.slice(1)}`, status: 'validating', created_at: line.c, system_metadata: { filename: line.f } };
   }
 
-  private load(): TaskRecord[] {
-    if (this.records.length === this.count) return this.records;
-    for (const { line, end } of readTaskLog(this.logPath, this.indexedBytes)) {
-      const n = this.records.length;
-      this.records.push({ filename: line.f, createdAt: line.c, metadata: line.m });
-      const list = this.byName.get(line.f);
-      if (list) list.push(n);
-      else this.byName.set(line.f, [n]);
-      this.indexedBytes = end;
-    }
-    return this.records;
+  private read(n: number): TaskLine {
+    readSync(this.fd, this.line, 0, LOG_LINE, n * LOG_LINE);
+    return JSON.parse(this.line.toString('utf8')) as TaskLine;
   }
+
+  /** Places of the tasks whose line passes `test`, in log order. */
+  private scan(test: (line: TaskLine) => boolean): number[] {
+    const found: number[] = [];
+    let n = 0;
+    for (const { line } of readTaskLog(this.logPath)) {
+      if (test(line)) found.push(n);
+      n += 1;
+    }
+    return found;
+  }
+}
+
+/** Bytes of one line of the task log: JSON padded with spaces, then a newline. */
+const LOG_LINE = 512;
+
+function logLine(line: TaskLine): string {
+  const text = JSON.stringify(line);
+  const bytes = Buffer.byteLength(text);
+  if (bytes >= LOG_LINE) throw new Error(`scale fake: a task's line is over ${LOG_LINE} bytes: ${text.slice(0, 80)}...`);
+  return `${text}${' '.repeat(LOG_LINE - 1 - bytes)}\n`;
 }
 
 function taskId(n: number): string {
   return (n + 1).toString(16).padStart(24, '0');
-}
-
-function countLines(path: string): number {
-  const fd = openSync(path, 'r');
-  try {
-    const chunk = Buffer.alloc(8 << 20);
-    let lines = 0;
-    for (let read = readSync(fd, chunk, 0, chunk.length, null); read > 0; read = readSync(fd, chunk, 0, chunk.length, null)) {
-      const part = chunk.subarray(0, read);
-      for (let at = part.indexOf(10); at !== -1; at = part.indexOf(10, at + 1)) lines += 1;
-    }
-    return lines;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The task log's lines from byte `from` on, each with the offset just past it; read 8 MiB at a time (3M tasks are about a GB). */

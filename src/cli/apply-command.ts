@@ -57,7 +57,7 @@ export interface ApplyOutcome extends ApplyRunResult {
 }
 
 /** Validates everything that can be checked before a single task is created. */
-export async function prepareApply(args: ApplyArgs) {
+export async function prepareApply(args: ApplyArgs, progress?: Progress) {
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 64) {
     throw new ConfigError('concurrency_invalid', `--concurrency ${args.concurrency} is out of range: use a whole number from 1 to 64`);
   }
@@ -81,7 +81,7 @@ export async function prepareApply(args: ApplyArgs) {
     throw new ConfigError('reconcile_min_age_invalid', `reconcileMinAgeMs ${args.reconcileMinAgeMs} is too short: a lost answer's task may take that long to be listed; use 30 s or more (default 2 min)`);
   }
   const plan = await openPlanFile(args.plan);
-  await checkPlanItems(plan, args.plan);
+  await checkPlanItems(plan, args.plan, (n) => progress?.update(`checking the plan: ${n.toLocaleString('en-US')} of ${plan.summary.total.toLocaleString('en-US')} items`));
   await requireDurations(args, plan.items(), args.plan);
   const planVia = plan.header.options.via ?? 'tasks';
   if (args.via !== undefined && args.via !== planVia) {
@@ -92,7 +92,7 @@ export async function prepareApply(args: ApplyArgs) {
 
 /** Apply: builds the clients and the pacing, opens the state, and runs the apply use case with a progress line. */
 export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<ApplyOutcome> {
-  const prepared = await prepareApply(args);
+  const prepared = await prepareApply(args, deps.progress);
   const { header } = prepared.plan;
   const { log, stop } = deps;
   const wired = await wireApply(args, header.indexId, header.source, deps);
@@ -122,6 +122,7 @@ export async function runApply(args: ApplyArgs, deps: CommandDeps): Promise<Appl
       retryFailed: args.retryFailed,
       stop,
       settings: runSettings(args, prepared, wired, (event) => line.event(event, log)),
+      onMerging: (n, total) => deps.progress.update(`merging the plan into the state: ${n.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} items`),
       onStarted: (id, items) => {
         line.start(items);
         log.info({ runId: id, items, plan: args.plan }, 'apply started');

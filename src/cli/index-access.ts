@@ -7,7 +7,7 @@ import { planWorkFiles } from '../planner/plan-file.js';
 import { makeTempFolder } from '../report/spool.js';
 import { openStateView, type StateView } from '../state/index.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
-import { TLM_MARKER, readAllTasksInto, readAllVideosInto, slimVideo } from '../twelvelabs/index-reader.js';
+import { TLM_MARKER, readAllVideosInto, readTasksInto, slimVideo } from '../twelvelabs/index-reader.js';
 import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds, type OurVideos } from '../twelvelabs/our-videos.js';
 import type { IndexedVideo, Task } from '../twelvelabs/types.js';
 import type { KnownItem, ListedTask, TaskRef, VerifyWork, VideoRef } from '../verify/index.js';
@@ -100,7 +100,7 @@ async function* videoRefs(listing: SpilledListing<IndexedVideo>, ours: OurVideos
 export async function readTasks(api: Pick<TwelveLabsClient, 'listTasks'>, indexId: string, progress: Progress, work: VerifyWork): Promise<{ tasks: AsyncIterable<ListedTask>; count: number }> {
   const listing = new SpilledListing<Pick<Task, '_id' | 'video_id' | 'status'>>(work.tables, work.lines('tasks'), 'tasks');
   const keep = (t: Task) => ({ _id: t._id, status: t.status, ...(t.video_id ? { video_id: t.video_id } : {}) });
-  await readAllTasksInto(api, { indexId }, listing, keep, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of tasks`) });
+  await readTasksInto(api, { indexId }, listing, keep, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of tasks`) });
   async function* withVideo(): AsyncGenerator<ListedTask> {
     for await (const t of listing.items()) if (t.video_id) yield { videoId: t.video_id, taskId: t._id, status: t.status };
   }

@@ -28,13 +28,13 @@ import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
 import { heldInMemory } from '../planner/plan.js';
 import { memoryTables, type LookupTables } from '../planner/lookup.js';
 import type { HeldItems } from '../planner/types.js';
-import { IN_FLIGHT_STATUSES, TLM_MARKER, listTasks, readAllIndexedAssetsInto, readAllVideosInto, slimAsset, slimVideo } from '../twelvelabs/index-reader.js';
+import { IN_FLIGHT_STATUSES, TLM_MARKER, readAllIndexedAssetsInto, readAllVideosInto, readTasksInto, slimAsset, slimTask, slimVideo } from '../twelvelabs/index-reader.js';
 import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import type { Progress } from './progress.js';
 import type { Logger } from '../log.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
-import type { IndexInfo, IndexedAsset, IndexedVideo } from '../twelvelabs/types.js';
+import type { IndexInfo, IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
 import { VERSION } from './version.js';
 import { ConfigError, SourceError } from '../errors.js';
 import { KeyListLister, describeMissing } from '../sources/key-list.js';
@@ -146,7 +146,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
       objects.stop();
       throw error;
     });
-    deps.log.info({ videos: snapshot.videoCount, inFlight: snapshot.inFlight.length, markerFilter: snapshot.ours.verdict }, 'index read');
+    deps.log.info({ videos: snapshot.videoCount, inFlight: snapshot.inFlightCount, markerFilter: snapshot.ours.verdict }, 'index read');
     const header = planHeader(args, spec, deps.index);
     const summary = emptySummary();
     const edges = planEdges(deps, () => listed);
@@ -207,14 +207,15 @@ export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 
   const assets = args.via === 'assets' ? new SpilledListing<IndexedAsset>(storage.tables, storage.lines('assets'), 'assets') : undefined;
   // Streamed from the state file whenever it is read (the marker filter's judgement, the planner): never held whole.
   const ledgerRead = existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve(NO_LEDGER);
-  const tasksRead = listTasks(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, opts('in-progress tasks'));
+  const tasks = new SpilledListing<Task>(storage.tables, storage.lines('tasks'), 'tasks');
+  const tasksRead = readTasksInto(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, tasks, slimTask, opts('in-progress tasks'));
   // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).
   const assetsRead = assets ? readAllIndexedAssetsInto(api, args.index, assets, slimAsset, opts('indexed assets')) : undefined;
   await settleAll(stop, [ledgerRead, tasksRead, readAllVideosInto(api, args.index, videos, slimVideo, opts('videos')), markedRead, assetsRead]).catch((error: unknown) => {
     void ledgerRead.then((opened) => opened.close()).catch(() => undefined);
     throw error;
   });
-  const [ledger, tasks] = [await ledgerRead, await tasksRead];
+  const ledger = await ledgerRead;
   try {
     const ours = await judgeMarkerFilter(judgeApi, args.index, { all: videos, filtered: marked, known: streamCreatedVideoIds(ledger) }, signal);
     return { ...(await toIndexSnapshot(ledger, videos, (v) => knownMetadata(v, ours), tasks, assets)), ours };

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { PlanFileError } from '../errors.js';
-import type { PlanReader } from '../planner/plan-file.js';
+import { PlanFileError, StateFileError } from '../errors.js';
+import type { LookupTables } from '../planner/lookup.js';
+import { lookupTablesFile, type PlanReader } from '../planner/plan-file.js';
 import { ENDED, NOT_CREATED, PartedStore, failureStage, statusIn, type ItemState, type RunRecord, type RunStore } from '../state/index.js';
 import { executePlan } from './executor.js';
 import { countStatuses, followTasks, type FollowOptions } from './follow.js';
@@ -56,7 +57,7 @@ export interface ApplyRunResult {
 }
 
 /** The execution settings a caller chooses; the run fills in the rest (store, run id, the plan's items). */
-export type RunSettings = Omit<ExecuteOptions, 'store' | 'runId' | 'uris' | 'recorded' | 'durations' | 'onQuotaWait' | 'indexId' | 'bucket' | 'stop'>;
+export type RunSettings = Omit<ExecuteOptions, 'store' | 'runId' | 'uris' | 'recorded' | 'durations' | 'onQuotaWait' | 'indexId' | 'bucket' | 'stop' | 'censusTables'>;
 
 export interface ApplyRunInput {
   plan: PlanReader;
@@ -72,6 +73,8 @@ export interface ApplyRunInput {
   stop: AbortSignal;
   /** Told of each quota wait after the run recorded it (for a progress line). */
   onQuotaWait?: ((wait: QuotaWait) => void) | undefined;
+  /** Told every 10,000 plan items merged into the state (a plan of millions takes minutes to merge). */
+  onMerging?: ((merged: number, total: number) => void) | undefined;
   /** Told once the plan is merged and the run recorded: how many items it works on. */
   onStarted?: ((runId: string, items: number) => void) | undefined;
   /** Told once the sending is over, before --wait follows. */
@@ -92,13 +95,15 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
     throw new PlanFileError('plan_stale', `plan ${input.planPath} (created ${header.createdAt}) is older than the plan last applied to ${input.statePath} (created ${last.createdAt}): re-run tlmigrate plan`);
   }
   if (header.planId) await store.setLastPlan({ planId: header.planId, createdAt: header.createdAt });
-  const work = store instanceof PartedStore ? await partedPlan(store, plan, input.retryFailed) : await plainPlan(store, plan, input.retryFailed);
+  const counted = countedPlan(plan, input.onMerging);
+  const work = store instanceof PartedStore ? await partedPlan(store, counted, input.retryFailed) : await plainPlan(store, counted, input.retryFailed);
+  const census = censusTables(input.statePath);
   try {
     const run = newRun(input.runId ?? randomUUID(), header.planId, input.planPath);
     await store.setRun(run);
     input.onStarted?.(run.runId, work.count);
     try {
-      return await execute(input, work, run);
+      return await execute(input, work, run, census);
     } catch (error) {
       run.outcome = input.stop.aborted ? 'interrupted' : 'error';
       run.endedAt = new Date().toISOString();
@@ -106,8 +111,42 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
       throw error;
     }
   } finally {
+    census.remove();
     await work.dispose();
   }
+}
+
+/**
+ * The census's holdings in a private temporary file beside the state (`<state>.lookup-<pid>`,
+ * written past its first MiB only), removed when the run ends or the process exits.
+ */
+function censusTables(statePath: string): LookupTables & { remove(): void } {
+  const tables = lookupTablesFile(statePath, (path, code, error) => new StateFileError('state_unwritable', `cannot create a temporary file beside ${path} (${code}): free space there, or pass --state PATH in a writable folder`, { cause: error }));
+  const remove = () => tables.remove();
+  // A second Ctrl-C exits at once (process.exit), past every `finally`: the file goes with the process.
+  process.once('exit', remove);
+  return {
+    open: (name) => tables.open(name),
+    remove() {
+      process.off('exit', remove);
+      remove();
+    },
+  };
+}
+
+/** The plan whose items tell `onMerging` how far the merge got, every 10,000. */
+function countedPlan(plan: PlanReader, onMerging: ApplyRunInput['onMerging']): PlanReader {
+  if (!onMerging) return plan;
+  return {
+    ...plan,
+    items: async function* () {
+      let n = 0;
+      for await (const item of plan.items()) {
+        if (++n % 10_000 === 0) onMerging(n, plan.summary.total);
+        yield item;
+      }
+    },
+  };
 }
 
 /** The plan merged into the state, as the run needs it: what to execute, and the tally its outcome is decided on. */
@@ -170,7 +209,7 @@ function newRun(runId: string, planId: string | undefined, planPath: string): Ru
   };
 }
 
-async function execute(input: ApplyRunInput, work: MergedWork, run: RunRecord): Promise<ApplyRunResult> {
+async function execute(input: ApplyRunInput, work: MergedWork, run: RunRecord, censusTables: LookupTables): Promise<ApplyRunResult> {
   const { store, plan, stop } = input;
   const writesAtStart = store.changeCount;
   const result = await executePlan({
@@ -181,6 +220,7 @@ async function execute(input: ApplyRunInput, work: MergedWork, run: RunRecord): 
     indexId: plan.header.indexId,
     bucket: plan.header.source.bucket,
     ...work.execute,
+    censusTables,
     onQuotaWait: async (wait) => {
       run.waits = [...(run.waits ?? []), wait];
       await store.setRun(run);

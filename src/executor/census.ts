@@ -1,7 +1,8 @@
 import { contentKey, filenameForms, fingerprintContent, isFingerprintOf } from '../planner/index.js';
 import type { ItemState } from '../state/index.js';
-import { IN_FLIGHT_STATUSES, listAllIndexedAssets, listAllVideos, listTasks } from '../twelvelabs/index-reader.js';
-import type { Asset } from '../twelvelabs/types.js';
+import { memoryTables, type LookupTable, type LookupTables } from '../planner/lookup.js';
+import { IN_FLIGHT_STATUSES, readAllIndexedAssetsInto, readAllVideosInto, readTasksInto, type ListingSink } from '../twelvelabs/index-reader.js';
+import type { IndexedAsset, IndexedVideo, Task } from '../twelvelabs/types.js';
 import { decide, stageOf, type Candidate, type CandidateStage, type Decision } from './decide.js';
 import type { AssetsApi, ExecutorApi, Via } from './types.js';
 
@@ -31,54 +32,86 @@ export interface CensusApi {
   indexId: string;
   via: Via;
   signal?: AbortSignal | undefined;
+  /** Where the holdings are kept: in memory by default; the CLI keeps them in a file beside the state (`lookupTablesFile`). */
+  tables?: LookupTables | undefined;
 }
+
+/** Holdings' user_metadata read by id and kept, at most this many (the oldest forgotten first: read again if needed). */
+const METADATA_KEPT = 10_000;
+
+/** Holdings of several kinds under one name, in the order the census lists them. */
+const KIND_ORDER: Record<Holding['kind'], number> = { video: 0, task: 1, indexed_asset: 2, asset: 3 };
 
 /**
  * The index's holdings, read once at the start of a run: its videos, the tasks (or indexed assets)
  * still in flight and, for the assets path, the account's assets. The same reads the planner makes;
  * the state file may be new, lost or another's, so this is what decides whether a POST is needed.
+ * Kept as they are listed in two lookup tables (by file name, by size), which the CLI keeps on disk
+ * behind a hash index: an index of millions of videos costs memory for the hashes, not the holdings.
  */
 export class IndexCensus {
-  private readonly byName = new Map<string, Holding[]>();
-  private readonly bySize = new Map<number, Holding[]>();
-  private readonly videoIds = new Set<string>();
+  private readonly byName: LookupTable<Holding>;
+  private readonly bySize: LookupTable<Holding>;
   private readonly metadata = new Map<string, Record<string, unknown> | null>();
 
-  private constructor(private readonly o: CensusApi) {}
+  private constructor(private readonly o: CensusApi) {
+    const tables = o.tables ?? memoryTables();
+    this.byName = tables.open('census-names');
+    this.bySize = tables.open('census-sizes');
+  }
 
   static async read(o: CensusApi): Promise<IndexCensus> {
     const census = new IndexCensus(o);
-    const signal = o.signal ? { signal: o.signal } : {};
-    const [videos, tasks, indexed, assets] = await Promise.all([
-      listAllVideos(o.api, o.indexId, signal),
-      o.via === 'tasks' ? listTasks(o.api, { indexId: o.indexId, status: IN_FLIGHT_STATUSES }, signal) : Promise.resolve([]),
-      o.via === 'assets' && o.assetsApi ? listAllIndexedAssets(o.assetsApi, o.indexId, {}, signal) : Promise.resolve([]),
-      o.via === 'assets' && o.assetsApi ? listAllAssets(o.assetsApi, o.signal) : Promise.resolve([]),
+    const options = o.signal ? { signal: o.signal } : {};
+    const sink = (kind: Holding['kind']): ListingSink<Holding | undefined> => ({ add: (id, holding) => census.add(kind, id, holding) });
+    await Promise.all([
+      readAllVideosInto(o.api, o.indexId, sink('video'), videoHolding, options),
+      o.via === 'tasks' ? readTasksInto(o.api, { indexId: o.indexId, status: IN_FLIGHT_STATUSES }, sink('task'), taskHolding, options) : undefined,
+      o.via === 'assets' && o.assetsApi ? readAllIndexedAssetsInto(o.assetsApi, o.indexId, sink('indexed_asset'), indexedAssetHolding, options) : undefined,
+      o.via === 'assets' && o.assetsApi ? readAllAssets(o.assetsApi, sink('asset'), o.signal) : undefined,
     ]);
-    for (const v of videos) {
-      census.videoIds.add(v._id);
-      census.add({ kind: 'video', id: v._id, videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, stage: 'ready', createdAt: v.created_at, metadata: v.user_metadata });
-    }
-    for (const t of tasks) census.add({ kind: 'task', id: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', stage: stageOf(t.status), createdAt: t.created_at });
-    for (const a of indexed) {
-      if (a.status === 'ready' && census.videoIds.has(a._id)) continue;
-      census.add({ kind: 'indexed_asset', id: a._id, videoId: a._id, filename: a.system_metadata?.filename ?? '', size: a.system_metadata?.size, stage: stageOf(a.status), createdAt: a.created_at, metadata: a.user_metadata });
-    }
-    for (const a of assets) {
-      if (a.status === 'failed') continue;
-      census.add({ kind: 'asset', id: a._id, filename: a.filename ?? '', stage: a.status === 'ready' ? 'ready' : 'in_flight', createdAt: a.created_at, metadata: a.user_metadata });
-    }
     return census;
   }
 
-  private add(h: Holding): void {
-    push(this.byName, h.filename, h);
-    if (h.size !== undefined && (h.kind === 'video' || h.kind === 'indexed_asset')) push(this.bySize, h.size, h);
+  /** Keeps a listed holding (a later answer for the same id is kept too: the newest wins); whether its id is new. */
+  private add(kind: Holding['kind'], id: string, holding: Holding | undefined): boolean {
+    const fresh = !this.named(nameKey(kind, id, holding?.filename ?? '')).some((h) => h.kind === kind && h.id === id);
+    if (!holding) return fresh;
+    this.byName.add(nameKey(kind, id, holding.filename), holding);
+    if (holding.size !== undefined && (kind === 'video' || kind === 'indexed_asset')) this.bySize.add(String(holding.size), holding);
+    return fresh;
   }
 
-  /** Whether a video the state records is still in the index (a listing can miss one that moved pages: a GET confirms). */
-  async hasVideo(videoId: string): Promise<boolean> {
-    if (this.videoIds.has(videoId)) return true;
+  private named(name: string): Holding[] {
+    return this.byName.get(name);
+  }
+
+  /**
+   * The holdings under these names, then those of this size, each once (at its first place, with
+   * the newest answer for it), each name's in the census's order (videos, tasks, indexed assets,
+   * assets); an indexed asset that is ready beside its video is that video.
+   */
+  private holdingsOf(names: Iterable<string>, size: number | undefined): Holding[] {
+    const lists = [...names].map((name) => this.named(name));
+    if (size !== undefined) lists.push(this.bySize.get(String(size)));
+    const found = new Map<string, Holding>();
+    for (const list of lists) {
+      for (const h of [...list].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])) {
+        // The newest answer at the first place: setting a key again replaces its value, not its place.
+        found.set(`${h.kind}:${h.id}`, h);
+      }
+    }
+    const holdings = [...found.values()];
+    const videos = new Set(holdings.filter((h) => h.kind === 'video').map((h) => h.id));
+    return holdings.filter((h) => !(h.kind === 'indexed_asset' && h.stage === 'ready' && videos.has(h.id)));
+  }
+
+  /**
+   * Whether a video the state records for `key` is still in the index: listed under the key's file
+   * name, or (a listing can miss one that moved pages, a video can be renamed) confirmed by a GET.
+   */
+  async hasVideo(videoId: string, key: string): Promise<boolean> {
+    if (this.holdingsOf(filenameForms(key), undefined).some((h) => h.kind === 'video' && h.id === videoId)) return true;
     return (await this.o.api.getVideo(this.o.indexId, videoId, this.o.signal).catch(notFound)) !== undefined;
   }
 
@@ -88,9 +121,7 @@ export class IndexCensus {
    */
   async examine(uri: string, item: ItemState): Promise<CensusVerdict> {
     const forms = new Set(filenameForms(item.key));
-    const named = [...forms].flatMap((f) => this.byName.get(f) ?? []).filter((h) => h.size === undefined || h.size === item.size);
-    const sized = this.bySize.get(item.size) ?? [];
-    const holdings = [...new Set([...named, ...sized])];
+    const holdings = this.holdingsOf(forms, item.size).filter((h) => h.size === undefined || h.size === item.size);
     const content = contentKey(item.size, item.etag);
     const candidates: Array<Candidate & { holding: Holding }> = [];
     let duplicateOf: string | undefined;
@@ -151,19 +182,18 @@ export class IndexCensus {
     else if (h.kind === 'indexed_asset' && assetsApi) metadata = (await assetsApi.getIndexedAsset(indexId, h.id, signal).catch(notFound))?.user_metadata;
     else if (h.videoId) metadata = (await api.getVideo(indexId, h.videoId, signal).catch(notFound))?.user_metadata;
     const known = metadata === undefined ? undefined : (metadata ?? null);
-    if (known !== undefined) this.metadata.set(h.id, known);
+    if (known !== undefined) this.remember(h.id, known);
     return known;
+  }
+
+  private remember(id: string, metadata: Record<string, unknown> | null): void {
+    if (this.metadata.size >= METADATA_KEPT) this.metadata.delete(this.metadata.keys().next().value as string);
+    this.metadata.set(id, metadata);
   }
 }
 
 function toCandidate(h: Holding, verdict: Candidate['verdict']): Candidate {
   return { id: h.id, videoId: h.videoId, stage: h.stage, verdict, createdAt: h.createdAt };
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
 }
 
 function notFound(error: unknown): undefined {
@@ -172,11 +202,28 @@ function notFound(error: unknown): undefined {
   throw error;
 }
 
-async function listAllAssets(api: AssetsApi, signal?: AbortSignal): Promise<Asset[]> {
-  const all: Asset[] = [];
+/** The account's assets into `sink`, a page at a time (the failed ones are of no object). */
+async function readAllAssets(api: AssetsApi, sink: ListingSink<Holding | undefined>, signal?: AbortSignal): Promise<void> {
   for (let page = 1; ; page++) {
     const listed = await api.listAssets({ page, pageLimit: 50 }, signal);
-    all.push(...(listed.data ?? []));
-    if (!listed.data?.length || page >= (listed.page_info?.total_page ?? page)) return all;
+    for (const a of listed.data ?? []) sink.add(a._id, a.status === 'failed' ? undefined : { kind: 'asset', id: a._id, filename: a.filename ?? '', stage: a.status === 'ready' ? 'ready' : 'in_flight', createdAt: a.created_at, metadata: a.user_metadata });
+    if (!listed.data?.length || page >= (listed.page_info?.total_page ?? page)) return;
   }
+}
+
+function videoHolding(v: IndexedVideo): Holding {
+  return { kind: 'video', id: v._id, videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, stage: 'ready', createdAt: v.created_at, metadata: v.user_metadata };
+}
+
+function taskHolding(t: Task): Holding {
+  return { kind: 'task', id: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', stage: stageOf(t.status), createdAt: t.created_at };
+}
+
+function indexedAssetHolding(a: IndexedAsset): Holding {
+  return { kind: 'indexed_asset', id: a._id, videoId: a._id, filename: a.system_metadata?.filename ?? '', size: a.system_metadata?.size, stage: stageOf(a.status), createdAt: a.created_at, metadata: a.user_metadata };
+}
+
+/** The name a holding is kept under: its file name; one without a name under its id (found by size only). */
+function nameKey(kind: Holding['kind'], id: string, filename: string): string {
+  return filename === '' ? `\u0000${kind}:${id}` : filename;
 }

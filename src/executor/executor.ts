@@ -77,7 +77,7 @@ class PlanRun {
     this.startDeadline();
     this.ctx = this.context(o.windows?.claimed ?? (await claimedIds(o.store)));
     try {
-      this.census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: this.halt.signal });
+      this.census = await IndexCensus.read({ api: o.api, assetsApi: o.assetsApi, indexId: o.indexId, via: o.via ?? 'tasks', signal: this.halt.signal, tables: o.censusTables });
       if (!o.windows) {
         this.uris = [...o.uris, ...(await recheckRecorded(o.recorded ?? [], this.census, this.ctx))];
         this.blocked = await takeCensus(this.uris, this.census, this.ctx, await ownersOf(o.store));
@@ -346,7 +346,7 @@ async function recheckRecorded(uris: string[], census: IndexCensus, ctx: RouteCo
   const again: string[] = [];
   for (const uri of uris) {
     const item = ctx.store.item(uri);
-    if (item?.status !== 'ready' || !item.videoId || (await census.hasVideo(item.videoId))) continue;
+    if (item?.status !== 'ready' || !item.videoId || (await census.hasVideo(item.videoId, item.key))) continue;
     const at = new Date(ctx.clock.now()).toISOString();
     await ctx.store.setItem(uri, { status: 'planned', taskId: undefined, videoId: undefined, assetId: undefined, indexedAssetId: undefined, step: undefined, reason: undefined, lastError: { code: 'video_gone', message: `video ${item.videoId} is no longer in the index: uploaded again`, at } });
     ctx.result.gone += 1;

@@ -21,23 +21,61 @@ export async function mergePlan(store: ItemStore, items: AsyncIterable<PlanItem>
   const merged: MergedPlan = { uris: [], uploads: [], preflight: [], durations: new Map() };
   const now = new Date().toISOString();
   const seen = new Set<string>();
+  const writes = new MergeWrites(store);
   for await (const item of items) {
     const uri = objectUri(bucket, item.key);
     if (item.probe?.durationSeconds !== undefined) merged.durations.set(uri, item.probe.durationSeconds);
     // checkPlanItems refused repeated keys; a file changed since is still never worked on twice.
     if (seen.has(uri)) continue;
     seen.add(uri);
-    const { upload, preflight, work } = await mergeItem(store, uri, item, retryFailed, now);
+    const { upload, preflight, work } = await mergeItem(writes, uri, item, retryFailed, now);
     if (upload) merged.uploads.push(uri);
     if (preflight) merged.preflight.push(uri);
     if (work) merged.uris.push(uri);
+    await writes.settle(MERGE_WRITES_IN_FLIGHT);
   }
+  await writes.settle(0);
   await store.checkpoint();
   return merged;
 }
 
+/** Writes a merge has in flight before it waits for them. */
+export const MERGE_WRITES_IN_FLIGHT = 1_000;
+
+/**
+ * The store as a merge writes to it: a change is made at once (`item()` sees it) and its journal
+ * line is not waited for, item by item, but every `settle`: lines queued together are written
+ * together (the journal batches them), so a merge of millions of items is not a write per item.
+ * Nothing of a merge needs to be durable before the run starts: a crash only means merging again.
+ */
+export class MergeWrites implements Pick<ItemStore, 'item' | 'setItem'> {
+  private pending: Array<Promise<void>> = [];
+
+  constructor(private readonly store: Pick<ItemStore, 'item' | 'setItem'>) {}
+
+  item(uri: string): ItemState | undefined {
+    return this.store.item(uri);
+  }
+
+  setItem(uri: string, patch: Partial<ItemState>): Promise<void> {
+    const written = this.store.setItem(uri, patch);
+    // Awaited at the next settle; a failure before then is not an unhandled rejection.
+    written.catch(() => undefined);
+    this.pending.push(written);
+    return Promise.resolve();
+  }
+
+  /** Waits for the writes in flight once there are more than `most`; throws the first failure. */
+  async settle(most: number): Promise<void> {
+    if (this.pending.length <= most) return;
+    const pending = this.pending;
+    this.pending = [];
+    await Promise.all(pending);
+  }
+}
+
 /** Brings one plan item into the state: whether it is an upload item (or resumed mid-step), a preflight failure, and worked on by this run. */
-export async function mergeItem(store: ItemStore, uri: string, item: PlanItem, retryFailed: boolean, now: string): Promise<{ upload: boolean; preflight: boolean; work: boolean }> {
+export async function mergeItem(store: Pick<ItemStore, 'item' | 'setItem'>, uri: string, item: PlanItem, retryFailed: boolean, now: string): Promise<{ upload: boolean; preflight: boolean; work: boolean }> {
   if (item.action === 'upload' || resumesMidStep(item, store.item(uri))) return { upload: true, preflight: false, work: await mergeUpload(store, uri, item, retryFailed, now) };
   const work = await recordSkipOrFailure(store, uri, item, store.item(uri), retryFailed, now);
   return { upload: false, preflight: item.action === 'fail', work };
@@ -53,7 +91,7 @@ function sameObject(item: PlanItem, current: ItemState): boolean {
 }
 
 /** An upload item (or one resumed mid-step): true when this run works on it. */
-async function mergeUpload(store: ItemStore, uri: string, item: PlanItem, retryFailed: boolean, now: string): Promise<boolean> {
+async function mergeUpload(store: Pick<ItemStore, 'item' | 'setItem'>, uri: string, item: PlanItem, retryFailed: boolean, now: string): Promise<boolean> {
   const current = store.item(uri);
   if (item.action !== 'upload') return true;
   if (current && sameObject(item, current) && current.status !== 'skipped') {
@@ -73,7 +111,7 @@ async function mergeUpload(store: ItemStore, uri: string, item: PlanItem, retryF
  * A skip or a preflight failure of the plan, recorded for status unless the state knows better (a
  * task of it exists). True when this run works on it after all: `--retry-failed` of a failure.
  */
-async function recordSkipOrFailure(store: ItemStore, uri: string, item: PlanItem, current: ItemState | undefined, retryFailed: boolean, now: string): Promise<boolean> {
+async function recordSkipOrFailure(store: Pick<ItemStore, 'item' | 'setItem'>, uri: string, item: PlanItem, current: ItemState | undefined, retryFailed: boolean, now: string): Promise<boolean> {
   if (!current || current.status === 'skipped' || (current.status === 'failed' && !current.taskId)) {
     if (item.action === 'fail' && retryFailed && current?.status === 'failed' && current.lastError?.code === item.reason && item.match?.by === 'ledger') {
       await store.setItem(uri, { status: 'planned', lastError: null });

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { contentKey, objectUri, type PlanItem } from '../planner/index.js';
 import { CREATED_STATUSES, ENDED, NOT_CREATED, PART_SIZE, compareUris, failureStage, statusIn, type ItemState, type PartedStore } from '../state/index.js';
 import { HashedIds, HashedOwners, idsOf } from './compact-sets.js';
-import { mergeItem } from './merge-plan.js';
+import { MERGE_WRITES_IN_FLIGHT, MergeWrites, mergeItem } from './merge-plan.js';
 import type { WorkWindow, WorkWindows } from './types.js';
 
 /**
@@ -102,6 +102,7 @@ export async function mergePlanParted(store: PartedStore, items: AsyncIterable<P
   });
   const now = new Date().toISOString();
   const merged: PartedMerge = { work: 0, disorder: 0, spool };
+  const writes = new MergeWrites(store);
   let previous: string | undefined;
   try {
     for await (const item of items) {
@@ -112,7 +113,7 @@ export async function mergePlanParted(store: PartedStore, items: AsyncIterable<P
       if (order < 0) merged.disorder += 1;
       previous = uri;
       await cache.need(uri);
-      const { upload, preflight, work } = await mergeItem(store, uri, item, retryFailed, now);
+      const { upload, preflight, work } = await mergeItem(writes, uri, item, retryFailed, now);
       const after = store.item(uri);
       let flags = (upload ? FLAG.upload : 0) | (preflight ? FLAG.preflight : 0) | (work ? FLAG.work : upload ? FLAG.recorded : 0);
       if (upload && after?.status === 'failed') flags |= FLAG.failedBefore;
@@ -120,7 +121,9 @@ export async function mergePlanParted(store: PartedStore, items: AsyncIterable<P
       if (work) merged.work += 1;
       const duration = item.probe?.durationSeconds;
       await write(out, `${JSON.stringify(duration === undefined ? [uri, flags] : [uri, flags, duration])}\n`);
+      await writes.settle(MERGE_WRITES_IN_FLIGHT);
     }
+    await writes.settle(0);
     await cache.leave();
   } catch (error) {
     await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../clock.js';
+import type { LookupTables } from '../planner/lookup.js';
 import type { SourceObject } from '../sources/types.js';
 import type { ItemStore } from '../state/index.js';
 import type { MinuteGate } from '../twelvelabs/minutes.js';
@@ -141,6 +142,8 @@ export interface ExecuteOptions {
   durations?: ReadonlyMap<string, number> | undefined;
   /** Paces creates by the video minutes they add (user caps and the server's announced limit). */
   minutes?: MinuteGate | undefined;
+  /** Where the census keeps the index's holdings (default: in memory). */
+  censusTables?: LookupTables | undefined;
 }
 
 /** One wait through a quota window (`--wait-for-quota`), as the state records it. */

@@ -10,7 +10,9 @@ export interface IndexSnapshot<L> {
   /** Whether a video is in the index: the listing's own lookup, not a second table of its ids. */
   videoIds: { has(videoId: string): boolean };
   videoCount: number;
-  inFlight: InFlightTask[];
+  /** The tasks (and indexed assets) in flight, streamed from their listings. */
+  inFlight: AsyncIterable<InFlightTask>;
+  inFlightCount: number;
 }
 
 /**
@@ -22,19 +24,26 @@ export async function toIndexSnapshot<L>(
   ledger: L,
   videos: SpilledListing<IndexedVideo>,
   metadataOf: (video: IndexedVideo) => Record<string, unknown> | undefined,
-  tasks: Task[],
+  tasks: SpilledListing<Task>,
   indexedAssets?: SpilledListing<IndexedAsset>,
 ): Promise<IndexSnapshot<L>> {
-  const inFlight: InFlightTask[] = tasks.map((t) => ({ taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status }));
   // Ready since the video listing was read: the filter could not have listed them, so read them. Few: those indexed during the read.
   const readySince = new Set<string>();
   const isReadySince = (asset: IndexedAsset) => asset.status === 'ready' && !videos.has(asset._id);
+  const isInFlight = (asset: IndexedAsset) => asset.status !== 'ready' && asset.status !== 'failed';
+  let inFlightCount = tasks.size;
   for await (const asset of indexedAssets?.items() ?? []) {
     if (isReadySince(asset)) readySince.add(asset._id);
-    else if (asset.status !== 'ready' && asset.status !== 'failed') {
-      inFlight.push({ taskId: asset._id, videoId: asset._id, filename: asset.system_metadata?.filename ?? '', status: asset.status ?? 'pending' });
-    }
+    else if (isInFlight(asset)) inFlightCount += 1;
   }
+  const inFlight: AsyncIterable<InFlightTask> = {
+    async *[Symbol.asyncIterator]() {
+      for await (const t of tasks.items()) yield { taskId: t._id, videoId: t.video_id, filename: t.system_metadata?.filename ?? '', status: t.status };
+      for await (const asset of indexedAssets?.items() ?? []) {
+        if (isInFlight(asset)) yield { taskId: asset._id, videoId: asset._id, filename: asset.system_metadata?.filename ?? '', status: asset.status ?? 'pending' };
+      }
+    },
+  };
   const videoRefs: AsyncIterable<IndexedVideoRef> = {
     async *[Symbol.asyncIterator]() {
       for await (const v of videos.items()) yield { videoId: v._id, filename: v.system_metadata?.filename ?? '', size: v.system_metadata?.size, createdAt: v.created_at, userMetadata: metadataOf(v) };
@@ -46,5 +55,5 @@ export async function toIndexSnapshot<L>(
     },
   };
   const videoIds = { has: (id: string) => videos.has(id) || readySince.has(id) };
-  return { ledger, videoRefs, videoIds, videoCount: videos.size + readySince.size, inFlight };
+  return { ledger, videoRefs, videoIds, videoCount: videos.size + readySince.size, inFlight, inFlightCount };
 }

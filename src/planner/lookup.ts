@@ -92,3 +92,78 @@ export class HashSlots {
     }
   }
 }
+
+/**
+ * A multiset of 64-bit string hashes, each with a 32-bit hint (the part that holds its item), in
+ * typed arrays: 12 bytes a slot, at most 3/4 full (16 to 32 bytes an entry), whatever the strings' length.
+ */
+export class HashTable64 {
+  private hi = new Uint32Array(1024);
+  private lo = new Uint32Array(1024);
+  /** Hint + 1; 0 marks a free slot. */
+  private hint = new Uint32Array(1024);
+  private used = 0;
+
+  get size(): number {
+    return this.used;
+  }
+
+  /** Bytes of the arrays. */
+  get bytes(): number {
+    return this.hi.byteLength * 3;
+  }
+
+  add(text: string, hint: number): void {
+    const [h, l] = hash64(text);
+    if (this.hints(h, l).includes(hint)) return;
+    if ((this.used + 1) * 4 > this.hi.length * 3) this.grow();
+    this.put(h, l, hint + 1);
+    this.used += 1;
+  }
+
+  /** The hints stored under `text`'s hash (more than one: a collision, or one id in two parts). */
+  get(text: string): number[] {
+    const [h, l] = hash64(text);
+    return this.hints(h, l);
+  }
+
+  private hints(h: number, l: number): number[] {
+    const found: number[] = [];
+    const mask = this.hi.length - 1;
+    for (let at = l & mask; this.hint[at] !== 0; at = (at + 1) & mask) if (this.hi[at] === h && this.lo[at] === l) found.push((this.hint[at] as number) - 1);
+    return found;
+  }
+
+  private put(h: number, l: number, hintPlusOne: number): void {
+    const mask = this.hi.length - 1;
+    let at = l & mask;
+    while (this.hint[at] !== 0) at = (at + 1) & mask;
+    this.hi[at] = h;
+    this.lo[at] = l;
+    this.hint[at] = hintPlusOne;
+  }
+
+  private grow(): void {
+    const { hi, lo, hint } = this;
+    this.hi = new Uint32Array(hi.length * 2);
+    this.lo = new Uint32Array(hi.length * 2);
+    this.hint = new Uint32Array(hi.length * 2);
+    for (let at = 0; at < hi.length; at++) if (hint[at] !== 0) this.put(hi[at] as number, lo[at] as number, hint[at] as number);
+  }
+}
+
+/** Two 32-bit FNV-1a hashes of the UTF-16 units with different offsets and a final mix: 64 bits. */
+export function hash64(text: string): [number, number] {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    a = Math.imul(a ^ unit, 0x01000193);
+    b = Math.imul(b ^ unit, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  a ^= a >>> 16;
+  a = Math.imul(a, 0x85ebca6b);
+  a ^= a >>> 13;
+  return [a >>> 0, (b ^ (b >>> 13)) >>> 0];
+}

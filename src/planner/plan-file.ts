@@ -2,7 +2,7 @@ import { closeSync, createReadStream, openSync, readSync, rmSync, writeSync } fr
 import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError, TlmError, errnoCode } from '../errors.js';
-import { HashSlots, hash32, type LookupTable, type LookupTables } from './lookup.js';
+import { HashSlots, HashTable64, hash32, type LookupTable, type LookupTables } from './lookup.js';
 import { count, emptySummary } from './plan.js';
 import { PLAN_VERSION, type HeldItems, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
 import { writeFileAtomic } from '../state/atomic.js';
@@ -137,16 +137,16 @@ async function* streamItems(path: string): AsyncGenerator<PlanItem> {
  * key, every key inside the plan's source prefix, and the items agreeing with the plan's summary.
  * A plan edited by hand into something the planner never writes is refused, not half applied.
  */
-export async function checkPlanItems(plan: PlanReader, path: string): Promise<void> {
-  const seen = new Set<string>();
+export async function checkPlanItems(plan: PlanReader, path: string, onChecked?: (checked: number) => void): Promise<void> {
+  const repeats = new RepeatedKeys(plan);
   const recount = emptySummary();
   const prefix = plan.header.source.prefix;
   for await (const item of plan.items()) {
+    if (onChecked && (recount.total + 1) % 10_000 === 0) onChecked(recount.total + 1);
     if (typeof item?.key !== 'string' || !['upload', 'skip', 'fail'].includes(item.action) || typeof item.size !== 'number' || typeof item.etag !== 'string') {
       throw new PlanFileError('plan_item_invalid', `plan file ${path}: item ${JSON.stringify(item?.key ?? null).slice(0, 200)} lacks a key, size, ETag or action: re-run tlmigrate plan`);
     }
-    if (seen.has(item.key)) throw new PlanFileError('plan_duplicate_key', `plan file ${path} lists ${JSON.stringify(item.key)} twice: re-run tlmigrate plan (or remove the copy)`);
-    seen.add(item.key);
+    if (await repeats.seen(item.key)) throw new PlanFileError('plan_duplicate_key', `plan file ${path} lists ${JSON.stringify(item.key)} twice: re-run tlmigrate plan (or remove the copy)`);
     if (!item.key.startsWith(prefix)) {
       throw new PlanFileError('plan_key_outside_source', `plan file ${path} lists ${JSON.stringify(item.key)}, outside its source ${plan.header.source.uri}: re-run tlmigrate plan`);
     }
@@ -165,10 +165,62 @@ export async function checkPlanItems(plan: PlanReader, path: string): Promise<vo
 }
 
 /**
+ * Whether a plan's key came before, in memory that does not grow with the plan: the planner writes
+ * keys in order, so while they ascend the key before is enough. At the first key out of order the
+ * keys read so far are hashed (one more read of them) and every later key is looked up by its
+ * 64-bit hash; a hash seen before is confirmed by reading the keys before it, so a collision costs
+ * a read, never a refusal.
+ */
+class RepeatedKeys {
+  private previous: string | undefined;
+  private hashes: HashTable64 | undefined;
+  private read = 0;
+
+  constructor(private readonly plan: PlanReader) {}
+
+  async seen(key: string): Promise<boolean> {
+    const before = this.read;
+    this.read += 1;
+    if (!this.hashes) {
+      if (this.previous === undefined || key > this.previous) {
+        this.previous = key;
+        return false;
+      }
+      if (key === this.previous) return true;
+      this.hashes = await this.hashKeys(before);
+    }
+    const repeated = this.hashes.get(key).length > 0 && (await this.among(key, before));
+    this.hashes.add(key, 0);
+    return repeated;
+  }
+
+  private async hashKeys(count: number): Promise<HashTable64> {
+    const hashes = new HashTable64();
+    await this.firstKeys(count, (key) => void hashes.add(key, 0));
+    return hashes;
+  }
+
+  /** Whether `key` is among the first `count` keys. */
+  private async among(key: string, count: number): Promise<boolean> {
+    let found = false;
+    await this.firstKeys(count, (k) => (found ||= k === key));
+    return found;
+  }
+
+  private async firstKeys(count: number, visit: (key: string) => unknown): Promise<void> {
+    let n = 0;
+    for await (const item of this.plan.items()) {
+      if (n++ >= count) return;
+      visit(item.key);
+    }
+  }
+}
+
+/**
  * Created, never opened through a link someone left there (O_EXCL); a stale copy of an earlier run
  * with this pid is replaced. A folder that cannot be written is the plan's: refused as `--out`.
  */
-function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx'): number {
+function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx', unwritable: Unwritable = planUnwritable): number {
   try {
     try {
       return openSync(path, flags, 0o600);
@@ -179,11 +231,16 @@ function openHeld(path: string, planPath: string, flags: 'wx' | 'wx+' = 'wx'): n
     }
   } catch (error) {
     const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new PlanFileError('plan_unwritable', `cannot write plan file ${planPath} (${code}): choose a writable --out path`, { cause: error });
-    }
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'EDQUOT') throw unwritable(planPath, code ?? '', error);
     throw error;
   }
+}
+
+/** The refusal when a temporary file beside `path` cannot be created (`code`: the errno). */
+export type Unwritable = (path: string, code: string, error: unknown) => Error;
+
+function planUnwritable(planPath: string, code: string, error: unknown): Error {
+  return new PlanFileError('plan_unwritable', `cannot write plan file ${planPath} (${code}): choose a writable --out path`, { cause: error });
 }
 
 /**
@@ -280,8 +337,8 @@ const LOOKUP_BLOCK = 1 << 20;
  * key hash (`HashSlots`, 8 bytes a slot). A lookup that finds no slot reads nothing; one that does
  * reads that hash's records (usually one) and keeps those of its key. `remove()` deletes the file.
  */
-export function lookupTablesFile(planPath: string): LookupTables & { remove(): void } {
-  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath);
+export function lookupTablesFile(planPath: string, unwritable: Unwritable = planUnwritable): LookupTables & { remove(): void } {
+  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath, unwritable);
   return {
     open<V>(): LookupTable<V> {
       const slots = new HashSlots();
@@ -322,6 +379,7 @@ class RecordFile {
   constructor(
     private readonly path: string,
     private readonly planPath: string,
+    private readonly unwritable: Unwritable,
   ) {}
 
   append(body: string, previous: number): number {
@@ -364,7 +422,7 @@ class RecordFile {
   private flush(): void {
     if (this.blockUsed === 0) return;
     // Opened on the first block, as the held items' file: by then the plan's own temporary file exists.
-    this.fd ??= openHeld(this.path, this.planPath, 'wx+');
+    this.fd ??= openHeld(this.path, this.planPath, 'wx+', this.unwritable);
     writeSync(this.fd, this.block, 0, this.blockUsed, this.flushed);
     this.flushed += this.blockUsed;
     this.blockUsed = 0;

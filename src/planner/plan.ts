@@ -37,7 +37,7 @@ interface PlanView {
   /** Videos whose metadata is not known yet and may be a fingerprint (a GET tells), by size. */
   unreadBySize: LookupTable<IndexedVideoRef & { at: number }>;
   metadataOf: (video: IndexedVideoRef) => Promise<Record<string, unknown> | undefined>;
-  inFlightByName: Map<string, InFlightTask[]>;
+  inFlightByName: LookupTable<InFlightTask>;
   /** Content key -> the first source key seen with it. */
   contentOwner: LookupTable<string>;
   /** `basename\0size` -> the keys seen with it and the items held back for it, for names a legacy video shares. */
@@ -97,7 +97,7 @@ async function viewOf(input: PlanInput): Promise<PlanView> {
     twinsByContent: tables.open('twins-by-content'),
     unreadBySize: tables.open('unread-by-size'),
     metadataOf: metadataReader(input, tables.open('metadata-read')),
-    inFlightByName: groupBy(input.inFlight, (t) => t.filename),
+    inFlightByName: tables.open('in-flight-by-name'),
     contentOwner: tables.open('content-owner'),
     byNameSize: tables.open('name-size'),
     anyShared: false,
@@ -122,6 +122,7 @@ async function viewOf(input: PlanInput): Promise<PlanView> {
     view.ledgerByUri.add(entry.uri, entry);
     if (entry.status === 'ready' || statusIn(UNFINISHED, entry.status)) view.ledgerByContent.add(contentKey(entry.size, entry.etag), entry);
   }
+  for await (const task of input.inFlight) view.inFlightByName.add(task.filename, task);
   return view;
 }
 

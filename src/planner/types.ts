@@ -165,7 +165,8 @@ export interface PlanInput {
   videos: Iterable<IndexedVideoRef> | AsyncIterable<IndexedVideoRef>;
   /** Whether a video id is in the index, when the caller can already tell (the listing's own lookup); else the planner keeps a table of `videos`' ids. */
   videoIds?: { has(videoId: string): boolean } | undefined;
-  inFlight: Iterable<InFlightTask>;
+  /** Read once, before the first object. */
+  inFlight: Iterable<InFlightTask> | AsyncIterable<InFlightTask>;
   /** Read once, before the first object. */
   ledger: Iterable<LedgerEntry> | AsyncIterable<LedgerEntry>;
   options: PlanOptions;

@@ -172,6 +172,14 @@ export function slimVideo(video: IndexedVideo): IndexedVideo {
   return slim;
 }
 
+/** What the planner needs of a task in flight: its id, video, status and file name. */
+export function slimTask(task: Task): Task {
+  const slim: Task = { _id: task._id, status: task.status };
+  if (task.video_id !== undefined) slim.video_id = task.video_id;
+  if (task.system_metadata?.filename !== undefined) slim.system_metadata = { filename: task.system_metadata.filename };
+  return slim;
+}
+
 /** What the plan needs of a listed indexed asset: its id, status, name, size and listed metadata. */
 export function slimAsset(asset: IndexedAsset): IndexedAsset {
   const slim: IndexedAsset = { _id: asset._id };
@@ -187,20 +195,28 @@ export function slimAsset(asset: IndexedAsset): IndexedAsset {
   return slim;
 }
 
-type TaskQuery = { indexId: string; status?: TaskStatus[]; createdAt?: string; updatedAt?: string; filename?: string; sortBy?: 'created_at' | 'updated_at' };
-type TaskListingOptions = { concurrency?: number; signal?: AbortSignal } & ReadProgress;
-
-export function listTasks(client: Pick<TwelveLabsClient, 'listTasks'>, query: TaskQuery, options: TaskListingOptions = {}): Promise<Task[]> {
-  return readAllPages(taskPages(client, query, options), options.concurrency ?? INDEX_READ_CONCURRENCY, (p, t) => options.onPage?.('tasks', p, t));
+export function listTasks(
+  client: Pick<TwelveLabsClient, 'listTasks'>,
+  query: { indexId: string; status?: TaskStatus[]; createdAt?: string; updatedAt?: string; filename?: string; sortBy?: 'created_at' | 'updated_at' },
+  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
+): Promise<Task[]> {
+  return readAllPages(
+    (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal),
+    options.concurrency ?? INDEX_READ_CONCURRENCY,
+    (p, t) => options.onPage?.('tasks', p, t),
+  );
 }
 
-/** Every task of the query into `sink`, in listing order, as the pages arrive (see `readAllVideosInto`). */
-export function readAllTasksInto<R>(client: Pick<TwelveLabsClient, 'listTasks'>, query: TaskQuery, sink: ListingSink<R>, keep: (task: Task) => R, options: TaskListingOptions = {}): Promise<void> {
-  return readPagesInto(taskPages(client, query, options), options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('tasks', p, t));
-}
-
-function taskPages(client: Pick<TwelveLabsClient, 'listTasks'>, query: TaskQuery, options: TaskListingOptions): (page: number) => Promise<Page<Task>> {
-  return (page) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal);
+/** Tasks of an index into `sink`, in listing order, as the pages arrive (see `readAllVideosInto`). */
+export function readTasksInto<R>(
+  client: Pick<TwelveLabsClient, 'listTasks'>,
+  query: { indexId: string; status?: TaskStatus[] },
+  sink: ListingSink<R>,
+  keep: (task: Task) => R,
+  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
+): Promise<void> {
+  const fetchPage = (page: number) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc' }, options.signal);
+  return readPagesInto(fetchPage, options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('tasks', p, t));
 }
 
 export function listAllIndexedAssets(

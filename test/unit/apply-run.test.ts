@@ -67,6 +67,16 @@ describe('applyPlanRun (memory store, fake clock)', () => {
     expect(store.snapshot().runs).toEqual([expect.objectContaining({ runId: outcome.runId, outcome: 'completed', planId: 'plan-1' })]);
   });
 
+  it('tells how far the merge got every 10,000 plan items, before the run starts', async () => {
+    const { run } = world();
+    const skips = Array.from({ length: 25_000 }, (_, i): PlanItem => ({ key: `s${i}.mp4`, size: 5, etag: `e${i}`, lastModified: LM, action: 'skip', reason: 'indexed' }));
+    const plan = aPlan(skips);
+    plan.summary.total = skips.length;
+    const told: string[] = [];
+    await run(plan, { onMerging: (n, total) => told.push(`${n}/${total}`), onStarted: () => told.push('started') });
+    expect(told).toEqual(['10000/25000', '20000/25000', 'started']);
+  });
+
   it('every POST follows a durable intent for its object', async () => {
     const { store, run } = world();
     await run(aPlan([upload('a.mp4'), upload('b.mp4'), upload('c.mp4')]));

@@ -137,6 +137,32 @@ describe('writePlan with the index spilled beside the plan', () => {
     expect(written.filter((item) => item.match?.by === 'fingerprint')).toHaveLength(4_000);
   });
 
+  it('reads the tasks in flight as pages arrive (spilled past a MiB): an object whose task is in flight is planned in progress', async () => {
+    const out = tmp.path('plan.json');
+    const objects = 12_000;
+    const tasks = Array.from({ length: objects }, (_, i) => ({ _id: `task-${String(i).padStart(8, '0')}`, video_id: `tv-${i}`, status: 'indexing' as const, created_at: '2026-01-01T00:00:00.000Z', system_metadata: { filename: anObject(i).key.slice(anObject(i).key.indexOf('/') + 1) } }));
+    const index = anIndex(0);
+    const api: PlanIndexApi = {
+      ...index,
+      listTasks: async (query) => {
+        const n = query?.page ?? 1;
+        return { data: tasks.slice((n - 1) * 50, n * 50), page_info: { page: n, limit_per_page: 50, total_page: Math.ceil(tasks.length / 50), total_results: tasks.length } };
+      },
+      // Every other task's video names its object (ours, in progress); the others another object's.
+      getVideo: async (_index: string, id: string) => {
+        const i = Number(id.slice(3));
+        const object = anObject(i % 2 === 0 ? i : i + 1);
+        return { _id: id, user_metadata: { tlm_tool: 'tlmigrate', tlm_source: `s3://${BUCKET}/${object.key}`, tlm_etag: object.etag, tlm_size: object.size } };
+      },
+    };
+    await writePlan({ args: planArgs(out), spec: { bucket: BUCKET, prefix: '' }, api, index: { index_name: 'x', models: [] }, lister: aLister(objects), log: pino({ level: 'silent' }), progress: silent });
+    expect(await readdir(tmp.dir)).toEqual(['plan.json']);
+    const written = (await readFile(out, 'utf8')).split('\n').slice(1, -2).map((line) => JSON.parse(line.replace(/,$/, '')) as PlanItem);
+    expect(written.filter((item) => item.reason === 'in_progress')).toHaveLength(objects / 2);
+    expect(written.filter((item) => item.action === 'upload')).toHaveLength(objects / 2);
+    expect(written.find((item) => item.key === anObject(2).key)?.match).toEqual({ by: 'task', taskId: 'task-00000002', videoId: 'tv-2' });
+  });
+
   it('a listing that fails after it spilled to disk: its error, and no temporary file left', async () => {
     const out = tmp.path('plan.json');
     const run = writePlan({ args: planArgs(out), spec: { bucket: BUCKET, prefix: '' }, api: anIndex(40_000, 700), index: { index_name: 'x', models: [] }, lister: aLister(10), log: pino({ level: 'silent' }), progress: silent });

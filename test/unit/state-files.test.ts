@@ -220,8 +220,17 @@ describe('plan files', () => {
       await expect(checkPlanItems(await openPlanFile(await written()), 'plan.json')).resolves.toBeUndefined();
     });
 
+    it('accepts keys out of order, none repeated (the keys are hashed from the first one out of order)', async () => {
+      const shuffled = [items[3], items[0], items[2], items[1]] as PlanItem[];
+      await expect(checkPlanItems(await openPlanFile(await written(shuffled)), 'plan.json')).resolves.toBeUndefined();
+    });
+
+    const [a, b, c] = ['videos/a.mp4', 'videos/b.mp4', 'videos/c.mp4'].map((key) => ({ ...(items[0] as PlanItem), key }));
     it.each<[string, PlanItem[], string, RegExp]>([
       ['a repeated key', [...items, { ...(items[0] as PlanItem) }], 'plan_duplicate_key', /lists "videos\/a\.mp4" twice/],
+      ['a key repeated next to itself, keys in order', [a, b, b, c] as PlanItem[], 'plan_duplicate_key', /lists "videos\/b\.mp4" twice/],
+      ['a key repeated at the first key out of order', [a, b, c, a] as PlanItem[], 'plan_duplicate_key', /lists "videos\/a\.mp4" twice/],
+      ['a key repeated after the keys fell out of order', [b, c, a, c] as PlanItem[], 'plan_duplicate_key', /lists "videos\/c\.mp4" twice/],
       ['a key outside the source prefix', [...items.slice(0, 3), { ...(items[3] as PlanItem), key: 'private/secret.mp4' }], 'plan_key_outside_source', /"private\/secret\.mp4", outside its source s3:\/\/.*\/videos/],
       ['an item switched to upload by hand', [...items.slice(0, 2), { ...(items[2] as PlanItem), action: 'upload' }, items[3] as PlanItem], 'plan_summary_mismatch', /its summary says upload 2, fail 1 but its items hold upload 3, fail 0/],
       ['an item without an ETag', [...items.slice(0, 3), { ...(items[3] as PlanItem), etag: undefined as unknown as string }], 'plan_item_invalid', /lacks a key, size, ETag or action/],
