@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiError, StateFileError } from '../errors.js';
+import { ApiError, ConfigError, StateFileError } from '../errors.js';
 import { SpilledListing } from '../planner/index-listing.js';
 import { planWorkFiles } from '../planner/plan-file.js';
 import { makeTempFolder } from '../report/spool.js';
@@ -38,7 +38,7 @@ export async function stateForIndex(flag: string | undefined, indexId: string): 
  */
 export async function withWorkFiles<T>(name: string, work: (files: VerifyWork) => Promise<T>): Promise<T> {
   const dir = await makeTempFolder(name);
-  const files = planWorkFiles(join(dir, name));
+  const files = planWorkFiles(join(dir, name), (_path, code, error) => new ConfigError('tmpdir_unwritable', `cannot write a temporary file in ${dir} (${code}): free space there, or set TMPDIR to a writable folder with room`, { cause: error }));
   try {
     return await work(files);
   } finally {

@@ -248,16 +248,16 @@ function planUnwritable(planPath: string, code: string, error: unknown): Error {
  * blocks: a plan of millions of legacy matches holds them on disk, not in memory. `remove()`
  * deletes it; the plan never refers to it.
  */
-export function heldItemsFile(planPath: string): HeldItems & { remove(): void } {
-  return linesFile(`${planPath}.held-${process.pid}`, planPath);
+export function heldItemsFile(planPath: string, unwritable: Unwritable = planUnwritable): HeldItems & { remove(): void } {
+  return linesFile(`${planPath}.held-${process.pid}`, planPath, unwritable);
 }
 
 /**
  * Lines of one listing of the index as it is read (`<plan>.<name>-<pid>`, e.g. the videos), kept
  * in the same kind of file as the held items; `remove()` deletes it.
  */
-export function indexListingFile(planPath: string, name: string): HeldItems & { remove(): void } {
-  return linesFile(`${planPath}.${name}-${process.pid}`, planPath);
+export function indexListingFile(planPath: string, name: string, unwritable: Unwritable = planUnwritable): HeldItems & { remove(): void } {
+  return linesFile(`${planPath}.${name}-${process.pid}`, planPath, unwritable);
 }
 
 /**
@@ -265,9 +265,9 @@ export function indexListingFile(planPath: string, name: string): HeldItems & { 
  * listings (one file each, on first use). `remove()` deletes them all, however the plan ended; an
  * exit that skips it (a second Ctrl-C) deletes them too.
  */
-export function planWorkFiles(planPath: string): { held: HeldItems; tables: LookupTables; lines(name: string): HeldItems; remove(): void } {
-  const held = heldItemsFile(planPath);
-  const tables = lookupTablesFile(planPath);
+export function planWorkFiles(planPath: string, unwritable: Unwritable = planUnwritable): { held: HeldItems; tables: LookupTables; lines(name: string): HeldItems; remove(): void } {
+  const held = heldItemsFile(planPath, unwritable);
+  const tables = lookupTablesFile(planPath, unwritable);
   const listings: Array<{ remove(): void }> = [];
   const removeAll = () => {
     held.remove();
@@ -280,7 +280,7 @@ export function planWorkFiles(planPath: string): { held: HeldItems; tables: Look
     held,
     tables,
     lines(name) {
-      const file = indexListingFile(planPath, name);
+      const file = indexListingFile(planPath, name, unwritable);
       listings.push(file);
       return file;
     },
@@ -291,14 +291,14 @@ export function planWorkFiles(planPath: string): { held: HeldItems; tables: Look
   };
 }
 
-function linesFile(path: string, planPath: string): HeldItems & { remove(): void } {
+function linesFile(path: string, planPath: string, unwritable: Unwritable): HeldItems & { remove(): void } {
   // Opened on the first block, not before: a small plan's lines never touch the disk.
   let fd: number | undefined;
   let pending: string[] = [];
   let pendingBytes = 0;
   const flush = () => {
     if (pending.length === 0) return;
-    fd ??= openHeld(path, planPath);
+    fd ??= openHeld(path, planPath, 'wx', unwritable);
     writeSync(fd, pending.join(''));
     pending = [];
     pendingBytes = 0;

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dedupeIndex, type DedupeArgs } from '../../src/cli/dedupe-command.js';
@@ -398,6 +398,16 @@ describe('withWorkFiles', () => {
 
   it('refuses with one line when no temporary folder can be made', async () => {
     await withTmpdir(tmp.path('no-such-folder'), () => expect(withWorkFiles('verify', () => Promise.resolve())).rejects.toMatchObject({ code: 'tmpdir_unwritable' }));
+  });
+
+  it('a file that cannot be written in its folder (here: the folder removed under it) is refused as the temporary folder, not as a plan', async () => {
+    const refused = () =>
+      withWorkFiles('verify', async (work) => {
+        const lines = work.lines('objects');
+        await rm(join(tmp.dir, (await readdir(tmp.dir))[0] as string), { recursive: true, force: true });
+        for (let i = 0; i < 30_000; i++) lines.append(`line ${i} ${'x'.repeat(40)}`);
+      });
+    await withTmpdir(tmp.dir, () => expect(refused()).rejects.toMatchObject({ code: 'tmpdir_unwritable', message: expect.stringMatching(/^cannot write a temporary file in .*tlmigrate-verify-.* \(ENOENT\): free space there, or set TMPDIR/) as unknown }));
   });
 
   it('removes its folder and files however the work ends', async () => {
