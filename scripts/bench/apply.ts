@@ -217,7 +217,7 @@ async function runTlmigrate(servers: Servers, o: Options, bucket: string, dir: s
   const outcome = JSON.parse(apply.stdout.trim().split('\n').pop() ?? '{}') as { submitted?: number; failed?: number; pending?: number; throttled?: number; retries?: number; exitCode?: number };
   const seen = traffic(sim, index.id, o);
   const applyLog = await readApplyLog(logFile);
-  return { exitCode: apply.code, wallMs: apply.wallMs, peakRssKiB: apply.peakRssKiB, outcome, traffic: seen, applyLog };
+  return { exitCode: apply.code, wallMs: apply.wallMs, peakRssKiB: apply.peakRssKiB, cpuSeconds: apply.cpuSeconds, outcome, traffic: seen, applyLog };
 }
 
 async function runSdk(servers: Servers, o: Options, bucket: string, objects: readonly SeededObject[], mode: 'sequential' | 'promise-all'): Promise<VariantResult> {
@@ -315,7 +315,7 @@ async function main(): Promise<number> {
   out.push(`\nbench:apply: N=${o.n}, rate ${o.rate}/min (fixed window: ${o.limit} requests per ${o.windowMs / 1000} s, X-Ratelimit-* headers, no Retry-After), +${o.latencyMs} ms latency on every route, concurrency ${o.concurrency}`);
   out.push(`tlmigrate apply: ${seconds(tl.wallMs)} s wall (child process, start-up included) vs ideal N/R ${seconds(ideal)} s: ${deviation >= 0 ? '+' : ''}${(deviation * 100).toFixed(1)} % -> ${pass(wallOk)} (target: at most +${TARGET_WALL * 100} %)`);
   out.push(`  first to last POST: ${seconds(tl.traffic.postSpanMs)} s; least time the fixed windows allow for its ${tl.traffic.requests - tl.traffic.rateLimited} admitted requests: ${seconds(tl.traffic.windowFloorMs)} s`);
-  out.push(`  tasks created ${tlCreated}/${o.n} (duplicates ${tl.traffic.duplicates}); CLI result ${JSON.stringify(tl.outcome)}; exit ${tl.exitCode}; peak RSS ${mib(tl.peakRssKiB)} MiB`);
+  out.push(`  tasks created ${tlCreated}/${o.n} (duplicates ${tl.traffic.duplicates}); CLI result ${JSON.stringify(tl.outcome)}; exit ${tl.exitCode}; peak RSS ${mib(tl.peakRssKiB)} MiB, CPU ${tl.cpuSeconds ?? '?'} s`);
   out.push(`  429s: ${tl.traffic.rateLimited} of ${tl.traffic.requests} requests (${share(tl.traffic.rateLimited, tl.traffic.requests)}); after the first minute ${later.rateLimited} of ${later.requests} (${later.share === null ? 'n/a: the run was shorter' : share(later.rateLimited, later.requests)}) -> ${pass(laterOk)} (target < ${TARGET_429_AFTER_FIRST_MINUTE * 100} %)`);
   if (tl.applyLog?.stateWriteMs !== undefined && stateShare !== undefined) {
     out.push(

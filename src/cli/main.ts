@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+import { applyCliV8Flags } from './v8-flags.js';
+
+// First, before any module grows the heap (docs/benchmarks.md, "The CLI's own memory").
+applyCliV8Flags();
 // The pinned AWS SDK supports Node 20; its notice about future releases is noise for our users.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const argv = process.argv.slice(2);
