@@ -7,11 +7,12 @@ import {
 } from '../planner/index.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import { parseS3Uri } from '../sources/uri.js';
-import { IN_FLIGHT_STATUSES, listTasks } from '../twelvelabs/index-reader.js';
+import { IN_FLIGHT_STATUSES, readTasksInto } from '../twelvelabs/index-reader.js';
+import { SpilledListing } from '../planner/index-listing.js';
 import { verifyIndex, type VerifyResult } from '../verify/index.js';
 import type { SourceLister, SourceSpec } from '../sources/types.js';
 import type { TwelveLabsClient } from '../twelvelabs/client.js';
-import type { IndexInfo } from '../twelvelabs/types.js';
+import type { IndexInfo, Task } from '../twelvelabs/types.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
 import { knownItems, metadataReader, readVideos, recordedVideoIds, stateForIndex, toTaskRef, withWorkFiles } from './index-access.js';
 
@@ -65,7 +66,9 @@ export async function verifySource(args: VerifyArgs, edges: VerifyEdges, deps: P
   try {
     return await withWorkFiles('verify', async (work) => {
       const { videos, count, ours } = await readVideos(api, args.index, recordedVideoIds(view), progress, work);
-      const tasks = await listTasks(api, { indexId: args.index, status: [...IN_FLIGHT_STATUSES, 'failed'] }, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of unfinished tasks`) });
+      // Spilled as the pages arrive, as the videos are: an index can hold millions of tasks not ready.
+      const tasks = new SpilledListing<Task>(work.tables, work.lines('tasks'), 'tasks');
+      await readTasksInto(api, { indexId: args.index, status: [...IN_FLIGHT_STATUSES, 'failed'] }, tasks, (t) => t, { onPage: (_k, p, t) => progress.update(`index: page ${p}/${t} of unfinished tasks`) });
       const filter = keyFilter({ include: args.include, exclude: args.exclude, extensions: args.extensions?.length ? args.extensions : DEFAULT_VIDEO_EXTENSIONS, allFiles: false });
       const requirements = requirementsForModels(DEFAULT_REQUIREMENTS, (index.models ?? []).map((m) => m.model_name));
       let listed = 0;
@@ -82,14 +85,16 @@ export async function verifySource(args: VerifyArgs, edges: VerifyEdges, deps: P
         excluded: (object) => filter(object.key, object.size) !== undefined,
         unindexable: (object) => preflightListing(object, requirements),
         videos,
-        tasks: tasks.map(toTaskRef),
+        tasks: (async function* () {
+          for await (const task of tasks.items()) yield toTaskRef(task);
+        })(),
         known: knownItems(view),
         edges: metadataReader(api, args.index),
         work,
       });
       progress.done();
-      log.info({ objects: result.objects, videos: count, tasks: tasks.length, metadataFetches: result.metadataFetches, markerFilter: ours.verdict }, 'verify done');
-      return { result, indexId: args.index, indexName: index.index_name, statePath: view?.path, cost: { videos: count, tasks: tasks.length, metadataFetches: result.metadataFetches } };
+      log.info({ objects: result.objects, videos: count, tasks: tasks.size, metadataFetches: result.metadataFetches, markerFilter: ours.verdict }, 'verify done');
+      return { result, indexId: args.index, indexName: index.index_name, statePath: view?.path, cost: { videos: count, tasks: tasks.size, metadataFetches: result.metadataFetches } };
     });
   } finally {
     await view?.close();

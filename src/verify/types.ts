@@ -47,8 +47,8 @@ export interface VerifyInput {
   unindexable(object: SourceObject): { code: string; detail: string } | undefined;
   /** Every video of the index, in listing order: read once, streamed (a listing spilled to disk, or an array). */
   videos: Iterable<VideoRef> | AsyncIterable<VideoRef>;
-  /** Tasks not ready: in progress or failed. */
-  tasks: TaskRef[];
+  /** Tasks not ready: in progress or failed; read once, streamed (a listing spilled to disk, or an array). */
+  tasks: Iterable<TaskRef> | AsyncIterable<TaskRef>;
   /** What the state file recorded per source URI, streamed once (only the items of objects without a video are kept). */
   known: Iterable<[string, KnownItem]> | AsyncIterable<[string, KnownItem]>;
   edges: MetadataReader;

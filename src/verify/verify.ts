@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { contentKey, filenameForms, groupBy, heldInMemory, isFingerprintOf, memoryTables, objectUri, type HeldItems, type LookupTable } from '../planner/index.js';
+import { contentKey, filenameForms, heldInMemory, isFingerprintOf, memoryTables, objectUri, type HeldItems, type LookupTable } from '../planner/index.js';
 import type { SourceObject } from '../sources/types.js';
 import { IN_FLIGHT_STATUSES } from '../twelvelabs/index-reader.js';
 import type { KnownItem, TaskRef, VerifyInput, VerifyResult, VerifyWork, VideoRef } from './types.js';
@@ -76,7 +76,11 @@ export async function verifyIndex(input: VerifyInput): Promise<VerifyResult> {
   // The state is a hint for objects without a video only: only their items are kept.
   for await (const [uri, item] of input.known) if (tables.unindexed.get(uri).length > 0) tables.unindexed.add(uri, item);
   await findCarriers(tables, expected);
-  const tasks = { byId: new Map(input.tasks.map((t) => [t.taskId, t])), byName: groupBy(input.tasks, (t) => t.filename) };
+  const tasks: TaskTables = { byId: work.tables.open('tasks-by-id'), byName: work.tables.open('tasks-by-name') };
+  for await (const task of input.tasks) {
+    tasks.byId.add(task.taskId, task);
+    tasks.byName.add(task.filename, task);
+  }
   for await (const e of readExpected(expected)) {
     const { object } = e;
     if (e.videos.length === 1) result.indexed += 1;
@@ -206,10 +210,17 @@ async function* readExpected(expected: HeldItems): AsyncGenerator<Expected> {
   }
 }
 
+/** The unfinished tasks looked up by id and by file name (records on disk for the CLI). */
+interface TaskTables {
+  byId: LookupTable<TaskRef>;
+  byName: LookupTable<TaskRef>;
+}
+
 /** An object without a video whose task (the state's, or one of its file name) is in flight or failed: true when recorded so. */
-function onTheWay(e: Expected, known: KnownItem | undefined, tasks: { byId: Map<string, TaskRef>; byName: Map<string, TaskRef[]> }, result: VerifyResult): boolean {
+function onTheWay(e: Expected, known: KnownItem | undefined, tasks: TaskTables, result: VerifyResult): boolean {
   const { object } = e;
-  const knownTask = known?.taskId ? tasks.byId.get(known.taskId) : undefined;
+  // The newest answer for the id (a listing that shifted may give one twice).
+  const knownTask = known?.taskId ? tasks.byId.get(known.taskId).at(-1) : undefined;
   if (knownTask && IN_FLIGHT.has(knownTask.status)) {
     result.inProgress.push({ key: object.key, taskId: knownTask.taskId, status: knownTask.status });
     return true;
@@ -225,7 +236,7 @@ function onTheWay(e: Expected, known: KnownItem | undefined, tasks: { byId: Map<
     return true;
   }
   if (known?.taskId) return false;
-  const named = filenameForms(object.key).flatMap((name) => tasks.byName.get(name) ?? []);
+  const named = filenameForms(object.key).flatMap((name) => tasks.byName.get(name));
   const running = named.find((t) => IN_FLIGHT.has(t.status));
   if (running) {
     result.inProgress.push({ key: object.key, taskId: running.taskId, status: running.status });
