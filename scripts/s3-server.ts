@@ -80,16 +80,22 @@ export async function ensureSystemPackages(pkgs: readonly string[]): Promise<voi
 
 /** Starts radosgw and resolves once a signed ListBuckets succeeds. */
 export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3ServerInfo> {
-  try {
-    return await startOnce(opts);
-  } catch (error) {
-    // Free ports are picked by binding port 0 and closing: another process may take one meanwhile.
-    const portTaken = /Address already in use/.test(errorText(error));
-    if (!portTaken || opts.port !== undefined || opts.dir !== undefined) throw error;
-    opts.log?.('s3-server: a port was taken meanwhile, starting again');
-    return startOnce(opts);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (error) {
+      // Free ports are picked by binding port 0 and closing: another process may take one meanwhile,
+      // and a monitor that came up on a busy machine can refuse its first commands (EPERM "problem
+      // getting command descriptions"). A fresh cluster in a fresh folder, on fresh ports, starts
+      // again; a caller's own port or folder is not retried.
+      if (attempt >= START_ATTEMPTS || opts.port !== undefined || opts.dir !== undefined) throw error;
+      opts.log?.(`s3-server: start failed (${errorText(error).split('\n')[0]?.slice(0, 200) ?? ''}), starting again (${attempt + 1} of ${START_ATTEMPTS})`);
+    }
   }
 }
+
+/** Whole cluster starts tried before a failure is reported. */
+const START_ATTEMPTS = 3;
 
 async function startOnce(opts: StartS3ServerOptions): Promise<S3ServerInfo> {
   const log = opts.log ?? (() => {});
@@ -147,8 +153,9 @@ async function startOnce(opts: StartS3ServerOptions): Promise<S3ServerInfo> {
     const osdId = await step('osd new', logOf('mon.a'), () =>
       retry(deadline, daemons, async () => (await ceph('ceph', ['osd', 'new', osdUuid], 10_000)).trim()),
     );
+    // Retried as `osd new` is: a monitor just up can refuse a command once (EPERM, "problem getting command descriptions").
     await step('osd crush add', logOf('mon.a'), () =>
-      ceph('ceph', ['osd', 'crush', 'add', `osd.${osdId}`, '1', 'root=default', 'host=localhost']),
+      retry(deadline, daemons, () => ceph('ceph', ['osd', 'crush', 'add', `osd.${osdId}`, '1', 'root=default', 'host=localhost'], 10_000)),
     );
     await mkdir(join(dir, 'osd', `ceph-${osdId}`), { recursive: true });
     await step('osd mkfs', logOf(`osd.${osdId}`), () =>
