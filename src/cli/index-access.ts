@@ -38,7 +38,7 @@ export async function stateForIndex(flag: string | undefined, indexId: string): 
  */
 export async function withWorkFiles<T>(name: string, work: (files: VerifyWork) => Promise<T>): Promise<T> {
   const dir = await makeTempFolder(name);
-  const files = planWorkFiles(join(dir, name), (_path, code, error) => new ConfigError('tmpdir_unwritable', `cannot write a temporary file in ${dir} (${code}): free space there, or set TMPDIR to a writable folder with room`, { cause: error }));
+  const files = planWorkFiles(join(dir, name), { unwritable: (_path, code, error) => new ConfigError('tmpdir_unwritable', `cannot write a temporary file in ${dir} (${code}): free space there, or set TMPDIR to a writable folder with room`, { cause: error }) });
   try {
     return await work(files);
   } finally {

@@ -124,6 +124,8 @@ export interface PlanDeps {
   log: Logger;
   progress: Progress;
   signal?: AbortSignal;
+  /** Bytes the plan's work files hold in memory before they spill to disk (default WORK_MEMORY_BYTES). */
+  workMemoryBytes?: number | undefined;
 }
 
 /**
@@ -140,7 +142,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
   });
   // The index's listings, the planner's lookups and its held items: temporary files beside the plan, removed however the plan ends.
-  const work = planWorkFiles(args.out);
+  const work = planWorkFiles(args.out, { memoryBytes: deps.workMemoryBytes });
   try {
     const snapshot = await readIndexSnapshot(api, args, progress, signal, work).catch((error: unknown) => {
       objects.stop();

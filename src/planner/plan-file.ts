@@ -3,6 +3,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { PlanFileError, TlmError, errnoCode } from '../errors.js';
 import { HashSlots, HashTable64, hash32, type LookupTable, type LookupTables } from './lookup.js';
+import { MemoryBudget, WORK_MEMORY_BYTES } from './spill.js';
 import { count, emptySummary } from './plan.js';
 import { PLAN_VERSION, type HeldItems, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
 import { writeFileAtomic } from '../state/atomic.js';
@@ -262,12 +263,15 @@ export function indexListingFile(planPath: string, name: string, unwritable: Unw
 
 /**
  * Every temporary file of one plan, beside it: the held items, the lookup tables and the index's
- * listings (one file each, on first use). `remove()` deletes them all, however the plan ended; an
- * exit that skips it (a second Ctrl-C) deletes them too.
+ * listings (one file each, on first use). They are held in memory until together they pass
+ * `memoryBytes` (WORK_MEMORY_BYTES), then written to disk. `remove()` deletes them all, however
+ * the plan ended; an exit that skips it (a second Ctrl-C) deletes them too.
  */
-export function planWorkFiles(planPath: string, unwritable: Unwritable = planUnwritable): { held: HeldItems; tables: LookupTables; lines(name: string): HeldItems; remove(): void } {
-  const held = heldItemsFile(planPath, unwritable);
-  const tables = lookupTablesFile(planPath, unwritable);
+export function planWorkFiles(planPath: string, options: { memoryBytes?: number; unwritable?: Unwritable } = {}): { held: HeldItems; tables: LookupTables; lines(name: string): HeldItems; remove(): void } {
+  const budget = new MemoryBudget(options.memoryBytes ?? WORK_MEMORY_BYTES);
+  const unwritable = options.unwritable ?? planUnwritable;
+  const held = linesFile(`${planPath}.held-${process.pid}`, planPath, unwritable, budget);
+  const tables = lookupTablesFile(planPath, unwritable, budget);
   const listings: Array<{ remove(): void }> = [];
   const removeAll = () => {
     held.remove();
@@ -280,7 +284,7 @@ export function planWorkFiles(planPath: string, unwritable: Unwritable = planUnw
     held,
     tables,
     lines(name) {
-      const file = indexListingFile(planPath, name, unwritable);
+      const file = linesFile(`${planPath}.${name}-${process.pid}`, planPath, unwritable, budget);
       listings.push(file);
       return file;
     },
@@ -291,31 +295,51 @@ export function planWorkFiles(planPath: string, unwritable: Unwritable = planUnw
   };
 }
 
-function linesFile(path: string, planPath: string, unwritable: Unwritable): HeldItems & { remove(): void } {
-  // Opened on the first block, not before: a small plan's lines never touch the disk.
+/**
+ * Lines appended to a file in 1 MiB blocks. With a `budget`, the blocks stay in memory (counted
+ * against it) until it is exhausted: then they are written, and every later block as well.
+ */
+function linesFile(path: string, planPath: string, unwritable: Unwritable, budget?: MemoryBudget): HeldItems & { remove(): void } {
+  // Opened on the first block written, not before: a small plan's lines never touch the disk.
   let fd: number | undefined;
   let pending: string[] = [];
   let pendingBytes = 0;
-  const flush = () => {
-    if (pending.length === 0) return;
+  /** Ended blocks kept in memory, in order; none of them written yet. */
+  let kept: Buffer[] = [];
+  const write = (bytes: Buffer | string) => {
     fd ??= openHeld(path, planPath, 'wx', unwritable);
-    writeSync(fd, pending.join(''));
+    if (typeof bytes === 'string') writeSync(fd, bytes);
+    else writeSync(fd, bytes);
+  };
+  const endBlock = () => {
+    if (pending.length === 0) return;
+    const block = pending.join('');
     pending = [];
     pendingBytes = 0;
+    if (!budget || budget.exhausted) return write(block);
+    const bytes = Buffer.from(block);
+    kept.push(bytes);
+    budget.charge(bytes.length);
   };
+  budget?.onSpill(() => {
+    for (const block of kept) write(block);
+    kept = [];
+  });
   return {
     append(line) {
       pending.push(`${line}\n`);
       pendingBytes += line.length + 1;
-      if (pendingBytes >= 1 << 20) flush();
+      if (pendingBytes >= 1 << 20) endBlock();
     },
     async *lines() {
       if (fd === undefined) {
         // Never written: the lines are still in memory, read from there (a copy: appends may follow).
-        yield* pending.map((line) => line.slice(0, -1));
+        const [blocks, rest] = [[...kept], pending.slice()];
+        for (const block of blocks) yield* block.toString('utf8').slice(0, -1).split('\n');
+        yield* rest.map((line) => line.slice(0, -1));
         return;
       }
-      flush();
+      endBlock();
       const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8', start: 0 }), crlfDelay: Infinity });
       yield* rl;
     },
@@ -323,6 +347,7 @@ function linesFile(path: string, planPath: string, unwritable: Unwritable): Held
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
       pending = [];
+      kept = [];
       rmSync(path, { force: true });
     },
   };
@@ -337,8 +362,8 @@ const LOOKUP_BLOCK = 1 << 20;
  * key hash (`HashSlots`, 8 bytes a slot). A lookup that finds no slot reads nothing; one that does
  * reads that hash's records (usually one) and keeps those of its key. `remove()` deletes the file.
  */
-export function lookupTablesFile(planPath: string, unwritable: Unwritable = planUnwritable): LookupTables & { remove(): void } {
-  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath, unwritable);
+export function lookupTablesFile(planPath: string, unwritable: Unwritable = planUnwritable, budget?: MemoryBudget): LookupTables & { remove(): void } {
+  const file = new RecordFile(`${planPath}.lookup-${process.pid}`, planPath, unwritable, budget);
   return {
     open<V>(): LookupTable<V> {
       const slots = new HashSlots();
@@ -366,26 +391,37 @@ export function lookupTablesFile(planPath: string, unwritable: Unwritable = plan
 /**
  * Records appended to a file and read back by place: `[length, previous, body]`, 8-byte aligned,
  * so a place (its offset / 8, plus one: 0 is "none") fits 32 bits up to 32 GiB. Written a block
- * (1 MiB) at a time; a record still in the block is read from it.
+ * (1 MiB) at a time; a record still in the block is read from it. With a `budget`, ended blocks
+ * stay in memory until it is exhausted, and records in them are read from there.
  */
 class RecordFile {
   private fd: number | undefined;
   private block = Buffer.alloc(LOOKUP_BLOCK);
   private blockUsed = 0;
-  /** Bytes already in the file; the block follows them. */
+  /** Bytes before the block: those written, then those of the blocks kept. */
   private flushed = 0;
+  /** Bytes in the file. */
+  private written = 0;
+  /** Ended blocks kept in memory, in order from `written` on, and where each starts. */
+  private kept: Array<{ at: number; bytes: Buffer }> = [];
   private readonly scratch = Buffer.alloc(4096);
 
   constructor(
     private readonly path: string,
     private readonly planPath: string,
     private readonly unwritable: Unwritable,
-  ) {}
+    private readonly budget?: MemoryBudget,
+  ) {
+    budget?.onSpill(() => {
+      for (const block of this.kept) this.write(block.bytes);
+      this.kept = [];
+    });
+  }
 
   append(body: string, previous: number): number {
     const length = Buffer.byteLength(body);
     const size = (8 + length + 7) & ~7;
-    if (this.blockUsed + size > this.block.length) this.flush();
+    if (this.blockUsed + size > this.block.length) this.endBlock();
     if (size > this.block.length) this.block = Buffer.alloc(size);
     const at = this.flushed + this.blockUsed;
     if (at / 8 + 1 >= 2 ** 32) throw new PlanFileError('plan_lookup_full', `the plan's lookup file ${this.path} passed 32 GiB: plan the source in parts (--source s3://bucket/prefix)`);
@@ -398,10 +434,10 @@ class RecordFile {
 
   read(place: number): { previous: number; body: string } {
     const at = (place - 1) * 8;
-    if (at >= this.flushed) {
-      const from = at - this.flushed;
-      const length = this.block.readUInt32LE(from);
-      return { previous: this.block.readUInt32LE(from + 4), body: this.block.toString('utf8', from + 8, from + 8 + length) };
+    if (at >= this.flushed) return recordAt(this.block, at - this.flushed);
+    if (at >= this.written) {
+      const block = this.kept[keptBlockOf(this.kept, at)];
+      if (block) return recordAt(block.bytes, at - block.at);
     }
     let bytes = this.scratch;
     readSync(this.fd ?? -1, bytes, 0, bytes.length, at);
@@ -416,15 +452,43 @@ class RecordFile {
   remove(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.kept = [];
     rmSync(this.path, { force: true });
   }
 
-  private flush(): void {
+  /** The block is full: kept in memory while the budget lasts, else written. */
+  private endBlock(): void {
     if (this.blockUsed === 0) return;
-    // Opened on the first block, as the held items' file: by then the plan's own temporary file exists.
-    this.fd ??= openHeld(this.path, this.planPath, 'wx+', this.unwritable);
-    writeSync(this.fd, this.block, 0, this.blockUsed, this.flushed);
+    const bytes = this.block.subarray(0, this.blockUsed);
+    const at = this.flushed;
     this.flushed += this.blockUsed;
     this.blockUsed = 0;
+    if (!this.budget || this.budget.exhausted) return this.write(bytes);
+    this.kept.push({ at, bytes });
+    this.block = Buffer.alloc(LOOKUP_BLOCK);
+    this.budget.charge(bytes.length);
   }
+
+  private write(bytes: Buffer): void {
+    // Opened on the first block written, as the held items' file: by then the plan's own temporary file exists.
+    this.fd ??= openHeld(this.path, this.planPath, 'wx+', this.unwritable);
+    writeSync(this.fd, bytes, 0, bytes.length, this.written);
+    this.written += bytes.length;
+  }
+}
+
+function recordAt(bytes: Buffer, from: number): { previous: number; body: string } {
+  const length = bytes.readUInt32LE(from);
+  return { previous: bytes.readUInt32LE(from + 4), body: bytes.toString('utf8', from + 8, from + 8 + length) };
+}
+
+/** The kept block that holds offset `at` (the last one starting at or before it). */
+function keptBlockOf(kept: ReadonlyArray<{ at: number }>, at: number): number {
+  let [low, high] = [0, kept.length - 1];
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if ((kept[middle]?.at ?? 0) <= at) low = middle;
+    else high = middle - 1;
+  }
+  return low;
 }

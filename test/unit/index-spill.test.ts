@@ -70,7 +70,7 @@ describe('SpilledListing: a listing kept as its pages arrive', () => {
     // ~2.5 MiB of lines: most of them written to the file, not held.
     const answers = Array.from({ length: 20_000 }, (_, i) => ({ _id: `v${i}`, note: 'x'.repeat(100) }));
     answers.push({ _id: 'v0', note: 'newer' }, { _id: 'v19999', note: 'newest' });
-    const work = planWorkFiles(tmp.path('plan.json'));
+    const work = planWorkFiles(tmp.path('plan.json'), { memoryBytes: 0 });
     const onDisk = new SpilledListing<{ _id: string; note: string }>(work.tables, work.lines('videos'), 'videos');
     const inMemory = new SpilledListing<{ _id: string; note: string }>(memoryTables(), heldInMemory(), 'videos');
     for (const listing of [onDisk, inMemory]) {
@@ -165,14 +165,14 @@ describe('writePlan with the index spilled beside the plan', () => {
 
   it('a listing that fails after it spilled to disk: its error, and no temporary file left', async () => {
     const out = tmp.path('plan.json');
-    const run = writePlan({ args: planArgs(out), spec: { bucket: BUCKET, prefix: '' }, api: anIndex(40_000, 700), index: { index_name: 'x', models: [] }, lister: aLister(10), log: pino({ level: 'silent' }), progress: silent });
+    const run = writePlan({ args: planArgs(out), spec: { bucket: BUCKET, prefix: '' }, api: anIndex(40_000, 700), index: { index_name: 'x', models: [] }, lister: aLister(10), log: pino({ level: 'silent' }), progress: silent, workMemoryBytes: 0 });
     await expect(run).rejects.toThrow('page 700 of the videos failed');
     expect(await readdir(tmp.dir)).toEqual([]);
   });
 
   it('an --out folder that does not exist: refused as the plan file, however far the index read got', async () => {
     const out = tmp.path('missing/plan.json');
-    const run = writePlan({ args: planArgs(out), spec: { bucket: BUCKET, prefix: '' }, api: anIndex(40_000), index: { index_name: 'x', models: [] }, lister: aLister(10), log: pino({ level: 'silent' }), progress: silent });
+    const run = writePlan({ args: planArgs(out), spec: { bucket: BUCKET, prefix: '' }, api: anIndex(40_000), index: { index_name: 'x', models: [] }, lister: aLister(10), log: pino({ level: 'silent' }), progress: silent, workMemoryBytes: 0 });
     await expect(run).rejects.toThrow(/cannot write plan file .*missing\/plan\.json \(ENOENT\): choose a writable --out path/);
   });
 });
