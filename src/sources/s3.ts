@@ -1,11 +1,14 @@
 import { Readable } from 'node:stream';
-import type { S3Client, _Object } from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandInput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
+import type { DeserializeMiddleware } from '@smithy/types';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client as S3ClientClass } from './aws-s3.js';
 import { SourceError } from '../errors.js';
 import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, type S3Settings } from './s3-settings.js';
+import { parseListObjectsV2, stripQuotes } from './list-xml.js';
 import { listInParallel, type ListPage, type PageLister, type PageQuery } from './parallel-list.js';
 import type { ListOptions, SourceLister, SourceObject, UrlSigner } from './types.js';
 
+export { stripQuotes } from './list-xml.js';
 export { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, resolveS3Settings, type S3Settings } from './s3-settings.js';
 
 /**
@@ -54,29 +57,29 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
     return listInParallel(this, { prefix: options.prefix, concurrency: this.listConcurrency }, signal);
   }
 
-  /** One ListObjectsV2 page (1000 keys), with Delimiter '/' when asked. */
+  /**
+   * One ListObjectsV2 page (1000 keys), with Delimiter '/' when asked. Sent by the SDK (signing,
+   * credentials, retries, errors as for every S3 call), but a successful answer's XML is read by
+   * parseListObjectsV2 instead of the SDK's generic parser (see readListingBody).
+   */
   async listPage(query: PageQuery, signal?: AbortSignal): Promise<ListPage> {
-    let page;
+    const command = new ListObjectsV2Command({
+      Bucket: this.bucket,
+      Prefix: query.prefix || undefined,
+      Delimiter: query.delimiter,
+      ContinuationToken: query.token,
+      StartAfter: query.startAfter || undefined,
+      MaxKeys: 1000,
+    });
+    let page: ListPage | undefined;
+    command.middlewareStack.addRelativeTo(readListingBody(this.client, (parsed) => (page = parsed)), READ_LISTING_BODY);
     try {
-      page = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: query.prefix || undefined,
-          Delimiter: query.delimiter,
-          ContinuationToken: query.token,
-          StartAfter: query.startAfter || undefined,
-          MaxKeys: 1000,
-        }),
-        { abortSignal: signal },
-      );
+      await this.client.send(command, { abortSignal: signal });
     } catch (error) {
       throw s3Failure(error, this.bucket, 'list', undefined, signal);
     }
-    return {
-      objects: (page.Contents ?? []).flatMap((object) => toSourceObject(object) ?? []),
-      prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])),
-      next: page.IsTruncated ? page.NextContinuationToken : undefined,
-    };
+    if (!page) throw new SourceError('s3_error', `S3 list of bucket '${this.bucket}' failed: the answer had no listing: try again`);
+    return page;
   }
 
   /** The "folders" right under `parent` (one ListObjectsV2 page with Delimiter '/'), to suggest a prefix that exists. */
@@ -151,6 +154,36 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
   }
 }
 
+/**
+ * Where the listing's own reader sits in the SDK's middleware stack: inside the deserializer, and
+ * outside the S3 check that turns a 200 answer with an <Error> body into a 503 (which is retried).
+ */
+const READ_LISTING_BODY = { relation: 'before', toMiddleware: 'throw200ExceptionsMiddleware', name: 'tlmReadListingBody' } as const;
+
+/** The SDK's deserializer reads this instead of the listing: an empty result, at no cost. */
+const EMPTY_LISTING = new TextEncoder().encode('<ListBucketResult></ListBucketResult>');
+
+/**
+ * A middleware that reads a successful ListObjectsV2 answer's body (collected by the client's own
+ * stream collector) with parseListObjectsV2, hands the page to `done`, and leaves the SDK's
+ * deserializer an empty listing to read. Failures pass through untouched: the SDK reads their error.
+ */
+function readListingBody(client: S3Client, done: (page: ListPage) => void): DeserializeMiddleware<ListObjectsV2CommandInput, ListObjectsV2CommandOutput> {
+  return (next) => async (args) => {
+    const result = await next(args);
+    const response = result.response;
+    if (!isHttpResponse(response) || response.statusCode < 200 || response.statusCode >= 300) return result;
+    const body = response.body instanceof Uint8Array ? response.body : await client.config.streamCollector(response.body);
+    done(parseListObjectsV2(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')));
+    response.body = EMPTY_LISTING;
+    return result;
+  };
+}
+
+function isHttpResponse(response: unknown): response is { statusCode: number; body: unknown } {
+  return typeof response === 'object' && response !== null && 'statusCode' in response && typeof response.statusCode === 'number' && 'body' in response;
+}
+
 /** A URL shorter-lived than this is hardly worth posting: credentials that close to their end are refreshed first. */
 const MIN_URL_SECONDS = 60;
 
@@ -166,22 +199,6 @@ export function presignLifetime(requestedSeconds: number, expiration: Date | und
 /** The access key id a SigV4 presigned URL names in X-Amz-Credential. */
 function signedBy(url: string): string | undefined {
   return new URL(url).searchParams.get('X-Amz-Credential')?.split('/')[0];
-}
-
-function toSourceObject(object: _Object): SourceObject | undefined {
-  if (object.Key === undefined) return undefined;
-  return {
-    key: object.Key,
-    size: object.Size ?? 0,
-    etag: stripQuotes(object.ETag ?? ''),
-    lastModified: (object.LastModified ?? new Date(0)).toISOString(),
-    storageClass: object.StorageClass,
-    restored: object.RestoreStatus ? object.RestoreStatus.IsRestoreInProgress === false && object.RestoreStatus.RestoreExpiryDate !== undefined : undefined,
-  };
-}
-
-export function stripQuotes(etag: string): string {
-  return etag.replace(/^"+|"+$/g, '').replace(/^W\//, '');
 }
 
 /** A request aborted by the run's signal (Ctrl-C) fails with the signal's reason: an interruption, not an S3 fault. */

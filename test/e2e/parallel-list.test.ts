@@ -14,6 +14,8 @@ import { makeWorld, type World } from '../helpers/world.js';
 function keys(): string[] {
   const out = ['a.mp4', 'a/1.mp4', 'a/2.mp4', 'a0.mp4', 'b/', 'b/x.mp4', 'b.mov', 'c/d/e/deep.mp4', 'c/d/e/f/deeper.mp4', 'z.mp4'];
   out.push('\u{1F3AC}/clip.mp4', '\uFFFD/clip.mp4', '\uE000.mp4', '\u{1F3AC}.mp4', 'é/clip.mp4', 'sp ace/clip one.mp4');
+  // What the listing's XML must carry exactly: entities, a plus, a percent sign, quotes, spaces at the ends.
+  out.push('amp & lt < gt >.mp4', 'plus+sign/a+b.mp4', 'pct%20lit.mp4', `quotes "double" 'single'.mp4`, ' lead and trail .mp4', 'tab\there.mp4', 'ü+&<>/x.mp4');
   for (let i = 0; i < 1100; i++) out.push(`big/${String(i).padStart(5, '0')}.mp4`);
   for (let f = 0; f < 30; f++) for (let i = 0; i < 5; i++) out.push(`f${String(f).padStart(2, '0')}/clip-${i}.mp4`);
   return out;
