@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
 import { ConfigError, StateFileError } from '../errors.js';
-import { detectInputKind } from '../report/index.js';
-import { loadState, openStateView, type StateFile, type StateView } from '../state/index.js';
+import type { StateFile, StateView } from '../state/index.js';
 import { DEFAULT_STATE } from './options.js';
 import { commandPath, shellQuote } from './shell.js';
 
@@ -16,6 +15,8 @@ export async function fileKind(path: string): Promise<'plan' | 'state' | undefin
   try {
     const buffer = Buffer.alloc(64 * 1024);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    // Loaded only when there is a file to tell: a plan without a state file never loads the reports.
+    const { detectInputKind } = await import('../report/index.js');
     return detectInputKind(buffer.subarray(0, bytesRead).toString('utf8'));
   } catch {
     return undefined;
@@ -42,6 +43,7 @@ export async function requireStateFile(path: string | undefined): Promise<void> 
 /** The state file, refused with one line when it is missing or is a plan. */
 export async function requireState(path: string): Promise<StateFile> {
   await requireStateFile(path);
+  const { loadState } = await import('../state/index.js');
   const state = await loadState(path);
   if (!state) throw missingState(path);
   return state;
@@ -50,6 +52,7 @@ export async function requireState(path: string): Promise<StateFile> {
 /** The state file opened for reading (its items streamed, not held), refused as `requireState` refuses. */
 export async function requireStateView(path: string): Promise<StateView> {
   await requireStateFile(path);
+  const { openStateView } = await import('../state/index.js');
   const view = await openStateView(path);
   if (!view) throw missingState(path);
   return view;

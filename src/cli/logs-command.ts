@@ -1,31 +1,11 @@
-import type { CommandModule } from 'yargs';
 import { printable } from '../errors.js';
 import { collectLogs, writeImportLogs, type CollectedLogs } from '../report/status-json.js';
 import { withSpools } from '../report/spool.js';
 import { streamSink, type TextSink } from '../report/text-sink.js';
 import { liveHolder, type StateHeader } from '../state/index.js';
-import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
 import { requireStateView } from './file-kind.js';
-import type { LogArgs, StateCommandsContext } from './register-state-commands.js';
 import { STAGE_WORDS } from './status-command.js';
-
-interface LogsCliArgs extends LogArgs {
-  state: string;
-  json: boolean;
-}
-
-export function logsCommand(ctx: StateCommandsContext): CommandModule<LogArgs, LogsCliArgs> {
-  return {
-    command: 'logs',
-    describe: 'One entry per run: counts by state and the files that failed on the platform, with their error codes; those that failed in preflight listed apart (the old import-logs shape with --json)',
-    builder: (y) => jsonOption(stateOption(y, 'State file'), 'Print {data: [{index_id, index_name, created_at, ended_at, video_status, failed_files}], failed_in_preflight}'),
-    handler: async (args) => {
-      ctx.getLogger(args);
-      await printLogs(args.state, args.json, process.stdout);
-    },
-  };
-}
 
 /**
  * `logs` (or `logs --json`) of a state file to `stdout`: one pass over the items streamed from the

@@ -21,7 +21,7 @@ import { probeObject } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister, SourceObject } from '../sources/types.js';
 import { parseS3Uri } from '../sources/uri.js';
-import { readLedger, type Ledger } from '../state/index.js';
+import type { Ledger } from '../state/index.js';
 import { toIndexSnapshot } from '../planner/index-snapshot.js';
 import { SpilledListing } from '../planner/index-listing.js';
 import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
@@ -88,13 +88,17 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   const api = createApiClient({ apiUrl, env, fetch: deps.fetch });
+  // The index request goes out first: the S3 client (~80 ms of CPU to load) is built while it is answered.
+  const connecting = connectIndex(api, args.index, apiUrl, signal);
+  connecting.catch(() => undefined);
+  await new Promise((resolve) => setImmediate(resolve));
   const source = new S3Source(deps.s3 ?? createS3Client(s3Settings), spec.bucket);
   // Both checks at once (a round trip less before the first listing). An index error is reported
   // first, as before, and at once: the S3 check (which may be retrying) is then called off.
   const stopCheck = new AbortController();
   const checking = openLister(args, { spec, inventory, s3Settings, source }, signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal);
   checking.catch(() => undefined);
-  const index = await connectIndex(api, args.index, apiUrl, signal).catch((error: unknown) => {
+  const index = await connecting.catch((error: unknown) => {
     stopCheck.abort();
     throw error;
   });
@@ -208,7 +212,10 @@ export async function readIndexSnapshot(api: PlanIndexApi, args: Pick<PlanArgs, 
   const judgeApi = { getVideo: prefetchedSample(api, args.index, markedRead.then(() => marked.first), signal) };
   const assets = args.via === 'assets' ? new SpilledListing<IndexedAsset>(storage.tables, storage.lines('assets'), 'assets') : undefined;
   // Streamed from the state file whenever it is read (the marker filter's judgement, the planner): never held whole.
-  const ledgerRead = existsSync(args.state) ? readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }) : Promise.resolve(NO_LEDGER);
+  // The state module loads only when there is a state to read.
+  const ledgerRead = existsSync(args.state)
+    ? import('../state/index.js').then(({ readLedger }) => readLedger(args.state, { uri: sourceUri(parseS3Uri(args.source)), indexId: args.index }))
+    : Promise.resolve(NO_LEDGER);
   const tasks = new SpilledListing<Task>(storage.tables, storage.lines('tasks'), 'tasks');
   const tasksRead = readTasksInto(api, { indexId: args.index, status: IN_FLIGHT_STATUSES }, tasks, slimTask, opts('in-progress tasks'));
   // With --via assets, "indexed" also means the index's indexed assets (in progress ones included).

@@ -1,7 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Logger } from '../log.js';
-import { REPORT_FORMATS } from '../report/index.js';
-import { formatDedupe, formatVerify, isClean, isDeletable, type VerifyNextCommands } from '../verify/index.js';
+// The formats alone, not the report door: the renderers load with the command that uses them.
+import { REPORT_FORMATS } from '../report/formats.js';
+import type { VerifyNextCommands } from '../verify/index.js';
 import { noStrings, parsePositiveNumber, parseWholeNumber, type FlagInput } from './flags.js';
 import { requireStateFile } from './file-kind.js';
 import { FLAG_LIMITS, indexOptions, jsonOption } from './options.js';
@@ -93,7 +94,7 @@ function verifyCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Verif
     handler: async (args) => {
       await requireStateFile(args.state);
       const log = ctx.getLogger(args);
-      const { runVerify } = await import('./verify-command.js');
+      const [{ runVerify }, { formatVerify, isClean }] = await Promise.all([import('./verify-command.js'), import('../verify/index.js')]);
       const outcome = await runVerify(
         { source: args.source, index: args.index, state: args.state, include: args.include, exclude: args.exclude, extensions: args.extensions, apiUrl: args['api-url'], s3Endpoint: args['s3-endpoint'], s3Region: args['s3-region'] },
         { env: ctx.env, log, progress: createProgress(process.stderr), stop: new AbortController().signal },
@@ -131,7 +132,7 @@ function dedupeCommand(ctx: ReportCommandsContext): CommandModule<LogArgs, Dedup
     handler: async (args) => {
       await requireStateFile(args.state);
       const log = ctx.getLogger(args);
-      const { runDedupe } = await import('./dedupe-command.js');
+      const [{ runDedupe }, { formatDedupe, isDeletable }] = await Promise.all([import('./dedupe-command.js'), import('../verify/index.js')]);
       const o = await runDedupe({ index: args.index, state: args.state, yes: args.yes, apiUrl: args['api-url'] }, { env: ctx.env, log, progress: createProgress(process.stderr), stop: new AbortController().signal });
       const errors = o.deleted.filter((d) => d.error).length;
       if (args.json) {

@@ -1,4 +1,3 @@
-import type { CommandModule } from 'yargs';
 import { systemClock } from '../clock.js';
 import { printable } from '../errors.js';
 import { followTasks } from '../executor/follow.js';
@@ -8,34 +7,9 @@ import { STATUS_GROUPS, tallyStatus, writeImportStatus, type StatusTally } from 
 import { streamSink, type TextSink } from '../report/text-sink.js';
 import { PartedStore, StateStore, stateLayout, type FailureStage, type RunRecord, type StateHeader } from '../state/index.js';
 import { createApiClient, resolveBaseUrl } from './config.js';
-import { jsonOption, stateOption } from './options.js';
 import { formatCommand, stateFlag } from './shell.js';
 import { requireStateView } from './file-kind.js';
-import type { LogArgs, StateCommandsContext } from './register-state-commands.js';
 import { VERSION } from './version.js';
-
-interface StatusCliArgs extends LogArgs {
-  state: string;
-  refresh: boolean;
-  'api-url'?: string | undefined;
-  json: boolean;
-}
-
-export function statusCommand(ctx: StateCommandsContext): CommandModule<LogArgs, StatusCliArgs> {
-  return {
-    command: 'status',
-    describe: 'Where every object stands, grouped by state (the old import-status shape with --json)',
-    builder: (y) =>
-      jsonOption(stateOption(y, 'State file'), 'Print {not_imported, validating, pending, queued, indexing, ready, failed}')
-        .option('refresh', { type: 'boolean', default: false, describe: 'Update task states from the API first' })
-        .option('api-url', { type: 'string', describe: 'Twelve Labs API base URL (for --refresh)' }),
-    handler: async (args) => {
-      ctx.getLogger(args);
-      if (args.refresh) await refresh(args.state, args['api-url'], ctx.env);
-      await printStatus(args.state, args.json, process.stdout);
-    },
-  };
-}
 
 /**
  * `status` (or `status --json`) of a state file to `stdout`. The items are streamed from the file,
@@ -91,7 +65,8 @@ export function lastRunLine(run: Pick<RunRecord, 'command' | 'startedAt' | 'ende
   return `${run.command}, started ${formatDuration((now - started) / 1000)} ago (${run.startedAt}), not ended`;
 }
 
-async function refresh(path: string, apiUrl: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+/** `status --refresh`: the task states of the state file brought up to date from the API. */
+export async function refresh(path: string, apiUrl: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const api = createApiClient({ apiUrl: resolveBaseUrl(apiUrl, env), env });
   const view = await requireStateView(path);
   await view.close();

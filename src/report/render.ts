@@ -6,8 +6,9 @@ import type { ReportRow } from './rows.js';
 import type { RunReport } from './run-report.js';
 import { renderText } from './text.js';
 
-export const REPORT_FORMATS = ['text', 'json', 'csv', 'md', 'html'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+import type { ReportFormat } from './formats.js';
+
+export { REPORT_FORMATS, type ReportFormat } from './formats.js';
 
 /** Bump when a field of the JSON report changes meaning or goes away. */
 export const REPORT_JSON_VERSION = 1;

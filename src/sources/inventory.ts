@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand } from './aws-s3.js';
+import { s3Sdk } from './aws-s3.js';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -85,7 +85,7 @@ export class InventoryLister implements SourceLister {
 
   private async getStream(key: string, signal?: AbortSignal): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+      const out = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
       return guardSilence(out.Body as Readable, this.idleTimeoutMs, () => timeoutError(`${this.idleTimeoutMs} ms`, `s3://${this.bucket}/${key}`));
     } catch (error) {
       throw s3Failure(error, this.bucket, 'read', key, signal);

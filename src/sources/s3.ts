@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ListObjectsV2CommandInput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
 import type { DeserializeMiddleware } from '@smithy/types';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client as S3ClientClass } from './aws-s3.js';
+import { s3Sdk } from './aws-s3.js';
 import { SourceError } from '../errors.js';
 import { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTEMPTS, type S3Settings } from './s3-settings.js';
 import { parseListObjectsV2, stripQuotes } from './list-xml.js';
@@ -17,7 +17,7 @@ export { DEFAULT_S3_CONNECT_TIMEOUT_S, DEFAULT_S3_REQUEST_TIMEOUT_S, S3_MAX_ATTE
  */
 export function createS3Client(settings: S3Settings, options: { streaming?: boolean } = {}): S3Client {
   const requestTimeout = settings.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_S * 1000;
-  return new S3ClientClass({
+  return new (s3Sdk().S3Client)({
     region: settings.region ?? 'us-east-1',
     ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
     // The SDK retries throttles (503 SlowDown) and timeouts itself; we never wrap S3 calls in another retry loop.
@@ -46,7 +46,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
   /** Fails fast with a clear line when the bucket is missing or not listable. */
   async checkAccess(prefix: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: signal });
+      await this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: signal });
     } catch (error) {
       throw s3Failure(error, this.bucket, 'list', undefined, signal);
     }
@@ -63,7 +63,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
    * parseListObjectsV2 instead of the SDK's generic parser (see readListingBody).
    */
   async listPage(query: PageQuery, signal?: AbortSignal): Promise<ListPage> {
-    const command = new ListObjectsV2Command({
+    const command = new (s3Sdk().ListObjectsV2Command)({
       Bucket: this.bucket,
       Prefix: query.prefix || undefined,
       Delimiter: query.delimiter,
@@ -85,7 +85,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
   /** The "folders" right under `parent` (one ListObjectsV2 page with Delimiter '/'), to suggest a prefix that exists. */
   async childPrefixes(parent: string, signal?: AbortSignal): Promise<string[]> {
     try {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: parent || undefined, Delimiter: '/', MaxKeys: 1000 }), { abortSignal: signal });
+      const page = await this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: parent || undefined, Delimiter: '/', MaxKeys: 1000 }), { abortSignal: signal });
       return (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : []));
     } catch (error) {
       throw toSourceError(error, this.bucket, 'list');
@@ -102,7 +102,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
    */
   async readRange(key: string, start: number, end: number, etag: string, signal?: AbortSignal): Promise<Readable> {
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: `"${etag}"` }), { abortSignal: signal });
+      const object = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: `"${etag}"` }), { abortSignal: signal });
       if (!(object.Body instanceof Readable)) throw new SourceError('source_short_read', `s3://${this.bucket}/${key}: no body for the bytes at ${start}: try again`);
       return object.Body;
     } catch (error) {
@@ -116,7 +116,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
   /** HEAD one object: current size and ETag, checksum when stored, restore state. */
   async head(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: signal });
+      const head = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: signal });
       return {
         key,
         size: head.ContentLength ?? 0,
@@ -148,7 +148,7 @@ export class S3Source implements SourceLister, PageLister, UrlSigner {
       const expiresIn = presignLifetime(expiresInSeconds, credentials.expiration, Date.now());
       // Loaded on first use: only apply and --probe sign URLs, and the presigner costs start-up time.
       const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
-      const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+      const url = await getSignedUrl(this.client, new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }), { expiresIn });
       if (signedBy(url) === credentials.accessKeyId || attempt >= 3) return url;
     }
   }
