@@ -12,6 +12,7 @@ import type { SourceObject } from './types.js';
 export function parseListObjectsV2(xml: string): ListPage {
   const root = xml.indexOf('<ListBucketResult');
   const end = xml.lastIndexOf('</ListBucketResult>');
+  if (root !== -1 && end < root && /^<ListBucketResult[^>]*\/>/.test(xml.slice(root))) return { objects: [], prefixes: [], next: undefined };
   if (root === -1 || end < root) throw new Error(`the ListObjectsV2 answer is not a whole ListBucketResult (${xml.length} characters)`);
   const objects: SourceObject[] = [];
   const prefixes: string[] = [];

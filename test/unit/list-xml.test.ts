@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import { parseListObjectsV2, xmlText } from '../../src/sources/list-xml.js';
+import { S3Source, createS3Client } from '../../src/sources/s3.js';
 
 const doc = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys>${body}</ListBucketResult>`;
 const contents = (fields: string) => `<Contents>${fields}</Contents>`;
@@ -49,11 +52,70 @@ describe('parseListObjectsV2', () => {
     expect(parseListObjectsV2(doc(contents('<Key>k</Key><StorageClass/>'))).objects[0]).toMatchObject({ storageClass: '', restored: undefined, size: 0, etag: '', lastModified: '1970-01-01T00:00:00.000Z' });
   });
 
+  it('reads an empty root element as an empty last page', () => {
+    expect(parseListObjectsV2('<?xml version="1.0"?><ListBucketResult xmlns="x"/>')).toEqual({ objects: [], prefixes: [], next: undefined });
+  });
+
   it('refuses what is not a whole ListBucketResult', () => {
     expect(() => parseListObjectsV2('<Error><Code>SlowDown</Code></Error>')).toThrow('not a whole ListBucketResult');
     expect(() => parseListObjectsV2(doc(contents('<Key>a</Key>')).slice(0, -30))).toThrow('not a whole ListBucketResult');
     expect(() => parseListObjectsV2(doc('<Contents><Key>a</Key>'))).toThrow('<Contents> that never closes');
     expect(() => parseListObjectsV2(doc(contents('<Size>1</Size>')))).toThrow('has no Key');
     expect(() => parseListObjectsV2(doc(contents('<Key>a</Key><LastModified>yesterday</LastModified>')))).toThrow('not a time');
+  });
+});
+
+/** An S3 stand-in that answers each ListObjectsV2 request with the next of `answers` (the last one again when they run out). */
+async function scriptedS3(answers: Array<[number, string]>): Promise<{ endpoint: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests.push(req.url ?? '');
+    const [status, body] = answers[Math.min(requests.length, answers.length) - 1] ?? [500, ''];
+    res.writeHead(status, { 'content-type': 'application/xml' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('S3Source.listPage: sent by the SDK, read by parseListObjectsV2', () => {
+  const page = doc(`<IsTruncated>true</IsTruncated><NextContinuationToken>next</NextContinuationToken>${contents('<Key>a &amp; b.mp4</Key><Size>7</Size><ETag>&quot;e1&quot;</ETag><LastModified>2026-01-02T03:04:05.000Z</LastModified>')}<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>`);
+  const slowDown = '<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
+
+  const withS3 = async (answers: Array<[number, string]>, body: (source: S3Source, requests: string[]) => Promise<void>) => {
+    const s3 = await scriptedS3(answers);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+    try {
+      await body(new S3Source(createS3Client({ endpoint: s3.endpoint, region: 'us-east-1' }), 'bucket'), s3.requests);
+    } finally {
+      vi.unstubAllEnvs();
+      await s3.close();
+    }
+  };
+
+  it("keeps the SDK's retries: a 503 SlowDown and a 200 whose body is an <Error> are sent again, then the page is read", async () => {
+    await withS3([[503, slowDown], [200, slowDown], [200, page]], async (source, requests) => {
+      expect(await source.listPage({ prefix: '', delimiter: '/' })).toEqual({
+        objects: [{ key: 'a & b.mp4', size: 7, etag: 'e1', lastModified: '2026-01-02T03:04:05.000Z', storageClass: undefined, restored: undefined }],
+        prefixes: ['p/'],
+        next: 'next',
+      });
+      expect(requests).toHaveLength(3);
+      expect(requests[0]).toContain('list-type=2');
+    });
+  });
+
+  it("keeps the SDK's errors: a 403 is access denied, naming the permission", async () => {
+    const denied = '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+    await withS3([[403, denied]], async (source) => {
+      await expect(source.listPage({ prefix: '' })).rejects.toMatchObject({ code: 'access_denied' });
+    });
+  });
+
+  it('a 200 that is not a listing fails the page with one line (not retried: the SDK would not retry its own parse error)', async () => {
+    await withS3([[200, '<html>a proxy page</html>']], async (source, requests) => {
+      await expect(source.listPage({ prefix: '' })).rejects.toMatchObject({ code: 's3_error', message: expect.stringContaining('not a whole ListBucketResult') });
+      expect(requests).toHaveLength(1);
+    });
   });
 });
