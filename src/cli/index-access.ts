@@ -36,9 +36,9 @@ export async function stateForIndex(flag: string | undefined, indexId: string): 
  * Temporary files for one command's listings and lookups (the planner's kinds: lines, and tables
  * whose hash index alone is in memory), in a private folder removed however `work` ends.
  */
-export async function withWorkFiles<T>(name: string, work: (files: VerifyWork) => Promise<T>): Promise<T> {
+export async function withWorkFiles<T>(name: string, work: (files: VerifyWork) => Promise<T>, memoryBytes?: number): Promise<T> {
   const dir = await makeTempFolder(name);
-  const files = planWorkFiles(join(dir, name), { unwritable: (_path, code, error) => new ConfigError('tmpdir_unwritable', `cannot write a temporary file in ${dir} (${code}): free space there, or set TMPDIR to a writable folder with room`, { cause: error }) });
+  const files = planWorkFiles(join(dir, name), { memoryBytes, unwritable: (_path, code, error) => new ConfigError('tmpdir_unwritable', `cannot write a temporary file in ${dir} (${code}): free space there, or set TMPDIR to a writable folder with room`, { cause: error }) });
   try {
     return await work(files);
   } finally {

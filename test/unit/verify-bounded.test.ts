@@ -406,7 +406,7 @@ describe('withWorkFiles', () => {
         const lines = work.lines('objects');
         await rm(join(tmp.dir, (await readdir(tmp.dir))[0] as string), { recursive: true, force: true });
         for (let i = 0; i < 30_000; i++) lines.append(`line ${i} ${'x'.repeat(40)}`);
-      });
+      }, 0);
     await withTmpdir(tmp.dir, () => expect(refused()).rejects.toMatchObject({ code: 'tmpdir_unwritable', message: expect.stringMatching(/^cannot write a temporary file in .*tlmigrate-verify-.* \(ENOENT\): free space there, or set TMPDIR/) as unknown }));
   });
 
