@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { PlanFileError, StateFileError } from '../errors.js';
 import type { LookupTables } from '../planner/lookup.js';
-import { lookupTablesFile, type PlanReader } from '../planner/plan-file.js';
+import { planWorkFiles, type PlanReader } from '../planner/plan-file.js';
 import { ENDED, NOT_CREATED, PartedStore, failureStage, statusIn, type ItemState, type RunRecord, type RunStore } from '../state/index.js';
 import { executePlan } from './executor.js';
 import { countStatuses, followTasks, type FollowOptions } from './follow.js';
@@ -103,7 +103,7 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
     await store.setRun(run);
     input.onStarted?.(run.runId, work.count);
     try {
-      return await execute(input, work, run, census);
+      return await execute(input, work, run, census.tables);
     } catch (error) {
       run.outcome = input.stop.aborted ? 'interrupted' : 'error';
       run.endedAt = new Date().toISOString();
@@ -118,20 +118,14 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
 
 /**
  * The census's holdings in a private temporary file beside the state (`<state>.lookup-<pid>`,
- * written past its first MiB only), removed when the run ends or the process exits.
+ * written past its first MiB only), removed when the run ends or the process exits: the planner's
+ * work files, none kept in memory.
  */
-function censusTables(statePath: string): LookupTables & { remove(): void } {
-  const tables = lookupTablesFile(statePath, (path, code, error) => new StateFileError('state_unwritable', `cannot create a temporary file beside ${path} (${code}): free space there, or pass --state PATH in a writable folder`, { cause: error }));
-  const remove = () => tables.remove();
-  // A second Ctrl-C exits at once (process.exit), past every `finally`: the file goes with the process.
-  process.once('exit', remove);
-  return {
-    open: (name) => tables.open(name),
-    remove() {
-      process.off('exit', remove);
-      remove();
-    },
-  };
+function censusTables(statePath: string): { tables: LookupTables; remove(): void } {
+  return planWorkFiles(statePath, {
+    memoryBytes: 0,
+    unwritable: (path, code, error) => new StateFileError('state_unwritable', `cannot create a temporary file beside ${path} (${code}): free space there, or pass --state PATH in a writable folder`, { cause: error }),
+  });
 }
 
 /** The plan whose items tell `onMerging` how far the merge got, every 10,000. */

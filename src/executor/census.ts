@@ -75,15 +75,12 @@ export class IndexCensus {
 
   /** Keeps a listed holding (a later answer for the same id is kept too: the newest wins); whether its id is new. */
   private add(kind: Holding['kind'], id: string, holding: Holding | undefined): boolean {
-    const fresh = !this.named(nameKey(kind, id, holding?.filename ?? '')).some((h) => h.kind === kind && h.id === id);
+    const name = nameKey(kind, id, holding?.filename ?? '');
+    const fresh = !this.byName.get(name).some((h) => h.kind === kind && h.id === id);
     if (!holding) return fresh;
-    this.byName.add(nameKey(kind, id, holding.filename), holding);
+    this.byName.add(name, holding);
     if (holding.size !== undefined && (kind === 'video' || kind === 'indexed_asset')) this.bySize.add(String(holding.size), holding);
     return fresh;
-  }
-
-  private named(name: string): Holding[] {
-    return this.byName.get(name);
   }
 
   /**
@@ -92,7 +89,7 @@ export class IndexCensus {
    * assets); an indexed asset that is ready beside its video is that video.
    */
   private holdingsOf(names: Iterable<string>, size: number | undefined): Holding[] {
-    const lists = [...names].map((name) => this.named(name));
+    const lists = [...names].map((name) => this.byName.get(name));
     if (size !== undefined) lists.push(this.bySize.get(String(size)));
     const found = new Map<string, Holding>();
     for (const list of lists) {

@@ -249,16 +249,8 @@ function planUnwritable(planPath: string, code: string, error: unknown): Error {
  * blocks: a plan of millions of legacy matches holds them on disk, not in memory. `remove()`
  * deletes it; the plan never refers to it.
  */
-export function heldItemsFile(planPath: string, unwritable: Unwritable = planUnwritable): HeldItems & { remove(): void } {
-  return linesFile(`${planPath}.held-${process.pid}`, planPath, unwritable);
-}
-
-/**
- * Lines of one listing of the index as it is read (`<plan>.<name>-<pid>`, e.g. the videos), kept
- * in the same kind of file as the held items; `remove()` deletes it.
- */
-export function indexListingFile(planPath: string, name: string, unwritable: Unwritable = planUnwritable): HeldItems & { remove(): void } {
-  return linesFile(`${planPath}.${name}-${process.pid}`, planPath, unwritable);
+export function heldItemsFile(planPath: string): HeldItems & { remove(): void } {
+  return linesFile(`${planPath}.held-${process.pid}`, planPath, planUnwritable);
 }
 
 /**
