@@ -28,6 +28,7 @@ import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
 import { heldInMemory } from '../planner/plan.js';
 import { memoryTables, type LookupTables } from '../planner/lookup.js';
 import type { HeldItems } from '../planner/types.js';
+import { getTransport } from '../twelvelabs/get-transport.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, readAllIndexedAssetsInto, readAllVideosInto, readTasksInto, slimAsset, slimTask, slimVideo } from '../twelvelabs/index-reader.js';
 import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds } from '../twelvelabs/our-videos.js';
 import { connectIndex, createApiClient, resolveBaseUrl, type CommandDeps } from './config.js';
@@ -87,7 +88,8 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   await checkFilesFrom(args);
   const apiUrl = resolveBaseUrl(args.apiUrl, env);
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
-  const api = createApiClient({ apiUrl, env, fetch: deps.fetch });
+  // The plan only reads (GETs): sent on node:http, lighter than fetch for its thousands of index pages.
+  const api = createApiClient({ apiUrl, env, fetch: deps.fetch ?? getTransport() });
   // The index request goes out first: the S3 client (~80 ms of CPU to load) is built while it is answered.
   const connecting = connectIndex(api, args.index, apiUrl, signal);
   connecting.catch(() => undefined);
