@@ -2,10 +2,10 @@
 import { applyCliV8Flags } from './v8-flags.js';
 
 // First, before any module grows the heap (docs/benchmarks.md, "The CLI's own memory").
-applyCliV8Flags();
+const argv = process.argv.slice(2);
+applyCliV8Flags(argv);
 // The pinned AWS SDK supports Node 20; its notice about future releases is noise for our users.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === '--version') {
   // Asked by scripts and package managers: answered without loading yargs, pino or any command.
   const { VERSION } = await import('./version.js');

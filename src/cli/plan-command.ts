@@ -28,6 +28,7 @@ import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
 import { heldInMemory } from '../planner/plan.js';
 import { memoryTables, type LookupTables } from '../planner/lookup.js';
 import type { HeldItems } from '../planner/types.js';
+import { ThreadedLister, canListOnThread } from '../sources/threaded-list.js';
 import { getTransport } from '../twelvelabs/get-transport.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, readAllIndexedAssetsInto, readAllVideosInto, readTasksInto, slimAsset, slimTask, slimVideo } from '../twelvelabs/index-reader.js';
 import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds } from '../twelvelabs/our-videos.js';
@@ -98,7 +99,9 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   // Both checks at once (a round trip less before the first listing). An index error is reported
   // first, as before, and at once: the S3 check (which may be retrying) is then called off.
   const stopCheck = new AbortController();
-  const checking = openLister(args, { spec, inventory, s3Settings, source }, signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal);
+  // The bucket listing runs on a thread of its own where it can (the compiled CLI, its own S3 client).
+  const threaded = deps.s3 === undefined && canListOnThread();
+  const checking = openLister(args, { spec, inventory, s3Settings, source, threaded }, signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal);
   checking.catch(() => undefined);
   const index = await connecting.catch((error: unknown) => {
     stopCheck.abort();
@@ -141,19 +144,26 @@ export interface PlanDeps {
  */
 export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & { planId: string }; summary: PlanSummary; listed: number }> {
   const { args, spec, api, lister, progress, signal } = deps;
-  // The source listing starts now and buffers while the index is read: the two waits overlap.
-  let listed = 0;
-  const objects = prefetch(tap(lister.list({ prefix: spec.prefix }, signal), (object) => deps.globs?.see(object.key)), PREFETCH_OBJECTS, () => {
-    listed += 1;
-    if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
-  });
   // The index's listings, the planner's lookups and its held items: temporary files beside the plan, removed however the plan ends.
   const work = planWorkFiles(args.out, { memoryBytes: deps.workMemoryBytes });
+  // The source listing starts now and buffers while the index is read: the two waits overlap.
+  let listed = 0;
+  const onListed = () => {
+    listed += 1;
+    if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
+  };
+  const see = (object: SourceObject) => deps.globs?.see(object.key);
+  let objects: AsyncGenerator<SourceObject> & { stop(): void };
   try {
-    const snapshot = await readIndexSnapshot(api, args, progress, signal, work).catch((error: unknown) => {
-      objects.stop();
-      throw error;
-    });
+    const listing = lister.list({ prefix: spec.prefix }, signal);
+    // A listing on its own thread runs ahead by itself; any other is read ahead here.
+    objects = isRunningAhead(listing) ? Object.assign(tap(listing, (object) => (see(object), onListed())), { stop: () => listing.stop() }) : prefetch(tap(listing, see), PREFETCH_OBJECTS, onListed);
+  } catch (error) {
+    work.remove();
+    throw error;
+  }
+  try {
+    const snapshot = await readIndexSnapshot(api, args, progress, signal, work);
     deps.log.info({ videos: snapshot.videoCount, inFlight: snapshot.inFlightCount, markerFilter: snapshot.ours.verdict }, 'index read');
     const header = planHeader(args, spec, deps.index);
     const summary = emptySummary();
@@ -168,6 +178,8 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     deps.log.info({ listed, planFile: args.out, counts: summary.counts }, 'plan written');
     return { header, summary, listed };
   } finally {
+    // However the plan ended (a plan file it may not write fails before the first object is read): the listing stops too.
+    objects.stop();
     work.remove();
   }
 }
@@ -301,7 +313,7 @@ function planHeader(args: PlanArgs, spec: SourceSpec, index: Pick<IndexInfo, 'in
 /** The listing the plan reads: the bucket, an S3 Inventory report, or the keys of --files-from. */
 async function openLister(
   args: PlanArgs,
-  { spec, inventory, s3Settings, source }: { spec: SourceSpec; inventory: SourceSpec | undefined; s3Settings: ReturnType<typeof resolveS3Settings>; source: S3Source },
+  { spec, inventory, s3Settings, source, threaded }: { spec: SourceSpec; inventory: SourceSpec | undefined; s3Settings: ReturnType<typeof resolveS3Settings>; source: S3Source; threaded: boolean },
   signal?: AbortSignal,
 ): Promise<SourceLister> {
   if (inventory) {
@@ -312,7 +324,7 @@ async function openLister(
   }
   if (args.filesFrom === undefined) {
     await source.checkAccess(spec.prefix, signal);
-    return source;
+    return threaded ? new ThreadedLister(s3Settings, spec.bucket, { bufferObjects: PREFETCH_OBJECTS }) : source;
   }
   // HEADs need s3:GetObject only: a denied listing is no reason to stop, a missing bucket is.
   await source.checkAccess(spec.prefix, signal).catch((error: unknown) => {
@@ -359,6 +371,10 @@ async function emptyListingWarning(source: S3Source, spec: SourceSpec, signal?: 
   const where = sourceUri(spec);
   if (spec.prefix === '') return `nothing listed in ${where}: the bucket is empty`;
   return `nothing listed under ${where}: check the prefix in --source${near.length ? `; existing prefixes nearby: ${near.map((p) => `s3://${spec.bucket}/${p}`).join(', ')}` : `; s3://${spec.bucket}/${parent} has no other prefixes`}`;
+}
+
+function isRunningAhead<T>(listing: AsyncIterable<T>): listing is AsyncIterable<T> & { stop(): void } {
+  return listing instanceof Object && 'stop' in listing && typeof listing.stop === 'function';
 }
 
 async function* tap<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncGenerator<T> {

@@ -12,7 +12,17 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const CLI_V8_FLAGS = ['--semi-space-growth-factor=1', '--liftoff-only'] as const;
 
-/** Applies {@link CLI_V8_FLAGS} to this process. */
-export function applyCliV8Flags(set: (flag: string) => void = setFlagsFromString): void {
-  for (const flag of CLI_V8_FLAGS) set(flag);
+/**
+ * The flags for a command line: `plan` keeps V8's growing young generation. It streams no video,
+ * and the growth factor's frequent minor collections cost it a sixth of its time at 100k objects
+ * (docs/benchmarks.md, "bench:plan with the listing on its own thread").
+ */
+export function cliV8Flags(argv: readonly string[] = []): string[] {
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  return CLI_V8_FLAGS.filter((flag) => command !== 'plan' || flag !== '--semi-space-growth-factor=1');
+}
+
+/** Applies {@link cliV8Flags} for this command line to this process. */
+export function applyCliV8Flags(argv: readonly string[] = [], set: (flag: string) => void = setFlagsFromString): void {
+  for (const flag of cliV8Flags(argv)) set(flag);
 }

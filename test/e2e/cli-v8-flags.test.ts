@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 
@@ -21,6 +21,15 @@ describe("the CLI's V8 settings (docs/benchmarks.md, \"The CLI's own memory\")",
   it('keep the young generation at its initial size, where V8 alone grows it', () => {
     expect(newSpaceMiBAfterChurn(false)).toBeGreaterThan(4);
     expect(newSpaceMiBAfterChurn(true)).toBeLessThanOrEqual(2);
+  });
+
+  it('leave plan its growing young generation (it streams no video), and keep both for every other command', async () => {
+    const { cliV8Flags } = (await import(pathToFileURL(V8_FLAGS).href)) as { cliV8Flags: (argv: string[]) => string[] };
+    expect(cliV8Flags(['plan', '--source', 's3://b', '--index', 'i'])).toEqual(['--liftoff-only']);
+    expect(cliV8Flags(['--json', 'plan'])).toEqual(['--liftoff-only']);
+    for (const command of [['apply', '--plan', 'plan.json'], ['verify'], ['status'], []]) {
+      expect(cliV8Flags(command)).toEqual(['--semi-space-growth-factor=1', '--liftoff-only']);
+    }
   });
 
   it('are known to this node: nothing is printed about them', () => {

@@ -1,12 +1,15 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLAN_VERSION, emptySummary, planMigration, type PlanHeader } from '../../src/planner/index.js';
 import { writePlanFile } from '../../src/planner/plan-file.js';
 import { S3Source, createS3Client, stripQuotes } from '../../src/sources/s3.js';
 import type { SourceObject } from '../../src/sources/types.js';
 import { DEFAULT_REQUIREMENTS, DEFAULT_VIDEO_EXTENSIONS } from '../../src/planner/index.js';
+import { SourceError } from '../../src/errors.js';
+import type * as ThreadedModule from '../../src/sources/threaded-list.js';
 import { putObjects } from '../helpers/s3.js';
 import { makeWorld, type World } from '../helpers/world.js';
 
@@ -87,5 +90,56 @@ describe('the parallel listing on a real S3 (Ceph)', () => {
     const parallel = await planWith(source.list({ prefix: '' }), 'parallel.json');
     expect(parallel.toString('utf8')).toBe(flat.toString('utf8'));
     expect(flat.toString('utf8')).toContain('"reason":"duplicate"');
+  });
+
+  describe('on a thread of its own (ThreadedLister, the compiled one the CLI uses)', () => {
+    /** The built module (`npm test` builds first): the thread runs dist/sources/list-worker.js. */
+    const threaded = async () => (await import(pathToFileURL(join(process.cwd(), 'dist', 'sources', 'threaded-list.js')).href)) as typeof ThreadedModule;
+    const settings = () => ({ endpoint: w.s3info.endpoint, region: w.s3info.region });
+
+    for (const prefix of ['', 'f']) {
+      it(`lists the same objects in the same order as in this thread, a few at a time (prefix '${prefix}')`, async () => {
+        const { ThreadedLister } = await threaded();
+        // Batches of 7 and room for 2 of them: the thread waits on the reader about 200 times.
+        const lister = new ThreadedLister(settings(), w.bucket, { bufferObjects: 14, batch: 7 });
+        const here = await collect(source.list({ prefix }));
+        expect(here.length).toBeGreaterThan(100);
+        expect(await collect(lister.list({ prefix }))).toEqual(here);
+      });
+    }
+
+    it("fails as this thread's listing does: the same class, code and line", async () => {
+      const { ThreadedLister } = await threaded();
+      const missing = `${w.bucket}-missing`;
+      const inThread = await collect(new S3Source(createS3Client(settings()), missing).list({ prefix: '' })).catch((error: unknown) => error);
+      const onThread = await collect(new ThreadedLister(settings(), missing, { bufferObjects: 1000 }).list({ prefix: '' })).catch((error: unknown) => error);
+      expect(inThread).toBeInstanceOf(SourceError);
+      // The built module's SourceError (dist/errors.js), not this test's (src/errors.ts): compared by name.
+      const shape = (error: unknown) => ({ name: (error as Error).name, code: (error as SourceError).code, message: (error as Error).message, exitCode: (error as SourceError).exitCode });
+      expect(shape(onThread)).toEqual(shape(inThread));
+      expect((onThread as SourceError).code).toBe('bucket_missing');
+    });
+
+    it('ends its thread when the reader stops early, and answers a stop with its reason', async () => {
+      const { ThreadedLister } = await threaded();
+      const lister = new ThreadedLister(settings(), w.bucket, { bufferObjects: 20, batch: 10 });
+      const first: string[] = [];
+      for await (const object of lister.list({ prefix: '' })) {
+        first.push(object.key);
+        if (first.length === 5) break;
+      }
+      expect(first).toEqual((await collect(source.list({ prefix: '' }))).slice(0, 5).map((o) => o.key));
+      const stop = new AbortController();
+      const reason = new Error('stopped by the test');
+      const seen: string[] = [];
+      const stopped = (async () => {
+        for await (const object of lister.list({ prefix: '' }, stop.signal)) {
+          seen.push(object.key);
+          if (seen.length === 3) stop.abort(reason);
+        }
+      })();
+      await expect(stopped).rejects.toBe(reason);
+      expect(seen).toHaveLength(3);
+    });
   });
 });
