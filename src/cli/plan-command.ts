@@ -91,32 +91,41 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   const s3Settings = resolveS3Settings({ endpoint: args.s3Endpoint, region: args.s3Region, connectTimeoutMs: args.s3ConnectTimeoutMs, requestTimeoutMs: args.s3RequestTimeoutMs }, env);
   // The plan only reads (GETs): sent on node:http, lighter than fetch for its thousands of index pages.
   const api = createApiClient({ apiUrl, env, fetch: deps.fetch ?? getTransport() });
-  // The index request goes out first: the S3 client (~80 ms of CPU to load) is built while it is answered.
+  // The index request goes out first; the listing's thread starts while it is answered.
   const connecting = connectIndex(api, args.index, apiUrl, signal);
   connecting.catch(() => undefined);
   await new Promise((resolve) => setImmediate(resolve));
-  const source = new S3Source(deps.s3 ?? createS3Client(s3Settings), spec.bucket);
-  // Both checks at once (a round trip less before the first listing). An index error is reported
-  // first, as before, and at once: the S3 check (which may be retrying) is then called off.
-  const stopCheck = new AbortController();
-  // The bucket listing runs on a thread of its own where it can (the compiled CLI, its own S3 client).
-  const threaded = deps.s3 === undefined && canListOnThread();
-  const checking = openLister(args, { spec, inventory, s3Settings, source, threaded }, signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal);
-  checking.catch(() => undefined);
-  const index = await connecting.catch((error: unknown) => {
-    stopCheck.abort();
-    throw error;
-  });
-  const lister = await checking;
-  const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
-  const probe = async (object: SourceObject) =>
-    probeObject(await source.presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
-  const { header, summary, listed } = await writePlan({ args, spec, api, index, lister, probe, globs, log, progress, ...(signal ? { signal } : {}) });
-  const warnings = globs.warnings();
-  const missing = lister instanceof KeyListLister ? lister.missing : undefined;
-  if (missing?.length) warnings.push(`--files-from ${args.filesFrom}: ${describeMissing(missing, sourceUri(spec))}; planned the others`);
-  else if (listed === 0 && !args.inventory && !args.filesFrom) warnings.push(await emptyListingWarning(source, spec, signal));
-  return { header, summary, planFile: args.out, warnings, missing };
+  // Built on first use: a plain plan lists on its own thread and never loads the S3 SDK here.
+  let sourceHere: S3Source | undefined;
+  const source = () => (sourceHere ??= new S3Source(deps.s3 ?? createS3Client(s3Settings), spec.bucket));
+  // The bucket listing runs on a thread of its own where it can (the compiled CLI, its own S3
+  // client): started now, it checks access and lists while the index is read.
+  const threaded = deps.s3 === undefined && !inventory && args.filesFrom === undefined && canListOnThread() ? new ThreadedLister(s3Settings, spec.bucket, spec.prefix, { bufferObjects: PREFETCH_OBJECTS }) : undefined;
+  try {
+    // Both checks at once (a round trip less before the first listing). An index error is reported
+    // first, as before, and at once: the S3 check (which may be retrying) is then called off.
+    const stopCheck = new AbortController();
+    const checkSignal = signal ? AbortSignal.any([signal, stopCheck.signal]) : stopCheck.signal;
+    const checking = threaded ? threaded.checkAccess(checkSignal).then(() => threaded) : openLister(args, { spec, inventory, s3Settings, source }, checkSignal);
+    checking.catch(() => undefined);
+    const index = await connecting.catch((error: unknown) => {
+      stopCheck.abort();
+      throw error;
+    });
+    const lister = await checking;
+    const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
+    const probe = async (object: SourceObject) =>
+      probeObject(await source().presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
+    const { header, summary, listed } = await writePlan({ args, spec, api, index, lister, probe, globs, log, progress, ...(signal ? { signal } : {}) });
+    const warnings = globs.warnings();
+    const missing = lister instanceof KeyListLister ? lister.missing : undefined;
+    if (missing?.length) warnings.push(`--files-from ${args.filesFrom}: ${describeMissing(missing, sourceUri(spec))}; planned the others`);
+    else if (listed === 0 && !args.inventory && !args.filesFrom) warnings.push(await emptyListingWarning(source(), spec, signal));
+    return { header, summary, planFile: args.out, warnings, missing };
+  } finally {
+    // However the plan ended: the listing's thread, read or not, ends with it.
+    threaded?.stop();
+  }
 }
 
 /** What the plan reads from the index: the listings, and one video's metadata when a match needs it. */
@@ -313,7 +322,7 @@ function planHeader(args: PlanArgs, spec: SourceSpec, index: Pick<IndexInfo, 'in
 /** The listing the plan reads: the bucket, an S3 Inventory report, or the keys of --files-from. */
 async function openLister(
   args: PlanArgs,
-  { spec, inventory, s3Settings, source, threaded }: { spec: SourceSpec; inventory: SourceSpec | undefined; s3Settings: ReturnType<typeof resolveS3Settings>; source: S3Source; threaded: boolean },
+  { spec, inventory, s3Settings, source: sourceOf }: { spec: SourceSpec; inventory: SourceSpec | undefined; s3Settings: ReturnType<typeof resolveS3Settings>; source: () => S3Source },
   signal?: AbortSignal,
 ): Promise<SourceLister> {
   if (inventory) {
@@ -322,9 +331,10 @@ async function openLister(
     await inventoryLister.checkAccess(signal);
     return inventoryLister;
   }
+  const source = sourceOf();
   if (args.filesFrom === undefined) {
     await source.checkAccess(spec.prefix, signal);
-    return threaded ? new ThreadedLister(s3Settings, spec.bucket, { bufferObjects: PREFETCH_OBJECTS }) : source;
+    return source;
   }
   // HEADs need s3:GetObject only: a denied listing is no reason to stop, a missing bucket is.
   await source.checkAccess(spec.prefix, signal).catch((error: unknown) => {

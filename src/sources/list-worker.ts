@@ -5,9 +5,9 @@ import type { ListWorkerData, ListWorkerMessage } from './threaded-list.js';
 import type { SourceObject } from './types.js';
 
 /**
- * The bucket listing on a thread of its own (see threaded-list.ts): lists with an S3Source of its
- * own and posts the objects in batches, in key order, never more batches ahead of the reader than
- * it has credit for. Its failures go back as their class, code and one line.
+ * The bucket listing on a thread of its own (see threaded-list.ts): checks access, then lists with
+ * an S3Source of its own and posts the objects in batches, in key order, never more batches ahead
+ * of the reader than it has credit for. Its failures go back as their code and one line.
  */
 const data = workerData as ListWorkerData;
 const port = parentPort;
@@ -22,6 +22,8 @@ const post = (message: ListWorkerMessage) => port?.postMessage(message);
 
 try {
   const source = new S3Source(createS3Client(data.settings), data.bucket, data.concurrency);
+  await source.checkAccess(data.prefix);
+  post({ access: true });
   let batch: SourceObject[] = [];
   const send = async () => {
     while (credit <= 0) await new Promise<void>((resolve) => (wake = resolve));

@@ -16,6 +16,7 @@ export interface ListWorkerData {
 }
 
 export type ListWorkerMessage =
+  | { access: true }
   | { objects: SourceObject[] }
   | { done: true }
   | { error: { kind: 'source'; code: string; message: string } | { kind: 'other'; name: string; message: string } };
@@ -23,7 +24,7 @@ export type ListWorkerMessage =
 /** The compiled listing thread; absent where the sources run untranspiled (tests under vitest), which then list in-process. */
 const WORKER_URL = new URL('./list-worker.js', import.meta.url);
 
-/** Whether a listing can run on a thread of its own here (the compiled CLI). */
+/** Whether a listing can run on a thread of its own here (the compiled CLI, not the sources under vitest). */
 export function canListOnThread(): boolean {
   return import.meta.url.endsWith('.js');
 }
@@ -31,53 +32,68 @@ export function canListOnThread(): boolean {
 /**
  * A bucket listing on a worker thread: the same objects, in the same order, as `S3Source.list`
  * (it runs there), while this thread reads the index and plans. The listing's HTTP, signing and
- * XML reading are a tenth to a fifth of a plan's CPU, and a plan is bound by one core: on their
- * own thread they overlap the rest. The thread starts when `list` is called, not at the first
- * read; at most `bufferObjects` objects wait for the reader (the thread then pauses until it asks
- * for more). Reading to the end, stopping early, `stop()` or the signal end the thread.
+ * XML reading are a fifth of a plan's CPU, and a plan is bound by one core: on their own thread
+ * they overlap the rest, and this thread never loads the S3 SDK for them. The thread starts at
+ * once: it checks access (`checkAccess` waits for that answer), then lists; at most
+ * `bufferObjects` objects wait for the reader (the thread then pauses until it asks for more).
+ * Reading to the end, stopping early, `stop()` or the signal end the thread.
  */
 export class ThreadedLister implements SourceLister {
-  constructor(
-    private readonly settings: S3Settings,
-    readonly bucket: string,
-    private readonly options: { concurrency?: number; bufferObjects: number; batch?: number },
-  ) {}
+  private readonly thread: ListingThread;
+  private reading = false;
 
-  list(options: ListOptions, signal?: AbortSignal): AsyncGenerator<SourceObject> & { stop(): void } {
-    const batch = this.options.batch ?? 1000;
-    const thread = new ListingThread(this.bucket, {
-      settings: this.settings,
-      bucket: this.bucket,
-      prefix: options.prefix,
-      concurrency: this.options.concurrency ?? 8,
+  constructor(
+    settings: S3Settings,
+    readonly bucket: string,
+    private readonly prefix: string,
+    options: { concurrency?: number; bufferObjects: number; batch?: number },
+  ) {
+    const batch = options.batch ?? 1000;
+    this.thread = new ListingThread(bucket, {
+      settings,
+      bucket,
+      prefix,
+      concurrency: options.concurrency ?? 8,
       batch,
-      credit: Math.max(1, Math.ceil(this.options.bufferObjects / batch)),
-    }, signal);
-    return Object.assign(thread.read(), { stop: () => thread.stop() });
+      credit: Math.max(1, Math.ceil(options.bufferObjects / batch)),
+    });
+  }
+
+  /** Resolves once the thread listed the prefix's first key (ListObjectsV2, MaxKeys 1); fails as `S3Source.checkAccess` does. A stop ends the thread. */
+  checkAccess(signal?: AbortSignal): Promise<void> {
+    return this.thread.accessChecked(signal);
+  }
+
+  /** The listing the thread is making (of the prefix it was started with), read once. */
+  list(options: ListOptions, signal?: AbortSignal): AsyncGenerator<SourceObject> & { stop(): void } {
+    if (options.prefix !== this.prefix || this.reading) throw new Error(`ThreadedLister: lists '${this.prefix}' once`);
+    this.reading = true;
+    return Object.assign(this.thread.read(signal), { stop: () => this.thread.stop() });
+  }
+
+  /** Ends the thread, read or not (a generator never started runs no `finally`). */
+  stop(): void {
+    this.thread.stop();
   }
 }
 
 /** One listing's thread and what it has posted that is not read yet. */
 class ListingThread {
-  private readonly worker: Worker | undefined;
-  private readonly inbox: ListWorkerMessage[] = [];
+  private readonly worker: Worker;
+  private readonly inbox: Array<Exclude<ListWorkerMessage, { access: true }>> = [];
   private failure: { error: unknown } | undefined;
   private exited = false;
+  private checked = false;
   private wake: (() => void) | undefined;
-  private readonly onAbort = () => this.fail(this.signal?.reason);
 
   constructor(
     private readonly bucket: string,
     data: ListWorkerData,
-    private readonly signal?: AbortSignal,
   ) {
-    if (signal?.aborted) {
-      this.failure = { error: signal.reason };
-      return;
-    }
     this.worker = new Worker(WORKER_URL, { workerData: data, stdout: false, stderr: false });
     this.worker.on('message', (message: ListWorkerMessage) => {
-      this.inbox.push(message);
+      if ('access' in message) this.checked = true;
+      else this.inbox.push(message);
       this.notify();
     });
     this.worker.on('error', (error) => this.fail(error));
@@ -85,22 +101,42 @@ class ListingThread {
       this.exited = true;
       this.notify();
     });
-    signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  async *read(): AsyncGenerator<SourceObject> {
+  async accessChecked(signal?: AbortSignal): Promise<void> {
+    const onAbort = () => this.notify();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        if (signal?.aborted) {
+          this.stop();
+          throw signal.reason;
+        }
+        if (this.checked) return;
+        const first = this.inbox[0];
+        if (first && 'error' in first) throw rebuild(first.error);
+        await this.next();
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async *read(signal?: AbortSignal): AsyncGenerator<SourceObject> {
+    const onAbort = () => this.fail(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         this.throwIfFailed();
         const message = this.inbox.shift();
         if (message === undefined) {
-          if (this.exited) throw new SourceError('s3_error', `S3 list of bucket '${this.bucket}' failed: the listing thread ended before the listing did: try again`);
-          await new Promise<void>((resolve) => (this.wake = resolve));
+          await this.next();
           continue;
         }
         if ('done' in message) return;
         if ('error' in message) throw rebuild(message.error);
-        this.worker?.postMessage({ more: 1 });
+        this.worker.postMessage({ more: 1 });
         for (const object of message.objects) {
           // A stop is answered at the next object, not at the end of the batch.
           this.throwIfFailed();
@@ -108,14 +144,20 @@ class ListingThread {
         }
       }
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       this.stop();
     }
   }
 
-  /** Ends the thread (also when nothing was read: a generator never started runs no `finally`). */
   stop(): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
-    void this.worker?.terminate();
+    void this.worker.terminate();
+  }
+
+  /** Waits for the thread's next message (or its failure, or a stop); an empty inbox after the thread's end is a failure. */
+  private async next(): Promise<void> {
+    this.throwIfFailed();
+    if (this.exited && this.inbox.length === 0) throw new SourceError('s3_error', `S3 list of bucket '${this.bucket}' failed: the listing thread ended before the listing did: try again`);
+    await new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   private throwIfFailed(): void {

@@ -26,7 +26,9 @@ function get(url: string, headers: ConstructorParameters<typeof Headers>[0], sig
     if (signal?.aborted) return reject(signal.reason);
     const target = new URL(url);
     const secure = target.protocol === 'https:';
-    const options = { method: 'GET', agent: secure ? agents.https : agents.http, headers: { ...Object.fromEntries(new Headers(headers)), 'accept-encoding': 'gzip' } };
+    const plain = headers === undefined || (typeof headers === 'object' && !(headers instanceof Headers) && !Array.isArray(headers));
+    const fields = plain ? (headers as Record<string, string> | undefined) : Object.fromEntries(new Headers(headers));
+    const options = { method: 'GET', agent: secure ? agents.https : agents.http, headers: { ...fields, 'accept-encoding': 'gzip' } };
     const request = secure ? https.request(target, options) : http.request(target, options);
     let settled = false;
     const fail = (error: unknown) => {
@@ -61,15 +63,36 @@ function get(url: string, headers: ConstructorParameters<typeof Headers>[0], sig
   });
 }
 
+/**
+ * The answer as the API client reads a Response (status, ok, headers.get, text, json, body.cancel),
+ * without building one: undici's Response and Headers and their web stream cost more than the rest
+ * of a small answer's handling.
+ */
 function toResponse(response: http.IncomingMessage, raw: Buffer): Response {
   const status = response.statusCode ?? 0;
   const gzipped = /^\s*(x-)?gzip\s*$/i.test(String(response.headers['content-encoding'] ?? ''));
   const body = NULL_BODY.has(status) ? null : gzipped ? gunzipSync(raw) : raw;
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(response.headers)) {
-    // The body is handed over decoded: its encoding and length no longer describe it.
-    if (value === undefined || (gzipped && (name === 'content-encoding' || name === 'content-length'))) continue;
-    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
-  }
-  return new Response(body, { status, statusText: response.statusMessage ?? '', headers });
+  // The body is handed over decoded: its encoding and length no longer describe it.
+  const hidden = gzipped ? new Set(['content-encoding', 'content-length']) : undefined;
+  const fields = response.headers;
+  const get = (name: string): string | null => {
+    const key = name.toLowerCase();
+    const value = hidden?.has(key) ? undefined : fields[key];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : String(value);
+  };
+  // As Response.text(): UTF-8, a leading byte order mark dropped.
+  const text = async () => {
+    const decoded = body === null ? '' : body.toString('utf8');
+    return decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
+  };
+  const answer = {
+    status,
+    ok: status >= 200 && status < 300,
+    statusText: response.statusMessage ?? '',
+    headers: { get, has: (name: string) => get(name) !== null },
+    body: body === null ? null : { cancel: async () => undefined },
+    text,
+    json: async () => JSON.parse(await text()) as unknown,
+  };
+  return answer as unknown as Response;
 }

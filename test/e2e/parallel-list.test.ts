@@ -101,30 +101,34 @@ describe('the parallel listing on a real S3 (Ceph)', () => {
       it(`lists the same objects in the same order as in this thread, a few at a time (prefix '${prefix}')`, async () => {
         const { ThreadedLister } = await threaded();
         // Batches of 7 and room for 2 of them: the thread waits on the reader about 200 times.
-        const lister = new ThreadedLister(settings(), w.bucket, { bufferObjects: 14, batch: 7 });
+        const lister = new ThreadedLister(settings(), w.bucket, prefix, { bufferObjects: 14, batch: 7 });
+        await lister.checkAccess();
         const here = await collect(source.list({ prefix }));
         expect(here.length).toBeGreaterThan(100);
         expect(await collect(lister.list({ prefix }))).toEqual(here);
       });
     }
 
-    it("fails as this thread's listing does: the same class, code and line", async () => {
+    it("fails as this thread's check and listing do: the same class, code and line", async () => {
       const { ThreadedLister } = await threaded();
       const missing = `${w.bucket}-missing`;
-      const inThread = await collect(new S3Source(createS3Client(settings()), missing).list({ prefix: '' })).catch((error: unknown) => error);
-      const onThread = await collect(new ThreadedLister(settings(), missing, { bufferObjects: 1000 }).list({ prefix: '' })).catch((error: unknown) => error);
-      expect(inThread).toBeInstanceOf(SourceError);
+      const here = new S3Source(createS3Client(settings()), missing);
+      const checkHere = await here.checkAccess('').catch((error: unknown) => error);
+      const listHere = await collect(here.list({ prefix: '' })).catch((error: unknown) => error);
+      const onThread = new ThreadedLister(settings(), missing, '', { bufferObjects: 1000 });
+      const checkThere = await onThread.checkAccess().catch((error: unknown) => error);
+      const listThere = await collect(onThread.list({ prefix: '' })).catch((error: unknown) => error);
+      expect(checkHere).toBeInstanceOf(SourceError);
+      expect((checkHere as SourceError).code).toBe('bucket_missing');
       // The built module's SourceError (dist/errors.js), not this test's (src/errors.ts): compared by name.
       const shape = (error: unknown) => ({ name: (error as Error).name, code: (error as SourceError).code, message: (error as Error).message, exitCode: (error as SourceError).exitCode });
-      expect(shape(onThread)).toEqual(shape(inThread));
-      expect((onThread as SourceError).code).toBe('bucket_missing');
+      expect([shape(checkThere), shape(listThere)]).toEqual([shape(checkHere), shape(listHere)]);
     });
 
     it('ends its thread when the reader stops early, and answers a stop with its reason', async () => {
       const { ThreadedLister } = await threaded();
-      const lister = new ThreadedLister(settings(), w.bucket, { bufferObjects: 20, batch: 10 });
       const first: string[] = [];
-      for await (const object of lister.list({ prefix: '' })) {
+      for await (const object of new ThreadedLister(settings(), w.bucket, '', { bufferObjects: 20, batch: 10 }).list({ prefix: '' })) {
         first.push(object.key);
         if (first.length === 5) break;
       }
@@ -133,13 +137,16 @@ describe('the parallel listing on a real S3 (Ceph)', () => {
       const reason = new Error('stopped by the test');
       const seen: string[] = [];
       const stopped = (async () => {
-        for await (const object of lister.list({ prefix: '' }, stop.signal)) {
+        for await (const object of new ThreadedLister(settings(), w.bucket, '', { bufferObjects: 20, batch: 10 }).list({ prefix: '' }, stop.signal)) {
           seen.push(object.key);
           if (seen.length === 3) stop.abort(reason);
         }
       })();
       await expect(stopped).rejects.toBe(reason);
       expect(seen).toHaveLength(3);
+      // A check called off: the thread ends, the check fails with the reason.
+      const unchecked = new ThreadedLister(settings(), w.bucket, '', { bufferObjects: 20 });
+      await expect(unchecked.checkAccess(AbortSignal.abort(reason))).rejects.toBe(reason);
     });
   });
 });
