@@ -40,7 +40,11 @@ export interface FaultConfig {
     routes?: readonly RouteId[];
     /** As for `rateLimit`: indexed-asset creation shares the POST /tasks quota. Default true. */
     shareTaskBucket?: boolean;
-    /** Epoch ms the quota resets at; default the next UTC midnight of the simulator's clock. */
+    /**
+     * Epoch ms the quota resets at; default the next UTC midnight of the simulator's clock, at least
+     * 6 hours away (else the one after), fixed until the clock passes it: a test that runs across a
+     * real midnight must not see its quota renewed in the middle.
+     */
     resetAt?: number;
     /**
      * A quota of `limit` creates per window of this length instead of one per day: `{ limit: 3,
@@ -110,6 +114,8 @@ export class FaultInjector {
   #random: () => number = mulberry32(1);
   #rateWindow: Window = { start: 0, used: 0 };
   #quotaWindow: Window = { start: 0, used: 0 };
+  /** The default daily reset, fixed at the first request the quota counts (see `dailyQuota.resetAt`). */
+  #quotaReset: number | undefined;
   #minuteWindow: Window = { start: 0, used: 0 };
   #quotaAnchor: number | undefined;
   readonly #created = new Map<CreateRouteId, number>();
@@ -140,7 +146,14 @@ export class FaultInjector {
     this.#restart();
   }
 
+  /** The default daily reset: fixed once known, renewed only when the simulator's clock passes it (a new day). */
+  #dailyReset(now: number): number {
+    if (this.#quotaReset === undefined || now >= this.#quotaReset) this.#quotaReset = dailyReset(now);
+    return this.#quotaReset;
+  }
+
   #restart(): void {
+    this.#quotaReset = undefined;
     this.#random = mulberry32(this.#config.seed ?? 1);
     this.#rateWindow = { start: 0, used: 0 };
     this.#quotaWindow = { start: 0, used: 0 };
@@ -181,7 +194,7 @@ export class FaultInjector {
     const quota = this.#config.dailyQuota;
     const quotaApplies = quota !== undefined && applies(sharing(quota.routes ?? ['POST /tasks'], quota.shareTaskBucket), route);
     if (quota && quotaApplies) {
-      const resetAt = quota.windowMs ? this.#windowEnd(quota.windowMs, now) : (quota.resetAt ?? nextUtcMidnight(now));
+      const resetAt = quota.windowMs ? this.#windowEnd(quota.windowMs, now) : (quota.resetAt ?? this.#dailyReset(now));
       if (this.#quotaWindow.start !== resetAt) this.#quotaWindow = { start: resetAt, used: 0 };
       if (this.#quotaWindow.used >= quota.limit) {
         this.injected.quotaExceeded++;
@@ -325,6 +338,12 @@ function limitHeaders(
 function nextUtcMidnight(now: number): number {
   const day = new Date(now);
   return Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate() + 1);
+}
+
+/** The daily quota's default reset: the next UTC midnight, or the one after when that is under 6 hours away. */
+function dailyReset(now: number): number {
+  const midnight = nextUtcMidnight(now);
+  return midnight - now < 6 * 3600_000 ? midnight + 24 * 3600_000 : midnight;
 }
 
 /** A small seeded PRNG (mulberry32): reproducible faults without a dependency. */
