@@ -112,11 +112,18 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
       stopCheck.abort();
       throw error;
     });
-    const lister = await checking;
+    // The thread's check goes on while the index is read (the thread starts slower than the index
+    // answers): its failure stops the plan at once, and is what the plan fails with.
+    const checkFailed = new AbortController();
+    const lister = threaded ?? (await checking);
+    if (threaded) checking.catch((error: unknown) => checkFailed.abort(error));
+    const planSignal = signal ? AbortSignal.any([signal, checkFailed.signal]) : checkFailed.signal;
     const globs = new GlobCheck(args.include, args.exclude, spec.prefix);
     const probe = async (object: SourceObject) =>
       probeObject(await source().presignGet(object.key, 900), object.key, { readTimeoutMs: s3Settings.requestTimeoutMs, signal });
-    const { header, summary, listed } = await writePlan({ args, spec, api, index, lister, probe, globs, log, progress, ...(signal ? { signal } : {}) });
+    const { header, summary, listed } = await writePlan({ args, spec, api, index, lister, probe, globs, log, progress, signal: planSignal }).catch((error: unknown) => {
+      throw checkFailed.signal.aborted && !signal?.aborted ? checkFailed.signal.reason : error;
+    });
     const warnings = globs.warnings();
     const missing = lister instanceof KeyListLister ? lister.missing : undefined;
     if (missing?.length) warnings.push(`--files-from ${args.filesFrom}: ${describeMissing(missing, sourceUri(spec))}; planned the others`);
