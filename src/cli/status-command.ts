@@ -1,6 +1,7 @@
 import { systemClock } from '../clock.js';
 import { printable } from '../errors.js';
 import { followTasks } from '../executor/follow.js';
+import { followRecordsFile } from '../executor/open-items.js';
 import { formatEta, quotaWaitLine, statusEta } from '../report/eta.js';
 import { formatDuration } from '../report/format.js';
 import { STATUS_GROUPS, tallyStatus, writeImportStatus, type StatusTally } from '../report/status-json.js';
@@ -75,7 +76,8 @@ export async function refresh(path: string, apiUrl: string | undefined, env: Nod
   // A state in parts takes the changes without loading a part (they go to its journal).
   const store = (await stateLayout(path)) === 'parts' ? await PartedStore.open(path, identity, 'status --refresh', `tlmigrate ${VERSION}`) : await StateStore.open(path, identity, 'status --refresh', `tlmigrate ${VERSION}`);
   try {
-    await followTasks({ api, store, clock: systemClock, indexId: before.indexId, pollMs: 0, once: true });
+    const records = followRecordsFile(path);
+    await followTasks({ api, store, clock: systemClock, indexId: before.indexId, pollMs: 0, once: true, records });
   } finally {
     await store.close();
   }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { PlanFileError, StateFileError } from '../errors.js';
+import { PlanFileError } from '../errors.js';
 import type { LookupTables } from '../planner/lookup.js';
 import { planWorkFiles, type PlanReader } from '../planner/plan-file.js';
 import { ENDED, NOT_CREATED, PartedStore, failureStage, statusIn, type ItemState, type RunRecord, type RunStore } from '../state/index.js';
 import { executePlan } from './executor.js';
+import { besideStateUnwritable, followRecordsFile } from './open-items.js';
 import { countStatuses, followTasks, type FollowOptions } from './follow.js';
 import { mergePlan, type MergedPlan } from './merge-plan.js';
 import { PartedSets, disposeMerge, mergePlanParted, partedWork, tallyParted, type PlanTally } from './parted-run.js';
@@ -122,11 +123,9 @@ export async function applyPlanRun(input: ApplyRunInput): Promise<ApplyRunResult
  * work files, none kept in memory.
  */
 function censusTables(statePath: string): { tables: LookupTables; remove(): void } {
-  return planWorkFiles(statePath, {
-    memoryBytes: 0,
-    unwritable: (path, code, error) => new StateFileError('state_unwritable', `cannot create a temporary file beside ${path} (${code}): free space there, or pass --state PATH in a writable folder`, { cause: error }),
-  });
+  return planWorkFiles(statePath, { memoryBytes: 0, unwritable: besideStateUnwritable });
 }
+
 
 /** The plan whose items tell `onMerging` how far the merge got, every 10,000. */
 function countedPlan(plan: PlanReader, onMerging: ApplyRunInput['onMerging']): PlanReader {
@@ -249,7 +248,8 @@ async function execute(input: ApplyRunInput, work: MergedWork, run: RunRecord, c
 
 async function follow(input: ApplyRunInput, wait: NonNullable<ApplyRunInput['wait']>): Promise<Record<string, number>> {
   const { store, stop, settings, plan } = input;
-  return followTasks({ api: wait.api, via: settings.via ?? 'tasks', store, clock: settings.clock, indexId: plan.header.indexId, pollMs: wait.pollMs, signal: stop, onProgress: (c) => wait.onProgress?.(c) }).catch(
+  const records = followRecordsFile(input.statePath);
+  return followTasks({ api: wait.api, via: settings.via ?? 'tasks', store, clock: settings.clock, indexId: plan.header.indexId, pollMs: wait.pollMs, signal: stop, onProgress: (c) => wait.onProgress?.(c), records }).catch(
     (error: unknown) => {
       if (stop.aborted) return countStatuses(store);
       throw error;

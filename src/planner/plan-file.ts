@@ -345,6 +345,42 @@ function linesFile(path: string, planPath: string, unwritable: Unwritable, budge
   };
 }
 
+/** Records appended and read back by place: a file of them, or (`recordsInMemory`) an array. */
+export interface WorkRecords {
+  append(body: string): number;
+  read(place: number): string;
+  remove(): void;
+}
+
+/** Records in an array: for the library and the tests. */
+export function recordsInMemory(): WorkRecords {
+  let bodies: string[] = [];
+  return {
+    append: (body) => bodies.push(body),
+    read: (place) => bodies[place - 1] ?? '',
+    remove: () => void (bodies = []),
+  };
+}
+
+/**
+ * Records in a private temporary file `path` beside `beside` (created on the first MiB written: a
+ * small set touches no disk), removed by `remove()` or when the process exits; `unwritable` names
+ * the fix when the folder refuses it.
+ */
+export function recordsFile(path: string, beside: string, unwritable: Unwritable): WorkRecords {
+  const file = new RecordFile(path, beside, unwritable);
+  const removeFile = () => file.remove();
+  process.once('exit', removeFile);
+  return {
+    append: (body) => file.append(body, 0),
+    read: (place) => file.read(place).body,
+    remove() {
+      process.off('exit', removeFile);
+      file.remove();
+    },
+  };
+}
+
 /** Bytes of records kept in memory before they are written. */
 const LOOKUP_BLOCK = 1 << 20;
 

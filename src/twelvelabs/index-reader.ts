@@ -21,6 +21,11 @@ export interface ReadProgress {
  */
 export interface ListingSink<R> {
   add(id: string, item: R): boolean;
+  /**
+   * Awaited after each page is added, before the reader that added it reads on: a sink whose
+   * `add` only collects can act on what it collected there (the readers ahead stay within their window).
+   */
+  drain?(): Promise<void>;
 }
 
 /** Pages read ahead of the one being merged, per page read at once: what waits in memory behind a slow page. */
@@ -48,15 +53,26 @@ async function readPagesInto<T extends { _id: string }, R>(
     return added;
   };
   merge(first.data);
+  await sink.drain?.();
   // One page past the total, read with the others: a listing that grew meanwhile shows it there,
   // without a round trip of its own after the last page.
-  let grew = await readInOrder(2, totalPages + 1, concurrency, fetchPage, (page, data) => {
-    if (page <= totalPages) onPage?.(page, totalPages);
-    return merge(data);
-  });
+  let grew = await readInOrder(
+    2,
+    totalPages + 1,
+    concurrency,
+    fetchPage,
+    (page, data) => {
+      if (page <= totalPages) onPage?.(page, totalPages);
+      return merge(data);
+    },
+    sink.drain?.bind(sink),
+  );
   // It grew: read on until a page is empty. A server that ignores `page` would answer the same page
   // forever: a page with nothing new ends it too.
-  for (let page = totalPages + 2; grew; page++) grew = merge((await fetchPage(page)).data);
+  for (let page = totalPages + 2; grew; page++) {
+    grew = merge((await fetchPage(page)).data);
+    await sink.drain?.();
+  }
 }
 
 /**
@@ -64,7 +80,14 @@ async function readPagesInto<T extends { _id: string }, R>(
  * resolves with what `merge` said of the last one. A reader waits while its page is a window or
  * more ahead of the next page to merge. The first failure rejects, and the other readers stop.
  */
-async function readInOrder<T>(from: number, to: number, concurrency: number, fetchPage: (page: number) => Promise<Page<T>>, merge: (page: number, data: T[] | undefined) => boolean): Promise<boolean> {
+async function readInOrder<T>(
+  from: number,
+  to: number,
+  concurrency: number,
+  fetchPage: (page: number) => Promise<Page<T>>,
+  merge: (page: number, data: T[] | undefined) => boolean,
+  drain?: () => Promise<void>,
+): Promise<boolean> {
   const window = Math.max(1, concurrency) * WINDOW_PER_READ;
   const arrived = new Map<number, T[] | undefined>();
   let nextToRead = from;
@@ -85,6 +108,7 @@ async function readInOrder<T>(from: number, to: number, concurrency: number, fet
         last = merge(nextToMerge, data);
         nextToMerge += 1;
       }
+      if (drain) await drain();
       moved.resolve();
       moved = signal();
     }
@@ -210,12 +234,12 @@ export function listTasks(
 /** Tasks of an index into `sink`, in listing order, as the pages arrive (see `readAllVideosInto`). */
 export function readTasksInto<R>(
   client: Pick<TwelveLabsClient, 'listTasks'>,
-  query: { indexId: string; status?: TaskStatus[] },
+  query: { indexId: string; status?: TaskStatus[]; updatedAt?: string; sortBy?: 'created_at' | 'updated_at' },
   sink: ListingSink<R>,
   keep: (task: Task) => R,
   options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
 ): Promise<void> {
-  const fetchPage = (page: number) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: 'created_at', sortOption: 'asc' }, options.signal);
+  const fetchPage = (page: number) => client.listTasks({ ...query, page, pageLimit: PAGE_LIMIT, sortBy: query.sortBy ?? 'created_at', sortOption: 'asc' }, options.signal);
   return readPagesInto(fetchPage, options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('tasks', p, t));
 }
 
@@ -234,9 +258,9 @@ export function readAllIndexedAssetsInto<R>(
   indexId: string,
   sink: ListingSink<R>,
   keep: (asset: IndexedAsset) => R,
-  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
+  options: { concurrency?: number; signal?: AbortSignal; query?: Omit<ListIndexedAssetsQuery, 'page' | 'pageLimit'> } & ReadProgress = {},
 ): Promise<void> {
-  return readPagesInto(assetPages(client, indexId, {}, options.signal), options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('videos', p, t));
+  return readPagesInto(assetPages(client, indexId, options.query ?? {}, options.signal), options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('videos', p, t));
 }
 
 function assetPages(client: Pick<TwelveLabsClient, 'listIndexedAssets'>, indexId: string, query: Omit<ListIndexedAssetsQuery, 'page' | 'pageLimit'>, signal?: AbortSignal): (page: number) => Promise<Page<IndexedAsset>> {

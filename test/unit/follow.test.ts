@@ -1,9 +1,11 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/errors.js';
 import { READS_PER_ROUND, followTasks, type FollowOptions } from '../../src/executor/follow.js';
+import { OpenItems, followRecordsFile } from '../../src/executor/open-items.js';
+import { recordsInMemory } from '../../src/planner/plan-file.js';
 import { StateStore } from '../../src/state/index.js';
 import type { IndexedAsset, ListIndexedAssetsQuery, ListTasksQuery, Page, Task } from '../../src/twelvelabs/types.js';
 import { FakeClock } from './fake-clock.js';
@@ -98,7 +100,46 @@ function readsPerRound(log: string[]): number[] {
   return rounds;
 }
 
+/** Tasks listed 50 a page, each page after the first repeating the last id of the one before (a listing shifted by a concurrent write). */
+class PagedPlatform {
+  pages = 0;
+  constructor(private readonly statuses: Map<string, string>) {}
+
+  async listTasks(query: ListTasksQuery): Promise<Page<Task>> {
+    this.pages += 1;
+    const ids = [...this.statuses.keys()];
+    const page = query.page ?? 1;
+    const start = (page - 1) * 50;
+    const data = [...(page > 1 ? ids.slice(start - 1, start) : []), ...ids.slice(start, start + 50)].map((id) => ({ _id: id, status: this.statuses.get(id), updated_at: new Date(T0).toISOString() }) as Task);
+    return { data: start < ids.length ? data : [], page_info: { page, limit_per_page: 50, total_page: Math.ceil(ids.length / 50), total_results: ids.length } };
+  }
+
+  async getTask(id: string): Promise<Task> {
+    return { _id: id, status: this.statuses.get(id) } as Task;
+  }
+}
+
 describe('followTasks', () => {
+  it('records a listing of many pages as they come (a repeated id once), keeps its items in a file beside the state, and removes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tlm-follow-'));
+    const statePath = join(dir, 'state.json');
+    const store = await StateStore.open(statePath, { uri: 's3://bkt', bucket: 'bkt', prefix: '', indexId: 'idx' }, 'test', 'tlmigrate test');
+    const statuses = new Map<string, string>();
+    for (let i = 0; i < 530; i++) {
+      const id = `t${String(i).padStart(4, '0')}`;
+      statuses.set(id, i % 7 === 0 ? 'failed' : i % 3 === 0 ? 'indexing' : 'ready');
+      await store.setItem(`s3://bkt/${id}.mp4`, { key: `${id}.mp4`, size: 10, etag: `e-${id}`, status: 'submitted', attempts: 1, updatedAt: new Date(T0).toISOString(), submittedAt: new Date(T0).toISOString(), taskId: id });
+    }
+    const platform = new PagedPlatform(statuses);
+    const records = followRecordsFile(statePath);
+    const counts = await followTasks({ api: platform, store, clock: new FakeClock(T0), indexId: 'idx', pollMs: POLL_MS, once: true, records });
+    expect(counts).toEqual({ failed: 76, indexing: 151, ready: 303 });
+    for (const [id, status] of statuses) expect(store.item(`s3://bkt/${id}.mp4`)?.status).toBe(status);
+    expect(platform.pages).toBeGreaterThanOrEqual(11);
+    await store.close();
+    expect(readdirSync(dir).filter((name) => name.includes('.follow-'))).toEqual([]);
+  });
+
   it('reads an item by id only after QUIET_POLLS polls without a change, and ends when the listing reports it ready', async () => {
     const { statuses, log } = await follow({ t1: T0 + 4500 }, { reading: 'any-change' });
     expect(statuses).toEqual({ t1: 'ready' });
@@ -132,5 +173,43 @@ describe('followTasks', () => {
     const { statuses, log } = await follow({ kept: T0 + 1500, deleted: T0 + 1500 }, { reading: 'put-only', gone: ['deleted'] });
     expect(statuses).toEqual({ kept: 'ready', deleted: 'submitted' });
     expect(log.filter((e) => e === 'get deleted')).toHaveLength(1);
+  });
+});
+
+describe('OpenItems', () => {
+  it('finds, closes and picks the least recently seen as a Map and a sort would', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const open = new OpenItems(recordsInMemory());
+    const naive = new Map<string, { at: number; uri: string; seenAt: number; status: string }>();
+    for (let i = 0; i < 3000; i++) {
+      const id = `id-${i}-${Math.floor(random() * 1e9)}`;
+      open.add(id, `s3://b/${i}.mp4`, i % 2 ? 'task' : 'indexed_asset', 'indexing');
+      naive.set(id, { at: i, uri: `s3://b/${i}.mp4`, seenAt: 0, status: 'indexing' });
+    }
+    for (let poll = 1; poll <= 20; poll++) {
+      for (const [id, entry] of naive) {
+        const r = random();
+        if (r < 0.05) {
+          open.close(entry.at);
+          naive.delete(id);
+        } else if (r < 0.4) {
+          open.seen(entry.at, poll);
+          entry.seenAt = poll;
+        } else if (r < 0.45) {
+          open.setStatus(entry.at, 'pending');
+          entry.status = 'pending';
+        }
+      }
+      const expected = [...naive.entries()]
+        .filter(([, e]) => e.seenAt < poll + 1)
+        .sort(([, a], [, b]) => a.seenAt - b.seenAt || a.at - b.at)
+        .slice(0, 50)
+        .map(([id, e]) => ({ id, uri: e.uri, at: e.at }));
+      expect(open.leastRecentlySeen(poll + 1, 50).map(({ id, uri, at }) => ({ id, uri, at }))).toEqual(expected);
+      expect(open.size).toBe(naive.size);
+    }
+    for (const [id, e] of naive) expect([open.find(id)?.uri, open.status(e.at)]).toEqual([e.uri, e.status]);
+    expect(open.find('id-missing')).toBeUndefined();
   });
 });
