@@ -18,8 +18,21 @@ export const CLI_V8_FLAGS = ['--semi-space-growth-factor=1', '--liftoff-only'] a
  * (docs/benchmarks.md, "bench:plan with the listing on its own thread").
  */
 export function cliV8Flags(argv: readonly string[] = []): string[] {
-  const command = argv.find((arg) => !arg.startsWith('-'));
+  const command = commandOf(argv);
   return CLI_V8_FLAGS.filter((flag) => command !== 'plan' || flag !== '--semi-space-growth-factor=1');
+}
+
+/** The global options that take a value: a value is not the command (`--log-file plan apply ...`). */
+const GLOBAL_VALUED = new Set(['--log-level', '--log-file']);
+
+/** The command word of a command line, before yargs reads it: the first word that is neither an option nor a global option's value. */
+function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (GLOBAL_VALUED.has(arg)) i += 1;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
 }
 
 /** Applies {@link cliV8Flags} for this command line to this process. */

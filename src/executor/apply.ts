@@ -126,7 +126,6 @@ function censusTables(statePath: string): { tables: LookupTables; remove(): void
   return planWorkFiles(statePath, { memoryBytes: 0, unwritable: besideStateUnwritable });
 }
 
-
 /** The plan whose items tell `onMerging` how far the merge got, every 10,000. */
 function countedPlan(plan: PlanReader, onMerging: ApplyRunInput['onMerging']): PlanReader {
   if (!onMerging) return plan;

@@ -7,7 +7,8 @@ import type { SourceObject } from './types.js';
 /**
  * The bucket listing on a thread of its own (see threaded-list.ts): checks access, then lists with
  * an S3Source of its own and posts the objects in batches, in key order, never more batches ahead
- * of the reader than it has credit for. Its failures go back as their code and one line.
+ * of the reader than it has credit for. Its failures go back as their class name, code, line and
+ * exit code (a bug's with its stack).
  */
 const data = workerData as ListWorkerData;
 const port = parentPort;
@@ -38,7 +39,12 @@ try {
   if (batch.length > 0) await send();
   post({ done: true });
 } catch (error) {
-  const e = error as { name?: string; message?: string };
-  post({ error: error instanceof TlmError ? { kind: 'source', code: error.code, message: error.message } : { kind: 'other', name: e.name ?? 'Error', message: e.message ?? String(error) } });
+  const e = error as { name?: string; message?: string; stack?: string };
+  post({
+    error:
+      error instanceof TlmError
+        ? { kind: 'tlm', name: error.name, code: error.code, message: error.message, exitCode: error.exitCode }
+        : { kind: 'other', name: e.name ?? 'Error', message: e.message ?? String(error), stack: e.stack },
+  });
 }
 // The thread stays until the reader ends it (terminate): a message posted just before an exit could be lost.

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SourceError } from '../errors.js';
+import { SourceError, TlmError } from '../errors.js';
 import type { S3Settings } from './s3-settings.js';
 import type { ListOptions, SourceLister, SourceObject } from './types.js';
 
@@ -19,14 +21,15 @@ export type ListWorkerMessage =
   | { access: true }
   | { objects: SourceObject[] }
   | { done: true }
-  | { error: { kind: 'source'; code: string; message: string } | { kind: 'other'; name: string; message: string } };
+  | { error: { kind: 'tlm'; name: string; code: string; message: string; exitCode: number } | { kind: 'other'; name: string; message: string; stack?: string | undefined } };
 
 /** The compiled listing thread; absent where the sources run untranspiled (tests under vitest), which then list in-process. */
 const WORKER_URL = new URL('./list-worker.js', import.meta.url);
 
 /** Whether a listing can run on a thread of its own here (the compiled CLI, not the sources under vitest). */
 export function canListOnThread(): boolean {
-  return import.meta.url.endsWith('.js');
+  // A bundle of the library may leave the worker's file out: then the listing runs here.
+  return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(WORKER_URL));
 }
 
 /**
@@ -84,7 +87,8 @@ class ListingThread {
   private failure: { error: unknown } | undefined;
   private exited = false;
   private checked = false;
-  private wake: (() => void) | undefined;
+  /** Whoever waits for the thread's next message: the access check and the reader may both. */
+  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly bucket: string,
@@ -157,7 +161,7 @@ class ListingThread {
   private async next(): Promise<void> {
     this.throwIfFailed();
     if (this.exited && this.inbox.length === 0) throw new SourceError('s3_error', `S3 list of bucket '${this.bucket}' failed: the listing thread ended before the listing did: try again`);
-    await new Promise<void>((resolve) => (this.wake = resolve));
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   private throwIfFailed(): void {
@@ -170,14 +174,21 @@ class ListingThread {
   }
 
   private notify(): void {
-    this.wake?.();
-    this.wake = undefined;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 }
 
+/** The thread's failure on this side: a SourceError as itself, another TlmError as one of its name, a bug with the thread's stack. */
 function rebuild(error: Extract<ListWorkerMessage, { error: unknown }>['error']): Error {
-  if (error.kind === 'source') return new SourceError(error.code, error.message);
+  if (error.kind === 'tlm') {
+    const rebuilt = error.name === 'SourceError' ? new SourceError(error.code, error.message, { exitCode: error.exitCode }) : new TlmError(error.code, error.message, { exitCode: error.exitCode });
+    rebuilt.name = error.name;
+    return rebuilt;
+  }
   const rebuilt = new Error(error.message);
   rebuilt.name = error.name;
+  if (error.stack) rebuilt.stack = error.stack;
   return rebuilt;
 }

@@ -78,7 +78,8 @@ async function readPagesInto<T extends { _id: string }, R>(
 /**
  * Fetches pages `from`..`to` with `concurrency` readers and hands each to `merge` in page order;
  * resolves with what `merge` said of the last one. A reader waits while its page is a window or
- * more ahead of the next page to merge. The first failure rejects, and the other readers stop.
+ * more ahead of the next page to merge. The first failure rejects (once a drain under way has
+ * ended), and the other readers stop.
  */
 async function readInOrder<T>(
   from: number,
@@ -95,6 +96,7 @@ async function readInOrder<T>(
   let last = false;
   let failed = false;
   let moved = signal();
+  const draining = new Set<Promise<void>>();
   const reader = async (): Promise<void> => {
     for (let page = nextToRead++; page <= to && !failed; page = nextToRead++) {
       while (page - nextToMerge >= window && !failed) await moved.promise;
@@ -108,7 +110,11 @@ async function readInOrder<T>(
         last = merge(nextToMerge, data);
         nextToMerge += 1;
       }
-      if (drain) await drain();
+      if (drain) {
+        const drained = drain();
+        draining.add(drained);
+        await drained.finally(() => draining.delete(drained));
+      }
       moved.resolve();
       moved = signal();
     }
@@ -120,7 +126,14 @@ async function readInOrder<T>(
       throw error;
     }),
   );
-  await Promise.all(readers);
+  try {
+    await Promise.all(readers);
+  } catch (error) {
+    // A drain under way (recording a page's changes) ends before the failure is thrown: the caller
+    // may close its store or remove its files next. Fetches still out are not waited for.
+    await Promise.allSettled(draining);
+    throw error;
+  }
   return last;
 }
 

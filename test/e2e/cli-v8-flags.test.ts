@@ -27,6 +27,10 @@ describe("the CLI's V8 settings (docs/benchmarks.md, \"The CLI's own memory\")",
     const { cliV8Flags } = (await import(pathToFileURL(V8_FLAGS).href)) as { cliV8Flags: (argv: string[]) => string[] };
     expect(cliV8Flags(['plan', '--source', 's3://b', '--index', 'i'])).toEqual(['--liftoff-only']);
     expect(cliV8Flags(['--json', 'plan'])).toEqual(['--liftoff-only']);
+    // A global option's value is not the command.
+    expect(cliV8Flags(['--log-level', 'debug', 'plan'])).toEqual(['--liftoff-only']);
+    expect(cliV8Flags(['--log-file', 'plan', 'apply', 'p.json'])).toEqual(['--semi-space-growth-factor=1', '--liftoff-only']);
+    expect(cliV8Flags(['--log-level=debug', 'plan'])).toEqual(['--liftoff-only']);
     for (const command of [['apply', '--plan', 'plan.json'], ['verify'], ['status'], []]) {
       expect(cliV8Flags(command)).toEqual(['--semi-space-growth-factor=1', '--liftoff-only']);
     }

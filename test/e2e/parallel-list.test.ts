@@ -109,6 +109,16 @@ describe('the parallel listing on a real S3 (Ceph)', () => {
       });
     }
 
+    it('wakes both the access check and the reader when both wait for the thread', async () => {
+      const { ThreadedLister } = await threaded();
+      const lister = new ThreadedLister(settings(), w.bucket, 'f', { bufferObjects: 1000 });
+      // The reader waits first, then the check: each must be woken by the thread's messages.
+      const reading = collect(lister.list({ prefix: 'f' }));
+      const checked = lister.checkAccess();
+      const [objects] = await Promise.all([reading, checked]);
+      expect(objects.map((o) => o.key)).toEqual((await collect(source.list({ prefix: 'f' }))).map((o) => o.key));
+    });
+
     it("fails as this thread's check and listing do: the same class, code and line", async () => {
       const { ThreadedLister } = await threaded();
       const missing = `${w.bucket}-missing`;

@@ -176,6 +176,56 @@ describe('followTasks', () => {
   });
 });
 
+describe('followTasks when a listing fails', () => {
+  it('rejects only once the page being recorded is recorded: no state write after it settles', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tlm-follow-'));
+    const real = await StateStore.open(join(dir, 'state.json'), { uri: 's3://bkt', bucket: 'bkt', prefix: '', indexId: 'idx' }, 'test', 'tlmigrate test');
+    const ids = Array.from({ length: 150 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+    for (const id of ids) {
+      await real.setItem(`s3://bkt/${id}.mp4`, { key: `${id}.mp4`, size: 10, etag: `e-${id}`, status: 'submitted', attempts: 1, updatedAt: new Date(T0).toISOString(), submittedAt: new Date(T0).toISOString(), taskId: id });
+    }
+    // Page 2's changes wait at a gate; page 3 fails once they are being recorded, and the gate opens right after.
+    let entered = () => undefined as void;
+    const recording = new Promise<void>((resolve) => (entered = resolve));
+    let open = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let written = 0;
+    const gated: Pick<FollowOptions['store'], 'item' | 'scan' | 'setRun' | 'setItem'> = {
+      item: (uri) => real.item(uri),
+      scan: () => real.scan(),
+      setRun: (run, options) => real.setRun(run, options),
+      setItem: async (uri, patch, options) => {
+        entered();
+        await gate;
+        await real.setItem(uri, patch, options);
+        written += 1;
+      },
+    };
+    // Only what a follow calls: its other methods are never reached.
+    const store = gated as FollowOptions['store'];
+    const api: FollowOptions['api'] = {
+      listTasks: async (query) => {
+        const page = query.page ?? 1;
+        if (page === 3) {
+          await recording;
+          setTimeout(open, 0);
+          throw new ApiError({ status: 500, code: 'internal', message: 'page 3 failed', method: 'GET', path: '/tasks' });
+        }
+        const data = ids.slice((page - 1) * 50, page * 50).map((id) => ({ _id: id, status: page === 1 ? 'submitted' : 'ready' }) as Task);
+        return { data, page_info: { page, limit_per_page: 50, total_page: 3, total_results: 150 } };
+      },
+      getTask: async (id) => ({ _id: id, status: 'indexing' }) as Task,
+    };
+    const failed = await followTasks({ api, store, clock: new FakeClock(T0), indexId: 'idx', pollMs: POLL_MS, once: true }).catch((error: unknown) => error);
+    const writtenWhenSettled = written;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(failed).toBeInstanceOf(ApiError);
+    expect(writtenWhenSettled).toBe(50);
+    expect(written).toBe(writtenWhenSettled);
+    await real.close();
+  });
+});
+
 describe('OpenItems', () => {
   it('finds, closes and picks the least recently seen as a Map and a sort would', () => {
     let seed = 7;

@@ -9,7 +9,7 @@ import { getTransport } from '../../src/twelvelabs/get-transport.js';
 
 /** Routes of a stand-in API: each path answers as its handler says. */
 const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
-  '/json': (req, res) => res.writeHead(200, { 'content-type': 'application/json', 'x-ratelimit-remaining': '7', 'x-seen-key': String(req.headers['x-api-key']) }).end('{"a":"ü"}'),
+  '/json': (req, res) => res.writeHead(200, { 'content-type': 'application/json', 'x-ratelimit-remaining': '7', 'x-seen-key': String(req.headers['x-api-key']), 'x-seen-agent': String(req.headers['user-agent']) }).end('{"a":"ü"}'),
   '/gzip': (req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': req.headers['accept-encoding']?.includes('gzip') ? 'gzip' : 'identity' }).end(gzipSync('{"zipped":true}')),
   '/missing': (_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"resource_not_exist","message":"no such index"}'),
   '/moved': (_req, res) => res.writeHead(302, { location: 'http://elsewhere.example/x' }).end(),
@@ -36,9 +36,9 @@ describe('getTransport: GETs on node:http, as fetch answers them', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  it('hands over status, headers and body; the request carries its headers', async () => {
+  it('hands over status, headers and body; the request carries its headers, and a user-agent as fetch sends', async () => {
     const answer = await transport(`${base}/json?x=1`, { method: 'GET', headers: { 'x-api-key': 'k1' } });
-    expect([answer.status, answer.ok, answer.headers.get('x-ratelimit-remaining'), answer.headers.get('x-seen-key')]).toEqual([200, true, '7', 'k1']);
+    expect([answer.status, answer.ok, answer.headers.get('x-ratelimit-remaining'), answer.headers.get('x-seen-key'), answer.headers.get('x-seen-agent')]).toEqual([200, true, '7', 'k1', 'node']);
     expect(await answer.json()).toEqual({ a: 'ü' });
   });
 
@@ -54,7 +54,11 @@ describe('getTransport: GETs on node:http, as fetch answers them', () => {
   });
 
   it('rejects a cut-off body and a refused connection as fetch does (TypeError, the failure as cause)', async () => {
-    await expect(transport(`${base}/cut`)).rejects.toMatchObject({ name: 'TypeError', message: 'fetch failed' });
+    // The headers came: the answer resolves, and its body rejects as undici's does.
+    const cut = await transport(`${base}/cut`);
+    expect(cut.status).toBe(200);
+    const reading = await cut.text().catch((error: unknown) => error);
+    expect(reading).toMatchObject({ name: 'TypeError', message: 'terminated', cause: { code: 'UND_ERR_SOCKET' } });
     const refused = await transport('http://127.0.0.1:1/x').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(TypeError);
     expect((refused as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
@@ -80,6 +84,8 @@ describe('getTransport: GETs on node:http, as fetch answers them', () => {
     await expect(client.getTask('missing')).rejects.toBeInstanceOf(ApiError);
     await expect(client.getVideo('slow', 'v')).rejects.toBeInstanceOf(TransportError);
     await expect(client.getVideo('slow', 'v')).rejects.toMatchObject({ reason: 'timeout' });
+    // A 200 cut off is no answer, named as such (as with fetch).
+    await expect(client.getVideo('cut', 'v')).rejects.toMatchObject({ message: expect.stringMatching(/the 200 answer was cut off \(UND_ERR_SOCKET\)/) });
     expect((await client.createTask({ indexId: 'i', videoUrl: 'https://x/v.mp4', enableVideoStream: true, userMetadata: {} })).taskId).toBe('t1');
     expect(posted).toEqual([`${base}/tasks`]);
   });
