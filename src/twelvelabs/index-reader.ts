@@ -256,15 +256,6 @@ export function readTasksInto<R>(
   return readPagesInto(fetchPage, options.concurrency ?? INDEX_READ_CONCURRENCY, sink, keep, (p, t) => options.onPage?.('tasks', p, t));
 }
 
-export function listAllIndexedAssets(
-  client: Pick<TwelveLabsClient, 'listIndexedAssets'>,
-  indexId: string,
-  query: Omit<ListIndexedAssetsQuery, 'page' | 'pageLimit'> = {},
-  options: { concurrency?: number; signal?: AbortSignal } & ReadProgress = {},
-): Promise<IndexedAsset[]> {
-  return readAllPages(assetPages(client, indexId, query, options.signal), options.concurrency ?? INDEX_READ_CONCURRENCY, (p, t) => options.onPage?.('videos', p, t));
-}
-
 /** Every indexed asset of an index into `sink`, in listing order, as the pages arrive (see `readAllVideosInto`). */
 export function readAllIndexedAssetsInto<R>(
   client: Pick<TwelveLabsClient, 'listIndexedAssets'>,

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/errors.js';
 import { ChunkPutError, httpChunkPut } from '../../src/twelvelabs/chunk-put.js';
+import { closeServer, listenOnLoopback } from '../helpers/loopback-server.js';
 
 /** A chunk server whose behaviour the test picks by path; it records what it received. */
 function chunkServer(): { server: Server; received: Array<{ path: string; headers: IncomingMessage['headers']; md5: string; bytes: number }> } {
@@ -50,13 +50,9 @@ describe('httpChunkPut: a chunk streamed to its presigned URL', () => {
   const put = httpChunkPut({ timeoutMs: 2_000 });
 
   beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenOnLoopback(server);
   });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  afterAll(() => closeServer(server));
 
   it('sends the bytes with their length, the upload headers and no API key, and answers the ETag without quotes', async () => {
     const etag = await put(`${base}/ok?X-Amz-Signature=secret`, pieces(1_000_000), 1_000_000, { 'x-upload-token': 't1' });

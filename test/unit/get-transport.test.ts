@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { ApiError, TransportError } from '../../src/errors.js';
 import { TwelveLabsClient } from '../../src/twelvelabs/client.js';
 import { getTransport } from '../../src/twelvelabs/get-transport.js';
+import { closeServer, listenOnLoopback } from '../helpers/loopback-server.js';
 
 /** Routes of a stand-in API: each path answers as its handler says. */
 const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
@@ -28,13 +28,9 @@ describe('getTransport: GETs on node:http, as fetch answers them', () => {
   const server = createServer((req, res) => routes[route(req.url)]?.(req, res));
   const transport = getTransport();
   beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenOnLoopback(server);
   });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  afterAll(() => closeServer(server));
 
   it('hands over status, headers and body; the request carries its headers, and a user-agent as fetch sends', async () => {
     const answer = await transport(`${base}/json?x=1`, { method: 'GET', headers: { 'x-api-key': 'k1' } });
