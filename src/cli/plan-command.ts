@@ -28,7 +28,7 @@ import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
 import { heldInMemory } from '../planner/plan.js';
 import { memoryTables, type LookupTables } from '../planner/lookup.js';
 import type { HeldItems } from '../planner/types.js';
-import { ThreadedLister, canListOnThread } from '../sources/threaded-list.js';
+import { ThreadedLister, canListOnThread, discardWarmListingThread } from '../sources/threaded-list.js';
 import { getTransport } from '../twelvelabs/get-transport.js';
 import { IN_FLIGHT_STATUSES, TLM_MARKER, readAllIndexedAssetsInto, readAllVideosInto, readTasksInto, slimAsset, slimTask, slimVideo } from '../twelvelabs/index-reader.js';
 import { judgeMarkerFilter, knownMetadata, streamCreatedVideoIds } from '../twelvelabs/our-videos.js';
@@ -101,6 +101,8 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   // The bucket listing runs on a thread of its own where it can (the compiled CLI, its own S3
   // client): started now, it checks access and lists while the index is read.
   const threaded = deps.s3 === undefined && !inventory && args.filesFrom === undefined && canListOnThread() ? new ThreadedLister(s3Settings, spec.bucket, spec.prefix, { bufferObjects: PREFETCH_OBJECTS }) : undefined;
+  // A thread the CLI started early that this plan does not list on (an inventory, a key list).
+  if (!threaded) discardWarmListingThread();
   try {
     // Both checks at once (a round trip less before the first listing). An index error is reported
     // first, as before, and at once: the S3 check (which may be retrying) is then called off.

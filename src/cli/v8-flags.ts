@@ -26,7 +26,7 @@ export function cliV8Flags(argv: readonly string[] = []): string[] {
 const GLOBAL_VALUED = new Set(['--log-level', '--log-file']);
 
 /** The command word of a command line, before yargs reads it: the first word that is neither an option nor a global option's value. */
-function commandOf(argv: readonly string[]): string | undefined {
+export function commandOf(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (GLOBAL_VALUED.has(arg)) i += 1;

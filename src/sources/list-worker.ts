@@ -1,40 +1,62 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TlmError } from '../errors.js';
+import { s3Sdk } from './aws-s3.js';
+import { listInParallel, type PageLister } from './parallel-list.js';
 import { S3Source, createS3Client } from './s3.js';
 import type { ListWorkerData, ListWorkerMessage } from './threaded-list.js';
 import type { SourceObject } from './types.js';
 
 /**
- * The bucket listing on a thread of its own (see threaded-list.ts): checks access, then lists with
- * an S3Source of its own and posts the objects in batches, in key order, never more batches ahead
- * of the reader than it has credit for. Its failures go back as their class name, code, line and
- * exit code (a bug's with its stack).
+ * The bucket listing on a thread of its own (see threaded-list.ts): lists with an S3Source of its
+ * own and posts the objects in batches, in key order, never more batches ahead of the reader than
+ * it has credit for. Its first page is the access check: `{ access: true }` goes back as soon as
+ * it is answered. Its failures go back as their class name, code, line and exit code (a bug's
+ * with its stack). A thread started early (`warm`) loads the S3 SDK, then waits for its listing.
  */
-const data = workerData as ListWorkerData;
 const port = parentPort;
-let credit = data.credit;
+let data = workerData as ListWorkerData | { warm: true };
+let credit = 0;
 let wake: (() => void) | undefined;
-port?.on('message', (message: { more?: number }) => {
+port?.on('message', (message: { more?: number; start?: ListWorkerData }) => {
+  if (message.start) {
+    data = message.start;
+    credit += message.start.credit;
+  }
   credit += message.more ?? 0;
   wake?.();
   wake = undefined;
 });
 const post = (message: ListWorkerMessage) => port?.postMessage(message);
+const until = async (ready: () => boolean) => {
+  while (!ready()) await new Promise<void>((resolve) => (wake = resolve));
+};
 
 try {
-  const source = new S3Source(createS3Client(data.settings), data.bucket, data.concurrency);
-  await source.checkAccess(data.prefix);
-  post({ access: true });
+  if ('warm' in data) {
+    s3Sdk();
+    await until(() => !('warm' in data));
+  } else credit = data.credit;
+  const job = data as ListWorkerData;
+  const source = new S3Source(createS3Client(job.settings), job.bucket, job.concurrency);
+  let checked = false;
+  const pages: PageLister = {
+    listPage: async (query, signal) => {
+      const page = await source.listPage(query, signal);
+      if (!checked) post({ access: true });
+      checked = true;
+      return page;
+    },
+  };
   let batch: SourceObject[] = [];
   const send = async () => {
-    while (credit <= 0) await new Promise<void>((resolve) => (wake = resolve));
+    await until(() => credit > 0);
     credit -= 1;
     post({ objects: batch });
     batch = [];
   };
-  for await (const object of source.list({ prefix: data.prefix })) {
+  for await (const object of listInParallel(pages, { prefix: job.prefix, concurrency: job.concurrency })) {
     batch.push(object);
-    if (batch.length >= data.batch) await send();
+    if (batch.length >= job.batch) await send();
   }
   if (batch.length > 0) await send();
   post({ done: true });

@@ -109,6 +109,23 @@ describe('the parallel listing on a real S3 (Ceph)', () => {
       });
     }
 
+    it('takes the thread the CLI started early (warmListingThread) and lists the same objects; an untaken one is ended', async () => {
+      const { ThreadedLister, warmListingThread, discardWarmListingThread } = await threaded();
+      warmListingThread();
+      // The thread loads the S3 SDK meanwhile; the lister then hands it its listing.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const lister = new ThreadedLister(settings(), w.bucket, 'f', { bufferObjects: 14, batch: 7 });
+      expect(discardWarmListingThread()).toBe(false);
+      await lister.checkAccess();
+      expect(await collect(lister.list({ prefix: 'f' }))).toEqual(await collect(source.list({ prefix: 'f' })));
+      // Taken at once, before its SDK is loaded: it waits for its listing as well.
+      warmListingThread();
+      expect(await collect(new ThreadedLister(settings(), w.bucket, 'f', { bufferObjects: 1000 }).list({ prefix: 'f' }))).toHaveLength(150);
+      warmListingThread();
+      expect(discardWarmListingThread()).toBe(true);
+      expect(discardWarmListingThread()).toBe(false);
+    });
+
     it('wakes both the access check and the reader when both wait for the thread', async () => {
       const { ThreadedLister } = await threaded();
       const lister = new ThreadedLister(settings(), w.bucket, 'f', { bufferObjects: 1000 });
