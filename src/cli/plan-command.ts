@@ -17,6 +17,7 @@ import {
 } from '../planner/index.js';
 import { InventoryLister } from '../sources/inventory.js';
 import { prefetch } from '../sources/prefetch.js';
+import { mapIterable } from '../planner/ordered.js';
 import { probeObject } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister, SourceObject } from '../sources/types.js';
@@ -171,7 +172,7 @@ export async function writePlan(deps: PlanDeps): Promise<{ header: PlanHeader & 
     if (listed % 500 === 0) progress.update(`source: ${listed.toLocaleString('en-US')} objects listed`);
   };
   const see = (object: SourceObject) => deps.globs?.see(object.key);
-  let objects: AsyncGenerator<SourceObject> & { stop(): void };
+  let objects: AsyncIterableIterator<SourceObject> & { stop(): void };
   try {
     const listing = lister.list({ prefix: spec.prefix }, signal);
     // A listing on its own thread runs ahead by itself; any other is read ahead here.
@@ -396,11 +397,11 @@ function isRunningAhead<T>(listing: AsyncIterable<T>): listing is AsyncIterable<
   return listing instanceof Object && 'stop' in listing && typeof listing.stop === 'function';
 }
 
-async function* tap<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncGenerator<T> {
-  for await (const item of source) {
+function tap<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncIterableIterator<T> {
+  return mapIterable(source, (item) => {
     see(item);
-    yield item;
-  }
+    return item;
+  });
 }
 
 /** No state file: nothing recorded. */

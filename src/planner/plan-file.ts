@@ -7,6 +7,7 @@ import { MemoryBudget, WORK_MEMORY_BYTES } from './spill.js';
 import { count, emptySummary } from './plan.js';
 import { PLAN_VERSION, type HeldItems, type Plan, type PlanHeader, type PlanItem, type PlanSummary } from './types.js';
 import { writeFileAtomic } from '../state/atomic.js';
+import { concatLines, mapIterable } from './ordered.js';
 
 const ITEMS_OPEN = '"items":[';
 
@@ -15,18 +16,17 @@ const ITEMS_OPEN = '"items":[';
  * reads, and lets our reader stream a million-item plan without holding it as one string.
  */
 export async function writePlanFile(path: string, header: PlanHeader, items: AsyncIterable<PlanItem>, summary: () => PlanSummary): Promise<void> {
-  async function* lines(): AsyncGenerator<string> {
-    const head = JSON.stringify(header);
-    yield `${head.slice(0, -1)},${ITEMS_OPEN}\n`;
-    let first = true;
-    for await (const item of items) {
-      yield `${first ? '' : ',\n'}${JSON.stringify(item)}`;
-      first = false;
-    }
-    yield `${first ? '' : '\n'}],"summary":${JSON.stringify(summary())}}\n`;
-  }
+  const head = JSON.stringify(header);
+  let first = true;
+  // The items' lines, each as its item is read (no generator between: see mapIterable).
+  const itemLines = mapIterable(items, (item) => {
+    const line = `${first ? '' : ',\n'}${JSON.stringify(item)}`;
+    first = false;
+    return line;
+  });
+  const lines = concatLines(`${head.slice(0, -1)},${ITEMS_OPEN}\n`, itemLines, () => `${first ? '' : '\n'}],"summary":${JSON.stringify(summary())}}\n`);
   try {
-    await writeFileAtomic(path, lines(), 0o600, 'plan file');
+    await writeFileAtomic(path, lines, 0o600, 'plan file');
   } catch (error) {
     if (error instanceof TlmError) throw error;
     const code = errnoCode(error);

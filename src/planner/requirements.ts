@@ -94,6 +94,8 @@ const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
  * another object, or none. They fail preflight; the fix is renaming the object.
  */
 export function preflightKey(key: string): PreflightFailure | undefined {
+  // Neither a dot segment (it starts the key or follows a slash) nor an empty one: most keys, at once.
+  if (key[0] !== '.' && key[0] !== '/' && !key.includes('/.') && !key.includes('//')) return undefined;
   const segments = key.split('/');
   const dots = segments.find((s) => s === '.' || s === '..');
   if (dots !== undefined) {
