@@ -651,6 +651,28 @@ describe('planMigration: order', () => {
     expect(edges.probeCalls).not.toEqual(objects.map((o) => o.key));
   });
 
+  it('yields in listing order when only some objects wait for a GET (the others are decided at once), and a failed GET fails the plan', async () => {
+    const objects = Array.from({ length: 30 }, (_, n) => aSourceObject({ key: `m/${String(n).padStart(2, '0')}.mp4` }));
+    // Every third object has a video of its name whose metadata the listing did not carry: a GET, answered out of order.
+    const videos = objects.filter((_, n) => n % 3 === 0).map((o, n) => anIndexedVideo({ videoId: `v${n}`, filename: o.key.slice(2), size: o.size }));
+    const edges = fakeEdges();
+    edges.videoMetadata = async (videoId) => {
+      edges.metadataCalls.push(videoId);
+      for (let turn = 0; turn < (Number(videoId.slice(1)) * 7) % 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      const twelfth = objects[12];
+      return videoId === 'v4' && twelfth ? fingerprintOf(twelfth) : {};
+    };
+    const { items } = await plan({ objects, videos, edges, concurrency: 4 });
+    expect(items.map((i) => i.key)).toEqual([...objects.filter((_, n) => n % 3 !== 0 || n === 12), ...objects.filter((_, n) => n % 3 === 0 && n !== 12)].map((o) => o.key));
+    expect(items.find((i) => i.key === 'm/12.mp4')?.match?.by).toBe('fingerprint');
+    expect(edges.metadataCalls).toHaveLength(10);
+    const failing = fakeEdges();
+    failing.videoMetadata = async () => {
+      throw new Error('the GET failed');
+    };
+    await expect(plan({ objects, videos, edges: failing, concurrency: 4 })).rejects.toThrow('the GET failed');
+  });
+
   it('keeps the first listed key as the owner of duplicated content under concurrency', async () => {
     const objects = Array.from({ length: 20 }, (_, n) => aSourceObject({ key: `d/${String(n).padStart(2, '0')}.mp4`, etag: 'same' }));
     const { items } = await plan({ objects, concurrency: 4 });
