@@ -44,7 +44,13 @@ let warm: { worker: Worker; forget: () => void } | undefined;
  */
 export function warmListingThread(): void {
   if (warm || !canListOnThread()) return;
-  const worker = new Worker(WORKER_URL, { workerData: { warm: true }, stdout: false, stderr: false });
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_URL, { workerData: { warm: true }, stdout: false, stderr: false });
+  } catch {
+    // No thread to spare now (a resource limit): the plan starts its own, and says so if that fails too.
+    return;
+  }
   const forget = () => {
     if (warm?.worker === worker) warm = undefined;
   };
