@@ -85,7 +85,8 @@ export async function* planMigration(input: PlanInput, summary: PlanSummary = em
     return decision.item;
   };
   // Decisions in listing order, up to `concurrency` of them waiting for a request; most need none
-  // and are taken at once, without a promise (one per object was a tenth of a plan's CPU at 100k).
+  // and are taken at once, without a promise (a promise and a generator step cost ~1 us each, per
+  // object: see docs/benchmarks.md, "The planner's decisions without a promise each").
   const concurrency = input.concurrency ?? 16;
   const window: Array<Maybe<Decision>> = [];
   for await (const object of input.objects) {
