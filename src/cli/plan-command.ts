@@ -17,7 +17,6 @@ import {
 } from '../planner/index.js';
 import { InventoryLister } from '../sources/inventory.js';
 import { prefetch } from '../sources/prefetch.js';
-import { mapIterable } from '../planner/ordered.js';
 import { probeObject } from '../sources/probe.js';
 import { S3Source, createS3Client, resolveS3Settings } from '../sources/s3.js';
 import type { SourceLister, SourceObject } from '../sources/types.js';
@@ -27,6 +26,7 @@ import { toIndexSnapshot } from '../planner/index-snapshot.js';
 import { SpilledListing } from '../planner/index-listing.js';
 import { planWorkFiles, writePlanFile } from '../planner/plan-file.js';
 import { heldInMemory } from '../planner/plan.js';
+import { mapIterable } from '../planner/ordered.js';
 import { memoryTables, type LookupTables } from '../planner/lookup.js';
 import type { HeldItems } from '../planner/types.js';
 import { ThreadedLister, canListOnThread, discardWarmListingThread } from '../sources/threaded-list.js';
@@ -100,7 +100,8 @@ export async function runPlan(args: PlanArgs, deps: CommandDeps): Promise<PlanOu
   let sourceHere: S3Source | undefined;
   const source = () => (sourceHere ??= new S3Source(deps.s3 ?? createS3Client(s3Settings), spec.bucket));
   // The bucket listing runs on a thread of its own where it can (the compiled CLI, its own S3
-  // client): started now, it checks access and lists while the index is read.
+  // client): the thread the CLI started with the process is handed the listing now, and checks
+  // access (its first page) and lists while the index is read.
   const threaded = deps.s3 === undefined && !inventory && args.filesFrom === undefined && canListOnThread() ? new ThreadedLister(s3Settings, spec.bucket, spec.prefix, { bufferObjects: PREFETCH_OBJECTS }) : undefined;
   // A thread the CLI started early that this plan does not list on (an inventory, a key list).
   if (!threaded) discardWarmListingThread();

@@ -37,7 +37,8 @@ try {
     await until(() => !('warm' in data));
   } else credit = data.credit;
   const job = data as ListWorkerData;
-  const source = new S3Source(createS3Client(job.settings), job.bucket, job.concurrency);
+  const source = new S3Source(createS3Client(job.settings), job.bucket);
+  // S3Source.list's listing (listInParallel over its pages), its first page announced as the access check.
   let checked = false;
   const pages: PageLister = {
     listPage: async (query, signal) => {

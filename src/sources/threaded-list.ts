@@ -82,7 +82,7 @@ function listingWorker(data: ListWorkerData): Worker {
 
 /**
  * A bucket listing on a worker thread: the same objects, in the same order, as `S3Source.list`
- * (it runs there), while this thread reads the index and plans. The listing's HTTP, signing and
+ * (the same `listInParallel` over an S3Source's pages runs there), while this thread reads the index and plans. The listing's HTTP, signing and
  * XML reading are a fifth of a plan's CPU, and a plan is bound by one core: on their own thread
  * they overlap the rest, and this thread never loads the S3 SDK for them. The thread starts at
  * once (or was started before, see warmListingThread) and lists; its first page is the access
